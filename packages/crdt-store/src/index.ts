@@ -1,0 +1,9 @@
+// Public API of @agentmesh/crdt-store: the typed document (schema, validation, task board, shared
+// data), replica equality, and the persistence interface with its in-memory implementation.
+// The file storage is Node-only and lives at '@agentmesh/crdt-store/node'.
+export * from './schema.js';
+export * from './board.js';
+export * from './equality.js';
+export * from './log-codec.js';
+export * from './storage.js';
+export * from './memory-storage.js';

@@ -1,0 +1,384 @@
+// Node-only Storage on real files, so a peer killed with kill -9 restarts with every update it
+// acknowledged: log.bin (append + fdatasync, group commit), snapshot.bin (atomic replace on
+// compaction) and a LOCK file holding the owner's pid, in one data directory per peer.
+
+import { access, mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { MeshError } from '@agentmesh/scheduler';
+import { LOG_MAGIC, decodeLog, decodeSnapshot, encodeRecord, encodeSnapshot } from './log-codec.js';
+import type { LoadedState, Storage, StorageStats } from './storage.js';
+
+export interface FileStorageOptions {
+  /** Receives warnings and notable events (default: console.warn). */
+  log?: (msg: string) => void;
+  /** Appended bytes that start a background flush once exceeded (default 4 MiB). */
+  maxBufferBytes?: number;
+}
+
+const LOG_FILE = 'log.bin';
+const SNAPSHOT_FILE = 'snapshot.bin';
+const SNAPSHOT_TMP = 'snapshot.bin.tmp';
+const LOCK_FILE = 'LOCK';
+
+/** Data dirs open in this process: the pid in LOCK cannot tell two of our own opens apart. */
+const openDirs = new Set<string>();
+
+const noop = (): void => {};
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
+const closedError = (): MeshError => new MeshError('STORAGE_CLOSED', 'storage is closed');
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errno(e) === 'EPERM'; // exists, but belongs to someone else
+  }
+}
+
+async function readOrNull(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+async function unlinkIfExists(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw e;
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Writes a whole file and fsyncs it (the directory entry is the caller's business). */
+async function writeDurable(path: string, bytes: Uint8Array): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await writeAll(fh, bytes, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes renames/creations in `dir` durable. Windows cannot fsync a directory; there it is a no-op. */
+async function fsyncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Renames a damaged file to `<path>.corrupt-<n>` (first free n) so nothing is destroyed. */
+async function setAside(dir: string, path: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const aside = `${path}.corrupt-${n}`;
+    const taken = await access(aside).then(() => true, () => false);
+    if (taken) continue;
+    await rename(path, aside);
+    await fsyncDir(dir);
+    return aside;
+  }
+}
+
+async function acquireLock(dir: string, shownDir: string, say: (msg: string) => void): Promise<string> {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+      return path;
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+    }
+    const text = (await readOrNull(path))?.toString('utf8').trim();
+    if (text === undefined) continue; // removed meanwhile: try again
+    const pid = Number(text);
+    // Our own pid counts as stale: after kill -9 a restarted container often reuses the pid.
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+      throw new MeshError('DATA_DIR_LOCKED', `data dir ${shownDir} is in use by pid ${pid}`, { dir: shownDir, pid });
+    }
+    say(`${path}: taking over stale lock of pid ${text || '(none)'}, which is not running`);
+    await unlinkIfExists(path);
+  }
+  throw new MeshError('DATA_DIR_LOCKED', `data dir ${shownDir} is in use (could not take its LOCK)`, { dir: shownDir });
+}
+
+interface Recovered {
+  state: LoadedState;
+  logSize: number;
+  snapshotSize: number;
+}
+
+/** Reads snapshot and log, repairing damage (cut tails, moved-aside files) with warnings. */
+async function recover(dir: string, say: (msg: string) => void): Promise<Recovered> {
+  const warnings: string[] = [];
+  const warn = (msg: string): void => {
+    warnings.push(msg);
+    say(msg);
+  };
+  const logPath = join(dir, LOG_FILE);
+  const snapPath = join(dir, SNAPSHOT_FILE);
+
+  // A leftover tmp is a compaction that never reached its rename: the old snapshot + log rule.
+  await unlinkIfExists(join(dir, SNAPSHOT_TMP));
+
+  let snapshot: Uint8Array | null = null;
+  let snapshotSize = 0;
+  const snapBytes = await readOrNull(snapPath);
+  if (snapBytes) {
+    try {
+      snapshot = decodeSnapshot(snapBytes);
+      snapshotSize = snapBytes.length;
+    } catch (e) {
+      const aside = await setAside(dir, snapPath);
+      warn(`${snapPath}: ${(e as Error).message}; moved it to ${aside}, continuing with the log alone`);
+    }
+  }
+
+  const bytes = (await readOrNull(logPath)) ?? new Uint8Array(0);
+  const decoded = decodeLog(bytes);
+  if (decoded.validBytes === 0) {
+    // Missing, empty or not a log at all: keep any bytes aside and start a fresh log.
+    if (bytes.length > 0) {
+      const aside = await setAside(dir, logPath);
+      warn(`${logPath}: ${decoded.problem?.reason}; moved it to ${aside}, starting a fresh log`);
+    }
+    await writeDurable(logPath, LOG_MAGIC);
+    await fsyncDir(dir);
+    return { state: { snapshot, updates: [], warnings }, logSize: LOG_MAGIC.length, snapshotSize };
+  }
+  if (decoded.problem) {
+    const { offset, reason } = decoded.problem;
+    warn(`${logPath}: ${reason} at offset ${offset}; cut the ${bytes.length - decoded.validBytes} bytes from there`);
+    const fh = await open(logPath, 'r+');
+    try {
+      await fh.truncate(decoded.validBytes);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+  return { state: { snapshot, updates: decoded.records, warnings }, logSize: decoded.validBytes, snapshotSize };
+}
+
+/**
+ * Storage in a data directory. Open it with openFileStorage(), which takes the LOCK and runs
+ * recovery, so appends are safe even before load(). All disk writes go through one queue;
+ * appends are batched and each flush is one write + fdatasync shared by every caller waiting.
+ * After a failed write or fsync the storage refuses further work (the page cache can no longer
+ * be trusted); reopening recovers what reached the disk.
+ */
+export class FileStorage implements Storage {
+  /** Appended records not yet handed to a write. */
+  private batch: Uint8Array[] = [];
+  private unwrittenBytes = 0;
+  private unwrittenRecords = 0;
+  /** A queued write that has not started, so it will also take records appended meanwhile. */
+  private scheduled: Promise<void> | null = null;
+  /** The last queued write: once it resolves, every record handed to a write is durable. */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: Error | null = null;
+  private closing: Promise<void> | null = null;
+  private recovered: LoadedState | null;
+  private logSize: number;
+  private snapshotSize: number;
+  private logRecords: number;
+
+  private constructor(
+    readonly dir: string,
+    private fh: FileHandle,
+    private readonly lockPath: string,
+    private readonly say: (msg: string) => void,
+    private readonly maxBufferBytes: number,
+    r: Recovered,
+  ) {
+    this.recovered = r.state;
+    this.logSize = r.logSize;
+    this.snapshotSize = r.snapshotSize;
+    this.logRecords = r.state.updates.length;
+  }
+
+  /** Same as openFileStorage(). */
+  static async open(dir: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
+    const say = opts.log ?? ((msg: string) => console.warn(`[crdt-store] ${msg}`));
+    const maxBufferBytes = opts.maxBufferBytes ?? 4 * 1024 * 1024;
+    const abs = resolve(dir);
+    if (openDirs.has(abs)) {
+      throw new MeshError('DATA_DIR_LOCKED', `data dir ${dir} is in use by pid ${process.pid} (this process)`, { dir });
+    }
+    openDirs.add(abs);
+    try {
+      await mkdir(abs, { recursive: true });
+      const lockPath = await acquireLock(abs, dir, say);
+      try {
+        const r = await recover(abs, say);
+        const fh = await open(join(abs, LOG_FILE), 'r+');
+        return new FileStorage(abs, fh, lockPath, say, maxBufferBytes, r);
+      } catch (e) {
+        await unlink(lockPath).catch(noop);
+        throw e;
+      }
+    } catch (e) {
+      openDirs.delete(abs);
+      throw e;
+    }
+  }
+
+  /** Runs disk steps one at a time, in call order; refuses once a write has failed. */
+  private exclusive<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.failure) throw this.failure;
+      return step();
+    });
+    this.queue = run.catch(noop);
+    return run;
+  }
+
+  private fail(e: unknown, what: string): never {
+    this.failure = e instanceof Error ? e : new Error(String(e));
+    this.say(`${join(this.dir, LOG_FILE)}: ${what} failed, storage stops accepting work: ${this.failure.message}`);
+    throw this.failure;
+  }
+
+  load(): Promise<LoadedState> {
+    if (this.closing) return Promise.reject(closedError());
+    return this.exclusive(async () => {
+      const first = this.recovered;
+      if (first) {
+        this.recovered = null;
+        return first;
+      }
+      const r = await recover(this.dir, this.say);
+      await this.fh.close();
+      this.fh = await open(join(this.dir, LOG_FILE), 'r+');
+      this.logSize = r.logSize;
+      this.snapshotSize = r.snapshotSize;
+      this.logRecords = r.state.updates.length;
+      return r.state;
+    });
+  }
+
+  append(update: Uint8Array): void {
+    if (this.closing) throw closedError();
+    if (this.failure) throw this.failure;
+    const record = encodeRecord(update);
+    this.batch.push(record);
+    this.unwrittenBytes += record.length;
+    this.unwrittenRecords++;
+    if (this.unwrittenBytes > this.maxBufferBytes && !this.scheduled) this.flushAll().catch(noop);
+  }
+
+  flush(): Promise<void> {
+    if (this.closing) return Promise.reject(closedError());
+    return this.flushAll();
+  }
+
+  private flushAll(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.scheduled) return this.scheduled;
+    if (this.batch.length === 0) return this.lastWrite;
+    const batch = this.batch;
+    const write: Promise<void> = this.exclusive(async () => {
+      if (this.batch === batch) this.batch = []; // later appends go to the next write
+      if (this.scheduled === write) this.scheduled = null;
+      await this.writeRecords(batch);
+    });
+    this.scheduled = write;
+    this.lastWrite = write;
+    return write;
+  }
+
+  private async writeRecords(records: Uint8Array[]): Promise<void> {
+    const bytes = Buffer.concat(records);
+    try {
+      await writeAll(this.fh, bytes, this.logSize);
+      await this.fh.datasync();
+    } catch (e) {
+      this.fail(e, 'log write');
+    }
+    this.logSize += bytes.length;
+    this.logRecords += records.length;
+    this.unwrittenBytes -= bytes.length;
+    this.unwrittenRecords -= records.length;
+  }
+
+  async compact(snapshot: Uint8Array): Promise<void> {
+    if (this.closing) throw closedError();
+    const encoded = encodeSnapshot(snapshot);
+    const flushed = this.flushAll(); // every append so far; the snapshot covers them
+    // Seal: appends from now on go to a write queued after the compaction, so they survive it.
+    this.batch = [];
+    this.scheduled = null;
+    const compacted = this.exclusive(() => this.replaceBySnapshot(encoded));
+    await flushed;
+    await compacted;
+  }
+
+  /** Each step leaves a loadable state: old snapshot + log, then new snapshot + old log, then new snapshot alone. */
+  private async replaceBySnapshot(encoded: Uint8Array): Promise<void> {
+    const snapPath = join(this.dir, SNAPSHOT_FILE);
+    const tmpPath = join(this.dir, SNAPSHOT_TMP);
+    try {
+      await writeDurable(tmpPath, encoded);
+      await rename(tmpPath, snapPath);
+    } catch (e) {
+      await unlink(tmpPath).catch(noop);
+      throw e; // nothing changed on disk that matters; the storage stays usable
+    }
+    this.snapshotSize = encoded.length;
+    try {
+      await fsyncDir(this.dir); // the rename must be durable before the log is emptied
+      await this.fh.truncate(LOG_MAGIC.length);
+      await this.fh.datasync();
+    } catch (e) {
+      this.fail(e, 'compaction');
+    }
+    this.logSize = LOG_MAGIC.length;
+    this.logRecords = 0;
+  }
+
+  stats(): StorageStats {
+    return {
+      logBytes: this.logSize,
+      snapshotBytes: this.snapshotSize,
+      logRecords: this.logRecords,
+      pendingRecords: this.unwrittenRecords,
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    try {
+      await this.flushAll();
+      await this.queue; // e.g. a compaction queued behind the last write
+    } finally {
+      await this.fh.close().catch(noop);
+      await unlink(this.lockPath).catch(noop);
+      openDirs.delete(this.dir);
+    }
+  }
+}
+
+/** Opens (creating if needed) the data dir, takes its LOCK and recovers what is on disk. */
+export function openFileStorage(dir: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
+  return FileStorage.open(dir, opts);
+}

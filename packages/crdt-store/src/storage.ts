@@ -1,0 +1,46 @@
+// The contract between a peer and its durable storage, shared by the Node file storage and
+// the simulator's in-memory storage. Pure types, browser-safe.
+
+export interface LoadedState {
+  /** Payload of the last snapshot (a whole-document update), or null when there is none. */
+  snapshot: Uint8Array | null;
+  /** Updates logged after (or, after a crash mid-compaction, also before) the snapshot, in order. */
+  updates: Uint8Array[];
+  /** Human-readable notes about damage that was found and repaired while loading. */
+  warnings: string[];
+}
+
+export interface StorageStats {
+  /** Bytes of the log on disk, header included. */
+  logBytes: number;
+  /** Bytes of the snapshot on disk (0 when none). */
+  snapshotBytes: number;
+  /** Records in the log on disk. */
+  logRecords: number;
+  /** Records appended but not yet durable. */
+  pendingRecords: number;
+}
+
+export interface Storage {
+  /**
+   * Reads what is on disk. Damaged tails are cut off (and the file repaired) with a warning,
+   * never a throw. Recovery already ran when the storage was opened, so appends made before
+   * load() are safe; the first load() returns what recovery found.
+   */
+  load(): Promise<LoadedState>;
+  /** Queues one update; it is durable once a later flush() resolves. Cheap, synchronous. Throws STORAGE_CLOSED after close(). */
+  append(update: Uint8Array): void;
+  /** Makes every append so far durable (write + fsync). Concurrent calls coalesce into one fsync (group commit). */
+  flush(): Promise<void>;
+  /**
+   * Replaces log and snapshot by one snapshot holding the whole state (the caller passes
+   * Y.encodeStateAsUpdate(doc), which must cover every update appended before this call).
+   * Crash-safe at every point: before it completes, the old snapshot+log still load; after,
+   * the new snapshot loads. It first flushes pending appends, then writes the snapshot, then
+   * empties the log; appends made after the call are kept in the log.
+   */
+  compact(snapshot: Uint8Array): Promise<void>;
+  stats(): StorageStats;
+  /** Flushes and releases files/locks. Idempotent. */
+  close(): Promise<void>;
+}

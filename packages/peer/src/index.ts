@@ -1,0 +1,10 @@
+// Public API of @agentmesh/peer: the transport-agnostic Peer core, the Yjs sync protocol,
+// and the injected parts (clock, transport, logger, agents).
+export * from './clock.js';
+export * from './logger.js';
+export * from './transport.js';
+export * from './sync.js';
+export * from './agents.js';
+export * from './task-input.js';
+export * from './emitter.js';
+export * from './peer.js';

@@ -1,0 +1,877 @@
+// The transport-agnostic peer: it joins the document, registers itself, watches the board, bids,
+// claims by the deterministic award, runs tasks through agent handlers, writes progress and
+// results, keeps its leases alive with heartbeats, re-bids tasks whose lease lapsed, and lets the
+// lifecycle rules settle every task to one canonical result after partitions heal.
+// Clock, seed, transport and storage are injected: the same class runs in the simulator and for real.
+
+import * as Y from 'yjs';
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_LEASE,
+  DEFAULT_WEIGHTS,
+  MeshError,
+  TASK_STATES,
+  canRun,
+  compareBids,
+  createRng,
+  deriveTask,
+  isTerminal,
+  makeBid,
+  newBucket,
+  refill,
+  shortlist,
+  tryTake,
+  type BackoffPolicy,
+  type Bid,
+  type LeasePolicy,
+  type ObjectiveWeights,
+  type Rng,
+  type StrategyName,
+  type TaskSpec,
+  type TaskState,
+  type TaskView,
+  type TokenBucket,
+} from '@agentmesh/scheduler';
+import { TaskBoard, jsonSize, LIMITS, type BoardChange, type InvalidEntry, type Storage } from '@agentmesh/crdt-store';
+import { agentDefinition, type AgentContext, type AgentDefinition, type AgentRegistry } from './agents.js';
+import type { Clock, TimerId } from './clock.js';
+import { silentLogger, type Logger } from './logger.js';
+import { STORAGE_ORIGIN, SyncEngine } from './sync.js';
+import { buildTaskSpec, type TaskInput } from './task-input.js';
+import type { Transport } from './transport.js';
+import { TypedEmitter } from './emitter.js';
+
+export interface PeerTiming {
+  /** Period of the peer's main loop (bid windows, claims). */
+  tickMs: number;
+  /** Period of the full re-evaluation of live tasks (leases, backoff, open bidding). */
+  sweepMs: number;
+  heartbeatMs: number;
+  /** How long a bidder waits for competing bids before it claims. */
+  bidWindowMs: number;
+  /** Upper bound of the bid window when it stretches to cover a slow network (2 x round trip). */
+  maxBidWindowMs: number;
+  /** A best bid whose bidder has not claimed this long after its window is ignored. */
+  bidStaleMs: number;
+  /** A task nobody on its shortlist bid on for this long is open to every eligible peer. */
+  openAfterMs: number;
+  /** Window over which outgoing updates are merged. */
+  batchMs: number;
+  antiEntropyMs: number;
+  /** Minimum time between two gap repairs asked of one peer. */
+  repairMs: number;
+  /** Group-commit period of the storage. */
+  flushMs: number;
+  /** Log records after which the storage is compacted into a snapshot. */
+  compactEveryRecords: number;
+  /** Minimum time between two progress writes of one run. */
+  progressMinMs: number;
+  /** On graceful stop, how long running tasks get to finish before they are released. */
+  drainMs: number;
+  lease: LeasePolicy;
+  backoff: BackoffPolicy;
+}
+
+export const DEFAULT_TIMING: PeerTiming = {
+  tickMs: 10,
+  sweepMs: 200,
+  heartbeatMs: 500,
+  bidWindowMs: 15,
+  maxBidWindowMs: 500,
+  bidStaleMs: 400,
+  openAfterMs: 150,
+  batchMs: 2,
+  antiEntropyMs: 1000,
+  repairMs: 30,
+  flushMs: 10,
+  compactEveryRecords: 20_000,
+  progressMinMs: 250,
+  drainMs: 5000,
+  lease: DEFAULT_LEASE,
+  backoff: DEFAULT_BACKOFF,
+};
+
+export interface PeerOptions {
+  id: string;
+  name: string;
+  /** Tasks per second this peer takes on (the brief's P_i). */
+  capacity: number;
+  /** Tasks it runs at once. Default 16. */
+  concurrency?: number;
+  /** Capability tags beyond the agent types it runs. */
+  capabilities?: string[];
+  agents: AgentRegistry;
+  transport: Transport;
+  storage: Storage;
+  clock: Clock;
+  /** This peer's own seed (task ids, Yjs client id). */
+  seed: number;
+  /** Seed shared by the whole mesh (random strategy, retry jitter). Default 0. */
+  meshSeed?: number;
+  /** Peers shortlisted per task by weighted rendezvous hashing. Default 2. */
+  shortlist?: number;
+  defaultStrategy?: StrategyName;
+  weights?: ObjectiveWeights;
+  timing?: Partial<PeerTiming>;
+  logger?: Logger;
+  maxMessageBytes?: number;
+}
+
+export type PeerEvents = {
+  /** A task changed state as this replica sees it. */
+  task: { id: string; state: TaskState; round: number; peer: string | undefined; view: TaskView };
+  /** This peer wrote a bid. */
+  bid: { id: string; round: number; score: number };
+  /** This peer claimed and started a run. */
+  'run-start': { id: string; round: number; type: string };
+  /** A run of this peer ended. `outcome` aborted means its result was thrown away. */
+  'run-end': { id: string; round: number; outcome: 'done' | 'failed' | 'aborted'; ms: number; error?: string };
+  /** An agent of this peer wrote shared data; `seq` is the write's storage sequence. */
+  'data-write': { namespace: string; key: string; task: string; seq: number };
+  /** Storage made every update up to `seq` durable. */
+  durable: { seq: number };
+  /** Something remote was rejected (bad update, invalid entry). */
+  invalid: { source: string; reason: string };
+};
+
+interface Run {
+  id: string;
+  round: number;
+  startedAt: number;
+  controller: AbortController;
+  /** Set when the run must not write its outcome. */
+  discard: string | undefined;
+  timer: TimerId | undefined;
+  lastProgressAt: number;
+}
+
+export interface StatusPeer {
+  name: string;
+  peerId: string;
+  capacity: number;
+  load: number;
+  alive: boolean;
+}
+
+export interface PeerStatus {
+  peers: StatusPeer[];
+  tasks: Record<TaskState, number>;
+  duplicateRuns: number;
+}
+
+const Y_CLIENT_MAX = 0xffffffff;
+
+export class Peer extends TypedEmitter<PeerEvents> {
+  readonly id: string;
+  readonly name: string;
+  readonly doc: Y.Doc;
+  readonly board: TaskBoard;
+  readonly sync: SyncEngine;
+  readonly timing: PeerTiming;
+  readonly capabilities: string[];
+  capacity: number;
+  readonly concurrency: number;
+
+  private readonly clock: Clock;
+  private readonly storage: Storage;
+  private readonly log: Logger;
+  private readonly rng: Rng;
+  private readonly meshSeed: number;
+  private readonly k: number;
+  private readonly defaultStrategy: StrategyName;
+  private readonly weights: ObjectiveWeights;
+  private readonly agents = new Map<string, AgentDefinition>();
+
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly reserved = new Set<string>();
+  /** Live tasks that were pending (no claim, no bid of ours) when last evaluated. */
+  private readonly pendingPool = new Set<string>();
+  private readonly running = new Map<string, Run>();
+  private readonly lastState = new Map<string, TaskState>();
+  private bucket: TokenBucket;
+  private started = false;
+  private stopped = false;
+  private quiet = false;
+  private tickTimer: TimerId | undefined;
+  private soonTimer: TimerId | undefined;
+  private lastSweep = -Infinity;
+  private lastBeat = -Infinity;
+  private lastFlush = -Infinity;
+  private beatSeq = 0;
+  private writeSeq = 0;
+  private durableSeq = 0;
+  private flushing: Promise<void> | undefined;
+  private processing = false;
+  readonly counters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0 };
+
+  constructor(opts: PeerOptions) {
+    super();
+    if (!(opts.capacity > 0) || !Number.isFinite(opts.capacity)) throw new MeshError('INVALID_ARGUMENT', `capacity must be a positive number, got ${opts.capacity}`);
+    const concurrency = opts.concurrency ?? 16;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new MeshError('INVALID_ARGUMENT', `concurrency must be a positive integer, got ${concurrency}`);
+    this.id = opts.id;
+    this.name = opts.name;
+    this.capacity = opts.capacity;
+    this.concurrency = concurrency;
+    this.clock = opts.clock;
+    this.storage = opts.storage;
+    this.log = opts.logger ?? silentLogger;
+    this.rng = createRng(opts.seed);
+    this.meshSeed = opts.meshSeed ?? 0;
+    this.k = opts.shortlist ?? 2;
+    this.defaultStrategy = opts.defaultStrategy ?? 'capacity-weighted';
+    this.weights = opts.weights ?? DEFAULT_WEIGHTS;
+    this.timing = { ...DEFAULT_TIMING, ...opts.timing };
+    for (const [type, a] of Object.entries(opts.agents)) this.agents.set(type, agentDefinition(a));
+    const caps = new Set<string>(opts.capabilities ?? []);
+    for (const [type, def] of this.agents) {
+      caps.add(type);
+      for (const c of def.capabilities ?? []) caps.add(c);
+    }
+    this.capabilities = [...caps].sort();
+    this.bucket = newBucket(this.clock.now(), this.burst());
+
+    this.doc = new Y.Doc();
+    // A fresh client id every start: reusing one after a crash could collide with updates that
+    // left this peer but never reached its disk.
+    this.doc.clientID = 1 + Math.floor(this.rng.next() * (Y_CLIENT_MAX - 1));
+    this.board = new TaskBoard(this.doc, { now: () => this.clock.now(), onInvalid: (e) => this.reportInvalid(e) });
+    this.sync = new SyncEngine(this.doc, opts.transport, {
+      clock: this.clock,
+      batchMs: this.timing.batchMs,
+      antiEntropyMs: this.timing.antiEntropyMs,
+      repairMs: this.timing.repairMs,
+      maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024 * 1024,
+      onInvalid: (from, reason) => {
+        this.log.log('warn', 'rejected update', { from, reason });
+        this.emit('invalid', { source: from, reason });
+      },
+    });
+  }
+
+  private burst(): number {
+    // At least 2: the loop looks at the bucket once per tick, and a bucket capped at 1 would
+    // waste the part of a token that accrues between a refill and the next tick.
+    return Math.max(2, Math.min(this.concurrency, Math.ceil(this.capacity / 10)));
+  }
+
+  private reportInvalid(e: InvalidEntry): void {
+    this.log.log('warn', 'ignored invalid entry', { ...e });
+    this.emit('invalid', { source: `${e.map}/${e.key}`, reason: e.reason });
+  }
+
+  /** Loads storage, registers, starts syncing and working. */
+  async start(): Promise<void> {
+    if (this.started) throw new MeshError('INVALID_ARGUMENT', 'peer already started');
+    this.started = true;
+    const loaded = await this.storage.load();
+    for (const w of loaded.warnings) this.log.log('warn', 'storage', { warning: w });
+    const replay = (u: Uint8Array, what: string) => {
+      try {
+        Y.applyUpdate(this.doc, u, STORAGE_ORIGIN);
+      } catch (e) {
+        this.log.log('warn', `skipped unreadable ${what} from storage`, { error: (e as Error).message });
+      }
+    };
+    if (loaded.snapshot) replay(loaded.snapshot, 'snapshot');
+    for (const u of loaded.updates) replay(u, 'update');
+    this.doc.on('update', (u: Uint8Array, origin: unknown) => {
+      if (origin === STORAGE_ORIGIN || this.stopped) return;
+      this.storage.append(u);
+      this.writeSeq++;
+    });
+    this.board.onChange((c) => this.onBoardChange(c));
+    this.board.initMeta();
+    this.board.registerPeer({
+      id: this.id,
+      name: this.name,
+      capabilities: this.capabilities,
+      capacity: this.capacity,
+      concurrency: this.concurrency,
+      startedAt: this.clock.now(),
+    });
+    for (const id of this.board.taskIds()) this.dirty.add(id);
+    this.heartbeat();
+    this.sync.start();
+    this.log.log('info', 'peer started', { id: this.id, tasks: this.board.taskCount, replayed: loaded.updates.length + (loaded.snapshot ? 1 : 0) });
+    this.scheduleTick();
+    this.processSoon();
+  }
+
+  private onBoardChange(c: BoardChange): void {
+    for (const id of c.tasks) this.dirty.add(id);
+    // A dependency that changed may unblock its dependents; they are found by the periodic sweep.
+    if (c.tasks.size > 0 && !c.local) this.processSoon();
+  }
+
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    this.tickTimer = this.clock.setTimeout(() => {
+      this.tick();
+      this.scheduleTick();
+    }, this.timing.tickMs);
+  }
+
+  private processSoon(): void {
+    if (this.stopped || this.soonTimer !== undefined) return;
+    this.soonTimer = this.clock.setTimeout(() => {
+      this.soonTimer = undefined;
+      this.process();
+    }, 0);
+  }
+
+  /** One turn of the main loop: heartbeat, storage group commit, bidding and claiming. */
+  tick(): void {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    if (!this.quiet && now - this.lastBeat >= this.timing.heartbeatMs) this.heartbeat();
+    this.process();
+    if (now - this.lastFlush >= this.timing.flushMs && this.durableSeq < this.writeSeq) {
+      this.lastFlush = now;
+      void this.flush().catch((e) => this.log.log('error', 'storage flush failed', { error: (e as Error).message }));
+    }
+  }
+
+  private heartbeat(): void {
+    const now = this.clock.now();
+    this.lastBeat = now;
+    this.board.heartbeat(this.id, {
+      at: now,
+      seq: ++this.beatSeq,
+      load: this.running.size + this.reserved.size,
+      running: this.running.size,
+      done: this.counters.done,
+      dataWrites: this.counters.dataWrites,
+    });
+  }
+
+  /** Makes every update so far durable; resolves when it is on disk. */
+  async flush(): Promise<void> {
+    const target = this.writeSeq;
+    while (this.durableSeq < target) {
+      if (this.flushing) {
+        await this.flushing;
+        continue;
+      }
+      const upTo = this.writeSeq;
+      this.flushing = this.storage.flush().then(() => {
+        if (upTo > this.durableSeq) {
+          this.durableSeq = upTo;
+          this.emit('durable', { seq: upTo });
+        }
+      });
+      try {
+        await this.flushing;
+      } finally {
+        this.flushing = undefined;
+      }
+      if (!this.stopped && this.storage.stats().logRecords >= this.timing.compactEveryRecords) await this.compact();
+    }
+  }
+
+  /** Folds the update log into one snapshot of the whole document. */
+  async compact(): Promise<void> {
+    await this.storage.compact(Y.encodeStateAsUpdate(this.doc));
+  }
+
+  /** The storage sequence of the latest update (for durability tracking). */
+  get lastWriteSeq(): number {
+    return this.writeSeq;
+  }
+
+  get lastDurableSeq(): number {
+    return this.durableSeq;
+  }
+
+  // ---- lifecycle view ------------------------------------------------------------------------------
+
+  /** Is `peer` alive as this replica sees it (its heartbeat changed within the lease)? */
+  isAlive(peer: string, now = this.clock.now()): boolean {
+    if (peer === this.id) return !this.stopped;
+    const seen = this.board.beatSeenAt(peer);
+    return seen !== undefined && now - seen <= this.timing.lease.leaseMs;
+  }
+
+  /** Derives a task's view as this replica sees it now. */
+  view(id: string, now = this.clock.now()): TaskView | undefined {
+    const facts = this.board.getFacts(id);
+    if (!facts) return undefined;
+    return this.derive(id, facts, now, new Map());
+  }
+
+  private derive(id: string, facts: NonNullable<ReturnType<TaskBoard['getFacts']>>, now: number, memo: Map<string, TaskState | undefined>, depth = 0): TaskView {
+    return deriveTask(facts, {
+      now,
+      taskSeenAt: this.board.taskSeenAt(id),
+      seenAt: (kind, round, peer) => this.board.seenAt(id, kind, round, peer),
+      lastSeen: (peer) => (peer === this.id ? now : this.board.beatSeenAt(peer)),
+      depState: (dep) => {
+        if (memo.has(dep)) return memo.get(dep);
+        const f = this.board.getFacts(dep);
+        memo.set(dep, undefined); // cycle guard
+        const st = f && depth < 64 ? this.derive(dep, f, now, memo, depth + 1).state : undefined;
+        memo.set(dep, st);
+        return st;
+      },
+      lease: this.timing.lease,
+      backoff: this.timing.backoff,
+      seed: this.meshSeed,
+    });
+  }
+
+  // ---- the main loop -------------------------------------------------------------------------------
+
+  /** Evaluates changed tasks (all live tasks on a sweep): expire lapsed leases, bid, claim, run. */
+  process(): void {
+    if (this.stopped || this.processing) return;
+    this.processing = true;
+    try {
+      this.processOnce();
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private processOnce(): void {
+    const now = this.clock.now();
+    const sweep = now - this.lastSweep >= this.timing.sweepMs;
+    if (sweep) this.lastSweep = now;
+    const ids = new Set<string>(this.dirty);
+    this.dirty.clear();
+    for (const id of this.reserved) ids.add(id);
+    if (sweep) for (const id of this.active) ids.add(id);
+    if (ids.size === 0 && (this.pendingPool.size === 0 || this.freeSlots() <= 0)) return;
+
+    const memo = new Map<string, TaskState | undefined>();
+    const candidates: { view: TaskView; spec: TaskSpec }[] = [];
+    let alivePeers: { id: string; capacity: number; capabilities: string[] }[] | undefined;
+    const expiries: [string, number][] = [];
+
+    for (const id of ids) {
+      const facts = this.board.getFacts(id);
+      if (!facts) continue;
+      const v = this.derive(id, facts, now, memo);
+      memo.set(id, v.state);
+      this.noteState(id, v);
+      const run = this.running.get(id);
+      this.pendingPool.delete(id);
+      if (isTerminal(v.state)) {
+        this.active.delete(id);
+        this.reserved.delete(id);
+        if (run && v.state === 'cancelled') this.abortRun(run, 'cancelled');
+        continue;
+      }
+      this.active.add(id);
+      if (run && v.claim && v.claim.round === run.round && v.claim.peer !== this.id) {
+        // Another peer's claim of the same round won the award: stop ours.
+        this.abortRun(run, `claim of round ${run.round} went to ${v.claim.peer}`);
+      }
+      if (v.state === 'running' && v.claim) {
+        this.reserved.delete(id);
+        if (v.claim.peer === this.id && !this.running.has(id)) {
+          // Our own claim from before a restart: nobody runs it, release it at once.
+          expiries.push([id, v.round]);
+        } else if (v.lapsed && v.claim.peer !== this.id) {
+          expiries.push([id, v.round]);
+        }
+        continue;
+      }
+      // pending or claimed (bids in, award under way)
+      const mine = v.bids.find((b) => b.peer === this.id);
+      if (mine) {
+        const waited = now - this.board.seenAt(id, 'bid', v.round, this.id);
+        if (waited < this.bidWindow()) {
+          this.reserved.add(id);
+          continue;
+        }
+        const best = this.bestLiveBid(id, v, now);
+        if (best?.peer === this.id && !this.quiet && (this.reserved.has(id) || this.freeSlots() > 0)) {
+          this.claimAndRun(id, facts.spec, v, best);
+        } else {
+          this.reserved.delete(id);
+        }
+        continue;
+      }
+      if (this.running.has(id)) continue;
+      this.pendingPool.add(id);
+      candidates.push({ view: v, spec: facts.spec });
+    }
+    // Free capacity: also look at pending tasks not evaluated in this pass, best first.
+    if (!this.quiet && this.freeSlots() > 0 && this.pendingPool.size > candidates.length) {
+      const want = this.freeSlots() * 4;
+      const rest = [...this.pendingPool].filter((id) => !ids.has(id)).map((id) => this.board.getSpec(id)).filter((s): s is TaskSpec => s !== undefined);
+      rest.sort(byPriorityThenAge);
+      let taken = 0;
+      for (const spec of rest) {
+        if (taken >= want) break;
+        const facts = this.board.getFacts(spec.id);
+        if (!facts) continue;
+        const v = this.derive(spec.id, facts, now, memo);
+        if (v.state !== 'pending' && v.state !== 'claimed') {
+          this.dirty.add(spec.id);
+          continue;
+        }
+        if (v.bids.some((b) => b.peer === this.id)) continue;
+        candidates.push({ view: v, spec });
+        taken++;
+      }
+    }
+
+    if (expiries.length > 0) {
+      this.board.transact(() => {
+        for (const [id, round] of expiries) {
+          if (this.board.putExpiry(id, { round, by: this.id, at: now })) {
+            this.counters.expiriesWritten++;
+            this.log.log('info', 'lease expired', { task: id, round });
+          }
+        }
+      });
+    }
+    if (candidates.length > 0 && !this.quiet) this.bid(candidates, now, () => (alivePeers ??= this.aliveEligiblePeers(now)));
+  }
+
+  /**
+   * How long a bidder waits for competing bids: the configured window, stretched to twice the
+   * measured round trip, so that on a slow network a rival's bid arrives before the award.
+   */
+  bidWindow(): number {
+    return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.bidWindowMs, 2 * this.sync.maxRtt()));
+  }
+
+  private freeSlots(): number {
+    return this.concurrency - this.running.size - this.reserved.size;
+  }
+
+  private aliveEligiblePeers(now: number): { id: string; capacity: number; capabilities: string[] }[] {
+    const out: { id: string; capacity: number; capabilities: string[] }[] = [];
+    for (const p of this.board.peers()) {
+      if (p.id === this.id) out.push({ id: p.id, capacity: this.capacity, capabilities: this.capabilities });
+      else if (this.isAlive(p.id, now)) out.push({ id: p.id, capacity: p.capacity, capabilities: p.capabilities });
+    }
+    if (!out.some((p) => p.id === this.id)) out.push({ id: this.id, capacity: this.capacity, capabilities: this.capabilities });
+    return out;
+  }
+
+  /** The best bid of the current round whose bidder is alive and not stale. */
+  private bestLiveBid(id: string, v: TaskView, now: number): Bid | undefined {
+    for (const b of v.bids) {
+      if (b.peer === this.id) return b;
+      if (!this.isAlive(b.peer, now)) continue;
+      const age = now - this.board.seenAt(id, 'bid', v.round, b.peer);
+      if (age > this.bidWindow() + this.timing.bidStaleMs) continue;
+      return b;
+    }
+    return undefined;
+  }
+
+  private bid(candidates: { view: TaskView; spec: TaskSpec }[], now: number, peers: () => { id: string; capacity: number; capabilities: string[] }[]): void {
+    candidates.sort((a, b) => byPriorityThenAge(a.spec, b.spec));
+    this.bucket = refill(this.bucket, now, this.capacity, this.burst());
+    const bids: [string, Bid][] = [];
+    for (const { view: v, spec } of candidates) {
+      if (this.freeSlots() <= 0) break;
+      if (this.bucket.tokens < this.reserved.size + 1) break;
+      if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
+      if (!canRun(spec, this.capabilities)) continue;
+      const open = now - v.roundOpenedAt >= this.timing.openAfterMs;
+      if (!open) {
+        const eligible = peers().filter((p) => canRun(spec, p.capabilities));
+        if (!shortlist(spec.id, v.round, eligible, this.k).includes(this.id)) continue;
+      }
+      const bid = makeBid(spec.strategy, spec, { id: this.id, capabilities: this.capabilities, capacity: this.capacity, concurrency: this.concurrency, load: this.running.size + this.reserved.size }, {
+        round: v.round,
+        at: now,
+        seed: this.meshSeed,
+        weights: this.weights,
+      });
+      if (!bid) continue;
+      const best = this.bestLiveBid(spec.id, v, now);
+      if (best && compareBids(best, bid, spec.id) < 0) continue;
+      bids.push([spec.id, bid]);
+      this.reserved.add(spec.id);
+    }
+    if (bids.length === 0) return;
+    this.board.transact(() => {
+      for (const [id, b] of bids) {
+        if (this.board.putBid(id, b)) {
+          this.counters.bids++;
+          this.emit('bid', { id, round: b.round, score: b.score });
+        }
+      }
+    });
+  }
+
+  private claimAndRun(id: string, spec: TaskSpec, v: TaskView, bid: Bid): void {
+    const now = this.clock.now();
+    this.bucket = refill(this.bucket, now, this.capacity, this.burst());
+    const take = tryTake(this.bucket, now, this.capacity, this.burst());
+    this.bucket = take.bucket; // a reserved bid already waited for its token; run even if the bucket dipped
+    this.reserved.delete(id);
+    if (!this.board.putClaim(id, { peer: this.id, round: v.round, score: bid.score, at: now })) return;
+    this.counters.claims++;
+    this.startRun(id, spec, v.round);
+  }
+
+  private inputsOf(spec: TaskSpec): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const dep of spec.dependsOn) {
+      const f = this.board.getFacts(dep);
+      const r = f ? this.view(dep)?.result : undefined;
+      out[dep] = r?.result ?? null;
+    }
+    return out;
+  }
+
+  private startRun(id: string, spec: TaskSpec, round: number): void {
+    const now = this.clock.now();
+    const controller = new AbortController();
+    const run: Run = { id, round, startedAt: now, controller, discard: undefined, timer: undefined, lastProgressAt: -Infinity };
+    this.running.set(id, run);
+    this.emit('run-start', { id, round, type: spec.type });
+    const def = this.agents.get(spec.type);
+    if (spec.timeoutMs > 0) {
+      run.timer = this.clock.setTimeout(() => {
+        if (this.running.get(id) !== run || run.discard) return;
+        controller.abort(new MeshError('TIMEOUT', `timed out after ${spec.timeoutMs} ms`));
+        this.finishRun(run, { ok: false, error: `timeout: run exceeded ${spec.timeoutMs} ms` });
+      }, spec.timeoutMs);
+    }
+    const ctx: AgentContext = {
+      taskId: id,
+      attempt: round,
+      peer: { id: this.id, name: this.name },
+      signal: controller.signal,
+      progress: (pct, message) => this.progress(run, pct, message),
+      data: {
+        put: (key, value, namespace) => this.agentWrite(run, spec, key, value, namespace),
+        get: (key, namespace) => this.board.getData(namespace ?? spec.type, key)?.value,
+      },
+      inputs: this.inputsOf(spec),
+      now: () => this.clock.now(),
+      sleep: (ms) => this.sleep(ms, controller.signal),
+    };
+    const exec = async () => {
+      if (!def) throw new MeshError('UNKNOWN_AGENT', `no agent for task type ${spec.type}`);
+      return def.run(spec.payload, ctx);
+    };
+    exec().then(
+      (result) => this.finishRun(run, { ok: true, result }),
+      (err) => this.finishRun(run, { ok: false, error: errorText(err) }),
+    );
+  }
+
+  private agentWrite(run: Run, spec: TaskSpec, key: string, value: unknown, namespace?: string): void {
+    if (run.discard || this.stopped) throw new MeshError('ABORTED', 'run was aborted');
+    const ns = namespace ?? spec.type.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+    this.board.writeData(ns, key, value, this.id, this.clock.now(), run.id);
+    this.counters.dataWrites++;
+    this.emit('data-write', { namespace: ns, key, task: run.id, seq: this.writeSeq });
+  }
+
+  private progress(run: Run, pct: number, message?: string): void {
+    if (run.discard || this.stopped || this.running.get(run.id) !== run) return;
+    const now = this.clock.now();
+    if (now - run.lastProgressAt < this.timing.progressMinMs && pct < 100) return;
+    run.lastProgressAt = now;
+    const p = Math.max(0, Math.min(100, Number.isFinite(pct) ? pct : 0));
+    this.board.putProgress(run.id, { peer: this.id, round: run.round, pct: p, message: String(message ?? '').slice(0, 200), at: now });
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const t = this.clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        this.clock.clearTimeout(t);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private abortRun(run: Run, reason: string): void {
+    if (run.discard) return;
+    run.discard = reason;
+    run.controller.abort(new MeshError('ABORTED', reason));
+    if (run.timer !== undefined) this.clock.clearTimeout(run.timer);
+    if (this.running.get(run.id) === run) this.running.delete(run.id);
+    this.counters.aborted++;
+    this.emit('run-end', { id: run.id, round: run.round, outcome: 'aborted', ms: this.clock.now() - run.startedAt, error: reason });
+    this.log.log('debug', 'run aborted', { task: run.id, round: run.round, reason });
+    this.processSoon();
+  }
+
+  private finishRun(run: Run, outcome: { ok: true; result: unknown } | { ok: false; error: string }): void {
+    if (run.discard || this.running.get(run.id) !== run || this.stopped) return;
+    run.discard = 'finished';
+    if (run.timer !== undefined) this.clock.clearTimeout(run.timer);
+    this.running.delete(run.id);
+    const now = this.clock.now();
+    const ms = Math.max(0, now - run.startedAt);
+    if (outcome.ok) {
+      const size = jsonSize(outcome.result);
+      if (size < 0 || size > LIMITS.valueBytes) {
+        outcome = { ok: false, error: size < 0 ? 'result is not plain JSON' : `result is ${size} bytes, over the ${LIMITS.valueBytes}-byte limit` };
+      }
+    }
+    if (outcome.ok) {
+      this.board.putDone(run.id, { peer: this.id, round: run.round, result: outcome.result ?? null, at: now, ms });
+      this.counters.done++;
+      this.emit('run-end', { id: run.id, round: run.round, outcome: 'done', ms });
+    } else {
+      this.board.putFail(run.id, { peer: this.id, round: run.round, error: outcome.error, at: now });
+      this.counters.failed++;
+      this.emit('run-end', { id: run.id, round: run.round, outcome: 'failed', ms, error: outcome.error });
+    }
+    this.processSoon();
+  }
+
+  private noteState(id: string, v: TaskView): void {
+    if (this.lastState.get(id) === v.state) return;
+    this.lastState.set(id, v.state);
+    this.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
+  }
+
+  // ---- public API ----------------------------------------------------------------------------------
+
+  /** Adds tasks; resolves once they are durable on this peer's disk. */
+  async submit(input: TaskInput | TaskInput[]): Promise<TaskSpec[]> {
+    if (this.stopped || !this.started) throw new MeshError('CLOSED', 'peer is not running');
+    const inputs = Array.isArray(input) ? input : [input];
+    const now = this.clock.now();
+    const specs = inputs.map((i) => buildTaskSpec(i, { now, by: this.id, rng: this.rng, defaultStrategy: this.defaultStrategy }));
+    this.board.transact(() => {
+      for (const s of specs) this.board.putTask(s);
+    });
+    for (const s of specs) this.dirty.add(s.id);
+    this.processSoon();
+    await this.flush();
+    return specs;
+  }
+
+  /** Cancels a task everywhere (a running run is aborted by whoever runs it). */
+  async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
+    if (!this.board.getSpec(id)) throw new MeshError('NOT_FOUND', `no task ${id}`);
+    const wrote = this.board.putCancel(id, { by: this.id, at: this.clock.now(), reason });
+    this.dirty.add(id);
+    this.processSoon();
+    await this.flush();
+    return wrote;
+  }
+
+  /** Every task as this replica sees it. */
+  views(now = this.clock.now()): TaskView[] {
+    const memo = new Map<string, TaskState | undefined>();
+    const out: TaskView[] = [];
+    for (const id of this.board.taskIds()) {
+      const f = this.board.getFacts(id);
+      if (f) {
+        const v = this.derive(id, f, now, memo);
+        memo.set(id, v.state);
+        out.push(v);
+      }
+    }
+    return out;
+  }
+
+  status(): PeerStatus {
+    const now = this.clock.now();
+    const tasks = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    let duplicateRuns = 0;
+    for (const v of this.views(now)) {
+      tasks[v.state]++;
+      duplicateRuns += v.duplicates.length;
+    }
+    const peers = this.board.peers().map((p) => ({
+      name: p.name,
+      peerId: p.id,
+      capacity: p.capacity,
+      load: p.id === this.id ? this.running.size + this.reserved.size : (this.board.beat(p.id)?.load ?? 0),
+      alive: this.isAlive(p.id, now),
+    }));
+    peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { peers, tasks, duplicateRuns };
+  }
+
+  get load(): number {
+    return this.running.size + this.reserved.size;
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Stops heartbeats and new bids (the simulator's final convergence check); sync keeps going. */
+  setQuiet(quiet: boolean): void {
+    this.quiet = quiet;
+  }
+
+  /**
+   * Graceful stop: no new bids, running tasks get `drainMs` to finish, what is still running is
+   * released (its lease expired at once so others re-bid), then everything is flushed and closed.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped || !this.started) return;
+    this.quiet = true;
+    this.reserved.clear();
+    const deadline = this.clock.now() + this.timing.drainMs;
+    while (this.running.size > 0 && this.clock.now() < deadline) {
+      await new Promise<void>((r) => this.clock.setTimeout(r, 20));
+    }
+    const now = this.clock.now();
+    const left = [...this.running.values()];
+    if (left.length > 0) {
+      this.board.transact(() => {
+        for (const run of left) this.board.putExpiry(run.id, { round: run.round, by: this.id, at: now });
+      });
+      for (const run of left) this.abortRun(run, 'peer stopping');
+    }
+    await this.flush();
+    this.sync.flush();
+    this.shutdown();
+    await this.storage.close();
+    this.log.log('info', 'peer stopped', { id: this.id });
+  }
+
+  /** Simulated kill -9: everything in memory is gone, nothing is flushed or sent. */
+  crash(): void {
+    for (const run of this.running.values()) {
+      run.discard = 'crashed';
+      run.controller.abort(new MeshError('ABORTED', 'crashed'));
+      if (run.timer !== undefined) this.clock.clearTimeout(run.timer);
+    }
+    this.running.clear();
+    this.shutdown(false);
+  }
+
+  private shutdown(flushSync = true): void {
+    this.stopped = true;
+    if (this.tickTimer !== undefined) this.clock.clearTimeout(this.tickTimer);
+    if (this.soonTimer !== undefined) this.clock.clearTimeout(this.soonTimer);
+    this.tickTimer = this.soonTimer = undefined;
+    this.sync.stop(flushSync);
+    this.removeAllListeners();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+}
+
+/** Higher priority first, then older first, then by id: the order in which a free peer bids. */
+function byPriorityThenAge(a: TaskSpec, b: TaskSpec): number {
+  return b.priority - a.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  try {
+    return typeof err === 'string' ? err : JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}

@@ -1,0 +1,273 @@
+// Yjs document sync over any Transport, in the y-protocols wire format (the one y-websocket speaks):
+// on connect both sides send step 1 (their state vector) and answer with step 2 (what the other is
+// missing); after that, local changes go out as incremental updates, merged over a short window
+// (Y.mergeUpdates) so many small transactions cost one message. A periodic anti-entropy round
+// (step 1 again) repairs whatever the network dropped, and since a diff always carries the full
+// delete set, deletions converge too. Every remote update is size-checked and decoded before it
+// touches the document; a bad one is reported and dropped, never thrown.
+
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import * as decoding from 'lib0/decoding';
+import type { Clock, TimerId } from './clock.js';
+import type { Transport } from './transport.js';
+
+/** y-websocket's outer message type for sync messages. */
+export const MESSAGE_SYNC = 0;
+export const SYNC_STEP1 = 0;
+export const SYNC_STEP2 = 1;
+export const SYNC_UPDATE = 2;
+
+/** Origin of updates that came in from the mesh (so they are not echoed back out). */
+export class MeshOrigin {
+  constructor(readonly peer: string) {}
+}
+
+export interface SyncStats {
+  sentMessages: number;
+  sentBytes: number;
+  receivedMessages: number;
+  receivedBytes: number;
+  rejected: number;
+  updatesSent: number;
+  /** Gap repairs asked for (step 1 sent because updates were missing). */
+  repairs: number;
+}
+
+export interface SyncOptions {
+  clock: Clock;
+  /** Window over which local updates are merged into one message; 0 sends on the next timer turn. */
+  batchMs: number;
+  /** Period of the anti-entropy state-vector exchange. */
+  antiEntropyMs: number;
+  /** Minimum time between two gap repairs asked of one peer. */
+  repairMs: number;
+  /** Messages larger than this are rejected unread. */
+  maxMessageBytes: number;
+  onInvalid: (from: string, reason: string) => void;
+}
+
+export function encodeSyncMessage(sub: number, payload: Uint8Array): Uint8Array {
+  const enc = encoding.createEncoder();
+  encoding.writeVarUint(enc, MESSAGE_SYNC);
+  encoding.writeVarUint(enc, sub);
+  encoding.writeVarUint8Array(enc, payload);
+  return encoding.toUint8Array(enc);
+}
+
+export function decodeSyncMessage(data: Uint8Array): { sub: number; payload: Uint8Array } {
+  const dec = decoding.createDecoder(data);
+  const type = decoding.readVarUint(dec);
+  if (type !== MESSAGE_SYNC) throw new Error(`unknown message type ${type}`);
+  const sub = decoding.readVarUint(dec);
+  if (sub !== SYNC_STEP1 && sub !== SYNC_STEP2 && sub !== SYNC_UPDATE) throw new Error(`unknown sync message ${sub}`);
+  const payload = decoding.readVarUint8Array(dec);
+  if (decoding.hasContent(dec)) throw new Error('trailing bytes after sync message');
+  return { sub, payload };
+}
+
+/** Checks that bytes are a well-formed Yjs update without touching any document. */
+export function checkUpdate(update: Uint8Array): string | null {
+  try {
+    Y.decodeUpdate(update);
+    return null;
+  } catch (e) {
+    return `malformed update: ${(e as Error).message || String(e)}`;
+  }
+}
+
+/** True when `remote` (a state vector) has any client clock ahead of `local`. */
+function remoteIsAhead(remote: Map<number, number>, local: Map<number, number>): boolean {
+  for (const [client, clock] of remote) if ((local.get(client) ?? 0) < clock) return true;
+  return false;
+}
+
+export class SyncEngine {
+  readonly stats: SyncStats = { sentMessages: 0, sentBytes: 0, receivedMessages: 0, receivedBytes: 0, rejected: 0, updatesSent: 0, repairs: 0 };
+  private outbox: Uint8Array[] = [];
+  private batchTimer: TimerId | undefined;
+  private aeTimer: TimerId | undefined;
+  private running = false;
+  /** Last time we asked each peer to repair a gap (its updates arrived out of order or were lost). */
+  private readonly lastRepair = new Map<string, number>();
+  /** When we last sent step 1 to each peer (the step 2 reply times the round trip). */
+  private readonly step1SentAt = new Map<string, number>();
+  /** Smoothed round-trip time per peer, ms. */
+  private readonly rtt = new Map<string, number>();
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
+    if (!this.running || origin instanceof MeshOrigin || origin === STORAGE_ORIGIN) return;
+    this.outbox.push(update);
+    if (this.batchTimer === undefined) this.batchTimer = this.opts.clock.setTimeout(() => this.flush(), this.opts.batchMs);
+  };
+
+  constructor(
+    readonly doc: Y.Doc,
+    readonly transport: Transport,
+    private readonly opts: SyncOptions,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.doc.on('update', this.onDocUpdate);
+    this.transport.setHandlers({
+      message: (from, data) => this.receive(from, data),
+      connect: (peer) => this.sendStep1(peer),
+      disconnect: () => {},
+    });
+    for (const p of this.transport.connectedPeers()) this.sendStep1(p);
+    this.scheduleAntiEntropy();
+  }
+
+  /** Stops sending; buffered updates are flushed first when `flush` is true. */
+  stop(flush = true): void {
+    if (!this.running) return;
+    if (flush) this.flush();
+    this.running = false;
+    this.doc.off('update', this.onDocUpdate);
+    if (this.batchTimer !== undefined) this.opts.clock.clearTimeout(this.batchTimer);
+    if (this.aeTimer !== undefined) this.opts.clock.clearTimeout(this.aeTimer);
+    this.batchTimer = this.aeTimer = undefined;
+    this.outbox = [];
+  }
+
+  /** Sends every buffered local update now, merged into one message. */
+  flush(): void {
+    if (this.batchTimer !== undefined) this.opts.clock.clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (!this.running || this.outbox.length === 0) return;
+    const merged = this.outbox.length === 1 ? this.outbox[0]! : Y.mergeUpdates(this.outbox);
+    this.outbox = [];
+    const msg = encodeSyncMessage(SYNC_UPDATE, merged);
+    this.stats.updatesSent++;
+    if (this.transport.broadcast) {
+      this.count(msg);
+      this.transport.broadcast(msg);
+    } else {
+      for (const p of this.transport.connectedPeers()) this.sendRaw(p, msg);
+    }
+  }
+
+  /** Asks `peer` for what we miss (and, by the reply rules, offers what it misses). */
+  sendStep1(peer: string): void {
+    if (!this.running) return;
+    this.step1SentAt.set(peer, this.opts.clock.now());
+    this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc)));
+  }
+
+  /** The largest smoothed round trip to a connected peer, ms (0 when none measured yet). */
+  maxRtt(): number {
+    let max = 0;
+    for (const p of this.transport.connectedPeers()) max = Math.max(max, this.rtt.get(p) ?? 0);
+    return max;
+  }
+
+  private sampleRtt(peer: string): void {
+    const sent = this.step1SentAt.get(peer);
+    if (sent === undefined) return;
+    this.step1SentAt.delete(peer);
+    const sample = Math.max(0, this.opts.clock.now() - sent);
+    const prev = this.rtt.get(peer);
+    this.rtt.set(peer, prev === undefined ? sample : prev * 0.8 + sample * 0.2);
+  }
+
+  private repair(peer: string): void {
+    const now = this.opts.clock.now();
+    const last = this.lastRepair.get(peer);
+    if (last !== undefined && now - last < this.opts.repairMs) return;
+    this.lastRepair.set(peer, now);
+    this.stats.repairs++;
+    this.sendStep1(peer);
+  }
+
+  /** One anti-entropy round with every connected peer. */
+  antiEntropy(): void {
+    for (const p of this.transport.connectedPeers()) this.sendStep1(p);
+  }
+
+  private scheduleAntiEntropy(): void {
+    if (!this.running || this.opts.antiEntropyMs <= 0) return;
+    this.aeTimer = this.opts.clock.setTimeout(() => {
+      this.antiEntropy();
+      this.scheduleAntiEntropy();
+    }, this.opts.antiEntropyMs);
+  }
+
+  private count(msg: Uint8Array): void {
+    this.stats.sentMessages++;
+    this.stats.sentBytes += msg.byteLength;
+  }
+
+  private sendRaw(peer: string, msg: Uint8Array): void {
+    this.count(msg);
+    this.transport.send(peer, msg);
+  }
+
+  private reject(from: string, reason: string): void {
+    this.stats.rejected++;
+    this.opts.onInvalid(from, reason);
+  }
+
+  /** Handles one message from the mesh. Never throws. */
+  receive(from: string, data: Uint8Array): void {
+    if (!this.running) return;
+    this.stats.receivedMessages++;
+    this.stats.receivedBytes += data.byteLength;
+    if (data.byteLength > this.opts.maxMessageBytes) {
+      this.reject(from, `message of ${data.byteLength} bytes is over the ${this.opts.maxMessageBytes}-byte limit`);
+      return;
+    }
+    let msg: { sub: number; payload: Uint8Array };
+    try {
+      msg = decodeSyncMessage(data);
+    } catch (e) {
+      this.reject(from, `undecodable message: ${(e as Error).message}`);
+      return;
+    }
+    if (msg.sub === SYNC_STEP1) {
+      let sv: Map<number, number>;
+      try {
+        sv = Y.decodeStateVector(msg.payload);
+      } catch (e) {
+        this.reject(from, `bad state vector: ${(e as Error).message}`);
+        return;
+      }
+      let diff: Uint8Array;
+      try {
+        diff = Y.encodeStateAsUpdate(this.doc, msg.payload);
+      } catch (e) {
+        this.reject(from, `bad state vector: ${(e as Error).message}`);
+        return;
+      }
+      this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff));
+      // The asker holds something we lack: ask back, so one round trip repairs both sides.
+      if (remoteIsAhead(sv, Y.decodeStateVector(Y.encodeStateVector(this.doc)))) this.sendStep1(from);
+      return;
+    }
+    if (msg.sub === SYNC_STEP2) this.sampleRtt(from);
+    this.applyRemote(from, msg.payload);
+  }
+
+  /** Validates and applies a remote update. Returns false (and reports) when rejected. */
+  applyRemote(from: string, update: Uint8Array): boolean {
+    const problem = checkUpdate(update);
+    if (problem) {
+      this.reject(from, problem);
+      return false;
+    }
+    try {
+      Y.applyUpdate(this.doc, update, new MeshOrigin(from));
+      // Yjs integrates each client's updates in order: after a lost message everything later from
+      // that client waits as "pending". Ask the sender for a diff now instead of at the next
+      // anti-entropy round, so one drop does not hide a peer's bids and claims for a whole period.
+      if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) this.repair(from);
+      return true;
+    } catch (e) {
+      this.reject(from, `update failed to apply: ${(e as Error).message}`);
+      return false;
+    }
+  }
+}
+
+/** Origin of updates replayed from this peer's own storage at start. */
+export const STORAGE_ORIGIN = Symbol('agentmesh-storage');

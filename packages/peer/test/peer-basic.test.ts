@@ -1,0 +1,74 @@
+// The Peer core end to end on the in-memory hub with the real clock: tasks submitted on one peer
+// are bid on, awarded once, run, and every replica agrees on state and canonical result.
+import { describe, expect, it } from 'vitest';
+import { MemoryDisk, MemoryStorage, sameReplicaState } from '@agentmesh/crdt-store';
+import { MemoryHub, Peer, systemClock, type AgentRegistry } from '../src/index.js';
+
+const agents: AgentRegistry = {
+  echo: (p) => p,
+  double: async (p, ctx) => {
+    await ctx.sleep(5);
+    ctx.data.put(`d-${ctx.taskId}`, { n: (p as { n: number }).n * 2 });
+    return { n: (p as { n: number }).n * 2 };
+  },
+  boom: () => {
+    throw new Error('boom');
+  },
+};
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function mesh(n: number) {
+  const hub = new MemoryHub();
+  return Array.from({ length: n }, (_, i) =>
+    new Peer({
+      id: `p${i}`,
+      name: `P${i}`,
+      capacity: 1000,
+      agents,
+      transport: hub.join(`p${i}`),
+      storage: new MemoryStorage(new MemoryDisk()),
+      clock: systemClock,
+      seed: i + 1,
+      timing: { heartbeatMs: 100, lease: { leaseMs: 1000, graceMs: 200 }, backoff: { baseMs: 10, factor: 2, maxMs: 100, jitter: 0.2 } },
+    }),
+  );
+}
+
+describe('Peer on the in-memory hub', () => {
+  it('runs every task exactly once and all replicas agree', async () => {
+    const peers = mesh(3);
+    await Promise.all(peers.map((p) => p.start()));
+    const specs = await peers[0]!.submit(Array.from({ length: 60 }, (_, i) => ({ type: 'double', payload: { n: i } })));
+    await until(() => peers.every((p) => p.status().tasks.done === 60));
+    for (const p of peers) p.setQuiet(true);
+    await until(() => sameReplicaState(peers[0]!.doc, peers[1]!.doc) && sameReplicaState(peers[0]!.doc, peers[2]!.doc));
+    const results = peers.map((p) => specs.map((s) => JSON.stringify(p.view(s.id)!.result)));
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+    for (const s of specs) expect((peers[1]!.view(s.id)!.result!.result as { n: number }).n).toBe((s.payload as { n: number }).n * 2);
+    expect(peers[2]!.board.dataCount).toBe(60);
+    const runs = peers.reduce((a, p) => a + p.counters.done, 0);
+    expect(runs).toBe(60);
+    // work was spread, not piled on one peer
+    expect(peers.filter((p) => p.counters.done > 0).length).toBeGreaterThan(1);
+    await Promise.all(peers.map((p) => p.stop()));
+  });
+
+  it('retries a failing task and parks it as dead after maxAttempts with every error kept', async () => {
+    const peers = mesh(2);
+    await Promise.all(peers.map((p) => p.start()));
+    const [spec] = await peers[1]!.submit({ type: 'boom', maxAttempts: 3 });
+    await until(() => peers.every((p) => p.view(spec!.id)?.state === 'dead'));
+    const v = peers[0]!.view(spec!.id)!;
+    expect(v.failures).toBe(3);
+    expect(v.errors.map((e) => e.error)).toEqual(['boom', 'boom', 'boom']);
+    await Promise.all(peers.map((p) => p.stop()));
+  });
+});

@@ -1,0 +1,241 @@
+// The task lifecycle as a pure function of the facts in the document.
+// A task's state is never stored: every replica derives it from the same write-once facts
+// (bids, claims, finished and failed runs, lease expiries, a cancel), so two replicas that hold
+// the same facts name the same state, the same canonical claim and the same canonical result.
+// Times that come from other peers' clocks are never compared with ours: the caller passes
+// observation times (when this replica first saw a fact), which makes the rules immune to skew.
+
+import { compareBids, selectWinner } from './award.js';
+import { retryDelay, hasAttemptsLeft, type BackoffPolicy } from './backoff.js';
+import { leaseLapsed, type LeasePolicy } from './lease.js';
+import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskState } from './types.js';
+
+/** Lease expiries (holder died or hung) a task may suffer before it is dead, on top of failures. */
+export const MAX_LEASE_EXPIRIES = 10;
+
+export type FactKind = 'bid' | 'claim' | 'done' | 'fail' | 'expire';
+
+export interface DeriveContext {
+  /** Observer's clock. */
+  now: number;
+  /** When this replica first saw the task itself (its own clock). */
+  taskSeenAt: number;
+  /** When this replica first saw the fact (its own clock); for 'expire' the peer is ''. */
+  seenAt(kind: FactKind, round: number, peer: string): number;
+  /** When this replica last saw a heartbeat of `peer` change (its own clock), if ever. */
+  lastSeen(peer: string): number | undefined;
+  /** State of another task (for dependencies); undefined when this replica does not hold it. */
+  depState(id: string): TaskState | undefined;
+  lease: LeasePolicy;
+  backoff: BackoffPolicy;
+  /** Mesh-wide seed for the retry jitter. */
+  seed: number;
+}
+
+export interface TaskView {
+  id: string;
+  state: TaskState;
+  /** Current round, 1-based. A round ends with a failure or a lease expiry of its canonical claim. */
+  round: number;
+  /** Canonical claim of the current round, if any. */
+  claim: Claim | undefined;
+  /** Bids of the current round, best first, one per peer. */
+  bids: Bid[];
+  /** Rounds in which a run was started (a canonical claim exists). */
+  attempts: number;
+  /** Rounds that ended in a failed run. */
+  failures: number;
+  /** Rounds that ended because the lease lapsed. */
+  expiries: number;
+  /** The canonical successful run, if done. */
+  result: RunDone | undefined;
+  /** Successful runs other than the canonical one (duplicate runs, e.g. both sides of a partition). */
+  duplicates: RunDone[];
+  /** Errors of the failed rounds, in round order. */
+  errors: RunFailed[];
+  /** Dependencies that are not done yet. */
+  blockedBy: string[];
+  /** Earliest time (observer clock) a bid may be placed: delay and retry backoff. */
+  eligibleAt: number;
+  /** The current claim's lease has lapsed: some peer should write an expiry for `round`. */
+  lapsed: boolean;
+  /** Why a dead task is dead. */
+  deadReason: 'attempts' | 'expiries' | 'dependency' | undefined;
+  /** Observation time at which the current round opened (task seen, or previous round closed). */
+  roundOpenedAt: number;
+}
+
+interface RoundInfo {
+  claims: Claim[];
+  canonical: Claim | undefined;
+  failOfCanonical: RunFailed | undefined;
+  expired: boolean;
+}
+
+function groupByRound<T extends { round: number }>(items: readonly T[]): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const it of items) {
+    let list = out.get(it.round);
+    if (!list) out.set(it.round, (list = []));
+    list.push(it);
+  }
+  return out;
+}
+
+/** Claims that have a matching claim by the same peer in the same round. */
+function hasClaim(claimsByRound: Map<number, Claim[]>, round: number, peer: string): boolean {
+  return (claimsByRound.get(round) ?? []).some((c) => c.peer === peer);
+}
+
+/**
+ * Picks the canonical successful run among all successes: the earliest round first, then the
+ * claim order within a round. A success without a claim of the same peer and round is ignored.
+ */
+export function canonicalResult(facts: TaskFacts): { result: RunDone | undefined; duplicates: RunDone[] } {
+  const taskId = facts.spec.id;
+  const claimsByRound = groupByRound(facts.claims);
+  const seen = new Set<string>();
+  const valid: RunDone[] = [];
+  for (const d of facts.dones) {
+    const k = `${d.round}\u0000${d.peer}`;
+    if (seen.has(k) || !hasClaim(claimsByRound, d.round, d.peer)) continue;
+    seen.add(k);
+    valid.push(d);
+  }
+  if (valid.length === 0) return { result: undefined, duplicates: [] };
+  const scoreOf = (d: RunDone): Claim => {
+    const claims = (claimsByRound.get(d.round) ?? []).filter((c) => c.peer === d.peer);
+    return selectWinner(claims, taskId, d.round) ?? { peer: d.peer, round: d.round, score: Infinity, at: 0 };
+  };
+  valid.sort((a, b) => (a.round !== b.round ? a.round - b.round : compareBids(scoreOf(a), scoreOf(b), taskId)));
+  const [result, ...duplicates] = valid;
+  return { result, duplicates };
+}
+
+/** Derives everything about one task from its facts. Pure. */
+export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
+  const { spec } = facts;
+  const taskId = spec.id;
+  const claimsByRound = groupByRound(facts.claims);
+  const failsByRound = groupByRound(facts.fails);
+  const expiredRounds = new Set(facts.expiries.map((e) => e.round));
+
+  const rounds = new Map<number, RoundInfo>();
+  const roundInfo = (r: number): RoundInfo => {
+    let info = rounds.get(r);
+    if (!info) {
+      const claims = claimsByRound.get(r) ?? [];
+      const canonical = selectWinner(claims, taskId, r);
+      const failOfCanonical = canonical
+        ? (failsByRound.get(r) ?? []).filter((f) => f.peer === canonical.peer).sort((a, b) => (a.error < b.error ? -1 : a.error > b.error ? 1 : 0))[0]
+        : undefined;
+      info = { claims, canonical, failOfCanonical, expired: expiredRounds.has(r) && canonical !== undefined };
+      rounds.set(r, info);
+    }
+    return info;
+  };
+
+  // Walk the closed rounds: a round is closed when its canonical claim failed or its lease expired.
+  let round = 1;
+  let attempts = 0;
+  let failures = 0;
+  let expiries = 0;
+  const errors: RunFailed[] = [];
+  let lastClosedSeenAt: number | undefined;
+  const maxRound = Math.max(0, ...facts.claims.map((c) => c.round)) + 1;
+  for (;;) {
+    const info = roundInfo(round);
+    if (!info.canonical || round > maxRound) break;
+    attempts++;
+    if (info.failOfCanonical) {
+      failures++;
+      errors.push(info.failOfCanonical);
+      lastClosedSeenAt = ctx.seenAt('fail', round, info.canonical.peer);
+    } else if (info.expired) {
+      expiries++;
+      lastClosedSeenAt = ctx.seenAt('expire', round, '');
+    } else {
+      break;
+    }
+    round++;
+  }
+
+  const { result, duplicates } = canonicalResult(facts);
+  const current = roundInfo(round);
+  const claim = current.canonical;
+  const bids = rankBidsOfRound(facts.bids, taskId, round);
+
+  const blockedBy: string[] = [];
+  let depDead = false;
+  for (const dep of spec.dependsOn) {
+    const st = ctx.depState(dep);
+    if (st === 'done') continue;
+    if (st === 'dead' || st === 'cancelled') depDead = true;
+    blockedBy.push(dep);
+  }
+
+  const roundOpenedAt = lastClosedSeenAt ?? ctx.taskSeenAt;
+  let eligibleAt = spec.notBefore > 0 ? roundOpenedAt + Math.max(0, spec.notBefore - spec.createdAt) : roundOpenedAt;
+  if (failures > 0 && lastClosedSeenAt !== undefined) {
+    eligibleAt = Math.max(eligibleAt, lastClosedSeenAt + retryDelay(failures, ctx.backoff, ctx.seed, taskId));
+  }
+
+  let state: TaskState;
+  let deadReason: TaskView['deadReason'];
+  if (result) state = 'done';
+  else if (facts.cancel) state = 'cancelled';
+  else if (!hasAttemptsLeft(failures, spec.maxAttempts)) {
+    state = 'dead';
+    deadReason = 'attempts';
+  } else if (expiries >= MAX_LEASE_EXPIRIES) {
+    state = 'dead';
+    deadReason = 'expiries';
+  } else if (depDead) {
+    state = 'dead';
+    deadReason = 'dependency';
+  } else if (claim) state = 'running';
+  else if (bids.length > 0) state = 'claimed';
+  else state = 'pending';
+
+  let lapsed = false;
+  if (state === 'running' && claim) {
+    lapsed = leaseLapsed(
+      { holderLastSeen: ctx.lastSeen(claim.peer), claimSeenAt: ctx.seenAt('claim', round, claim.peer), timeoutMs: spec.timeoutMs },
+      ctx.now,
+      ctx.lease,
+    );
+  }
+
+  return {
+    id: taskId,
+    state,
+    round,
+    claim,
+    bids,
+    attempts,
+    failures,
+    expiries,
+    result,
+    duplicates,
+    errors,
+    blockedBy,
+    eligibleAt,
+    lapsed,
+    deadReason,
+    roundOpenedAt,
+  };
+}
+
+function rankBidsOfRound(bids: readonly Bid[], taskId: string, round: number): Bid[] {
+  const best = new Map<string, Bid>();
+  for (const b of bids) {
+    if (b.round !== round) continue;
+    const prev = best.get(b.peer);
+    if (!prev || compareBids(b, prev, taskId) < 0) best.set(b.peer, b);
+  }
+  return [...best.values()].sort((a, b) => compareBids(a, b, taskId));
+}
+
+export function isTerminal(state: TaskState): boolean {
+  return state === 'done' || state === 'dead' || state === 'cancelled';
+}

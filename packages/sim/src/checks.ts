@@ -1,0 +1,86 @@
+// The invariants every simulation run must hold once healed: no acknowledged task or data write
+// lost, one canonical result per finished task that every replica agrees on (and that is right),
+// nothing stuck, duplicate runs counted.
+
+import type { Peer } from '@agentmesh/peer';
+
+export interface CheckReport {
+  lostTasks: number;
+  lostData: number;
+  tasksWithoutOneWinner: number;
+  duplicateRuns: number;
+  completed: number;
+  dead: number;
+  stuck: number;
+  wrongResults: number;
+  problems: string[];
+}
+
+export interface ExpectedTask {
+  id: string;
+  acked: boolean;
+  expected: unknown;
+  failTimes: number;
+  dependsOn: string[];
+}
+
+const MAX_LISTED = 5;
+
+export function checkRun(peers: Peer[], tasks: ExpectedTask[], ackedData: ReadonlySet<string>): CheckReport {
+  const r: CheckReport = { lostTasks: 0, lostData: 0, tasksWithoutOneWinner: 0, duplicateRuns: 0, completed: 0, dead: 0, stuck: 0, wrongResults: 0, problems: [] };
+  const note = (msg: string) => {
+    if (r.problems.length < MAX_LISTED) r.problems.push(msg);
+  };
+  const stateOf = new Map<string, string>();
+  for (const t of tasks) {
+    const views = peers.map((p) => p.view(t.id));
+    if (views.some((v) => v === undefined)) {
+      if (t.acked) {
+        r.lostTasks++;
+        note(`task ${t.id} acknowledged but missing on ${peers.filter((_, i) => !views[i]).map((p) => p.id).join(',')}`);
+      }
+      continue;
+    }
+    const states = new Set(views.map((v) => v!.state));
+    const v0 = views[0]!;
+    if (states.size > 1 || (v0.state !== 'done' && v0.state !== 'dead' && v0.state !== 'cancelled')) {
+      r.stuck++;
+      note(`task ${t.id} not settled: ${[...states].join('/')}`);
+      continue;
+    }
+    stateOf.set(t.id, v0.state);
+    if (v0.state === 'dead') r.dead++;
+    if (v0.state !== 'done') continue;
+    r.completed++;
+    r.duplicateRuns += v0.duplicates.length;
+    const canon = views.map((v) => (v!.result ? `${v!.result.peer}@${v!.result.round}:${JSON.stringify(v!.result.result)}` : 'none'));
+    if (canon.some((c) => c !== canon[0]) || !v0.result) {
+      r.tasksWithoutOneWinner++;
+      note(`task ${t.id} has no single canonical result: ${[...new Set(canon)].join(' | ')}`);
+      continue;
+    }
+    if (JSON.stringify(v0.result.result) !== JSON.stringify(t.expected)) {
+      r.wrongResults++;
+      note(`task ${t.id} result ${JSON.stringify(v0.result.result)} != expected ${JSON.stringify(t.expected)}`);
+    }
+  }
+  // A task that can never succeed must be dead, and so must its dependents; the rest must be done.
+  for (const t of tasks) {
+    const st = stateOf.get(t.id);
+    if (st === undefined) continue;
+    const mustDie = t.failTimes >= 3 || t.dependsOn.some((d) => stateOf.get(d) === 'dead');
+    if (mustDie !== (st === 'dead')) {
+      r.wrongResults++;
+      note(`task ${t.id} ended ${st} but should be ${mustDie ? 'dead' : 'done'}`);
+    }
+  }
+  for (const key of ackedData) {
+    const slash = key.indexOf('/');
+    const missing = peers.filter((p) => !p.board.getData(key.slice(0, slash), key.slice(slash + 1)));
+    if (missing.length > 0) {
+      r.lostData++;
+      note(`data ${key} acknowledged but missing on ${missing.map((p) => p.id).join(',')}`);
+    }
+  }
+  return r;
+}

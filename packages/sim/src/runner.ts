@@ -1,0 +1,337 @@
+// One seeded simulation run: N real Peers in one process, single-threaded, over the simulated
+// network, with faults drawn from the seed (partitions, drops, duplicates, reordering, delay,
+// crash-restart from each peer's own simulated disk, clock skew). After the fault phase the network
+// is made whole and the run must converge within a step budget; then the checks run.
+// The same seed gives the same run, event for event.
+
+import { createRng, type Rng } from '@agentmesh/scheduler';
+import { MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
+import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
+import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
+import { CALM, SimNetwork } from './network.js';
+import { simAgents, expectedResult, type WorkPayload } from './agents.js';
+import { checkRun, type CheckReport } from './checks.js';
+
+export const FAULT_NAMES = ['partition', 'drop', 'duplicate', 'reorder', 'delay', 'crash', 'skew'] as const;
+export type FaultName = (typeof FAULT_NAMES)[number];
+
+export interface SimConfig {
+  seed: number;
+  peers: number;
+  tasks: number;
+  /** Steps of the fault phase. */
+  steps: number;
+  /** Virtual ms per step. */
+  stepMs: number;
+  faults: ReadonlySet<FaultName>;
+  /** Steps the heal phase may take before the run counts as not converged. */
+  healBudget: number;
+}
+
+export const DEFAULT_CONFIG: Omit<SimConfig, 'seed'> = {
+  peers: 5,
+  tasks: 100,
+  steps: 1500,
+  stepMs: 10,
+  faults: new Set(FAULT_NAMES),
+  healBudget: 3000,
+};
+
+export interface SimResult extends CheckReport {
+  seed: number;
+  peers: number;
+  tasks: number;
+  steps: number;
+  converged: boolean;
+  healSteps: number;
+  crashes: number;
+  partitions: number;
+  messages: { sent: number; delivered: number; dropped: number; duplicated: number; bytes: number };
+  ok: boolean;
+  problems: string[];
+}
+
+/** Timing used in the simulator: the real defaults, with a shorter lease so crashes heal quickly. */
+export const SIM_TIMING: Partial<PeerTiming> = {
+  heartbeatMs: 250,
+  antiEntropyMs: 500,
+  lease: { leaseMs: 1500, graceMs: 500 },
+  backoff: { baseMs: 100, factor: 2, maxMs: 2000, jitter: 0.2 },
+  compactEveryRecords: 400,
+};
+
+interface SimNode {
+  id: string;
+  index: number;
+  disk: MemoryDisk;
+  skew: number;
+  capacity: number;
+  concurrency: number;
+  incarnation: number;
+  owner: number;
+  peer: Peer | undefined;
+  /** Data writes waiting for durability: [seq, data key]. */
+  pendingData: [number, string][];
+}
+
+interface WorkloadTask {
+  index: number;
+  key: string;
+  id: string;
+  input: TaskInput;
+  payload: WorkPayload;
+  acked: boolean;
+  nextTryAt: number;
+}
+
+export async function runSimulation(config: SimConfig): Promise<SimResult> {
+  const { seed, stepMs } = config;
+  const root = createRng(seed);
+  const netRng = root.fork('net');
+  const faultRng = root.fork('faults');
+  const workRng = root.fork('workload');
+  const sched = new VirtualScheduler();
+  const net = new SimNetwork(sched, netRng);
+  const faults = config.faults;
+  const faultEnd = config.steps * stepMs;
+  const problems: string[] = [];
+  const ackedData = new Set<string>();
+  let crashes = 0;
+  let partitions = 0;
+
+  const nodes: SimNode[] = Array.from({ length: config.peers }, (_, i) => ({
+    id: `p${i}`,
+    index: i,
+    disk: new MemoryDisk(),
+    skew: faults.has('skew') ? faultRng.int(-3000, 3000) : 0,
+    capacity: faultRng.int(10, 40),
+    concurrency: faultRng.int(2, 8),
+    incarnation: 0,
+    owner: 0,
+    peer: undefined,
+    pendingData: [],
+  }));
+
+  const startNode = (node: SimNode): void => {
+    node.incarnation++;
+    node.owner = sched.newOwner();
+    const owner = node.owner;
+    const clock = sched.clockFor(owner, node.skew);
+    const transport = net.attach(node.id);
+    const storage = new MemoryStorage(node.disk, { defer: (fn) => void sched.at(root.int(1, 4), fn, owner) });
+    const peer = new Peer({
+      id: node.id,
+      name: `P${node.index}`,
+      capacity: node.capacity,
+      concurrency: node.concurrency,
+      agents: simAgents,
+      transport,
+      storage,
+      clock,
+      seed: seed * 1000 + node.index * 37 + node.incarnation,
+      meshSeed: seed,
+      timing: SIM_TIMING,
+      logger: silentLogger,
+    });
+    node.peer = peer;
+    node.pendingData = [];
+    peer.on('data-write', (e) => node.pendingData.push([e.seq, `${e.namespace}/${e.key}`]));
+    peer.on('durable', (e) => {
+      node.pendingData = node.pendingData.filter(([seq, key]) => {
+        if (seq > e.seq) return true;
+        ackedData.add(key);
+        return false;
+      });
+    });
+    peer.start().catch((e) => problems.push(`${node.id} failed to start: ${(e as Error).message}`));
+  };
+
+  const crashNode = (node: SimNode, tear: boolean): void => {
+    if (!node.peer) return;
+    crashes++;
+    node.peer.crash();
+    node.peer = undefined;
+    sched.cancelOwner(node.owner);
+    net.detach(node.id);
+    node.disk.crash(tear ? { keepBytes: faultRng.int(1, 64) } : undefined);
+  };
+
+  for (const node of nodes) startNode(node);
+
+  // ---- the fault plan, drawn up front from the seed ----------------------------------------------
+  const base = { ...CALM };
+  if (faults.has('delay')) base.minDelayMs = base.maxDelayMs = 20;
+  if (faults.has('reorder')) base.maxDelayMs = base.minDelayMs + 50;
+  net.faults = { ...base, drop: faults.has('drop') ? 0.05 : 0, duplicate: faults.has('duplicate') ? 0.05 : 0 };
+
+  if (faults.has('partition')) {
+    const finalSplitAt = Math.max(0, faultEnd - 1500);
+    let t = faultRng.int(200, 1500);
+    while (t < finalSplitAt) {
+      const dur = faultRng.int(300, 4000);
+      const links = partitionLinks(nodes.map((n) => n.id), faultRng);
+      sched.at(t, () => {
+        partitions++;
+        net.setBlocked(links);
+      });
+      sched.at(Math.min(t + dur, finalSplitAt), () => net.setBlocked([]));
+      t += dur + faultRng.int(200, 2500);
+    }
+    // The run always ends split in two halves, so the heal phase has diverged sides to merge.
+    const halves = halvesLinks(nodes.map((n) => n.id), faultRng);
+    sched.at(finalSplitAt, () => {
+      partitions++;
+      net.setBlocked(halves);
+    });
+  }
+  if (faults.has('crash')) {
+    let t = faultRng.int(300, 2000);
+    while (t < faultEnd - 600) {
+      const victim = faultRng.int(0, nodes.length - 1);
+      const downFor = faultRng.int(100, 3000);
+      const tear = faultRng.chance(0.5);
+      sched.at(t, () => {
+        const node = nodes[victim]!;
+        const down = nodes.filter((n) => !n.peer).length;
+        if (!node.peer || down >= Math.floor((nodes.length - 1) / 2)) return;
+        crashNode(node, tear);
+        sched.at(downFor, () => {
+          if (!node.peer) startNode(node);
+        });
+      });
+      t += faultRng.int(500, 4000);
+    }
+    // And with a peer down (torn disk tail half the time) that only the heal brings back.
+    const last = faultRng.int(0, nodes.length - 1);
+    const lastTear = faultRng.chance(0.5);
+    sched.at(Math.max(0, faultEnd - 300), () => {
+      const node = nodes[last]!;
+      if (node.peer && nodes.filter((n) => !n.peer).length < Math.floor((nodes.length - 1) / 2)) crashNode(node, lastTear);
+    });
+  }
+
+  // ---- the workload: a client submitting tasks with idempotency keys, retrying until acked --------
+  const work: WorkloadTask[] = [];
+  const submitSpan = Math.max(1, Math.floor(faultEnd * 0.9));
+  for (let i = 0; i < config.tasks; i++) {
+    const key = `sim-${seed}-${i}`;
+    const id = idForKey(key);
+    const r = workRng.next();
+    const payload: WorkPayload = {
+      n: i,
+      ms: workRng.int(5, 150),
+      failTimes: r < 0.03 ? 99 : r < 0.13 ? 1 : 0,
+      data: workRng.chance(0.5),
+    };
+    const dependsOn: string[] = [];
+    if (i > 0 && workRng.chance(0.1)) dependsOn.push(work[workRng.int(0, i - 1)]!.id);
+    const input: TaskInput = { type: 'work', key, payload, dependsOn, maxAttempts: 3 };
+    work.push({ index: i, key, id, input, payload, acked: false, nextTryAt: Math.floor((i * submitSpan) / config.tasks) });
+  }
+  const submitDue = (now: number) => {
+    for (const w of work) {
+      if (w.acked || w.nextTryAt > now) continue;
+      const up = nodes.filter((n) => n.peer && !n.peer.isStopped);
+      if (up.length === 0) return;
+      const node = up[workRng.int(0, up.length - 1)]!;
+      w.nextTryAt = now + 1000;
+      node.peer!.submit(w.input).then(
+        () => {
+          w.acked = true;
+        },
+        () => {},
+      );
+    }
+  };
+
+  // ---- run: fault phase, then heal until converged or out of budget --------------------------------
+  for (let step = 0; step < config.steps; step++) {
+    submitDue(sched.time);
+    await sched.runUntil(sched.time + stepMs, drainMicrotasks);
+  }
+
+  // Heal: the network is made whole, everyone who is down comes back.
+  net.setBlocked([]);
+  net.faults = { ...CALM };
+  for (const node of nodes) if (!node.peer) startNode(node);
+  let converged = false;
+  let healSteps = 0;
+  let quiet = false;
+  for (; healSteps < config.healBudget; healSteps++) {
+    submitDue(sched.time);
+    await sched.runUntil(sched.time + stepMs, drainMicrotasks);
+    if (healSteps % 5 !== 4) continue;
+    const peers = nodes.map((n) => n.peer!);
+    if (!quiet) {
+      if (!work.every((w) => w.acked)) continue;
+      const settled = peers.every((p) => work.every((w) => {
+        const st = p.view(w.id)?.state;
+        return st === 'done' || st === 'dead' || st === 'cancelled';
+      }));
+      if (!settled) continue;
+      // Everything is finished everywhere: stop heartbeats so the replicas can reach a fixed point.
+      for (const p of peers) p.setQuiet(true);
+      quiet = true;
+      continue;
+    }
+    const fp = replicaFingerprint(peers[0]!.doc);
+    if (peers.every((p) => replicaFingerprint(p.doc) === fp)) {
+      converged = true;
+      healSteps++;
+      break;
+    }
+  }
+
+  const peers = nodes.map((n) => n.peer!);
+  const report = checkRun(peers, work.map((w) => ({ id: w.id, acked: w.acked, expected: expectedResult(w.payload), failTimes: w.payload.failTimes, dependsOn: w.input.dependsOn ?? [] })), ackedData);
+  if (!converged) problems.push(`did not converge within ${config.healBudget} heal steps`);
+  problems.push(...report.problems);
+  for (const p of peers) p.crash();
+  const ok = converged && problems.length === 0;
+  return {
+    seed,
+    peers: config.peers,
+    tasks: config.tasks,
+    steps: config.steps,
+    converged,
+    lostTasks: report.lostTasks,
+    lostData: report.lostData,
+    tasksWithoutOneWinner: report.tasksWithoutOneWinner,
+    duplicateRuns: report.duplicateRuns,
+    completed: report.completed,
+    healSteps,
+    dead: report.dead,
+    stuck: report.stuck,
+    wrongResults: report.wrongResults,
+    crashes,
+    partitions,
+    messages: { ...net.stats },
+    problems,
+    ok,
+  };
+}
+
+function halvesLinks(ids: string[], rng: Rng): [string, string][] {
+  const shuffled = rng.shuffle(ids);
+  const cut = Math.max(1, Math.floor(ids.length / 2));
+  const links: [string, string][] = [];
+  for (const x of shuffled.slice(0, cut)) for (const y of shuffled.slice(cut)) links.push([x, y], [y, x]);
+  return links;
+}
+
+/** Picks the links a partition blocks: one peer cut off, two halves, or a one-way (asymmetric) cut. */
+function partitionLinks(ids: string[], rng: Rng): [string, string][] {
+  const kind = rng.pick(['isolate', 'halves', 'asymmetric'] as const);
+  const shuffled = rng.shuffle(ids);
+  const cut = kind === 'isolate' ? 1 : Math.max(1, Math.floor(ids.length / 2));
+  const a = shuffled.slice(0, cut);
+  const b = shuffled.slice(cut);
+  const links: [string, string][] = [];
+  for (const x of a) {
+    for (const y of b) {
+      links.push([x, y]);
+      if (kind !== 'asymmetric') links.push([y, x]);
+    }
+  }
+  return links;
+}
