@@ -8,3 +8,7 @@ export * from './agents.js';
 export * from './task-input.js';
 export * from './emitter.js';
 export * from './peer.js';
+export * from './agents/index.js';
+export * from './ws-endpoint.js';
+export * from './net/libp2p-transport.js';
+export { apiHandler, taskJson, type TaskJson, type PartitionControl } from './cli/api.js';

@@ -55,6 +55,16 @@ export interface PeerTiming {
   bidStaleMs: number;
   /** A task nobody on its shortlist bid on for this long is open to every eligible peer. */
   openAfterMs: number;
+  /** The shortlist's rank-i peer waits i x this before bidding, so rank 1 usually bids alone. */
+  staggerMs: number;
+  /**
+   * After a (re)start, a peer that knows other peers does not bid until it has caught up with one
+   * of them (or this long has passed): its disk may be behind, and bidding on a stale board runs
+   * tasks that others already claimed or finished.
+   */
+  catchUpMs: number;
+  /** Past this age a pending task is bid on oldest-first by everyone, whatever the ranks. */
+  starveAfterMs: number;
   /** Window over which outgoing updates are merged. */
   batchMs: number;
   antiEntropyMs: number;
@@ -80,6 +90,9 @@ export const DEFAULT_TIMING: PeerTiming = {
   maxBidWindowMs: 500,
   bidStaleMs: 400,
   openAfterMs: 150,
+  staggerMs: 40,
+  catchUpMs: 2000,
+  starveAfterMs: 2000,
   batchMs: 2,
   antiEntropyMs: 1000,
   repairMs: 30,
@@ -203,6 +216,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private durableSeq = 0;
   private flushing: Promise<void> | undefined;
   private processing = false;
+  private startedAt = 0;
+  private caughtUp = false;
   readonly counters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0 };
 
   constructor(opts: PeerOptions) {
@@ -292,6 +307,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       startedAt: this.clock.now(),
     });
     for (const id of this.board.taskIds()) this.dirty.add(id);
+    this.startedAt = this.clock.now();
+    this.caughtUp = !this.board.peers().some((p) => p.id !== this.id);
     this.heartbeat();
     this.sync.start();
     this.log.log('info', 'peer started', { id: this.id, tasks: this.board.taskCount, replayed: loaded.updates.length + (loaded.snapshot ? 1 : 0) });
@@ -435,6 +452,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   private processOnce(): void {
     const now = this.clock.now();
+    if (!this.caughtUp && (this.sync.syncedWith.size > 0 || now - this.startedAt >= this.timing.catchUpMs)) {
+      this.caughtUp = true;
+      this.log.log('debug', 'caught up', { with: [...this.sync.syncedWith], afterMs: now - this.startedAt });
+    }
     const sweep = now - this.lastSweep >= this.timing.sweepMs;
     if (sweep) this.lastSweep = now;
     const ids = new Set<string>(this.dirty);
@@ -479,6 +500,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
       // pending or claimed (bids in, award under way)
       const mine = v.bids.find((b) => b.peer === this.id);
+      if (mine && mine.at < this.startedAt) {
+        // A bid of this peer's previous life: nothing is reserved for it, so it is never claimed.
+        // Its key blocks a new bid in this round; others pass it by once it is stale.
+        this.reserved.delete(id);
+        continue;
+      }
       if (mine) {
         const waited = now - this.board.seenAt(id, 'bid', v.round, this.id);
         if (waited < this.bidWindow()) {
@@ -486,7 +513,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
           continue;
         }
         const best = this.bestLiveBid(id, v, now);
-        if (best?.peer === this.id && !this.quiet && (this.reserved.has(id) || this.freeSlots() > 0)) {
+        if (best?.peer === this.id && !this.quiet && this.caughtUp && (this.reserved.has(id) || this.freeSlots() > 0)) {
           this.claimAndRun(id, facts.spec, v, best);
         } else {
           this.reserved.delete(id);
@@ -528,7 +555,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         }
       });
     }
-    if (candidates.length > 0 && !this.quiet) this.bid(candidates, now, () => (alivePeers ??= this.aliveEligiblePeers(now)));
+    if (candidates.length > 0 && !this.quiet && this.caughtUp) this.bid(candidates, now, () => (alivePeers ??= this.aliveEligiblePeers(now)));
   }
 
   /**
@@ -566,19 +593,25 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   private bid(candidates: { view: TaskView; spec: TaskSpec }[], now: number, peers: () => { id: string; capacity: number; capabilities: string[] }[]): void {
-    candidates.sort((a, b) => byPriorityThenAge(a.spec, b.spec));
+    // Rank of this peer on each task's shortlist (0 = first choice, k = not listed, the task is open).
+    const ranked = candidates.map((c) => {
+      const eligible = peers().filter((p) => canRun(c.spec, p.capabilities));
+      const rank = shortlist(c.spec.id, c.view.round, eligible, this.k).indexOf(this.id);
+      return { ...c, rank: rank < 0 ? this.k : rank, starving: now - c.view.roundOpenedAt >= this.timing.starveAfterMs };
+    });
+    // Priority first; then tasks where this peer is the first choice (so peers work disjoint sets
+    // in a burst instead of racing for the same oldest tasks); then age. Starving tasks go by age.
+    ranked.sort((a, b) => b.spec.priority - a.spec.priority || (a.starving === b.starving ? 0 : a.starving ? -1 : 1) || (a.starving ? 0 : a.rank - b.rank) || byPriorityThenAge(a.spec, b.spec));
     this.bucket = refill(this.bucket, now, this.capacity, this.burst());
     const bids: [string, Bid][] = [];
-    for (const { view: v, spec } of candidates) {
+    for (const { view: v, spec, rank } of ranked) {
       if (this.freeSlots() <= 0) break;
       if (this.bucket.tokens < this.reserved.size + 1) break;
       if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
       if (!canRun(spec, this.capabilities)) continue;
-      const open = now - v.roundOpenedAt >= this.timing.openAfterMs;
-      if (!open) {
-        const eligible = peers().filter((p) => canRun(spec, p.capabilities));
-        if (!shortlist(spec.id, v.round, eligible, this.k).includes(this.id)) continue;
-      }
+      const waited = now - v.roundOpenedAt;
+      const open = waited >= this.timing.openAfterMs;
+      if (!open && (rank >= this.k || waited < rank * this.timing.staggerMs)) continue;
       const bid = makeBid(spec.strategy, spec, { id: this.id, capabilities: this.capabilities, capacity: this.capacity, concurrency: this.concurrency, load: this.running.size + this.reserved.size }, {
         round: v.round,
         at: now,

@@ -92,6 +92,8 @@ export class SyncEngine {
   private readonly lastRepair = new Map<string, number>();
   /** When we last sent step 1 to each peer (the step 2 reply times the round trip). */
   private readonly step1SentAt = new Map<string, number>();
+  /** Peers whose step 2 (full diff) we have applied since start. */
+  readonly syncedWith = new Set<string>();
   /** Smoothed round-trip time per peer, ms. */
   private readonly rtt = new Map<string, number>();
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
@@ -245,7 +247,7 @@ export class SyncEngine {
       return;
     }
     if (msg.sub === SYNC_STEP2) this.sampleRtt(from);
-    this.applyRemote(from, msg.payload);
+    if (this.applyRemote(from, msg.payload) && msg.sub === SYNC_STEP2) this.syncedWith.add(from);
   }
 
   /** Validates and applies a remote update. Returns false (and reports) when rejected. */

@@ -1,0 +1,174 @@
+// The peer's small HTTP JSON API, served on the same port as its y-websocket endpoint. It is what
+// `agentmesh submit|status|get|cancel|partition|heal` talk to: submitting through the peer itself
+// (rather than writing into the document as a plain Yjs client) lets `submit` return only after the
+// peer has fsynced the tasks, so an acknowledged task survives kill -9.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isMeshError, type TaskView } from '@agentmesh/scheduler';
+import type { Peer } from '../peer.js';
+import type { TaskInput } from '../task-input.js';
+
+export interface PartitionControl {
+  block(peerIds: string[]): void | Promise<void>;
+  unblockAll(): void | Promise<void>;
+  blocked(): string[];
+}
+
+/** The public JSON shape of one task (`agentmesh submit --wait`, `agentmesh get`). */
+export interface TaskJson {
+  id: string;
+  type: string;
+  state: string;
+  result: unknown;
+  attempts: number;
+  peer: string | null;
+  error?: string;
+  errors?: string[];
+  duplicates?: number;
+  createdAt?: number;
+}
+
+const MAX_BODY = 16 * 1024 * 1024;
+
+export function taskJson(peer: Peer, v: TaskView, full = false): TaskJson {
+  const spec = peer.board.getSpec(v.id);
+  const who = v.result?.peer ?? v.claim?.peer;
+  const out: TaskJson = {
+    id: v.id,
+    type: spec?.type ?? '',
+    state: v.state,
+    result: v.result ? v.result.result : null,
+    attempts: v.attempts,
+    peer: who ? (peer.board.peer(who)?.name ?? who) : null,
+  };
+  const lastError = v.errors.at(-1)?.error;
+  if (lastError !== undefined) out.error = lastError;
+  if (full) {
+    out.errors = v.errors.map((e) => e.error);
+    out.duplicates = v.duplicates.length;
+    if (spec) out.createdAt = spec.createdAt;
+  }
+  return out;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/** Parses a submit body: `{ "tasks": [TaskInput...] }` or one TaskInput with an optional `count`. */
+export function submitInputs(body: unknown): TaskInput[] {
+  if (typeof body !== 'object' || body === null) throw new HttpError(400, 'body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (Array.isArray(b.tasks)) {
+    if (b.tasks.length === 0 || b.tasks.length > 100_000) throw new HttpError(400, 'tasks must hold 1..100000 entries');
+    return b.tasks as TaskInput[];
+  }
+  const count = b.count ?? 1;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > 100_000) throw new HttpError(400, 'count must be an integer in 1..100000');
+  const { count: _c, ...one } = b;
+  if (count > 1 && one.key !== undefined) throw new HttpError(400, 'an idempotency key names one task: it cannot be used with count > 1');
+  return Array.from({ length: count }, () => ({ ...(one as unknown as TaskInput) }));
+}
+
+/**
+ * Returns an HTTP handler for /api/* routes (true when it handled the request).
+ * Routes: GET /api/status, POST /api/tasks, GET /api/tasks?ids=a,b, GET /api/tasks/:id,
+ * POST /api/tasks/:id/cancel, POST /api/partition {"block":[ids]}, POST /api/heal.
+ */
+export function apiHandler(peer: Peer, partition: PartitionControl | undefined): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!url.pathname.startsWith('/api/')) return false;
+    void route(peer, partition, req, res, url).catch((e: unknown) => {
+      if (e instanceof HttpError) send(res, e.status, { error: e.message });
+      else if (isMeshError(e)) send(res, e.code === 'NOT_FOUND' ? 404 : e.code === 'CLOSED' ? 503 : 400, { error: e.message, code: e.code });
+      else send(res, 500, { error: (e as Error).message ?? String(e) });
+    });
+    return true;
+  };
+}
+
+async function route(peer: Peer, partition: PartitionControl | undefined, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  if (path === '/api/status' && method === 'GET') {
+    const status = peer.status();
+    send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [] });
+    return;
+  }
+  if (path === '/api/tasks' && method === 'POST') {
+    const inputs = submitInputs(await readJson(req));
+    const specs = await peer.submit(inputs);
+    send(res, 200, { ids: specs.map((s) => s.id) });
+    return;
+  }
+  if (path === '/api/tasks' && method === 'GET') {
+    const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
+    const views = ids.length > 0 ? ids.map((id) => peer.view(id)) : peer.views();
+    send(res, 200, {
+      tasks: views.map((v, i) => (v ? taskJson(peer, v) : { id: ids[i]!, state: 'unknown', result: null, attempts: 0, peer: null })),
+    });
+    return;
+  }
+  const m = /^\/api\/tasks\/([^/]+)(\/cancel)?$/.exec(path);
+  if (m) {
+    const id = decodeURIComponent(m[1]!);
+    if (m[2] && method === 'POST') {
+      const body = (await readJson(req)) as { reason?: unknown };
+      await peer.cancel(id, typeof body.reason === 'string' ? body.reason : 'cancelled');
+      const v = peer.view(id);
+      send(res, 200, v ? taskJson(peer, v, true) : { id });
+      return;
+    }
+    if (!m[2] && method === 'GET') {
+      const v = peer.view(id);
+      if (!v) throw new HttpError(404, `no task ${id}`);
+      send(res, 200, taskJson(peer, v, true));
+      return;
+    }
+  }
+  if (path === '/api/partition' && method === 'POST') {
+    if (!partition) throw new HttpError(501, 'this peer cannot partition');
+    const body = (await readJson(req)) as { block?: unknown };
+    if (!Array.isArray(body.block) || body.block.length === 0 || !body.block.every((x) => typeof x === 'string' && x.length > 0)) {
+      throw new HttpError(400, 'block must be a non-empty list of peer ids');
+    }
+    await partition.block(body.block as string[]);
+    send(res, 200, { blocked: partition.blocked() });
+    return;
+  }
+  if (path === '/api/heal' && method === 'POST') {
+    if (!partition) throw new HttpError(501, 'this peer cannot partition');
+    await partition.unblockAll();
+    send(res, 200, { blocked: partition.blocked() });
+    return;
+  }
+  throw new HttpError(404, `no route ${method} ${path}`);
+}

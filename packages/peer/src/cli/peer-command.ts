@@ -1,0 +1,178 @@
+// `agentmesh peer`: one real peer process. It keeps its identity (libp2p key) and its document
+// (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, gossipsub,
+// a private network when a secret is set), serves the y-websocket endpoint and the HTTP API on
+// --ws-port, prints a ready line, then one event line per task state change it causes.
+// SIGTERM/SIGINT: finish or release running work, flush, exit 0.
+
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { isMeshError } from '@agentmesh/scheduler';
+import { openFileStorage } from '@agentmesh/crdt-store/node';
+import { Peer } from '../peer.js';
+import { systemClock } from '../clock.js';
+import { lineLogger, type LogLevel } from '../logger.js';
+import { builtinAgents, BUILTIN_AGENT_NAMES } from '../agents/index.js';
+import { createMeshTransport, generatePeerKey, peerKeyFromBytes, peerKeyToBytes } from '../net/libp2p-transport.js';
+import { startWsEndpoint } from '../ws-endpoint.js';
+import { apiHandler } from './api.js';
+import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
+
+export const PEER: CommandSpec = {
+  name: 'peer',
+  summary: 'Runs one agentmesh peer until SIGTERM/SIGINT.',
+  usage: 'agentmesh peer --name A --data-dir DIR [--listen MULTIADDR] [--ws-port N] [--capacity N] [--agents a,b] [--bootstrap MULTIADDR]... [--secret S] [--json]',
+  flags: [
+    { name: 'name', type: 'string', arg: 'NAME', help: 'human name of this peer', required: true },
+    { name: 'data-dir', type: 'string', arg: 'DIR', help: 'where the peer keeps its key and its document', required: true },
+    { name: 'listen', type: 'string', arg: 'MULTIADDR', help: 'libp2p listen address', repeat: true, default: ['/ip4/127.0.0.1/tcp/0'] },
+    { name: 'bootstrap', type: 'string', arg: 'MULTIADDR', help: 'a peer to join through (with /p2p/ID)', repeat: true },
+    { name: 'ws-host', type: 'string', arg: 'HOST', help: 'host of the websocket/HTTP endpoint', default: '127.0.0.1' },
+    { name: 'ws-port', type: 'int', arg: 'N', help: 'port of the websocket/HTTP endpoint (0 = any free)', default: 0, min: 0, max: 65535 },
+    { name: 'ws-token', type: 'string', arg: 'TOKEN', help: 'token clients must present (required beyond loopback)', env: 'AGENTMESH_WS_TOKEN' },
+    { name: 'room', type: 'string', arg: 'ROOM', help: 'y-websocket room name', default: 'agentmesh' },
+    { name: 'capacity', type: 'number', arg: 'N', help: 'tasks per second this peer takes on (the brief P_i)', default: 10, min: 0.001, max: 1_000_000 },
+    { name: 'concurrency', type: 'int', arg: 'M', help: 'tasks run at once', default: 16, min: 1, max: 100_000 },
+    { name: 'agents', type: 'string', arg: 'a,b', help: `agents to run (${BUILTIN_AGENT_NAMES.join(', ')}, llm)`, repeat: true },
+    { name: 'capabilities', type: 'string', arg: 'CAP[,CAP]', help: 'extra capability tags', repeat: true },
+    { name: 'secret', type: 'string', arg: 'S', help: 'mesh secret every member proves (libp2p private network)', env: 'AGENTMESH_SECRET' },
+    { name: 'secret-file', type: 'string', arg: 'FILE', help: 'read the mesh secret from a file' },
+    { name: 'llm-url', type: 'string', arg: 'URL', help: 'OpenAI-compatible endpoint for the llm agent', env: 'AGENTMESH_LLM_URL' },
+    { name: 'llm-model', type: 'string', arg: 'MODEL', help: 'model name for the llm agent', env: 'AGENTMESH_LLM_MODEL', default: 'gpt-4o-mini' },
+    { name: 'llm-key', type: 'string', arg: 'KEY', help: 'API key for the llm agent', env: 'AGENTMESH_LLM_KEY' },
+    { name: 'log-level', type: 'string', arg: 'LEVEL', help: 'debug|info|warn|error', default: 'info' },
+    { name: 'json', type: 'bool', help: 'print the ready line and events as JSON lines on stdout' },
+  ],
+};
+
+async function loadOrCreateKey(dir: string) {
+  const file = join(dir, 'peer.key');
+  if (existsSync(file)) {
+    try {
+      return peerKeyFromBytes(new Uint8Array(await readFile(file)));
+    } catch (e) {
+      throw new UsageError(`${file} is not a valid peer key (${(e as Error).message}); move it away to start with a new identity`);
+    }
+  }
+  const key = await generatePeerKey();
+  await writeFile(file + '.tmp', peerKeyToBytes(key), { mode: 0o600 });
+  await rename(file + '.tmp', file);
+  return key;
+}
+
+export async function runPeer(v: FlagValues): Promise<number> {
+  const level = String(v['log-level']);
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  const name = String(v.name);
+  const dir = String(v['data-dir']);
+  const json = Boolean(v.json);
+  const logger = lineLogger((l) => process.stderr.write(l + '\n'), { min: level as LogLevel, json, name });
+  const log = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => logger.log(lvl, msg, fields);
+
+  let secret = v.secret === undefined ? undefined : String(v.secret);
+  if (v['secret-file']) {
+    try {
+      secret = (await readFile(String(v['secret-file']), 'utf8')).trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --secret-file: ${(e as Error).message}`);
+    }
+    if (!secret) throw new UsageError('--secret-file is empty');
+  }
+  const llm = v['llm-url'] ? { url: String(v['llm-url']), model: String(v['llm-model']), ...(v['llm-key'] ? { apiKey: String(v['llm-key']) } : {}) } : undefined;
+  const all = builtinAgents(llm ? { llm } : {});
+  const wanted = (v.agents as string[] | undefined) ?? Object.keys(all);
+  const agents: typeof all = {};
+  for (const a of wanted) {
+    if (!all[a]) throw new UsageError(`unknown agent ${JSON.stringify(a)}; available: ${Object.keys(all).join(', ')}${a === 'llm' ? ' (llm needs --llm-url)' : ''}`);
+    agents[a] = all[a]!;
+  }
+
+  await mkdir(dir, { recursive: true });
+  const privateKey = await loadOrCreateKey(dir);
+  const storage = await openFileStorage(join(dir, 'store'), { log: (msg) => log('warn', msg) });
+  let transport: Awaited<ReturnType<typeof createMeshTransport>> | undefined;
+  let peer: Peer | undefined;
+  let endpoint: Awaited<ReturnType<typeof startWsEndpoint>> | undefined;
+  try {
+    transport = await createMeshTransport({
+      privateKey,
+      listen: v.listen as string[],
+      bootstrap: (v.bootstrap as string[] | undefined) ?? [],
+      ...(secret ? { secret } : {}),
+      log,
+    });
+    peer = new Peer({
+      id: transport.localId,
+      name,
+      capacity: Number(v.capacity),
+      concurrency: Number(v.concurrency),
+      capabilities: (v.capabilities as string[] | undefined) ?? [],
+      agents,
+      transport,
+      storage,
+      clock: systemClock,
+      seed: randomInt(2 ** 47),
+      logger,
+    });
+    await peer.start();
+    const p = peer;
+    const t = transport;
+    endpoint = await startWsEndpoint({
+      doc: p.doc,
+      host: String(v['ws-host']),
+      port: Number(v['ws-port']),
+      room: String(v.room),
+      ...(v['ws-token'] ? { token: String(v['ws-token']) } : {}),
+      log,
+      onInvalid: (reason) => log('warn', 'websocket client sent an invalid update', { reason }),
+      status: () => p.status(),
+      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }),
+    });
+  } catch (e) {
+    await endpoint?.close().catch(() => {});
+    await peer?.stop().catch(() => {});
+    await transport?.close().catch(() => {});
+    await storage.close().catch(() => {});
+    throw e;
+  }
+
+  const ready = { event: 'ready', name, peerId: peer.id, multiaddrs: transport.multiaddrs(), wsUrl: endpoint.url };
+  process.stdout.write(json ? JSON.stringify(ready) + '\n' : `peer ${name} ready\n  peer id   ${peer.id}\n  libp2p    ${ready.multiaddrs.join(' ')}\n  websocket ${endpoint.url}\n`);
+  const emit = (e: Record<string, unknown>) => {
+    if (json) process.stdout.write(JSON.stringify(e) + '\n');
+    else log('info', String(e.event), e);
+  };
+  peer.on('run-start', (e) => emit({ event: 'task', id: e.id, state: 'running', round: e.round, type: e.type, peer: name }));
+  peer.on('run-end', (e) => emit({ event: 'task', id: e.id, state: e.outcome === 'done' ? 'done' : e.outcome === 'failed' ? 'failed' : 'aborted', round: e.round, ms: e.ms, peer: name, ...(e.error ? { error: e.error } : {}) }));
+  peer.on('invalid', (e) => log('warn', 'rejected input', e));
+
+  const p = peer;
+  const t = transport;
+  const ep = endpoint;
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log('info', `${signal}: stopping (finishing or releasing running tasks)`);
+      try {
+        await p.stop();
+        await ep.close();
+        await t.close();
+        emit({ event: 'stopped', name });
+        resolve(0);
+      } catch (e) {
+        log('error', 'error while stopping', { error: (e as Error).message });
+        resolve(1);
+      }
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+export function describeStartError(e: unknown): string {
+  if (isMeshError(e, 'DATA_DIR_LOCKED')) return `${e.message} (is another peer running on this --data-dir?)`;
+  return (e as Error).message ?? String(e);
+}
