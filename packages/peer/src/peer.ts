@@ -217,6 +217,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private flushing: Promise<void> | undefined;
   private processing = false;
   private startedAt = 0;
+  /** What the storage repaired when this peer loaded it (cut tails, snapshots moved aside). */
+  loadWarnings: string[] = [];
   private caughtUp = false;
   readonly counters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0 };
 
@@ -281,7 +283,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.started) throw new MeshError('INVALID_ARGUMENT', 'peer already started');
     this.started = true;
     const loaded = await this.storage.load();
-    for (const w of loaded.warnings) this.log.log('warn', 'storage', { warning: w });
+    // The storage reports damage through its own log as it repairs it; keep the list for callers.
+    this.loadWarnings = loaded.warnings;
     const replay = (u: Uint8Array, what: string) => {
       try {
         Y.applyUpdate(this.doc, u, STORAGE_ORIGIN);

@@ -84,7 +84,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** Parses a submit body: `{ "tasks": [TaskInput...] }` or one TaskInput with an optional `count`. */
 export function submitInputs(body: unknown): TaskInput[] {
-  if (typeof body !== 'object' || body === null) throw new HttpError(400, 'body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object');
   const b = body as Record<string, unknown>;
   if (Array.isArray(b.tasks)) {
     if (b.tasks.length === 0 || b.tasks.length > 100_000) throw new HttpError(400, 'tasks must hold 1..100000 entries');

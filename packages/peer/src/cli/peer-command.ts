@@ -141,7 +141,10 @@ export async function runPeer(v: FlagValues): Promise<number> {
   process.stdout.write(json ? JSON.stringify(ready) + '\n' : `peer ${name} ready\n  peer id   ${peer.id}\n  libp2p    ${ready.multiaddrs.join(' ')}\n  websocket ${endpoint.url}\n`);
   const emit = (e: Record<string, unknown>) => {
     if (json) process.stdout.write(JSON.stringify(e) + '\n');
-    else log('info', String(e.event), e);
+    else {
+      const { event, id, state, ...rest } = e;
+      log('info', id ? `${String(event)} ${String(id)} ${String(state)}` : String(event), rest);
+    }
   };
   peer.on('run-start', (e) => emit({ event: 'task', id: e.id, state: 'running', round: e.round, type: e.type, peer: name }));
   peer.on('run-end', (e) => emit({ event: 'task', id: e.id, state: e.outcome === 'done' ? 'done' : e.outcome === 'failed' ? 'failed' : 'aborted', round: e.round, ms: e.ms, peer: name, ...(e.error ? { error: e.error } : {}) }));

@@ -1,0 +1,146 @@
+// Hostile input against real peer processes: a websocket client writing malformed entries,
+// oversized values and garbage bytes; a libp2p peer without the mesh secret; a truncated update
+// log on restart. Each gets a clear log line, and the mesh keeps working with nothing lost.
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import WebSocket from 'ws';
+import { spawnPeer } from '../dist/cli/up-command.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const run = promisify(execFile);
+const base = mkdtempSync(join(tmpdir(), 'am-hostile-'));
+const children: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(base, { recursive: true, force: true });
+});
+
+async function cli(...args: string[]): Promise<any> {
+  const { stdout } = await run(process.execPath, [CLI, ...args, '--json'], { timeout: 60_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+async function start(name: string, extra: string[] = []) {
+  const err: string[] = [];
+  const { child, ready } = await spawnPeer(['--name', name, '--data-dir', join(base, name), ...extra], { onStderr: (l) => err.push(l) });
+  children.push(child);
+  return { child, ready, err };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await Promise.resolve(fn()).catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stop(c: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null) return resolve(c.exitCode);
+    c.once('exit', (code) => resolve(code));
+    c.kill('SIGTERM');
+  });
+}
+
+function rawSend(url: string, frames: Uint8Array[]): Promise<void> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => {
+      for (const f of frames) ws.send(f);
+      setTimeout(() => ws.close(), 200);
+    });
+    ws.on('close', () => resolve());
+    ws.on('error', () => resolve());
+  });
+}
+
+describe('hostile input against real peers', () => {
+  it('a websocket client writing junk: logged, ignored, the mesh keeps working', async () => {
+    const a = await start('HA');
+    const b = await start('HB', ['--bootstrap', a.ready.multiaddrs[0]!]);
+    await until('mesh', async () => (await cli('status', '--peer', b.ready.wsUrl)).peers.length === 2);
+    // 1. A stock Yjs client writes entries that break the schema, and one valid task.
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(a.ready.wsUrl.replace(/\/agentmesh$/, ''), 'agentmesh', doc, { WebSocketPolyfill: WebSocket as never, disableBc: true });
+    await until('client synced', () => provider.synced);
+    doc.transact(() => {
+      doc.getMap('tasks').set('evil-1', { id: 'evil-1', type: 42 });
+      doc.getMap('tasks').set('evil-2', { id: 'evil-2', type: 'echo', payload: 'x'.repeat(1_200_000), createdAt: 1, createdBy: 'x' });
+      doc.getMap('facts').set('nonsense', { boom: true });
+      doc.getMap('peers').set('fake', { id: 'fake', capacity: -5 });
+      doc.getMap('tasks').set('good-1', { id: 'good-1', type: 'echo', payload: { ok: 1 }, createdAt: Date.now(), createdBy: 'manual' });
+    });
+    // 2. Garbage bytes and a malformed update on raw sockets.
+    await rawSend(a.ready.wsUrl, [new Uint8Array([0xde, 0xad, 0xbe, 0xef]), Uint8Array.from([0, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8])]);
+    const done = await until('the valid task to finish on B', async () => {
+      const t = await cli('get', 'good-1', '--peer', b.ready.wsUrl);
+      return t.state === 'done' && t;
+    });
+    expect(done.result).toEqual({ ok: 1 });
+    provider.destroy();
+    doc.destroy();
+    const logs = [...a.err, ...b.err].join('\n');
+    expect(logs).toMatch(/ignored invalid entry/);
+    expect(logs).toMatch(/over the 1048576-byte limit/);
+    expect(logs).toMatch(/websocket|invalid update|undecodable|malformed/i);
+    const s = await cli('status', '--peer', b.ready.wsUrl);
+    expect(s.peers.map((p: { name: string }) => p.name).sort()).toEqual(['HA', 'HB']);
+    expect(s.tasks.done).toBe(1);
+    // 3. The CLI refuses an invalid task with a clear error and exit code 2, writing nothing.
+    const bad = await run(process.execPath, [CLI, 'submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--max-attempts', '0']).catch((e) => e);
+    expect(bad.code).toBe(2);
+    expect(String(bad.stderr)).toMatch(/--max-attempts must be at least 1/);
+    const bad2 = await run(process.execPath, [CLI, 'submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--payload', '{not json']).catch((e) => e);
+    expect(bad2.code).toBe(2);
+    expect(String(bad2.stderr)).toMatch(/--payload is not valid JSON/);
+    expect((await cli('status', '--peer', a.ready.wsUrl)).tasks.done).toBe(1);
+    await Promise.all([stop(a.child), stop(b.child)]);
+  }, 90_000);
+
+  it('a peer without the mesh secret cannot join; members keep syncing', async () => {
+    const a = await start('SA', ['--secret', 'correct horse']);
+    const b = await start('SB', ['--secret', 'correct horse', '--bootstrap', a.ready.multiaddrs[0]!]);
+    const intruder = await start('SX', ['--secret', 'wrong', '--bootstrap', a.ready.multiaddrs[0]!]);
+    await until('members see each other', async () => (await cli('status', '--peer', b.ready.wsUrl)).peers.length === 2);
+    const r = await cli('submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--payload', '"members only"', '--wait');
+    expect(r.tasks[0].state).toBe('done');
+    await until('refusal logged', () => [...a.err, ...intruder.err].join('\n').match(/refused|secret/i));
+    await new Promise((res) => setTimeout(res, 1000));
+    const sx = await cli('status', '--peer', intruder.ready.wsUrl);
+    expect(sx.peers.map((p: { name: string }) => p.name)).toEqual(['SX']);
+    expect(sx.tasks.done).toBe(0);
+    expect((await cli('status', '--peer', a.ready.wsUrl)).peers.map((p: { name: string }) => p.name).sort()).toEqual(['SA', 'SB']);
+    await Promise.all([stop(a.child), stop(b.child), stop(intruder.child)]);
+  }, 90_000);
+
+  it('a truncated update log: the damaged tail is cut with a warning and the rest loads', async () => {
+    const a = await start('TA');
+    const first = await cli('submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--payload', '1', '--count', '5', '--wait');
+    expect(await stop(a.child)).toBe(0);
+    const log = join(base, 'TA', 'store', 'log.bin');
+    const size = statSync(log).size;
+    truncateSync(log, size - 7);
+    const again = await start('TA');
+    expect(again.ready.peerId).toBe(a.ready.peerId);
+    await until('warning', () => again.err.join('\n').match(/cut|truncat|damaged|corrupt/i));
+    const s = await cli('status', '--peer', again.ready.wsUrl);
+    // The five tasks were acknowledged long before the damaged tail: all still there.
+    for (const id of first.ids) expect((await cli('get', id, '--peer', again.ready.wsUrl)).state).not.toBe('unknown');
+    expect(s.tasks.done + s.tasks.pending + s.tasks.running + s.tasks.claimed).toBe(5);
+    const more = await cli('submit', '--peer', again.ready.wsUrl, '--type', 'echo', '--payload', '2', '--wait');
+    expect(more.tasks[0].state).toBe('done');
+    await until('all done', async () => (await cli('status', '--peer', again.ready.wsUrl)).tasks.done === 6);
+    await stop(again.child);
+  }, 90_000);
+});
