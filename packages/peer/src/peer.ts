@@ -51,7 +51,7 @@ export interface PeerTiming {
   bidWindowMs: number;
   /** Upper bound of the bid window when it stretches to cover a slow network (2 x round trip). */
   maxBidWindowMs: number;
-  /** A best bid whose bidder has not claimed this long after its window is ignored. */
+  /** A bid counts as abandoned when its bidder wrote a heartbeat this long past its longest window without claiming. */
   bidStaleMs: number;
   /** A task nobody on its shortlist bid on for this long is open to every eligible peer. */
   openAfterMs: number;
@@ -88,7 +88,7 @@ export const DEFAULT_TIMING: PeerTiming = {
   heartbeatMs: 500,
   bidWindowMs: 15,
   maxBidWindowMs: 500,
-  bidStaleMs: 400,
+  bidStaleMs: 100,
   openAfterMs: 150,
   staggerMs: 40,
   catchUpMs: 2000,
@@ -515,7 +515,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
           this.reserved.add(id);
           continue;
         }
-        const best = this.bestLiveBid(id, v, now);
+        const best = this.bestLiveBid(v, now);
         if (best?.peer === this.id && !this.quiet && this.caughtUp && (this.reserved.has(id) || this.freeSlots() > 0)) {
           this.claimAndRun(id, facts.spec, v, best);
         } else {
@@ -583,13 +583,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return out;
   }
 
-  /** The best bid of the current round whose bidder is alive and not stale. */
-  private bestLiveBid(id: string, v: TaskView, now: number): Bid | undefined {
+  /**
+   * The best bid of the current round whose bidder is alive and has not given up on it. A bidder
+   * has given up when a heartbeat it wrote well after its bid (both stamped by its own clock, so no
+   * skew) has arrived with no claim: its updates arrive in order, so a claim written before that
+   * heartbeat would be here. Evidence, not elapsed time: a stalled process does not expire bids.
+   */
+  private bestLiveBid(v: TaskView, now: number): Bid | undefined {
     for (const b of v.bids) {
       if (b.peer === this.id) return b;
       if (!this.isAlive(b.peer, now)) continue;
-      const age = now - this.board.seenAt(id, 'bid', v.round, b.peer);
-      if (age > this.bidWindow() + this.timing.bidStaleMs) continue;
+      const beat = this.board.beat(b.peer);
+      if (beat && beat.at - b.at > this.timing.maxBidWindowMs + this.timing.bidStaleMs) continue;
       return b;
     }
     return undefined;
@@ -622,7 +627,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         weights: this.weights,
       });
       if (!bid) continue;
-      const best = this.bestLiveBid(spec.id, v, now);
+      const best = this.bestLiveBid(v, now);
       if (best && compareBids(best, bid, spec.id) < 0) continue;
       bids.push([spec.id, bid]);
       this.reserved.add(spec.id);
