@@ -216,6 +216,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private durableSeq = 0;
   private flushing: Promise<void> | undefined;
   private processing = false;
+  /** Recent event-loop lag, ms (decaying maximum of how late the tick timer fired). */
+  private loopLag = 0;
   private startedAt = 0;
   /** What the storage repaired when this peer loaded it (cut tails, snapshots moved aside). */
   loadWarnings: string[] = [];
@@ -327,7 +329,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   private scheduleTick(): void {
     if (this.stopped) return;
+    const due = this.clock.now() + this.timing.tickMs;
     this.tickTimer = this.clock.setTimeout(() => {
+      // How late this timer fired: a starved process handles its messages just as late, so the
+      // bid window and the stagger stretch to cover it (decaying maximum).
+      this.loopLag = Math.max(Math.max(0, this.clock.now() - due), this.loopLag * 0.95);
       this.tick();
       this.scheduleTick();
     }, this.timing.tickMs);
@@ -563,10 +569,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /**
    * How long a bidder waits for competing bids: the configured window, stretched to twice the
-   * measured round trip, so that on a slow network a rival's bid arrives before the award.
+   * measured round trip and three times the recent event-loop lag, so that on a slow network or a
+   * starved machine a rival's bid arrives before the award.
    */
   bidWindow(): number {
-    return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.bidWindowMs, 2 * this.sync.maxRtt()));
+    return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.bidWindowMs, 2 * this.sync.maxRtt(), 3 * this.loopLag));
   }
 
   private freeSlots(): number {
@@ -600,6 +607,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return undefined;
   }
 
+  /** How long the rank-i peer of a shortlist waits per rank: stretched to cover a slow network. */
+  private stagger(): number {
+    return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.staggerMs, 2 * this.sync.maxRtt(), 3 * this.loopLag));
+  }
+
   private bid(candidates: { view: TaskView; spec: TaskSpec }[], now: number, peers: () => { id: string; capacity: number; capabilities: string[] }[]): void {
     // Rank of this peer on each task's shortlist (0 = first choice, k = not listed, the task is open).
     const ranked = candidates.map((c) => {
@@ -611,15 +623,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // in a burst instead of racing for the same oldest tasks); then age. Starving tasks go by age.
     ranked.sort((a, b) => b.spec.priority - a.spec.priority || (a.starving === b.starving ? 0 : a.starving ? -1 : 1) || (a.starving ? 0 : a.rank - b.rank) || byPriorityThenAge(a.spec, b.spec));
     this.bucket = refill(this.bucket, now, this.capacity, this.burst());
+    const stagger = this.stagger();
     const bids: [string, Bid][] = [];
+    const fast: { spec: TaskSpec; round: number; bid: Bid }[] = [];
     for (const { view: v, spec, rank } of ranked) {
       if (this.freeSlots() <= 0) break;
-      if (this.bucket.tokens < this.reserved.size + 1) break;
+      if (this.bucket.tokens < this.reserved.size + fast.length + 1) break;
       if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
       if (!canRun(spec, this.capabilities)) continue;
       const waited = now - v.roundOpenedAt;
       const open = waited >= this.timing.openAfterMs;
-      if (!open && (rank >= this.k || waited < rank * this.timing.staggerMs)) continue;
+      if (!open && (rank >= this.k || waited < rank * stagger)) continue;
       const bid = makeBid(spec.strategy, spec, { id: this.id, capabilities: this.capabilities, capacity: this.capacity, concurrency: this.concurrency, load: this.running.size + this.reserved.size }, {
         round: v.round,
         at: now,
@@ -627,12 +641,22 @@ export class Peer extends TypedEmitter<PeerEvents> {
         weights: this.weights,
       });
       if (!bid) continue;
+      if (rank === 0 && v.bids.length === 0 && waited < stagger && v.round === 1 && now - spec.createdAt < stagger) {
+        // Fast path: the first choice claims at once (no bid window, no second message) while
+        // nobody else may bid yet: the others wait `stagger` from when they saw the task. The age
+        // check against the creator's clock guards against having seen the task late; clock skew
+        // can only turn the fast path off, never make it unsafe.
+        fast.push({ spec, round: v.round, bid });
+        this.reserved.add(spec.id);
+        continue;
+      }
       const best = this.bestLiveBid(v, now);
       if (best && compareBids(best, bid, spec.id) < 0) continue;
       bids.push([spec.id, bid]);
       this.reserved.add(spec.id);
     }
-    if (bids.length === 0) return;
+    if (bids.length === 0 && fast.length === 0) return;
+    const started: { spec: TaskSpec; round: number }[] = [];
     this.board.transact(() => {
       for (const [id, b] of bids) {
         if (this.board.putBid(id, b)) {
@@ -640,7 +664,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
           this.emit('bid', { id, round: b.round, score: b.score });
         }
       }
+      for (const f of fast) {
+        this.reserved.delete(f.spec.id);
+        if (!this.board.putBid(f.spec.id, f.bid)) continue;
+        this.counters.bids++;
+        if (!this.board.putClaim(f.spec.id, { peer: this.id, round: f.round, score: f.bid.score, at: now })) continue;
+        this.counters.claims++;
+        this.bucket = tryTake(this.bucket, now, this.capacity, this.burst()).bucket;
+        started.push(f);
+      }
     });
+    for (const f of started) this.startRun(f.spec.id, f.spec, f.round);
   }
 
   private claimAndRun(id: string, spec: TaskSpec, v: TaskView, bid: Bid): void {

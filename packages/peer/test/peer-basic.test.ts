@@ -55,6 +55,15 @@ describe('Peer on the in-memory hub', () => {
     for (const s of specs) expect((peers[1]!.view(s.id)!.result!.result as { n: number }).n).toBe((s.payload as { n: number }).n * 2);
     expect(peers[2]!.board.dataCount).toBe(60);
     const runs = peers.reduce((a, p) => a + p.counters.done, 0);
+    if (runs > 60) {
+      for (const s of specs) {
+        const f = peers[0]!.board.getFacts(s.id)!;
+        if (f.dones.length < 2) continue;
+        const ev = [...f.bids.map((b) => ['bid', b.peer, b.at, b.score]), ...f.claims.map((c) => ['claim', c.peer, c.at]), ...f.dones.map((d) => ['done', d.peer, d.at])].sort((a, b) => (a[2] as number) - (b[2] as number));
+        const seen = peers.map((p) => f.claims.map((c) => `${c.peer}@${p.board.seenAt(s.id, 'claim', c.round, c.peer)}`).join(' '));
+        console.log('DUP', s.id, JSON.stringify(ev), peers.map((p) => p.bidWindow()), seen);
+      }
+    }
     expect(runs).toBe(60);
     // work was spread, not piled on one peer
     expect(peers.filter((p) => p.counters.done > 0).length).toBeGreaterThan(1);
