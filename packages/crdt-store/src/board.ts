@@ -6,7 +6,7 @@
 
 import * as Y from 'yjs';
 import { MeshError } from '@agentmesh/scheduler';
-import type { Bid, Cancel, Claim, FactKind, LeaseExpired, PeerInfo, RunDone, RunFailed, TaskFacts, TaskSpec } from '@agentmesh/scheduler';
+import type { Bid, Cancel, Claim, FactKind, LeaseExpired, PeerInfo, Retry, RunDone, RunFailed, TaskFacts, TaskSpec } from '@agentmesh/scheduler';
 import {
   ROOT,
   SCHEMA_VERSION,
@@ -56,6 +56,7 @@ interface FactIndex {
   dones: Map<string, RunDone>;
   fails: Map<string, RunFailed>;
   expiries: Map<number, LeaseExpired>;
+  retries: Map<number, Retry>;
   progress: Map<string, Progress>;
   cancel: Cancel | undefined;
   /** Cached TaskFacts, cleared on change. */
@@ -70,7 +71,7 @@ export interface TaskBoardOptions {
 }
 
 function newFactIndex(): FactIndex {
-  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), progress: new Map(), cancel: undefined, cached: undefined };
+  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), progress: new Map(), cancel: undefined, cached: undefined };
 }
 
 export class TaskBoard {
@@ -198,7 +199,7 @@ export class TaskBoard {
     if (!idx) this.facts.set(fk.task, (idx = newFactIndex()));
     idx.cached = undefined;
     if (!this.seen.has(key)) this.seen.set(key, this.now());
-    const sub = fk.kind === 'cancel' || fk.kind === 'expire' ? '' : `${fk.round}/${fk.peer}`;
+    const sub = 'peer' in fk ? `${fk.round}/${fk.peer}` : '';
     const v = parsed.value;
     switch (v.kind) {
       case 'bid': idx.bids.set(sub, v.value); break;
@@ -207,6 +208,7 @@ export class TaskBoard {
       case 'fail': idx.fails.set(sub, v.value); break;
       case 'progress': idx.progress.set(sub, v.value); break;
       case 'expire': idx.expiries.set(v.value.round, v.value); break;
+      case 'retry': idx.retries.set(v.value.round, v.value); break;
       case 'cancel': idx.cancel = v.value; break;
     }
     return fk.task;
@@ -314,6 +316,10 @@ export class TaskBoard {
     return this.putFact({ task, kind: 'expire', round: exp.round }, { ...exp });
   }
 
+  putRetry(task: string, retry: Retry): boolean {
+    return this.putFact({ task, kind: 'retry', round: retry.round }, { ...retry });
+  }
+
   putCancel(task: string, cancel: Cancel): boolean {
     return this.putFact({ task, kind: 'cancel' }, { ...cancel });
   }
@@ -382,6 +388,7 @@ export class TaskBoard {
         fails: [...idx.fails.values()],
         expiries: [...idx.expiries.values()],
         cancel: idx.cancel,
+        retries: [...idx.retries.values()],
       };
     }
     return idx.cached;
@@ -438,7 +445,8 @@ function removeFact(idx: FactIndex, fk: FactKey): void {
   idx.cached = undefined;
   if (fk.kind === 'cancel') idx.cancel = undefined;
   else if (fk.kind === 'expire') idx.expiries.delete(fk.round);
-  else {
+  else if (fk.kind === 'retry') idx.retries.delete(fk.round);
+  else if ('peer' in fk) {
     const sub = `${fk.round}/${fk.peer}`;
     ({ bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress })[fk.kind].delete(sub);
   }

@@ -11,6 +11,7 @@ import type {
   PeerInfo,
   RunDone,
   RunFailed,
+  Retry,
   StrategyName,
   TaskSpec,
 } from '@agentmesh/scheduler';
@@ -184,7 +185,7 @@ export function parseBeat(x: unknown): Parsed<Beat> {
 /** Kinds of write-once facts about a task. */
 export type FactKey =
   | { task: string; kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress'; round: number; peer: string }
-  | { task: string; kind: 'expire'; round: number }
+  | { task: string; kind: 'expire' | 'retry'; round: number }
   | { task: string; kind: 'cancel' };
 
 export function factKey(k: FactKey): string {
@@ -192,7 +193,8 @@ export function factKey(k: FactKey): string {
     case 'cancel':
       return `${k.task}/cancel`;
     case 'expire':
-      return `${k.task}/expire/${k.round}`;
+    case 'retry':
+      return `${k.task}/${k.kind}/${k.round}`;
     default:
       return `${k.task}/${k.kind}/${k.round}/${k.peer}`;
   }
@@ -205,7 +207,7 @@ export function parseFactKey(key: string): FactKey | null {
   if (kind === 'cancel') return parts.length === 2 ? { task, kind } : null;
   const round = Number(roundText);
   if (!roundText || !/^[0-9]+$/.test(roundText) || !isRound(round)) return null;
-  if (kind === 'expire') return parts.length === 3 ? { task, kind, round } : null;
+  if (kind === 'expire' || kind === 'retry') return parts.length === 3 ? { task, kind, round } : null;
   if (kind !== 'bid' && kind !== 'claim' && kind !== 'done' && kind !== 'fail' && kind !== 'progress') return null;
   if (parts.length !== 4 || !peer || !isId(peer)) return null;
   return { task, kind, round, peer };
@@ -226,6 +228,7 @@ export type FactValue =
   | { kind: 'fail'; value: RunFailed }
   | { kind: 'expire'; value: LeaseExpired }
   | { kind: 'cancel'; value: Cancel }
+  | { kind: 'retry'; value: Retry }
   | { kind: 'progress'; value: Progress };
 
 /** Validates a fact value against its key: the key's round and peer must match the value's. */
@@ -259,6 +262,10 @@ export function parseFact(key: FactKey, x: unknown): Parsed<FactValue> {
     case 'expire': {
       if (!isId(x.by)) return bad('expire.by is not a peer id');
       return ok({ kind: 'expire', value: { round: key.round, by: x.by, at } });
+    }
+    case 'retry': {
+      if (!isId(x.by)) return bad('retry.by is not a peer id');
+      return ok({ kind: 'retry', value: { round: key.round, by: x.by, at } });
     }
     case 'cancel': {
       if (!isId(x.by)) return bad('cancel.by is not a peer id');

@@ -838,6 +838,23 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return wrote;
   }
 
+  /**
+   * Revives a dead task: a new round opens and its failures are counted afresh (every earlier
+   * attempt's error stays in the document). Only dead tasks can be revived.
+   */
+  async retry(id: string): Promise<TaskView> {
+    const v = this.view(id);
+    if (!v) throw new MeshError('NOT_FOUND', `no task ${id}`);
+    if (v.state !== 'dead') throw new MeshError('INVALID_ARGUMENT', `task ${id} is ${v.state}, only dead tasks can be retried`);
+    if (v.deadReason === 'dependency') throw new MeshError('INVALID_ARGUMENT', `task ${id} is dead because a dependency is dead: retry that first (${v.blockedBy.join(', ')})`);
+    this.board.putRetry(id, { round: v.round, by: this.id, at: this.clock.now() });
+    this.dirty.add(id);
+    this.active.add(id);
+    this.processSoon();
+    await this.flush();
+    return this.view(id)!;
+  }
+
   /** Every task as this replica sees it. */
   views(now = this.clock.now()): TaskView[] {
     const memo = new Map<string, TaskState | undefined>();

@@ -14,6 +14,7 @@ const agents: AgentRegistry = {
   boom: () => {
     throw new Error('boom');
   },
+  sum: (_p, ctx) => Object.values(ctx.inputs).reduce((a: number, r) => a + ((r as { n: number }).n ?? 0), 0),
 };
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
@@ -67,6 +68,18 @@ describe('Peer on the in-memory hub', () => {
     expect(runs).toBe(60);
     // work was spread, not piled on one peer
     expect(peers.filter((p) => p.counters.done > 0).length).toBeGreaterThan(1);
+    await Promise.all(peers.map((p) => p.stop()));
+  });
+
+  it('runs a task only after its dependencies, with their results as inputs', async () => {
+    const peers = mesh(2);
+    await Promise.all(peers.map((p) => p.start()));
+    const [a, b] = await peers[0]!.submit([{ type: 'double', payload: { n: 2 } }, { type: 'double', payload: { n: 5 } }]);
+    const [c] = await peers[1]!.submit({ type: 'sum', dependsOn: [a!.id, b!.id] });
+    await until(() => peers.every((p) => p.view(c!.id)?.state === 'done'));
+    expect(peers[0]!.view(c!.id)!.result!.result).toBe(14);
+    const doneAt = (id: string) => peers[0]!.view(id)!.result!.at;
+    expect(doneAt(c!.id)).toBeGreaterThanOrEqual(Math.max(doneAt(a!.id), doneAt(b!.id)));
     await Promise.all(peers.map((p) => p.stop()));
   });
 

@@ -141,6 +141,7 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   let failures = 0;
   let expiries = 0;
   const errors: RunFailed[] = [];
+  const closures: { round: number; kind: 'fail' | 'expire' }[] = [];
   let lastClosedSeenAt: number | undefined;
   const maxRound = Math.max(0, ...facts.claims.map((c) => c.round)) + 1;
   for (;;) {
@@ -150,15 +151,22 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
     if (info.failOfCanonical) {
       failures++;
       errors.push(info.failOfCanonical);
+      closures.push({ round, kind: 'fail' });
       lastClosedSeenAt = ctx.seenAt('fail', round, info.canonical.peer);
     } else if (info.expired) {
       expiries++;
+      closures.push({ round, kind: 'expire' });
       lastClosedSeenAt = ctx.seenAt('expire', round, '');
     } else {
       break;
     }
     round++;
   }
+
+  // A revival restarts the failure count from the round it opened.
+  const retryFrom = Math.max(0, ...(facts.retries ?? []).map((r) => r.round));
+  const failuresCounted = closures.filter((c) => c.kind === 'fail' && c.round >= retryFrom).length;
+  const expiriesCounted = closures.filter((c) => c.kind === 'expire' && c.round >= retryFrom).length;
 
   const { result, duplicates } = canonicalResult(facts);
   const current = roundInfo(round);
@@ -176,18 +184,18 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
 
   const roundOpenedAt = lastClosedSeenAt ?? ctx.taskSeenAt;
   let eligibleAt = spec.notBefore > 0 ? roundOpenedAt + Math.max(0, spec.notBefore - spec.createdAt) : roundOpenedAt;
-  if (failures > 0 && lastClosedSeenAt !== undefined) {
-    eligibleAt = Math.max(eligibleAt, lastClosedSeenAt + retryDelay(failures, ctx.backoff, ctx.seed, taskId));
+  if (failuresCounted > 0 && lastClosedSeenAt !== undefined) {
+    eligibleAt = Math.max(eligibleAt, lastClosedSeenAt + retryDelay(failuresCounted, ctx.backoff, ctx.seed, taskId));
   }
 
   let state: TaskState;
   let deadReason: TaskView['deadReason'];
   if (result) state = 'done';
   else if (facts.cancel) state = 'cancelled';
-  else if (!hasAttemptsLeft(failures, spec.maxAttempts)) {
+  else if (!hasAttemptsLeft(failuresCounted, spec.maxAttempts)) {
     state = 'dead';
     deadReason = 'attempts';
-  } else if (expiries >= MAX_LEASE_EXPIRIES) {
+  } else if (expiriesCounted >= MAX_LEASE_EXPIRIES) {
     state = 'dead';
     deadReason = 'expiries';
   } else if (depDead) {

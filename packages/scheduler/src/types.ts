@@ -99,6 +99,13 @@ export interface LeaseExpired {
   at: number;
 }
 
+/** A dead task revived by hand: failures of rounds before `round` no longer count. */
+export interface Retry {
+  round: number;
+  by: string;
+  at: number;
+}
+
 export interface Cancel {
   by: string;
   at: number;
@@ -114,6 +121,8 @@ export interface TaskFacts {
   fails: RunFailed[];
   expiries: LeaseExpired[];
   cancel?: Cancel | undefined;
+  /** Revivals (`agentmesh retry`); optional so older callers need not pass it. */
+  retries?: Retry[];
 }
 
 /** A peer's registry entry (static part). */

@@ -55,6 +55,19 @@ describe('deriveTask', () => {
     expect(three.errors.map((e) => e.error)).toEqual(['e1', 'e2', 'e3']);
   });
 
+  it('a revived dead task opens a new round with its failures counted afresh', () => {
+    const claims = [1, 2, 3].map((round) => ({ peer: 'a', round, score: 1, at: round }));
+    const fails = [1, 2, 3].map((round) => ({ peer: 'a', round, error: `e${round}`, at: round }));
+    expect(deriveTask(facts({ claims, fails }), ctx()).state).toBe('dead');
+    const revived = deriveTask(facts({ claims, fails, retries: [{ round: 4, by: 'x', at: 9 }] }), ctx());
+    expect(revived.state).toBe('pending');
+    expect(revived.round).toBe(4);
+    expect(revived.errors).toHaveLength(3);
+    const more = [4, 5, 6].map((round) => ({ peer: 'b', round, score: 1, at: round }));
+    const moreFails = [4, 5, 6].map((round) => ({ peer: 'b', round, error: 'x', at: round }));
+    expect(deriveTask(facts({ claims: [...claims, ...more], fails: [...fails, ...moreFails], retries: [{ round: 4, by: 'x', at: 9 }] }), ctx()).state).toBe('dead');
+  });
+
   it('a lapsed lease is reported; an expiry opens the next round without counting as a failure', () => {
     const claims = [{ peer: 'gone', round: 1, score: 1, at: 1 }];
     const lapsed = deriveTask(facts({ claims }), ctx({ now: 10_000, lastSeen: () => 1000 }));

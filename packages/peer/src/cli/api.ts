@@ -100,7 +100,7 @@ export function submitInputs(body: unknown): TaskInput[] {
 /**
  * Returns an HTTP handler for /api/* routes (true when it handled the request).
  * Routes: GET /api/status, POST /api/tasks, GET /api/tasks?ids=a,b, GET /api/tasks/:id,
- * POST /api/tasks/:id/cancel, POST /api/partition {"block":[ids]}, POST /api/heal.
+ * POST /api/tasks/:id/cancel, POST /api/tasks/:id/retry, POST /api/partition {"block":[ids]}, POST /api/heal.
  */
 export function apiHandler(peer: Peer, partition: PartitionControl | undefined): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
@@ -137,10 +137,14 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
     });
     return;
   }
-  const m = /^\/api\/tasks\/([^/]+)(\/cancel)?$/.exec(path);
+  const m = /^\/api\/tasks\/([^/]+)(\/cancel|\/retry)?$/.exec(path);
   if (m) {
     const id = decodeURIComponent(m[1]!);
-    if (m[2] && method === 'POST') {
+    if (m[2] === '/retry' && method === 'POST') {
+      send(res, 200, taskJson(peer, await peer.retry(id), true));
+      return;
+    }
+    if (m[2] === '/cancel' && method === 'POST') {
       const body = (await readJson(req)) as { reason?: unknown };
       await peer.cancel(id, typeof body.reason === 'string' ? body.reason : 'cancelled');
       const v = peer.view(id);

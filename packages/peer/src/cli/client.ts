@@ -2,6 +2,7 @@
 // port as its websocket URL) and print JSON with --json, or readable text without it.
 
 import { CommandSpec, FlagValues, UsageError } from './flags.js';
+import { idForKey } from '../task-input.js';
 
 const peerFlag = { name: 'peer', type: 'string', arg: 'WSURL', help: "a peer's websocket URL, as printed in its ready line", env: 'AGENTMESH_PEER', required: true } as const;
 const tokenFlag = { name: 'token', type: 'string', arg: 'TOKEN', help: "the peer's --ws-token, if it has one", env: 'AGENTMESH_TOKEN' } as const;
@@ -25,11 +26,20 @@ export const SUBMIT: CommandSpec = {
     { name: 'key', type: 'string', arg: 'K', help: 'idempotency key: the same key names the same task on every peer' },
     { name: 'strategy', type: 'string', arg: 'S', help: 'random|least-load|max-capacity|capacity-weighted|multi-objective' },
     { name: 'tasks-file', type: 'string', arg: 'FILE', help: 'JSON file with a list of tasks ({type, payload, ...} each)' },
-    { name: 'wait', type: 'bool', help: 'wait until every task is done, dead or cancelled' },
+    { name: 'workflow', type: 'string', arg: 'FILE', help: 'JSON DAG: {"key"?, "tasks":[{"name","type","payload"?,"dependsOn"?:[names]}]}' },
+    { name: 'wait', type: 'bool', help: 'wait until every task is done, dead or cancelled (exit 1 if any is not done)' },
     { name: 'wait-timeout', type: 'int', arg: 'MS', help: 'give up waiting after MS ms (exit 3)', default: 600_000, min: 1 },
     tokenFlag,
     jsonFlag,
   ],
+};
+
+export const RETRY: CommandSpec = {
+  name: 'retry',
+  summary: 'Revives a dead task: it runs again with a fresh count of attempts.',
+  usage: 'agentmesh retry ID --peer WSURL [--json]',
+  flags: [peerFlag, tokenFlag, jsonFlag],
+  positionals: ['id'],
 };
 
 export const STATUS: CommandSpec = {
@@ -142,9 +152,65 @@ async function readTasksFile(path: string): Promise<unknown[]> {
   return list;
 }
 
+interface WorkflowTask {
+  name: string;
+  type: string;
+  dependsOn?: string[];
+  [k: string]: unknown;
+}
+
+/**
+ * Turns a workflow file into task inputs: each named task gets an idempotency key
+ * `<workflow key>/<name>`, so its id is the same on every peer and resubmitting the file is a
+ * no-op; `dependsOn` names become those ids. Unknown names and cycles are refused.
+ */
+export function workflowTasks(doc: unknown, fallbackKey: string): { tasks: Record<string, unknown>[]; names: Record<string, string> } {
+  const d = doc as { key?: unknown; tasks?: unknown };
+  if (typeof d !== 'object' || d === null || !Array.isArray(d.tasks) || d.tasks.length === 0) throw new UsageError('a workflow must be {"tasks":[...]} with at least one task');
+  const key = typeof d.key === 'string' && d.key ? d.key : fallbackKey;
+  const list = d.tasks as WorkflowTask[];
+  const names: Record<string, string> = {};
+  for (const [i, t] of list.entries()) {
+    if (typeof t !== 'object' || t === null || typeof t.name !== 'string' || !t.name) throw new UsageError(`workflow task #${i + 1} has no "name"`);
+    if (typeof t.type !== 'string' || !t.type) throw new UsageError(`workflow task "${t.name}" has no "type"`);
+    if (names[t.name]) throw new UsageError(`workflow task name "${t.name}" is used twice`);
+    names[t.name] = idForKey(`${key}/${t.name}`);
+  }
+  const deps = new Map(list.map((t) => [t.name, t.dependsOn ?? []]));
+  for (const t of list) {
+    if (!Array.isArray(t.dependsOn ?? [])) throw new UsageError(`workflow task "${t.name}": dependsOn must be a list of names`);
+    for (const dep of t.dependsOn ?? []) if (!names[dep]) throw new UsageError(`workflow task "${t.name}" depends on unknown task "${dep}"`);
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (n: string, path: string[]): void => {
+    if (state.get(n) === 'done') return;
+    if (state.get(n) === 'visiting') throw new UsageError(`workflow has a cycle: ${[...path, n].join(' -> ')}`);
+    state.set(n, 'visiting');
+    for (const dep of deps.get(n) ?? []) visit(dep, [...path, n]);
+    state.set(n, 'done');
+  };
+  for (const t of list) visit(t.name, []);
+  const tasks = list.map(({ name, dependsOn, ...rest }) => ({ ...rest, key: `${key}/${name}`, dependsOn: (dependsOn ?? []).map((dep) => names[dep]!) }));
+  return { tasks, names };
+}
+
 export async function runSubmit(v: FlagValues): Promise<number> {
   let body: unknown;
-  if (v['tasks-file']) {
+  let names: Record<string, string> | undefined;
+  if (v.workflow) {
+    const file = String(v.workflow);
+    const { readFile } = await import('node:fs/promises');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`cannot read --workflow ${file}: ${(e as Error).message}`);
+    }
+    const { randomUUID } = await import('node:crypto');
+    const wf = workflowTasks(doc, `wf-${randomUUID()}`);
+    names = wf.names;
+    body = { tasks: wf.tasks };
+  } else if (v['tasks-file']) {
     body = { tasks: await readTasksFile(String(v['tasks-file'])) };
   } else {
     if (!v.type) throw new UsageError('--type is required (or --tasks-file)');
@@ -165,7 +231,7 @@ export async function runSubmit(v: FlagValues): Promise<number> {
   }
   const { ids } = (await callApi(v, 'POST', '/api/tasks', body)) as { ids: string[] };
   if (!v.wait) {
-    out(v, { ids }, ids.join('\n'));
+    out(v, names ? { ids, names } : { ids }, ids.join('\n'));
     return 0;
   }
   const deadline = Date.now() + Number(v['wait-timeout']);
@@ -186,7 +252,7 @@ export async function runSubmit(v: FlagValues): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   if (!v.json) process.stderr.write('\n');
-  out(v, { ids, tasks }, tasks.map((t) => `${t.id} ${t.state} ${JSON.stringify((t as { result?: unknown }).result ?? null)}`).join('\n'));
+  out(v, names ? { ids, names, tasks } : { ids, tasks }, tasks.map((t) => `${t.id} ${t.state} ${JSON.stringify((t as { result?: unknown }).result ?? null)}`).join('\n'));
   return tasks.every((t) => t.state === 'done') ? 0 : 1;
 }
 
@@ -217,6 +283,13 @@ export async function runCancel(v: FlagValues): Promise<number> {
   const id = v._[0]!;
   const t = await callApi(v, 'POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, { reason: v.reason });
   out(v, t, `${t.id} ${t.state}`);
+  return 0;
+}
+
+export async function runRetry(v: FlagValues): Promise<number> {
+  const id = v._[0]!;
+  const t = await callApi(v, 'POST', `/api/tasks/${encodeURIComponent(id)}/retry`, {});
+  out(v, t, `${t.id} ${t.state} (revived)`);
   return 0;
 }
 

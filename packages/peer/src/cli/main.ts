@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The `agentmesh` command: dispatches to peer, up, submit, status, get, cancel, partition, heal.
+// The `agentmesh` command: dispatches to peer, up, submit, status, get, cancel, retry, partition, heal.
 // Usage errors print a clear message and exit 2; --json output goes to stdout, logs to stderr.
 import '../net/polyfill.js';
 import { UsageError, parseFlags, usageText, type CommandSpec, type FlagValues } from './flags.js';
-import { ApiError, CANCEL, GET, HEAL, PARTITION, STATUS, SUBMIT, runCancel, runGet, runHeal, runPartition, runStatus, runSubmit } from './client.js';
+import { ApiError, CANCEL, GET, HEAL, PARTITION, RETRY, STATUS, SUBMIT, runCancel, runGet, runHeal, runPartition, runRetry, runStatus, runSubmit } from './client.js';
 import { PEER, runPeer, describeStartError } from './peer-command.js';
 import { UP, runUp } from './up-command.js';
 
@@ -14,6 +14,7 @@ const COMMANDS: [CommandSpec, (v: FlagValues) => Promise<number>][] = [
   [STATUS, runStatus],
   [GET, runGet],
   [CANCEL, runCancel],
+  [RETRY, runRetry],
   [PARTITION, runPartition],
   [HEAL, runHeal],
 ];
