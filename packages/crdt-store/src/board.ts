@@ -6,7 +6,7 @@
 
 import * as Y from 'yjs';
 import { MeshError } from '@agentmesh/scheduler';
-import type { Bid, Cancel, Claim, FactKind, LeaseExpired, PeerInfo, Retry, RunDone, RunFailed, TaskFacts, TaskSpec } from '@agentmesh/scheduler';
+import type { Bid, Cancel, Claim, FactKind, LeaseExpired, PeerInfo, Retry, RunDone, RunFailed, TaskFacts, TaskSpec, Vote } from '@agentmesh/scheduler';
 import {
   ROOT,
   SCHEMA_VERSION,
@@ -57,6 +57,7 @@ interface FactIndex {
   fails: Map<string, RunFailed>;
   expiries: Map<number, LeaseExpired>;
   retries: Map<number, Retry>;
+  votes: Map<string, Vote>;
   progress: Map<string, Progress>;
   cancel: Cancel | undefined;
   /** Cached TaskFacts, cleared on change. */
@@ -71,7 +72,7 @@ export interface TaskBoardOptions {
 }
 
 function newFactIndex(): FactIndex {
-  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), progress: new Map(), cancel: undefined, cached: undefined };
+  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), votes: new Map(), progress: new Map(), cancel: undefined, cached: undefined };
 }
 
 export class TaskBoard {
@@ -209,6 +210,7 @@ export class TaskBoard {
       case 'progress': idx.progress.set(sub, v.value); break;
       case 'expire': idx.expiries.set(v.value.round, v.value); break;
       case 'retry': idx.retries.set(v.value.round, v.value); break;
+      case 'vote': idx.votes.set(sub, v.value); break;
       case 'cancel': idx.cancel = v.value; break;
     }
     return fk.task;
@@ -316,6 +318,10 @@ export class TaskBoard {
     return this.putFact({ task, kind: 'expire', round: exp.round }, { ...exp });
   }
 
+  putVote(task: string, vote: Vote): boolean {
+    return this.putFact({ task, kind: 'vote', round: vote.round, peer: vote.voter }, { ...vote });
+  }
+
   putRetry(task: string, retry: Retry): boolean {
     return this.putFact({ task, kind: 'retry', round: retry.round }, { ...retry });
   }
@@ -389,6 +395,7 @@ export class TaskBoard {
         expiries: [...idx.expiries.values()],
         cancel: idx.cancel,
         retries: [...idx.retries.values()],
+        votes: [...idx.votes.values()],
       };
     }
     return idx.cached;
@@ -448,7 +455,7 @@ function removeFact(idx: FactIndex, fk: FactKey): void {
   else if (fk.kind === 'retry') idx.retries.delete(fk.round);
   else if ('peer' in fk) {
     const sub = `${fk.round}/${fk.peer}`;
-    ({ bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress })[fk.kind].delete(sub);
+    ({ bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress, vote: idx.votes })[fk.kind].delete(sub);
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   RunFailed,
   Retry,
   StrategyName,
+  Vote,
   TaskSpec,
 } from '@agentmesh/scheduler';
 
@@ -130,6 +131,7 @@ export function parseTaskSpec(x: unknown, expectedId?: string): Parsed<TaskSpec>
   const strategy = x.strategy ?? 'capacity-weighted';
   if (typeof strategy !== 'string' || !STRATEGIES.includes(strategy as StrategyName)) return bad(`unknown strategy ${String(strategy)}`);
   if (x.key !== undefined && (typeof x.key !== 'string' || x.key.length === 0 || x.key.length > LIMITS.keyLength)) return bad('key is not a non-empty string');
+  if (x.exclusive !== undefined && typeof x.exclusive !== 'boolean') return bad('exclusive must be true or false');
   const spec: TaskSpec = {
     id: x.id,
     type: x.type,
@@ -146,6 +148,7 @@ export function parseTaskSpec(x: unknown, expectedId?: string): Parsed<TaskSpec>
     strategy: strategy as StrategyName,
   };
   if (typeof x.key === 'string') spec.key = x.key;
+  if (x.exclusive === true) spec.exclusive = true;
   return ok(spec);
 }
 
@@ -184,7 +187,7 @@ export function parseBeat(x: unknown): Parsed<Beat> {
 
 /** Kinds of write-once facts about a task. */
 export type FactKey =
-  | { task: string; kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress'; round: number; peer: string }
+  | { task: string; kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress' | 'vote'; round: number; peer: string }
   | { task: string; kind: 'expire' | 'retry'; round: number }
   | { task: string; kind: 'cancel' };
 
@@ -208,7 +211,7 @@ export function parseFactKey(key: string): FactKey | null {
   const round = Number(roundText);
   if (!roundText || !/^[0-9]+$/.test(roundText) || !isRound(round)) return null;
   if (kind === 'expire' || kind === 'retry') return parts.length === 3 ? { task, kind, round } : null;
-  if (kind !== 'bid' && kind !== 'claim' && kind !== 'done' && kind !== 'fail' && kind !== 'progress') return null;
+  if (kind !== 'bid' && kind !== 'claim' && kind !== 'done' && kind !== 'fail' && kind !== 'progress' && kind !== 'vote') return null;
   if (parts.length !== 4 || !peer || !isId(peer)) return null;
   return { task, kind, round, peer };
 }
@@ -229,6 +232,7 @@ export type FactValue =
   | { kind: 'expire'; value: LeaseExpired }
   | { kind: 'cancel'; value: Cancel }
   | { kind: 'retry'; value: Retry }
+  | { kind: 'vote'; value: Vote }
   | { kind: 'progress'; value: Progress };
 
 /** Validates a fact value against its key: the key's round and peer must match the value's. */
@@ -238,6 +242,7 @@ export function parseFact(key: FactKey, x: unknown): Parsed<FactValue> {
   if ((key.kind === 'bid' || key.kind === 'claim' || key.kind === 'done' || key.kind === 'fail' || key.kind === 'progress') && x.peer !== key.peer) {
     return bad('fact peer does not match its key');
   }
+  if (key.kind === 'vote' && x.voter !== key.peer) return bad('vote voter does not match its key');
   if (!isFiniteNumber(x.at)) return bad('fact.at is not a number');
   const at = x.at;
   switch (key.kind) {
@@ -247,7 +252,10 @@ export function parseFact(key: FactKey, x: unknown): Parsed<FactValue> {
     }
     case 'claim': {
       if (!isFiniteNumber(x.score)) return bad('claim has a bad score');
-      return ok({ kind: 'claim', value: { peer: key.peer, round: key.round, score: x.score, at } });
+      if (x.quorum !== undefined && (!isNonNegInt(x.quorum) || x.quorum < 1)) return bad('claim.quorum must be a positive integer');
+      const claim: Claim = { peer: key.peer, round: key.round, score: x.score, at };
+      if (x.quorum !== undefined) claim.quorum = x.quorum as number;
+      return ok({ kind: 'claim', value: claim });
     }
     case 'done': {
       const problem = checkValue(x.result, 'result');
@@ -262,6 +270,10 @@ export function parseFact(key: FactKey, x: unknown): Parsed<FactValue> {
     case 'expire': {
       if (!isId(x.by)) return bad('expire.by is not a peer id');
       return ok({ kind: 'expire', value: { round: key.round, by: x.by, at } });
+    }
+    case 'vote': {
+      if (!isId(x.for)) return bad('vote.for is not a peer id');
+      return ok({ kind: 'vote', value: { round: key.round, voter: key.peer, for: x.for, at } });
     }
     case 'retry': {
       if (!isId(x.by)) return bad('retry.by is not a peer id');

@@ -6,6 +6,7 @@
 
 import * as Y from 'yjs';
 import {
+  quorumOf,
   DEFAULT_BACKOFF,
   DEFAULT_LEASE,
   DEFAULT_WEIGHTS,
@@ -31,6 +32,7 @@ import {
   type TaskState,
   type TaskView,
   type TokenBucket,
+  type Vote,
 } from '@agentmesh/scheduler';
 import { TaskBoard, jsonSize, LIMITS, type BoardChange, type InvalidEntry, type Storage } from '@agentmesh/crdt-store';
 import { agentDefinition, type AgentContext, type AgentDefinition, type AgentRegistry } from './agents.js';
@@ -198,6 +200,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly reserved = new Set<string>();
+  /** Exclusive tasks this peer claimed and that wait for a quorum of votes: task -> round. */
+  private readonly awaiting = new Map<string, number>();
   /** Live tasks that were pending (no claim, no bid of ours) when last evaluated. */
   private readonly pendingPool = new Set<string>();
   private readonly running = new Map<string, Run>();
@@ -352,10 +356,21 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.stopped) return;
     const now = this.clock.now();
     if (!this.quiet && now - this.lastBeat >= this.timing.heartbeatMs) this.heartbeat();
+    this.fenceExclusiveRuns(now);
     this.process();
     if (now - this.lastFlush >= this.timing.flushMs && this.durableSeq < this.writeSeq) {
       this.lastFlush = now;
       void this.flush().catch((e) => this.log.log('error', 'storage flush failed', { error: (e as Error).message }));
+    }
+  }
+
+  /** An exclusive run whose holder no longer sees a majority is aborted, before the majority expires its lease. */
+  private fenceExclusiveRuns(now: number): void {
+    let majority: boolean | undefined;
+    for (const run of [...this.running.values()]) {
+      if (!this.board.getSpec(run.id)?.exclusive) continue;
+      majority ??= this.seesMajority(now, this.timing.lease.leaseMs / 2);
+      if (!majority) this.abortRun(run, 'lost sight of a majority of peers (exclusive task)');
     }
   }
 
@@ -443,6 +458,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       lease: this.timing.lease,
       backoff: this.timing.backoff,
       seed: this.meshSeed,
+      knownPeers: Math.max(1, this.board.peers().length),
     });
   }
 
@@ -477,6 +493,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const candidates: { view: TaskView; spec: TaskSpec }[] = [];
     let alivePeers: { id: string; capacity: number; capabilities: string[] }[] | undefined;
     const expiries: [string, number][] = [];
+    const votes: [string, Vote][] = [];
 
     for (const id of ids) {
       const facts = this.board.getFacts(id);
@@ -497,6 +514,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         // Another peer's claim of the same round won the award: stop ours.
         this.abortRun(run, `claim of round ${run.round} went to ${v.claim.peer}`);
       }
+      if (facts.spec.exclusive && this.handleExclusive(id, facts.spec, v, now, expiries, votes)) continue;
       if (v.state === 'running' && v.claim) {
         this.reserved.delete(id);
         if (v.claim.peer === this.id && !this.running.has(id)) {
@@ -554,6 +572,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
     }
 
+    if (votes.length > 0) {
+      this.board.transact(() => {
+        for (const [id, vote] of votes) this.board.putVote(id, vote);
+      });
+    }
     if (expiries.length > 0) {
       this.board.transact(() => {
         for (const [id, round] of expiries) {
@@ -641,7 +664,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         weights: this.weights,
       });
       if (!bid) continue;
-      if (rank === 0 && v.bids.length === 0 && waited < stagger && v.round === 1 && now - spec.createdAt < stagger) {
+      if (!spec.exclusive && rank === 0 && v.bids.length === 0 && waited < stagger && v.round === 1 && now - spec.createdAt < stagger) {
         // Fast path: the first choice claims at once (no bid window, no second message) while
         // nobody else may bid yet: the others wait `stagger` from when they saw the task. The age
         // check against the creator's clock guards against having seen the task late; clock skew
@@ -682,10 +705,91 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.bucket = refill(this.bucket, now, this.capacity, this.burst());
     const take = tryTake(this.bucket, now, this.capacity, this.burst());
     this.bucket = take.bucket; // a reserved bid already waited for its token; run even if the bucket dipped
+    if (spec.exclusive) {
+      // A quorum claim: record the votes it needs, vote for it, and wait (the slot stays reserved).
+      const quorum = quorumOf(Math.max(1, this.board.peers().length));
+      const wrote = this.board.transact(() => {
+        if (!this.board.putClaim(id, { peer: this.id, round: v.round, score: bid.score, at: now, quorum })) return false;
+        this.board.putVote(id, { round: v.round, voter: this.id, for: this.id, at: now });
+        return true;
+      });
+      if (wrote) {
+        this.counters.claims++;
+        this.awaiting.set(id, v.round);
+      } else this.reserved.delete(id);
+      return;
+    }
     this.reserved.delete(id);
     if (!this.board.putClaim(id, { peer: this.id, round: v.round, score: bid.score, at: now })) return;
     this.counters.claims++;
     this.startRun(id, spec, v.round);
+  }
+
+  /** Peers (this one included) whose heartbeat this replica saw within `withinMs`. */
+  private freshPeers(now: number, withinMs: number): number {
+    let n = 1;
+    for (const p of this.board.peers()) {
+      if (p.id === this.id) continue;
+      const seen = this.board.beatSeenAt(p.id);
+      if (seen !== undefined && now - seen <= withinMs) n++;
+    }
+    return n;
+  }
+
+  /** Does this peer see a majority of the known peers alive (within `withinMs`)? */
+  seesMajority(now = this.clock.now(), withinMs = this.timing.lease.leaseMs): boolean {
+    return this.freshPeers(now, withinMs) >= quorumOf(Math.max(1, this.board.peers().length));
+  }
+
+  /**
+   * The quorum protocol of exclusive tasks. Returns true when it handled the task.
+   * - A claim runs only once a majority of known peers voted for it (one vote per peer and round,
+   *   so at most one claim per round can get there).
+   * - Every peer votes for the best claim of the round whose holder it sees alive.
+   * - A running quorum claim is never expired by others (at most once): the task waits for its
+   *   holder; a holder that lost its run releases it and the task ends dead ('interrupted').
+   * - A round whose claims never reached a quorum is closed by a peer that sees a majority.
+   * - A holder that stops seeing a majority aborts its run (see tick).
+   */
+  private handleExclusive(id: string, spec: TaskSpec, v: TaskView, now: number, expiries: [string, number][], votes: [string, Vote][]): boolean {
+    const majority = this.seesMajority(now);
+    if (v.state === 'running' && v.claim) {
+      if (v.claim.peer === this.id && !this.running.has(id)) {
+        if (this.awaiting.get(id) === v.round) {
+          this.awaiting.delete(id);
+          if (this.seesMajority(now, this.timing.lease.leaseMs / 2) && !this.quiet) {
+            this.reserved.delete(id);
+            this.bucket = tryTake(refill(this.bucket, now, this.capacity, this.burst()), now, this.capacity, this.burst()).bucket;
+            this.startRun(id, spec, v.round);
+            return true;
+          }
+        }
+        // A quorum claim of ours that we no longer run (restart, or fenced off): release it. The
+        // task then ends dead ('interrupted'), since it may have done part of its work: at most once.
+        expiries.push([id, v.round]);
+      }
+      // Never expire another peer's running quorum claim: it may be running or done behind a
+      // partition, and running it again would break at-most-once. The task waits for its holder.
+      if (!this.running.has(id)) this.reserved.delete(id);
+      return true;
+    }
+    if (v.state === 'claimed' && v.awaitingQuorum.length > 0) {
+      if (this.caughtUp && !this.quiet && !v.votes.some((x) => x.voter === this.id)) {
+        const best = v.awaitingQuorum.find((c) => c.peer === this.id || this.isAlive(c.peer, now));
+        if (best) votes.push([id, { round: v.round, voter: this.id, for: best.peer, at: now }]);
+      }
+      // No claim of this round got its quorum within a lease (votes split, or the holder died):
+      // a peer that sees a majority closes the round so the next one can start.
+      const firstSeen = Math.min(...v.awaitingQuorum.map((c) => this.board.seenAt(id, 'claim', v.round, c.peer)));
+      if (majority && now - firstSeen > this.timing.lease.leaseMs + this.timing.lease.graceMs) expiries.push([id, v.round]);
+      if (this.awaiting.get(id) !== v.round) this.reserved.delete(id);
+      return true;
+    }
+    if (this.awaiting.has(id) && this.awaiting.get(id) !== v.round) {
+      this.awaiting.delete(id);
+      this.reserved.delete(id);
+    }
+    return false;
   }
 
   private inputsOf(spec: TaskSpec): Record<string, unknown> {
@@ -782,6 +886,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   private finishRun(run: Run, outcome: { ok: true; result: unknown } | { ok: false; error: string }): void {
     if (run.discard || this.running.get(run.id) !== run || this.stopped) return;
+    if (this.board.getSpec(run.id)?.exclusive && !this.seesMajority(this.clock.now(), this.timing.lease.leaseMs / 2)) {
+      this.abortRun(run, 'lost sight of a majority of peers before the result could be written (exclusive task)');
+      return;
+    }
     run.discard = 'finished';
     if (run.timer !== undefined) this.clock.clearTimeout(run.timer);
     this.running.delete(run.id);

@@ -20,6 +20,8 @@ export interface TaskInput {
   key?: string;
   /** Explicit id (otherwise generated). */
   id?: string;
+  /** Claim only with a quorum (a majority of known peers): never runs on a minority side. */
+  exclusive?: boolean;
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -59,6 +61,7 @@ export function buildTaskSpec(input: TaskInput, ctx: { now: number; by: string; 
     strategy: input.strategy ?? ctx.defaultStrategy,
   };
   if (input.key !== undefined) raw.key = input.key;
+  if (input.exclusive !== undefined) raw.exclusive = input.exclusive;
   const parsed = parseTaskSpec(raw, id);
   if (!parsed.ok) throw new MeshError('INVALID_TASK', `invalid task: ${parsed.reason}`);
   return parsed.value;

@@ -148,6 +148,32 @@ describe('queue features through the CLI', () => {
     expect(String(cyc.stderr)).toMatch(/cycle: a -> b -> a|cycle: b -> a -> b/);
   }, 60_000);
 
+  it('an exclusive task needs a quorum: a minority side leaves it waiting, and it runs once after heal', async () => {
+    const ok = await cli('submit', '--peer', ws(), '--type', 'echo', '--payload', '"q1"', '--exclusive', '--wait');
+    expect(ok.tasks[0].state).toBe('done');
+    // Two peers: a quorum is both. Split them; each side is a minority.
+    await cli('partition', '--peer', ws(), '--block', peers[1]!.ready.peerId);
+    const end = Date.now() + 15_000;
+    while ((await cli('status', '--peer', ws())).peers.filter((p: { alive: boolean }) => p.alive).length > 1) {
+      if (Date.now() > end) throw new Error('split not seen');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { ids } = await cli('submit', '--peer', ws(), '--type', 'echo', '--payload', '"q2"', '--exclusive');
+    await new Promise((r) => setTimeout(r, 2500));
+    const waiting = await cli('get', ids[0], '--peer', ws());
+    expect(['pending', 'claimed']).toContain(waiting.state);
+    expect(peers.some((p) => p.lines.some((l) => l.includes(ids[0]) && l.includes('"state":"running"')))).toBe(false);
+    await cli('heal', '--peer', ws());
+    const end2 = Date.now() + 20_000;
+    let t = await cli('get', ids[0], '--peer', ws(1)).catch(() => ({ state: 'unknown' }));
+    while (t.state !== 'done' && Date.now() < end2) {
+      await new Promise((r) => setTimeout(r, 200));
+      t = await cli('get', ids[0], '--peer', ws(1)).catch(() => ({ state: 'unknown' }));
+    }
+    expect(t.state).toBe('done');
+    expect(t.duplicates).toBe(0);
+  }, 60_000);
+
   it('an idempotency key gives one task from any peer', async () => {
     const a = await cli('submit', '--peer', ws(), '--type', 'echo', '--payload', '"once"', '--key', 'order-42');
     const b = await cli('submit', '--peer', ws(1), '--type', 'echo', '--payload', '"once"', '--key', 'order-42', '--wait');

@@ -8,7 +8,7 @@
 import { compareBids, selectWinner } from './award.js';
 import { retryDelay, hasAttemptsLeft, type BackoffPolicy } from './backoff.js';
 import { leaseLapsed, type LeasePolicy } from './lease.js';
-import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskState } from './types.js';
+import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskState, Vote } from './types.js';
 
 /** Lease expiries (holder died or hung) a task may suffer before it is dead, on top of failures. */
 export const MAX_LEASE_EXPIRIES = 10;
@@ -30,6 +30,13 @@ export interface DeriveContext {
   backoff: BackoffPolicy;
   /** Mesh-wide seed for the retry jitter. */
   seed: number;
+  /** Peers in the registry: the quorum of an exclusive claim that does not record its own. */
+  knownPeers?: number;
+}
+
+/** Votes an exclusive claim needs: a strict majority of the known peers. */
+export function quorumOf(knownPeers: number): number {
+  return Math.floor(Math.max(1, knownPeers) / 2) + 1;
 }
 
 export interface TaskView {
@@ -60,9 +67,13 @@ export interface TaskView {
   /** The current claim's lease has lapsed: some peer should write an expiry for `round`. */
   lapsed: boolean;
   /** Why a dead task is dead. */
-  deadReason: 'attempts' | 'expiries' | 'dependency' | undefined;
+  deadReason: 'attempts' | 'expiries' | 'dependency' | 'interrupted' | undefined;
   /** Observation time at which the current round opened (task seen, or previous round closed). */
   roundOpenedAt: number;
+  /** Exclusive tasks: claims of the current round still waiting for a quorum, best first. */
+  awaitingQuorum: Claim[];
+  /** Exclusive tasks: votes of the current round. */
+  votes: Vote[];
 }
 
 interface RoundInfo {
@@ -91,9 +102,15 @@ function hasClaim(claimsByRound: Map<number, Claim[]>, round: number, peer: stri
  * Picks the canonical successful run among all successes: the earliest round first, then the
  * claim order within a round. A success without a claim of the same peer and round is ignored.
  */
-export function canonicalResult(facts: TaskFacts): { result: RunDone | undefined; duplicates: RunDone[] } {
+export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: RunDone | undefined; duplicates: RunDone[] } {
   const taskId = facts.spec.id;
-  const claimsByRound = groupByRound(facts.claims);
+  let claims = facts.claims;
+  if (facts.spec.exclusive) {
+    const q = quorumOf(knownPeers);
+    const votes = facts.votes ?? [];
+    claims = claims.filter((c) => new Set(votes.filter((v) => v.round === c.round && v.for === c.peer).map((v) => v.voter)).size >= Math.max(c.quorum ?? q, 1));
+  }
+  const claimsByRound = groupByRound(claims);
   const seen = new Set<string>();
   const valid: RunDone[] = [];
   for (const d of facts.dones) {
@@ -120,16 +137,26 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const failsByRound = groupByRound(facts.fails);
   const expiredRounds = new Set(facts.expiries.map((e) => e.round));
 
+  const exclusive = spec.exclusive === true;
+  const quorum = quorumOf(ctx.knownPeers ?? 1);
+  const votesByRound = groupByRound(facts.votes ?? []);
+  /** For an exclusive task only a claim backed by a quorum of votes counts (at most one can be). */
+  const quorate = (claims: Claim[], r: number): Claim[] => {
+    if (!exclusive) return claims;
+    const votes = votesByRound.get(r) ?? [];
+    return claims.filter((c) => new Set(votes.filter((v) => v.for === c.peer).map((v) => v.voter)).size >= Math.max(c.quorum ?? quorum, 1));
+  };
   const rounds = new Map<number, RoundInfo>();
   const roundInfo = (r: number): RoundInfo => {
     let info = rounds.get(r);
     if (!info) {
-      const claims = claimsByRound.get(r) ?? [];
+      const claims = quorate(claimsByRound.get(r) ?? [], r);
       const canonical = selectWinner(claims, taskId, r);
       const failOfCanonical = canonical
         ? (failsByRound.get(r) ?? []).filter((f) => f.peer === canonical.peer).sort((a, b) => (a.error < b.error ? -1 : a.error > b.error ? 1 : 0))[0]
         : undefined;
-      info = { claims, canonical, failOfCanonical, expired: expiredRounds.has(r) && canonical !== undefined };
+      const pendingExclusive = exclusive && (claimsByRound.get(r) ?? []).length > 0;
+      info = { claims, canonical, failOfCanonical, expired: expiredRounds.has(r) && (canonical !== undefined || pendingExclusive) };
       rounds.set(r, info);
     }
     return info;
@@ -141,21 +168,22 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   let failures = 0;
   let expiries = 0;
   const errors: RunFailed[] = [];
-  const closures: { round: number; kind: 'fail' | 'expire' }[] = [];
+  const closures: { round: number; kind: 'fail' | 'expire' | 'interrupted' }[] = [];
   let lastClosedSeenAt: number | undefined;
   const maxRound = Math.max(0, ...facts.claims.map((c) => c.round)) + 1;
   for (;;) {
     const info = roundInfo(round);
-    if (!info.canonical || round > maxRound) break;
-    attempts++;
+    if (round > maxRound || (!info.canonical && !info.expired)) break;
+    if (info.canonical) attempts++;
     if (info.failOfCanonical) {
       failures++;
       errors.push(info.failOfCanonical);
       closures.push({ round, kind: 'fail' });
-      lastClosedSeenAt = ctx.seenAt('fail', round, info.canonical.peer);
+      lastClosedSeenAt = ctx.seenAt('fail', round, info.failOfCanonical.peer);
     } else if (info.expired) {
       expiries++;
-      closures.push({ round, kind: 'expire' });
+      // An exclusive run that started (quorum) and was cut off is never re-run by itself: at most once.
+      closures.push({ round, kind: exclusive && info.canonical ? 'interrupted' : 'expire' });
       lastClosedSeenAt = ctx.seenAt('expire', round, '');
     } else {
       break;
@@ -167,8 +195,9 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const retryFrom = Math.max(0, ...(facts.retries ?? []).map((r) => r.round));
   const failuresCounted = closures.filter((c) => c.kind === 'fail' && c.round >= retryFrom).length;
   const expiriesCounted = closures.filter((c) => c.kind === 'expire' && c.round >= retryFrom).length;
+  const interrupted = closures.some((c) => c.kind === 'interrupted' && c.round >= retryFrom);
 
-  const { result, duplicates } = canonicalResult(facts);
+  const { result, duplicates } = canonicalResult(facts, ctx.knownPeers);
   const current = roundInfo(round);
   const claim = current.canonical;
   const bids = rankBidsOfRound(facts.bids, taskId, round);
@@ -195,6 +224,9 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   else if (!hasAttemptsLeft(failuresCounted, spec.maxAttempts)) {
     state = 'dead';
     deadReason = 'attempts';
+  } else if (interrupted) {
+    state = 'dead';
+    deadReason = 'interrupted';
   } else if (expiriesCounted >= MAX_LEASE_EXPIRIES) {
     state = 'dead';
     deadReason = 'expiries';
@@ -202,7 +234,7 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
     state = 'dead';
     deadReason = 'dependency';
   } else if (claim) state = 'running';
-  else if (bids.length > 0) state = 'claimed';
+  else if (bids.length > 0 || (claimsByRound.get(round) ?? []).length > 0) state = 'claimed';
   else state = 'pending';
 
   let lapsed = false;
@@ -231,6 +263,8 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
     lapsed,
     deadReason,
     roundOpenedAt,
+    awaitingQuorum: exclusive && !claim ? [...(claimsByRound.get(round) ?? [])].sort((a, b) => compareBids(a, b, taskId)) : [],
+    votes: exclusive ? (votesByRound.get(round) ?? []) : [],
   };
 }
 

@@ -51,6 +51,8 @@ export interface TaskSpec {
   strategy: StrategyName;
   /** Idempotency key, if the submitter gave one. */
   key?: string;
+  /** Runs only with a quorum claim (votes of a majority of known peers); never on a minority side. */
+  exclusive?: boolean;
 }
 
 /** A peer's offer to run round `round` of a task. Lower `score` wins. */
@@ -72,6 +74,8 @@ export interface Claim {
   round: number;
   score: number;
   at: number;
+  /** Exclusive tasks: votes this claim needs (a majority of the peers the claimant knew). */
+  quorum?: number;
 }
 
 /** A finished run. */
@@ -99,6 +103,14 @@ export interface LeaseExpired {
   at: number;
 }
 
+/** A peer's vote, in one round of an exclusive task, for the claimant it saw win. One per voter and round. */
+export interface Vote {
+  round: number;
+  voter: string;
+  for: string;
+  at: number;
+}
+
 /** A dead task revived by hand: failures of rounds before `round` no longer count. */
 export interface Retry {
   round: number;
@@ -123,6 +135,8 @@ export interface TaskFacts {
   cancel?: Cancel | undefined;
   /** Revivals (`agentmesh retry`); optional so older callers need not pass it. */
   retries?: Retry[];
+  /** Quorum votes of exclusive tasks. */
+  votes?: Vote[];
 }
 
 /** A peer's registry entry (static part). */

@@ -68,6 +68,31 @@ describe('deriveTask', () => {
     expect(deriveTask(facts({ claims: [...claims, ...more], fails: [...fails, ...moreFails], retries: [{ round: 4, by: 'x', at: 9 }] }), ctx()).state).toBe('dead');
   });
 
+  it('exclusive: a claim runs only with a quorum of votes; an interrupted run makes the task dead, never re-run', () => {
+    const ex = spec({ exclusive: true });
+    const claims = [{ peer: 'a', round: 1, score: 1, at: 1, quorum: 2 }, { peer: 'b', round: 1, score: 0, at: 1, quorum: 2 }];
+    const c3 = ctx({ knownPeers: 3 });
+    // b has the better score but only its own vote; a has two votes: a's claim is the quorate one.
+    const votes = [{ round: 1, voter: 'a', for: 'a', at: 1 }, { round: 1, voter: 'c', for: 'a', at: 1 }, { round: 1, voter: 'b', for: 'b', at: 1 }];
+    const v = deriveTask(facts({ spec: ex, claims, votes }), c3);
+    expect(v.state).toBe('running');
+    expect(v.claim?.peer).toBe('a');
+    const noQuorum = deriveTask(facts({ spec: ex, claims, votes: votes.slice(2) }), c3);
+    expect(noQuorum.state).toBe('claimed');
+    expect(noQuorum.awaitingQuorum.map((c) => c.peer)).toEqual(['b', 'a']);
+    // a success of the non-quorate claimant does not count
+    expect(deriveTask(facts({ spec: ex, claims, votes, dones: [{ peer: 'b', round: 1, result: 1, at: 2, ms: 1 }] }), c3).state).toBe('running');
+    // the quorate run was cut off and released: dead, not re-run
+    const cut = deriveTask(facts({ spec: ex, claims, votes, expiries: [{ round: 1, by: 'a', at: 5 }] }), c3);
+    expect(cut.state).toBe('dead');
+    expect(cut.deadReason).toBe('interrupted');
+    // a round that never reached quorum closes and the next one opens
+    const reopened = deriveTask(facts({ spec: ex, claims, votes: votes.slice(2), expiries: [{ round: 1, by: 'c', at: 5 }] }), c3);
+    expect(reopened.state).toBe('pending');
+    expect(reopened.round).toBe(2);
+    expect(reopened.attempts).toBe(0);
+  });
+
   it('a lapsed lease is reported; an expiry opens the next round without counting as a failure', () => {
     const claims = [{ peer: 'gone', round: 1, score: 1, at: 1 }];
     const lapsed = deriveTask(facts({ claims }), ctx({ now: 10_000, lastSeen: () => 1000 }));

@@ -4,7 +4,7 @@
 // is made whole and the run must converge within a step budget; then the checks run.
 // The same seed gives the same run, event for event.
 
-import { createRng, type Rng } from '@agentmesh/scheduler';
+import { createRng, quorumOf, type Rng } from '@agentmesh/scheduler';
 import { MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
 import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
 import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
@@ -46,16 +46,23 @@ export interface SimResult extends CheckReport {
   healSteps: number;
   crashes: number;
   partitions: number;
+  /** Exclusive (quorum) tasks in the workload, their run starts, and broken exclusivity rules. */
+  exclusiveTasks: number;
+  exclusiveRuns: number;
+  exclusiveViolations: number;
   messages: { sent: number; delivered: number; dropped: number; duplicated: number; bytes: number };
   ok: boolean;
   problems: string[];
 }
 
 /** Timing used in the simulator: the real defaults, with a shorter lease so crashes heal quickly. */
+const SIM_LEASE_MS = 1500;
+const SIM_HEARTBEAT_MS = 250;
+
 export const SIM_TIMING: Partial<PeerTiming> = {
-  heartbeatMs: 250,
+  heartbeatMs: SIM_HEARTBEAT_MS,
   antiEntropyMs: 500,
-  lease: { leaseMs: 1500, graceMs: 500 },
+  lease: { leaseMs: SIM_LEASE_MS, graceMs: 500 },
   backoff: { baseMs: 100, factor: 2, maxMs: 2000, jitter: 0.2 },
   compactEveryRecords: 400,
 };
@@ -98,6 +105,35 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   const ackedData = new Set<string>();
   let crashes = 0;
   let partitions = 0;
+  /** Exclusive tasks: who runs each right now, and what went wrong. */
+  const exclusiveIds = new Set<string>();
+  const exclusiveRunning = new Map<string, Set<string>>();
+  const exclusiveProblems: string[] = [];
+  let exclusiveRuns = 0;
+  /** When each peer last left a majority group (undefined while it is in one). */
+  const leftMajorityAt = new Map<string, number>();
+  const trackMajority = () => {
+    for (const n of nodes) {
+      const inMajority = n.peer !== undefined && componentSize(n.id) >= quorumOf(nodes.length);
+      if (inMajority) leftMajorityAt.delete(n.id);
+      else if (!leftMajorityAt.has(n.id)) leftMajorityAt.set(n.id, sched.time);
+    }
+  };
+  /** Size of the group of peers `id` can talk with both ways, on the simulated network itself. */
+  const componentSize = (id: string): number => {
+    const seen = new Set([id]);
+    const todo = [id];
+    while (todo.length) {
+      const a = todo.pop()!;
+      for (const n of nodes) {
+        if (!seen.has(n.id) && net.canSend(a, n.id) && net.canSend(n.id, a)) {
+          seen.add(n.id);
+          todo.push(n.id);
+        }
+      }
+    }
+    return seen.size;
+  };
 
   const nodes: SimNode[] = Array.from({ length: config.peers }, (_, i) => ({
     id: `p${i}`,
@@ -136,6 +172,23 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     node.peer = peer;
     node.pendingData = [];
     peer.on('data-write', (e) => node.pendingData.push([e.seq, `${e.namespace}/${e.key}`]));
+    peer.on('run-start', (e) => {
+      if (!exclusiveIds.has(e.id)) return;
+      exclusiveRuns++;
+      const set = exclusiveRunning.get(e.id) ?? new Set<string>();
+      if (set.size > 0) exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id} while ${[...set].join(',')} ran it`);
+      // A minority side never starts one: a peer cut off from the majority for longer than it
+      // takes to notice (half a lease, plus a heartbeat) must not start an exclusive run.
+      const left = leftMajorityAt.get(node.id);
+      if (left !== undefined && sched.time - left > SIM_LEASE_MS / 2 + SIM_HEARTBEAT_MS) {
+        exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id}, in a minority for ${sched.time - left} ms`);
+      }
+      set.add(node.id);
+      exclusiveRunning.set(e.id, set);
+    });
+    peer.on('run-end', (e) => {
+      if (exclusiveIds.has(e.id)) exclusiveRunning.get(e.id)?.delete(node.id);
+    });
     peer.on('durable', (e) => {
       node.pendingData = node.pendingData.filter(([seq, key]) => {
         if (seq > e.seq) return true;
@@ -144,6 +197,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       });
     });
     peer.start().catch((e) => problems.push(`${node.id} failed to start: ${(e as Error).message}`));
+    trackMajority();
   };
 
   const crashNode = (node: SimNode, tear: boolean): void => {
@@ -151,9 +205,11 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     crashes++;
     node.peer.crash();
     node.peer = undefined;
+    for (const set of exclusiveRunning.values()) set.delete(node.id);
     sched.cancelOwner(node.owner);
     net.detach(node.id);
     node.disk.crash(tear ? { keepBytes: faultRng.int(1, 64) } : undefined);
+    trackMajority();
   };
 
   for (const node of nodes) startNode(node);
@@ -173,8 +229,12 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       sched.at(t, () => {
         partitions++;
         net.setBlocked(links);
+        trackMajority();
       });
-      sched.at(Math.min(t + dur, finalSplitAt), () => net.setBlocked([]));
+      sched.at(Math.min(t + dur, finalSplitAt), () => {
+        net.setBlocked([]);
+        trackMajority();
+      });
       t += dur + faultRng.int(200, 2500);
     }
     // The run always ends split in two halves, so the heal phase has diverged sides to merge.
@@ -182,6 +242,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     sched.at(finalSplitAt, () => {
       partitions++;
       net.setBlocked(halves);
+      trackMajority();
     });
   }
   if (faults.has('crash')) {
@@ -225,7 +286,9 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     };
     const dependsOn: string[] = [];
     if (i > 0 && workRng.chance(0.1)) dependsOn.push(work[workRng.int(0, i - 1)]!.id);
-    const input: TaskInput = { type: 'work', key, payload, dependsOn, maxAttempts: 3 };
+    const exclusive = workRng.chance(0.1);
+    const input: TaskInput = { type: 'work', key, payload, dependsOn, maxAttempts: 3, ...(exclusive ? { exclusive: true } : {}) };
+    if (exclusive) exclusiveIds.add(id);
     work.push({ index: i, key, id, input, payload, acked: false, nextTryAt: Math.floor((i * submitSpan) / config.tasks) });
   }
   const submitDue = (now: number) => {
@@ -254,6 +317,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   net.setBlocked([]);
   net.faults = { ...CALM };
   for (const node of nodes) if (!node.peer) startNode(node);
+  trackMajority();
   let converged = false;
   let healSteps = 0;
   let quiet = false;
@@ -283,11 +347,17 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   }
 
   const peers = nodes.map((n) => n.peer!);
-  const report = checkRun(peers, work.map((w) => ({ id: w.id, acked: w.acked, expected: expectedResult(w.payload), failTimes: w.payload.failTimes, dependsOn: w.input.dependsOn ?? [] })), ackedData);
+  const report = checkRun(peers, work.map((w) => ({ id: w.id, acked: w.acked, expected: expectedResult(w.payload), failTimes: w.payload.failTimes, dependsOn: w.input.dependsOn ?? [], exclusive: w.input.exclusive === true })), ackedData);
   if (!converged) problems.push(`did not converge within ${config.healBudget} heal steps`);
   problems.push(...report.problems);
+  for (const id of exclusiveIds) {
+    const dups = nodes[0]!.peer!.view(id)?.duplicates.length ?? 0;
+    if (dups > 0) exclusiveProblems.push(`exclusive task ${id} ran to completion ${dups + 1} times`);
+  }
+  problems.push(...exclusiveProblems.slice(0, 5));
   for (const p of peers) p.crash();
   const ok = converged && problems.length === 0;
+  const exclusiveViolations = exclusiveProblems.length;
   return {
     seed,
     peers: config.peers,
@@ -305,6 +375,9 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     wrongResults: report.wrongResults,
     crashes,
     partitions,
+    exclusiveTasks: exclusiveIds.size,
+    exclusiveRuns,
+    exclusiveViolations,
     messages: { ...net.stats },
     problems,
     ok,

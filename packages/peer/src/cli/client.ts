@@ -24,6 +24,7 @@ export const SUBMIT: CommandSpec = {
     { name: 'depends-on', type: 'string', arg: 'ID[,ID]', help: 'run only after these tasks are done', repeat: true },
     { name: 'requires', type: 'string', arg: 'CAP[,CAP]', help: 'capabilities a peer must have', repeat: true },
     { name: 'key', type: 'string', arg: 'K', help: 'idempotency key: the same key names the same task on every peer' },
+    { name: 'exclusive', type: 'bool', help: 'claim only with a quorum (a majority of known peers); a minority side never runs it' },
     { name: 'strategy', type: 'string', arg: 'S', help: 'random|least-load|max-capacity|capacity-weighted|multi-objective' },
     { name: 'tasks-file', type: 'string', arg: 'FILE', help: 'JSON file with a list of tasks ({type, payload, ...} each)' },
     { name: 'workflow', type: 'string', arg: 'FILE', help: 'JSON DAG: {"key"?, "tasks":[{"name","type","payload"?,"dependsOn"?:[names]}]}' },
@@ -227,6 +228,7 @@ export async function runSubmit(v: FlagValues): Promise<number> {
     if (v.requires) task.requires = v.requires;
     if (v.key) task.key = v.key;
     if (v.strategy) task.strategy = v.strategy;
+    if (v.exclusive) task.exclusive = true;
     body = task;
   }
   const { ids } = (await callApi(v, 'POST', '/api/tasks', body)) as { ids: string[] };
