@@ -1,34 +1,10 @@
 // The built-in agents inside real peers on the in-memory hub: results land on every replica, the
 // agents' shared-data writes appear under the task type's namespace, and `fail` is retried.
 import { describe, expect, it } from 'vitest';
-import { MemoryDisk, MemoryStorage } from '@agentmesh/crdt-store';
-import { MemoryHub, Peer, systemClock } from '../src/index.js';
+import { memoryMesh, until } from './helpers.js';
 import { builtinAgents, news2, trafficForecast } from '../src/agents/index.js';
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function mesh(n: number) {
-  const hub = new MemoryHub();
-  return Array.from({ length: n }, (_, i) =>
-    new Peer({
-      id: `p${i}`,
-      name: `P${i}`,
-      capacity: 1000,
-      agents: builtinAgents(),
-      transport: hub.join(`p${i}`),
-      storage: new MemoryStorage(new MemoryDisk()),
-      clock: systemClock,
-      seed: i + 1,
-      timing: { heartbeatMs: 100, lease: { leaseMs: 1000, graceMs: 200 }, backoff: { baseMs: 10, factor: 2, maxMs: 100, jitter: 0.2 } },
-    }),
-  );
-}
+const mesh = (n: number) => memoryMesh(n, builtinAgents());
 
 describe('built-in agents in a mesh', () => {
   it('run on peers, replicate results and shared data, and retry fail', async () => {

@@ -1,8 +1,9 @@
 // The Peer core end to end on the in-memory hub with the real clock: tasks submitted on one peer
 // are bid on, awarded once, run, and every replica agrees on state and canonical result.
 import { describe, expect, it } from 'vitest';
-import { MemoryDisk, MemoryStorage, sameReplicaState } from '@agentmesh/crdt-store';
-import { MemoryHub, Peer, systemClock, type AgentRegistry } from '../src/index.js';
+import { memoryMesh, until } from './helpers.js';
+import { sameReplicaState } from '@agentmesh/crdt-store';
+import type { AgentRegistry } from '../src/index.js';
 
 const agents: AgentRegistry = {
   echo: (p) => p,
@@ -17,30 +18,7 @@ const agents: AgentRegistry = {
   sum: (_p, ctx) => Object.values(ctx.inputs).reduce((a: number, r) => a + ((r as { n: number }).n ?? 0), 0),
 };
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function mesh(n: number) {
-  const hub = new MemoryHub();
-  return Array.from({ length: n }, (_, i) =>
-    new Peer({
-      id: `p${i}`,
-      name: `P${i}`,
-      capacity: 1000,
-      agents,
-      transport: hub.join(`p${i}`),
-      storage: new MemoryStorage(new MemoryDisk()),
-      clock: systemClock,
-      seed: i + 1,
-      timing: { heartbeatMs: 100, lease: { leaseMs: 1000, graceMs: 200 }, backoff: { baseMs: 10, factor: 2, maxMs: 100, jitter: 0.2 } },
-    }),
-  );
-}
+const mesh = (n: number) => memoryMesh(n, agents);
 
 describe('Peer on the in-memory hub', () => {
   it('runs every task exactly once and all replicas agree', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MemoryDisk, MemoryStorage, type Storage } from '@agentmesh/crdt-store';
 import { openFileStorage } from '@agentmesh/crdt-store/node';
 import { MemoryHub, Peer, systemClock, type AgentRegistry, type PeerTiming } from '../src/index.js';
+import { until } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -14,14 +15,6 @@ afterEach(() => {
 });
 
 const timing: Partial<PeerTiming> = { heartbeatMs: 50, sweepMs: 50, lease: { leaseMs: 400, graceMs: 100 }, drainMs: 200 };
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function makePeer(id: string, hub: MemoryHub, storage: Storage, agents: AgentRegistry, seed = 1) {
   return new Peer({ id, name: id.toUpperCase(), capacity: 1000, agents, transport: hub.join(id), storage, clock: systemClock, seed, timing });

@@ -1,0 +1,22 @@
+// Shared body of the seed-range tests (split across files only so vitest runs them in parallel):
+// every seed of a range, all faults on, must pass every check.
+import { expect } from 'vitest';
+import { runSimulation, FAULT_NAMES } from '../src/index.js';
+
+export async function expectSeedsPass(from: number, to: number): Promise<void> {
+  const failed: string[] = [];
+  let duplicates = 0;
+  let completed = 0;
+  let exclusiveRuns = 0;
+  for (let seed = from; seed <= to; seed++) {
+    const r = await runSimulation({ seed, peers: 4, tasks: 40, steps: 800, stepMs: 10, faults: new Set(FAULT_NAMES), healBudget: 3000 });
+    duplicates += r.duplicateRuns;
+    completed += r.completed;
+    exclusiveRuns += r.exclusiveRuns;
+    if (!r.ok) failed.push(`seed ${seed}: ${r.problems.join('; ')} (reproduce: pnpm sim -- --peers 4 --tasks 40 --steps 800 --seed ${seed})`);
+  }
+  expect(failed).toEqual([]);
+  expect(completed).toBeGreaterThan((to - from + 1) * 40 * 0.75);
+  expect(exclusiveRuns).toBeGreaterThan(0);
+  console.log(`seeds ${from}..${to}: ${completed} tasks completed, ${duplicates} duplicate runs, ${exclusiveRuns} exclusive run starts`);
+}
