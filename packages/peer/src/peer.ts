@@ -725,13 +725,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.startRun(id, spec, v.round);
   }
 
-  /** Peers (this one included) whose heartbeat this replica saw within `withinMs`. */
+  /**
+   * Known peers (this one included) that this peer heard from directly within `withinMs`. Direct
+   * messages, not heartbeats seen in the document: those can arrive relayed, long after they were
+   * written, and would make a cut-off peer believe it still sees a majority.
+   */
   private freshPeers(now: number, withinMs: number): number {
     let n = 1;
     for (const p of this.board.peers()) {
       if (p.id === this.id) continue;
-      const seen = this.board.beatSeenAt(p.id);
-      if (seen !== undefined && now - seen <= withinMs) n++;
+      const heard = this.sync.lastHeard.get(p.id);
+      if (heard !== undefined && now - heard <= withinMs) n++;
     }
     return n;
   }

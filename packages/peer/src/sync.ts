@@ -92,6 +92,12 @@ export class SyncEngine {
   private readonly lastRepair = new Map<string, number>();
   /** When we last sent step 1 to each peer (the step 2 reply times the round trip). */
   private readonly step1SentAt = new Map<string, number>();
+  /**
+   * When a message last arrived directly from each peer (this clock). Unlike a heartbeat seen in
+   * the document, which a third peer's sync may relay long after it was written, this is direct
+   * evidence that the peer was up and its link to us open just now.
+   */
+  readonly lastHeard = new Map<string, number>();
   /** Peers whose step 2 (full diff) we have applied since start. */
   readonly syncedWith = new Set<string>();
   /** Smoothed round-trip time per peer, ms. */
@@ -226,6 +232,7 @@ export class SyncEngine {
       this.reject(from, `undecodable message: ${(e as Error).message}`);
       return;
     }
+    this.lastHeard.set(from, this.opts.clock.now());
     if (msg.sub === SYNC_STEP1) {
       let sv: Map<number, number>;
       try {

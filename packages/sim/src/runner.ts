@@ -110,29 +110,41 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   const exclusiveRunning = new Map<string, Set<string>>();
   const exclusiveProblems: string[] = [];
   let exclusiveRuns = 0;
-  /** When each peer last left a majority group (undefined while it is in one). */
-  const leftMajorityAt = new Map<string, number>();
-  const trackMajority = () => {
-    for (const n of nodes) {
-      const inMajority = n.peer !== undefined && componentSize(n.id) >= quorumOf(nodes.length);
-      if (inMajority) leftMajorityAt.delete(n.id);
-      else if (!leftMajorityAt.has(n.id)) leftMajorityAt.set(n.id, sched.time);
-    }
-  };
-  /** Size of the group of peers `id` can talk with both ways, on the simulated network itself. */
-  const componentSize = (id: string): number => {
+  /**
+   * Who can reach whom, on the simulated network itself: for each peer, the peers with a directed
+   * path to it (votes and heartbeats reach it directly or relayed by a third peer's sync), as
+   * Infinity while they can, or the time they stopped. A peer may start an exclusive run if a
+   * majority reached it within the time it takes to notice a loss (half a lease plus a
+   * heartbeat): it cannot know sooner, and nobody else ever runs that claim again.
+   */
+  const reach = new Map<string, Map<string, number>>();
+  const reachers = (id: string): Set<string> => {
     const seen = new Set([id]);
     const todo = [id];
     while (todo.length) {
       const a = todo.pop()!;
       for (const n of nodes) {
-        if (!seen.has(n.id) && net.canSend(a, n.id) && net.canSend(n.id, a)) {
+        if (!seen.has(n.id) && net.canSend(n.id, a)) {
           seen.add(n.id);
           todo.push(n.id);
         }
       }
     }
-    return seen.size;
+    return seen;
+  };
+  const trackMajority = () => {
+    for (const n of nodes) {
+      const now = n.peer ? reachers(n.id) : new Set<string>();
+      const row = reach.get(n.id) ?? new Map<string, number>();
+      for (const [q, until] of row) if (until === Infinity && !now.has(q)) row.set(q, sched.time);
+      for (const q of now) row.set(q, Infinity);
+      reach.set(n.id, row);
+    }
+  };
+  const reachedRecently = (id: string, withinMs: number): number => {
+    let count = 0;
+    for (const until of (reach.get(id) ?? new Map<string, number>()).values()) if (sched.time - until <= withinMs) count++;
+    return count;
   };
 
   const nodes: SimNode[] = Array.from({ length: config.peers }, (_, i) => ({
@@ -177,11 +189,11 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       exclusiveRuns++;
       const set = exclusiveRunning.get(e.id) ?? new Set<string>();
       if (set.size > 0) exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id} while ${[...set].join(',')} ran it`);
-      // A minority side never starts one: a peer cut off from the majority for longer than it
-      // takes to notice (half a lease, plus a heartbeat) must not start an exclusive run.
-      const left = leftMajorityAt.get(node.id);
-      if (left !== undefined && sched.time - left > SIM_LEASE_MS / 2 + SIM_HEARTBEAT_MS) {
-        exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id}, in a minority for ${sched.time - left} ms`);
+      // A minority side never starts one: at least a majority must have reached this peer within
+      // the time it takes to notice a loss (half a lease, plus a heartbeat).
+      const heard = reachedRecently(node.id, SIM_LEASE_MS / 2 + SIM_HEARTBEAT_MS);
+      if (heard < quorumOf(nodes.length)) {
+        exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id}, reached by only ${heard} peers lately`);
       }
       set.add(node.id);
       exclusiveRunning.set(e.id, set);
