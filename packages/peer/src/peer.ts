@@ -22,6 +22,7 @@ import {
   refill,
   shortlist,
   tryTake,
+  unitHash,
   type BackoffPolicy,
   type Bid,
   type LeasePolicy,
@@ -505,7 +506,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.pendingPool.delete(id);
       if (isTerminal(v.state)) {
         this.active.delete(id);
-        this.reserved.delete(id);
+        this.release(id);
         if (run && v.state === 'cancelled') this.abortRun(run, 'cancelled');
         continue;
       }
@@ -516,7 +517,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
       if (facts.spec.exclusive && this.handleExclusive(id, facts.spec, v, now, expiries, votes)) continue;
       if (v.state === 'running' && v.claim) {
-        this.reserved.delete(id);
+        this.release(id);
         if (v.claim.peer === this.id && !this.running.has(id)) {
           // Our own claim from before a restart: nobody runs it, release it at once.
           expiries.push([id, v.round]);
@@ -530,20 +531,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
       if (mine && mine.at < this.startedAt) {
         // A bid of this peer's previous life: nothing is reserved for it, so it is never claimed.
         // Its key blocks a new bid in this round; others pass it by once it is stale.
-        this.reserved.delete(id);
+        this.release(id);
         continue;
       }
       if (mine) {
         const waited = now - this.board.seenAt(id, 'bid', v.round, this.id);
-        if (waited < this.bidWindow()) {
-          this.reserved.add(id);
-          continue;
-        }
+        if (waited < this.bidWindow()) continue;
         const best = this.bestLiveBid(v, now);
         if (best?.peer === this.id && !this.quiet && this.caughtUp && (this.reserved.has(id) || this.freeSlots() > 0)) {
           this.claimAndRun(id, facts.spec, v, best);
         } else {
-          this.reserved.delete(id);
+          this.release(id);
         }
         continue;
       }
@@ -599,6 +597,22 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.bidWindowMs, 2 * this.sync.maxRtt(), 3 * this.loopLag));
   }
 
+  /**
+   * A bid reserves a run slot and a token of the rate bucket at once, so a peer never commits to
+   * more than `capacity` tasks/s however long its bids wait; a bid that loses gives the token back.
+   */
+  private reserve(id: string): void {
+    if (this.reserved.has(id)) return;
+    this.bucket = tryTake(refill(this.bucket, this.clock.now(), this.capacity, this.burst()), this.clock.now(), this.capacity, this.burst()).bucket;
+    this.reserved.add(id);
+  }
+
+  /** Gives up a reservation that did not become a run, with its token. */
+  private release(id: string): void {
+    if (!this.reserved.delete(id)) return;
+    this.bucket = { ...this.bucket, tokens: Math.min(this.burst(), this.bucket.tokens + 1) };
+  }
+
   private freeSlots(): number {
     return this.concurrency - this.running.size - this.reserved.size;
   }
@@ -640,18 +654,28 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const ranked = candidates.map((c) => {
       const eligible = peers().filter((p) => canRun(c.spec, p.capabilities));
       const rank = shortlist(c.spec.id, c.view.round, eligible, this.k).indexOf(this.id);
-      return { ...c, rank: rank < 0 ? this.k : rank, starving: now - c.view.roundOpenedAt >= this.timing.starveAfterMs };
+      const age = now - c.view.roundOpenedAt;
+      return { ...c, rank: rank < 0 ? this.k : rank, starving: age >= this.timing.starveAfterMs, ageBucket: Math.floor(age / AGE_BUCKET_MS), spread: unitHash(c.spec.id, this.id) };
     });
-    // Priority first; then tasks where this peer is the first choice (so peers work disjoint sets
-    // in a burst instead of racing for the same oldest tasks); then age. Starving tasks go by age.
-    ranked.sort((a, b) => b.spec.priority - a.spec.priority || (a.starving === b.starving ? 0 : a.starving ? -1 : 1) || (a.starving ? 0 : a.rank - b.rank) || byPriorityThenAge(a.spec, b.spec));
+    // Priority first; then (unless a task is starving) tasks where this peer is the first choice,
+    // so peers work disjoint sets in a burst; then older first, in coarse age buckets, and within a
+    // bucket in an order of this peer's own (a hash), so free peers spread over a backlog instead
+    // of all racing for the one oldest task.
+    ranked.sort(
+      (a, b) =>
+        b.spec.priority - a.spec.priority ||
+        (a.starving === b.starving ? 0 : a.starving ? -1 : 1) ||
+        (a.starving ? 0 : a.rank - b.rank) ||
+        b.ageBucket - a.ageBucket ||
+        a.spread - b.spread,
+    );
     this.bucket = refill(this.bucket, now, this.capacity, this.burst());
     const stagger = this.stagger();
     const bids: [string, Bid][] = [];
     const fast: { spec: TaskSpec; round: number; bid: Bid }[] = [];
     for (const { view: v, spec, rank } of ranked) {
       if (this.freeSlots() <= 0) break;
-      if (this.bucket.tokens < this.reserved.size + fast.length + 1) break;
+      if (this.bucket.tokens < 1) break;
       if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
       if (!canRun(spec, this.capabilities)) continue;
       const waited = now - v.roundOpenedAt;
@@ -670,13 +694,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
         // check against the creator's clock guards against having seen the task late; clock skew
         // can only turn the fast path off, never make it unsafe.
         fast.push({ spec, round: v.round, bid });
-        this.reserved.add(spec.id);
+        this.reserve(spec.id);
         continue;
       }
       const best = this.bestLiveBid(v, now);
       if (best && compareBids(best, bid, spec.id) < 0) continue;
       bids.push([spec.id, bid]);
-      this.reserved.add(spec.id);
+      this.reserve(spec.id);
     }
     if (bids.length === 0 && fast.length === 0) return;
     const started: { spec: TaskSpec; round: number }[] = [];
@@ -688,12 +712,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
         }
       }
       for (const f of fast) {
-        this.reserved.delete(f.spec.id);
-        if (!this.board.putBid(f.spec.id, f.bid)) continue;
+        if (!this.board.putBid(f.spec.id, f.bid) || !this.board.putClaim(f.spec.id, { peer: this.id, round: f.round, score: f.bid.score, at: now })) {
+          this.release(f.spec.id);
+          continue;
+        }
         this.counters.bids++;
-        if (!this.board.putClaim(f.spec.id, { peer: this.id, round: f.round, score: f.bid.score, at: now })) continue;
         this.counters.claims++;
-        this.bucket = tryTake(this.bucket, now, this.capacity, this.burst()).bucket;
+        this.reserved.delete(f.spec.id); // its token is spent on the run
         started.push(f);
       }
     });
@@ -702,9 +727,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   private claimAndRun(id: string, spec: TaskSpec, v: TaskView, bid: Bid): void {
     const now = this.clock.now();
-    this.bucket = refill(this.bucket, now, this.capacity, this.burst());
-    const take = tryTake(this.bucket, now, this.capacity, this.burst());
-    this.bucket = take.bucket; // a reserved bid already waited for its token; run even if the bucket dipped
     if (spec.exclusive) {
       // A quorum claim: record the votes it needs, vote for it, and wait (the slot stays reserved).
       const quorum = quorumOf(Math.max(1, this.board.peers().length));
@@ -716,11 +738,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
       if (wrote) {
         this.counters.claims++;
         this.awaiting.set(id, v.round);
-      } else this.reserved.delete(id);
+      } else this.release(id);
       return;
     }
-    this.reserved.delete(id);
-    if (!this.board.putClaim(id, { peer: this.id, round: v.round, score: bid.score, at: now })) return;
+    if (!this.board.putClaim(id, { peer: this.id, round: v.round, score: bid.score, at: now })) {
+      this.release(id);
+      return;
+    }
+    this.reserved.delete(id); // its token is spent on the run
     this.counters.claims++;
     this.startRun(id, spec, v.round);
   }
@@ -745,6 +770,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.freshPeers(now, withinMs) >= quorumOf(Math.max(1, this.board.peers().length));
   }
 
+  private roundCannotReachQuorum(v: TaskView): boolean {
+    const known = this.board.peers().map((p) => p.id);
+    const voted = new Set(v.votes.map((x) => x.voter));
+    const unvoted = known.filter((p) => !voted.has(p)).length;
+    const fallback = quorumOf(Math.max(1, known.length));
+    return v.awaitingQuorum.every((c) => new Set(v.votes.filter((x) => x.for === c.peer).map((x) => x.voter)).size + unvoted < (c.quorum ?? fallback));
+  }
+
   /**
    * The quorum protocol of exclusive tasks. Returns true when it handled the task.
    * - A claim runs only once a majority of known peers voted for it (one vote per peer and round,
@@ -752,7 +785,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * - Every peer votes for the best claim of the round whose holder it sees alive.
    * - A running quorum claim is never expired by others (at most once): the task waits for its
    *   holder; a holder that lost its run releases it and the task ends dead ('interrupted').
-   * - A round whose claims never reached a quorum is closed by a peer that sees a majority.
+   * - A round none of whose claims can ever reach its quorum (votes split) is closed by a peer
+   *   that sees a majority, and the next round starts.
    * - A holder that stops seeing a majority aborts its run (see tick).
    */
   private handleExclusive(id: string, spec: TaskSpec, v: TaskView, now: number, expiries: [string, number][], votes: [string, Vote][]): boolean {
@@ -760,13 +794,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (v.state === 'running' && v.claim) {
       if (v.claim.peer === this.id && !this.running.has(id)) {
         if (this.awaiting.get(id) === v.round) {
-          this.awaiting.delete(id);
+          // Quorum reached. Start only while a majority is heard from directly; until then wait.
           if (this.seesMajority(now, this.timing.lease.leaseMs / 2) && !this.quiet) {
-            this.reserved.delete(id);
-            this.bucket = tryTake(refill(this.bucket, now, this.capacity, this.burst()), now, this.capacity, this.burst()).bucket;
+            this.awaiting.delete(id);
+            this.reserved.delete(id); // its token is spent on the run
             this.startRun(id, spec, v.round);
-            return true;
           }
+          return true;
         }
         // A quorum claim of ours that we no longer run (restart, or fenced off): release it. The
         // task then ends dead ('interrupted'), since it may have done part of its work: at most once.
@@ -774,7 +808,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
       // Never expire another peer's running quorum claim: it may be running or done behind a
       // partition, and running it again would break at-most-once. The task waits for its holder.
-      if (!this.running.has(id)) this.reserved.delete(id);
+      if (!this.running.has(id)) this.release(id);
       return true;
     }
     if (v.state === 'claimed' && v.awaitingQuorum.length > 0) {
@@ -782,16 +816,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
         const best = v.awaitingQuorum.find((c) => c.peer === this.id || this.isAlive(c.peer, now));
         if (best) votes.push([id, { round: v.round, voter: this.id, for: best.peer, at: now }]);
       }
-      // No claim of this round got its quorum within a lease (votes split, or the holder died):
-      // a peer that sees a majority closes the round so the next one can start.
-      const firstSeen = Math.min(...v.awaitingQuorum.map((c) => this.board.seenAt(id, 'claim', v.round, c.peer)));
-      if (majority && now - firstSeen > this.timing.lease.leaseMs + this.timing.lease.graceMs) expiries.push([id, v.round]);
-      if (this.awaiting.get(id) !== v.round) this.reserved.delete(id);
+      // Close the round only when no claim of it can ever reach its quorum, even if every known
+      // peer that has not voted yet voted for it: each peer votes once per round, so that is
+      // final. A timer would be unsafe: a side of a partition that never saw the close could still
+      // complete a quorum for this round while the next round runs elsewhere.
+      if (majority && this.roundCannotReachQuorum(v)) expiries.push([id, v.round]);
+      if (this.awaiting.get(id) !== v.round) this.release(id);
       return true;
     }
     if (this.awaiting.has(id) && this.awaiting.get(id) !== v.round) {
       this.awaiting.delete(id);
-      this.reserved.delete(id);
+      this.release(id);
     }
     return false;
   }
@@ -1065,6 +1100,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.stopped;
   }
 }
+
+/** Granularity of "older first" when a peer picks from a backlog (see `bid`). */
+const AGE_BUCKET_MS = 500;
 
 /** Higher priority first, then older first, then by id: the order in which a free peer bids. */
 function byPriorityThenAge(a: TaskSpec, b: TaskSpec): number {
