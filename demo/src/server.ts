@@ -15,6 +15,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { HttpError, readJsonBody } from '@agentmesh/peer';
 import type { LocalMesh } from './mesh.js';
 import { parseScenario, ScenarioRunner, type ScenarioKind, type ScenarioTaskInput } from './scenarios.js';
 
@@ -29,36 +30,13 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 1 << 20) throw new HttpError(413, 'request body over 1 MiB');
-    chunks.push(c as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'request body is not valid JSON');
-  }
-}
+const readBody = (req: http.IncomingMessage): Promise<unknown> => readJsonBody(req, 1 << 20);
 
 function nameOf(body: unknown): string {
   const n = (body as { name?: unknown } | null)?.name;

@@ -11,5 +11,5 @@ export * from './peer.js';
 export * from './agents/index.js';
 export * from './ws-endpoint.js';
 export * from './net/libp2p-transport.js';
-export { apiHandler, taskJson, type TaskJson, type PartitionControl } from './cli/api.js';
+export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';

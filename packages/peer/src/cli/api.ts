@@ -51,12 +51,13 @@ export function taskJson(peer: Peer, v: TaskView, full = false): TaskJson {
   return out;
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** Reads a JSON request body of at most `maxBytes`; a bad one is an HttpError (413 or 400). */
+export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    if (size > maxBytes) throw new HttpError(413, `request body over ${maxBytes} bytes`);
     chunks.push(c as Buffer);
   }
   if (size === 0) return {};
@@ -67,7 +68,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-class HttpError extends Error {
+/** An HTTP error answer: its status and a message for the JSON body. */
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -124,7 +126,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
     return;
   }
   if (path === '/api/tasks' && method === 'POST') {
-    const inputs = submitInputs(await readJson(req));
+    const inputs = submitInputs(await readJsonBody(req));
     const specs = await peer.submit(inputs);
     send(res, 200, { ids: specs.map((s) => s.id) });
     return;
@@ -145,7 +147,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
       return;
     }
     if (m[2] === '/cancel' && method === 'POST') {
-      const body = (await readJson(req)) as { reason?: unknown };
+      const body = (await readJsonBody(req)) as { reason?: unknown };
       await peer.cancel(id, typeof body.reason === 'string' ? body.reason : 'cancelled');
       const v = peer.view(id);
       send(res, 200, v ? taskJson(peer, v, true) : { id });
@@ -160,7 +162,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
   }
   if (path === '/api/partition' && method === 'POST') {
     if (!partition) throw new HttpError(501, 'this peer cannot partition');
-    const body = (await readJson(req)) as { block?: unknown };
+    const body = (await readJsonBody(req)) as { block?: unknown };
     if (!Array.isArray(body.block) || body.block.length === 0 || !body.block.every((x) => typeof x === 'string' && x.length > 0)) {
       throw new HttpError(400, 'block must be a non-empty list of peer ids');
     }
