@@ -5,7 +5,7 @@
 // Times that come from other peers' clocks are never compared with ours: the caller passes
 // observation times (when this replica first saw a fact), which makes the rules immune to skew.
 
-import { compareBids, selectWinner } from './award.js';
+import { compareBids, rankBids, selectWinner } from './award.js';
 import { retryDelay, hasAttemptsLeft, type BackoffPolicy } from './backoff.js';
 import { leaseLapsed, type LeasePolicy } from './lease.js';
 import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskState, Vote } from './types.js';
@@ -200,7 +200,7 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const { result, duplicates } = canonicalResult(facts, ctx.knownPeers);
   const current = roundInfo(round);
   const claim = current.canonical;
-  const bids = rankBidsOfRound(facts.bids, taskId, round);
+  const bids = rankBids(facts.bids, taskId, round);
 
   const blockedBy: string[] = [];
   let depDead = false;
@@ -266,16 +266,6 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
     awaitingQuorum: exclusive && !claim ? [...(claimsByRound.get(round) ?? [])].sort((a, b) => compareBids(a, b, taskId)) : [],
     votes: exclusive ? (votesByRound.get(round) ?? []) : [],
   };
-}
-
-function rankBidsOfRound(bids: readonly Bid[], taskId: string, round: number): Bid[] {
-  const best = new Map<string, Bid>();
-  for (const b of bids) {
-    if (b.round !== round) continue;
-    const prev = best.get(b.peer);
-    if (!prev || compareBids(b, prev, taskId) < 0) best.set(b.peer, b);
-  }
-  return [...best.values()].sort((a, b) => compareBids(a, b, taskId));
 }
 
 export function isTerminal(state: TaskState): boolean {
