@@ -122,7 +122,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
   const method = req.method ?? 'GET';
   if (path === '/api/status' && method === 'GET') {
     const status = peer.status();
-    send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [] });
+    send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: { ...peer.sync.stats } });
     return;
   }
   if (path === '/api/tasks' && method === 'POST') {

@@ -140,7 +140,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
   const ready = { event: 'ready', name, peerId: peer.id, multiaddrs: transport.multiaddrs(), wsUrl: endpoint.url };
   process.stdout.write(json ? JSON.stringify(ready) + '\n' : `peer ${name} ready\n  peer id   ${peer.id}\n  libp2p    ${ready.multiaddrs.join(' ')}\n  websocket ${endpoint.url}\n`);
   const emit = (e: Record<string, unknown>) => {
-    if (json) process.stdout.write(JSON.stringify(e) + '\n');
+    if (json) process.stdout.write(JSON.stringify({ ...e, t: Date.now() }) + '\n');
     else {
       const { event, id, state, ...rest } = e;
       log('info', id ? `${String(event)} ${String(id)} ${String(state)}` : String(event), rest);
