@@ -6,6 +6,7 @@
 
 import * as Y from 'yjs';
 import { MeshError } from '@agentmesh/scheduler';
+import { GENESIS, compareGenerations, encodeGeneration, parseGeneration, type Generation } from './generation.js';
 import type { Bid, Cancel, Claim, FactKind, LeaseExpired, PeerInfo, Retry, RunDone, RunFailed, TaskFacts, TaskSpec, Vote } from '@agentmesh/scheduler';
 import {
   ROOT,
@@ -24,6 +25,7 @@ import {
   type Beat,
   type DataEntry,
   type FactKey,
+  type FactValue,
   type Progress,
 } from './schema.js';
 
@@ -34,6 +36,13 @@ export interface InvalidEntry {
   map: string;
   key: string;
   reason: string;
+}
+
+/** A task as the archive keeps it: the raw spec and every fact of it, by fact key. */
+export interface TaskRecord {
+  id: string;
+  spec: unknown;
+  facts: Record<string, unknown>;
 }
 
 export interface BoardChange {
@@ -200,19 +209,7 @@ export class TaskBoard {
     if (!idx) this.facts.set(fk.task, (idx = newFactIndex()));
     idx.cached = undefined;
     if (!this.seen.has(key)) this.seen.set(key, this.now());
-    const sub = 'peer' in fk ? `${fk.round}/${fk.peer}` : '';
-    const v = parsed.value;
-    switch (v.kind) {
-      case 'bid': idx.bids.set(sub, v.value); break;
-      case 'claim': idx.claims.set(sub, v.value); break;
-      case 'done': idx.dones.set(sub, v.value); break;
-      case 'fail': idx.fails.set(sub, v.value); break;
-      case 'progress': idx.progress.set(sub, v.value); break;
-      case 'expire': idx.expiries.set(v.value.round, v.value); break;
-      case 'retry': idx.retries.set(v.value.round, v.value); break;
-      case 'vote': idx.votes.set(sub, v.value); break;
-      case 'cancel': idx.cancel = v.value; break;
-    }
+    addFact(idx, fk, parsed.value);
     return fk.task;
   }
 
@@ -278,6 +275,24 @@ export class TaskBoard {
   initMeta(): void {
     const meta = this.doc.getMap(ROOT.meta);
     if (meta.get('schema') !== SCHEMA_VERSION) this.transact(() => meta.set('schema', SCHEMA_VERSION));
+  }
+
+  /** The generation this document belongs to (the greatest marker in meta; GENESIS if none). */
+  generation(): Generation {
+    let best = GENESIS;
+    for (const k of this.doc.getMap(ROOT.meta).keys()) {
+      if (!k.startsWith('gen:')) continue;
+      const g = parseGeneration(k.slice(4));
+      if (g && compareGenerations(g, best) > 0) best = g;
+    }
+    return best;
+  }
+
+  /** Marks this document as generation `g`. */
+  markGeneration(g: Generation): void {
+    const meta = this.doc.getMap(ROOT.meta);
+    const key = 'gen:' + encodeGeneration(g);
+    if (!meta.has(key)) this.transact(() => meta.set(key, true));
   }
 
   /** Adds a task. Throws MeshError('INVALID_TASK') and writes nothing if the spec is invalid. */
@@ -358,6 +373,83 @@ export class TaskBoard {
     if (task !== undefined) entry.task = task;
     this.transact(() => this.dataMap.set(dataKey(namespace, key), entry));
     return { namespace, key, value: value ?? null, by, at, task };
+  }
+
+  // ---- generations -------------------------------------------------------------------------------
+
+  /**
+   * Copies this board's valid entries into `target` (a board over a fresh document of the next
+   * generation), except the tasks in `drop` and their facts; entries `target` already holds are
+   * left alone. The times this replica first saw each entry move along, so leases and bid windows
+   * are not restarted by the move. Returns the raw spec and facts of each dropped task, for the
+   * archive. One transaction on `target`.
+   */
+  copyInto(target: TaskBoard, drop: ReadonlySet<string>): TaskRecord[] {
+    const dropped = new Map<string, TaskRecord>();
+    for (const id of drop) {
+      const raw = this.tasksMap.get(id);
+      if (raw !== undefined && this.specs.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
+    }
+    this.carryObservations(target, drop);
+    target.transact(() => {
+      for (const [id, raw] of this.tasksMap.entries()) {
+        if (drop.has(id) || !this.specs.has(id) || target.tasksMap.has(id)) continue;
+        target.tasksMap.set(id, raw);
+      }
+      for (const [key, raw] of this.factsMap.entries()) {
+        const fk = parseFactKey(key);
+        if (!fk || !parseFact(fk, raw).ok) continue;
+        const rec = dropped.get(fk.task);
+        if (rec) {
+          rec.facts[key] = raw;
+          continue;
+        }
+        if (drop.has(fk.task) || target.factsMap.has(key)) continue;
+        target.factsMap.set(key, raw);
+      }
+      for (const [id, raw] of this.peersMap.entries()) if (this.peerInfos.has(id) && !target.peersMap.has(id)) target.peersMap.set(id, raw);
+      for (const [id, raw] of this.beatsMap.entries()) if (this.beatsIndex.has(id) && !target.beatsMap.has(id)) target.beatsMap.set(id, raw);
+      for (const [k, raw] of this.dataMap.entries()) if (this.dataIndex.has(k) && !target.dataMap.has(k)) target.dataMap.set(k, raw);
+    });
+    for (const [id, t] of this.beatSeen) {
+      const mine = this.beatsIndex.get(id);
+      const theirs = target.beatsIndex.get(id);
+      // The same heartbeat as ours: we saw it at `t`, not now. A newer one (from a base) keeps its new time.
+      if (mine && theirs && mine.seq === theirs.seq && mine.at === theirs.at) target.beatSeen.set(id, t);
+    }
+    return [...dropped.values()];
+  }
+
+  /**
+   * Gives `target` this replica's first-sighting times of every entry outside `drop` (call it
+   * before `target` ingests a base from another peer, so those entries keep their old times).
+   */
+  carryObservations(target: TaskBoard, drop: ReadonlySet<string>): void {
+    for (const [k, t] of this.seen) if (!drop.has(k.slice(0, k.indexOf('/'))) && !target.seen.has(k)) target.seen.set(k, t);
+    for (const [k, t] of this.taskSeen) if (!drop.has(k) && !target.taskSeen.has(k)) target.taskSeen.set(k, t);
+    for (const [id, t] of this.beatSeen) if (!target.beatSeen.has(id)) target.beatSeen.set(id, t);
+  }
+
+  /**
+   * Writes back what an archived record holds and this document lacks (its spec, its facts), so
+   * a task that came back into the live document without its outcome (from a replica that had
+   * missed it) ends as it ended before. Invalid parts are skipped. Returns the entries written.
+   */
+  restore(rec: TaskRecord): number {
+    let n = 0;
+    this.transact(() => {
+      if (!this.tasksMap.has(rec.id) && parseTaskSpec(rec.spec, rec.id).ok) {
+        this.tasksMap.set(rec.id, rec.spec);
+        n++;
+      }
+      for (const [key, raw] of Object.entries(rec.facts)) {
+        const fk = parseFactKey(key);
+        if (!fk || fk.task !== rec.id || this.factsMap.has(key) || !parseFact(fk, raw).ok) continue;
+        this.factsMap.set(key, raw);
+        n++;
+      }
+    });
+    return n;
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -446,6 +538,45 @@ export class TaskBoard {
   get dataCount(): number {
     return this.dataIndex.size;
   }
+}
+
+function addFact(idx: FactIndex, fk: FactKey, v: FactValue): void {
+  const sub = 'peer' in fk ? `${fk.round}/${fk.peer}` : '';
+  switch (v.kind) {
+    case 'bid': idx.bids.set(sub, v.value); break;
+    case 'claim': idx.claims.set(sub, v.value); break;
+    case 'done': idx.dones.set(sub, v.value); break;
+    case 'fail': idx.fails.set(sub, v.value); break;
+    case 'progress': idx.progress.set(sub, v.value); break;
+    case 'expire': idx.expiries.set(v.value.round, v.value); break;
+    case 'retry': idx.retries.set(v.value.round, v.value); break;
+    case 'vote': idx.votes.set(sub, v.value); break;
+    case 'cancel': idx.cancel = v.value; break;
+  }
+}
+
+/** The validated facts of an archived task record (invalid parts skipped); undefined if its spec is invalid. */
+export function factsFromRecord(rec: TaskRecord): TaskFacts | undefined {
+  const spec = parseTaskSpec(rec.spec, rec.id);
+  if (!spec.ok) return undefined;
+  const idx = newFactIndex();
+  for (const [key, raw] of Object.entries(rec.facts ?? {})) {
+    const fk = parseFactKey(key);
+    if (!fk || fk.task !== rec.id) continue;
+    const parsed = parseFact(fk, raw);
+    if (parsed.ok) addFact(idx, fk, parsed.value);
+  }
+  return {
+    spec: spec.value,
+    bids: [...idx.bids.values()],
+    claims: [...idx.claims.values()],
+    dones: [...idx.dones.values()],
+    fails: [...idx.fails.values()],
+    expiries: [...idx.expiries.values()],
+    cancel: idx.cancel,
+    retries: [...idx.retries.values()],
+    votes: [...idx.votes.values()],
+  };
 }
 
 function removeFact(idx: FactIndex, fk: FactKey): void {

@@ -7,3 +7,5 @@ export * from './equality.js';
 export * from './log-codec.js';
 export * from './storage.js';
 export * from './memory-storage.js';
+export * from './generation.js';
+export * from './archive.js';

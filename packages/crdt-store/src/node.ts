@@ -382,3 +382,4 @@ export class FileStorage implements Storage {
 export function openFileStorage(dir: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
   return FileStorage.open(dir, opts);
 }
+export * from './node-archive.js';

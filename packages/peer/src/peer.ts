@@ -35,11 +35,29 @@ import {
   type TokenBucket,
   type Vote,
 } from '@agentmesh/scheduler';
-import { TaskBoard, jsonSize, LIMITS, type BoardChange, type InvalidEntry, type Storage } from '@agentmesh/crdt-store';
+import {
+  GENESIS,
+  MemoryArchive,
+  TaskBoard,
+  compareGenerations,
+  encodeGeneration,
+  factsFromRecord,
+  jsonSize,
+  parseGeneration,
+  LIMITS,
+  type Archive,
+  type ArchiveCounts,
+  type ArchiveRecord,
+  type BoardChange,
+  type Generation,
+  type InvalidEntry,
+  type Storage,
+} from '@agentmesh/crdt-store';
+import { DEFAULT_ROLLOVER, archiveRecord, dropSet, keepFor, splitTasks, type RolloverPolicy } from './generations.js';
 import { agentDefinition, type AgentContext, type AgentDefinition, type AgentRegistry } from './agents.js';
 import type { Clock, TimerId } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
-import { STORAGE_ORIGIN, SyncEngine } from './sync.js';
+import { GENESIS_NAME, MeshOrigin, STORAGE_ORIGIN, SYNC_STEP2, SyncEngine, checkUpdate } from './sync.js';
 import { buildTaskSpec, type TaskInput } from './task-input.js';
 import type { Transport } from './transport.js';
 import { TypedEmitter } from './emitter.js';
@@ -131,6 +149,10 @@ export interface PeerOptions {
   timing?: Partial<PeerTiming>;
   logger?: Logger;
   maxMessageBytes?: number;
+  /** Where finished tasks go when they leave the live document. Default: in memory. */
+  archive?: Archive;
+  /** When the live document is replaced by a new generation and what is archived then. */
+  rollover?: Partial<RolloverPolicy>;
 }
 
 export type PeerEvents = {
@@ -148,6 +170,10 @@ export type PeerEvents = {
   durable: { seq: number };
   /** Something remote was rejected (bad update, invalid entry). */
   invalid: { source: string; reason: string };
+  /** This peer moved to a new document generation (`peer.doc` and `peer.board` are new objects). */
+  generation: { name: string; n: number; archived: number; kept: number; startedBy: string; docBytes: number };
+  /** A task that came back into the live document without its outcome got it again from the archive. */
+  restored: { id: string; entries: number };
 };
 
 interface Run {
@@ -171,8 +197,13 @@ export interface StatusPeer {
 
 export interface PeerStatus {
   peers: StatusPeer[];
+  /** Every task this peer knows, by state: the live document's and the archived ones (each once). */
   tasks: Record<TaskState, number>;
   duplicateRuns: number;
+  /** Finished tasks in this peer's archive (no longer in the live document). */
+  archived: ArchiveCounts;
+  /** The live document's generation. */
+  generation: { n: number; name: string };
 }
 
 const Y_CLIENT_MAX = 0xffffffff;
@@ -180,9 +211,13 @@ const Y_CLIENT_MAX = 0xffffffff;
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly id: string;
   readonly name: string;
-  readonly doc: Y.Doc;
-  readonly board: TaskBoard;
+  /** The live document (replaced at each generation change: do not keep a reference to it). */
+  doc: Y.Doc;
+  /** The typed board over `doc` (replaced with it). */
+  board: TaskBoard;
   readonly sync: SyncEngine;
+  readonly archive: Archive;
+  readonly rollover: RolloverPolicy;
   readonly timing: PeerTiming;
   readonly capabilities: string[];
   capacity: number;
@@ -227,6 +262,29 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** What the storage repaired when this peer loaded it (cut tails, snapshots moved aside). */
   loadWarnings: string[] = [];
   private caughtUp = false;
+  private gen: Generation = GENESIS;
+  /** Bytes of updates since the generation began (an upper estimate of the encoded document). */
+  private genBytes = 0;
+  private genStartedAt = 0;
+  /** When this peer last moved to a new generation (-Infinity: not since it started). */
+  private genEnteredAt = -Infinity;
+  private lastRolloverCheck = -Infinity;
+  private rolloverDueSince: number | undefined;
+  /** A later generation we asked a peer for (its whole document, the base of ours). */
+  private pendingGen: { name: string; gen: Generation; from: string; askedAt: number } | undefined;
+  /** Task ids new to this replica that the archive may know (see `restoreFromArchive`). */
+  private readonly toCheck = new Set<string>();
+  /** Chain of archive writes and compactions after generation changes. */
+  private genWork: Promise<void> = Promise.resolve();
+  /** Yjs client ids of earlier generations' documents: updates carrying them are stale. */
+  readonly retiredClients = new Set<number>();
+  private readonly onDocUpdate = (u: Uint8Array, origin: unknown) => {
+    this.genBytes += u.byteLength;
+    if (origin === STORAGE_ORIGIN || this.stopped) return;
+    this.storage.append(u);
+    this.writeSeq++;
+  };
+  private unsubscribeBoard: (() => void) | undefined;
   readonly counters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0 };
 
   constructor(opts: PeerOptions) {
@@ -256,11 +314,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.capabilities = [...caps].sort();
     this.bucket = newBucket(this.clock.now(), this.burst());
 
-    this.doc = new Y.Doc();
-    // A fresh client id every start: reusing one after a crash could collide with updates that
-    // left this peer but never reached its disk.
-    this.doc.clientID = 1 + Math.floor(this.rng.next() * (Y_CLIENT_MAX - 1));
-    this.board = new TaskBoard(this.doc, { now: () => this.clock.now(), onInvalid: (e) => this.reportInvalid(e) });
+    this.archive = opts.archive ?? new MemoryArchive();
+    this.rollover = { ...DEFAULT_ROLLOVER, ...opts.rollover };
+    this.doc = this.newDoc();
+    this.board = this.newBoard(this.doc);
     this.sync = new SyncEngine(this.doc, opts.transport, {
       clock: this.clock,
       batchMs: this.timing.batchMs,
@@ -271,7 +328,26 @@ export class Peer extends TypedEmitter<PeerEvents> {
         this.log.log('warn', 'rejected update', { from, reason });
         this.emit('invalid', { source: from, reason });
       },
+      compareGenerations: (a, b) => {
+        const ga = parseGeneration(a);
+        const gb = parseGeneration(b);
+        if (!ga || !gb) return 0;
+        return compareGenerations(ga, gb);
+      },
+      onOtherGeneration: (from, name, sub, payload) => this.onLaterGeneration(from, name, sub, payload),
     });
+  }
+
+  private newDoc(): Y.Doc {
+    const doc = new Y.Doc();
+    // A fresh client id for every document and every start: reusing one after a crash could
+    // collide with updates that left this peer but never reached its disk.
+    doc.clientID = 1 + Math.floor(this.rng.next() * (Y_CLIENT_MAX - 1));
+    return doc;
+  }
+
+  private newBoard(doc: Y.Doc): TaskBoard {
+    return new TaskBoard(doc, { now: () => this.clock.now(), onInvalid: (e) => this.reportInvalid(e) });
   }
 
   private burst(): number {
@@ -301,12 +377,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     };
     if (loaded.snapshot) replay(loaded.snapshot, 'snapshot');
     for (const u of loaded.updates) replay(u, 'update');
-    this.doc.on('update', (u: Uint8Array, origin: unknown) => {
-      if (origin === STORAGE_ORIGIN || this.stopped) return;
-      this.storage.append(u);
-      this.writeSeq++;
-    });
-    this.board.onChange((c) => this.onBoardChange(c));
+    this.gen = this.board.generation();
+    this.sync.generation = this.gen.n === 0 ? GENESIS_NAME : encodeGeneration(this.gen);
+    this.genBytes = loaded.snapshot?.byteLength ?? 0;
+    for (const u of loaded.updates) this.genBytes += u.byteLength;
+    this.doc.on('update', this.onDocUpdate);
+    this.unsubscribeBoard = this.board.onChange((c) => this.onBoardChange(c));
     this.board.initMeta();
     this.board.registerPeer({
       id: this.id,
@@ -317,7 +393,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       startedAt: this.clock.now(),
     });
     for (const id of this.board.taskIds()) this.dirty.add(id);
-    this.startedAt = this.clock.now();
+    this.startedAt = this.genStartedAt = this.clock.now();
     this.caughtUp = !this.board.peers().some((p) => p.id !== this.id);
     this.heartbeat();
     this.sync.start();
@@ -327,7 +403,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   private onBoardChange(c: BoardChange): void {
-    for (const id of c.tasks) this.dirty.add(id);
+    for (const id of c.tasks) {
+      this.dirty.add(id);
+      if (!c.local && !this.lastState.has(id) && this.archive.mightHave(id)) this.toCheck.add(id);
+    }
     // A dependency that changed may unblock its dependents; they are found by the periodic sweep.
     if (c.tasks.size > 0 && !c.local) this.processSoon();
   }
@@ -358,7 +437,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const now = this.clock.now();
     if (!this.quiet && now - this.lastBeat >= this.timing.heartbeatMs) this.heartbeat();
     this.fenceExclusiveRuns(now);
+    this.restoreFromArchive();
     this.process();
+    this.maybeRollover(now);
     if (now - this.lastFlush >= this.timing.flushMs && this.durableSeq < this.writeSeq) {
       this.lastFlush = now;
       void this.flush().catch((e) => this.log.log('error', 'storage flush failed', { error: (e as Error).message }));
@@ -452,7 +533,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         if (memo.has(dep)) return memo.get(dep);
         const f = this.board.getFacts(dep);
         memo.set(dep, undefined); // cycle guard
-        const st = f && depth < 64 ? this.derive(dep, f, now, memo, depth + 1).state : undefined;
+        const st = f ? (depth < 64 ? this.derive(dep, f, now, memo, depth + 1).state : undefined) : this.archive.get(dep)?.state;
         memo.set(dep, st);
         return st;
       },
@@ -482,6 +563,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.caughtUp = true;
       this.log.log('debug', 'caught up', { with: [...this.sync.syncedWith], afterMs: now - this.startedAt });
     }
+    const settling = this.settling(now);
     const sweep = now - this.lastSweep >= this.timing.sweepMs;
     if (sweep) this.lastSweep = now;
     const ids = new Set<string>(this.dirty);
@@ -537,6 +619,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       if (mine) {
         const waited = now - this.board.seenAt(id, 'bid', v.round, this.id);
         if (waited < this.bidWindow()) continue;
+        if (settling) continue; // bids of peers still moving to this generation may be on their way
         const best = this.bestLiveBid(v, now);
         if (best?.peer === this.id && !this.quiet && this.caughtUp && (this.reserved.has(id) || this.freeSlots() > 0)) {
           this.claimAndRun(id, facts.spec, v, best);
@@ -585,7 +668,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         }
       });
     }
-    if (candidates.length > 0 && !this.quiet && this.caughtUp) this.bid(candidates, now, () => (alivePeers ??= this.aliveEligiblePeers(now)));
+    if (candidates.length > 0 && !this.quiet && this.caughtUp && !settling) this.bid(candidates, now, () => (alivePeers ??= this.aliveEligiblePeers(now)));
   }
 
   /**
@@ -835,8 +918,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const out: Record<string, unknown> = {};
     for (const dep of spec.dependsOn) {
       const f = this.board.getFacts(dep);
-      const r = f ? this.view(dep)?.result : undefined;
-      out[dep] = r?.result ?? null;
+      out[dep] = f ? (this.view(dep)?.result?.result ?? null) : (this.archive.get(dep)?.result ?? null);
     }
     return out;
   }
@@ -958,6 +1040,213 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
   }
 
+  // ---- generations -----------------------------------------------------------------------------
+  // The live document is replaced now and then by a new generation that holds what is still live;
+  // finished tasks past the retention go to the archive (docs/bounded-document.md). Any peer may
+  // start one when it is due; the others move when they hear of it: they fetch the starter's
+  // document (the base) and add what they hold that it lacks, so nothing is lost and entries are
+  // not written twice.
+
+  /** The live document's generation. */
+  get generation(): Generation {
+    return this.gen;
+  }
+
+  /** Starts a new generation now if one is due (called from the main loop every `checkMs`). */
+  private maybeRollover(now: number): void {
+    if (this.quiet || !this.caughtUp || this.pendingGen || now - this.lastRolloverCheck < this.rollover.checkMs) return;
+    this.lastRolloverCheck = now;
+    const split = splitTasks(this.views(now), (id) => this.board.getFacts(id));
+    if (this.genBytes > this.rollover.maxDocBytes / 2) this.genBytes = Y.encodeStateAsUpdate(this.doc).byteLength;
+    const unfinished = split.views.size - split.finished.length;
+    const keep = keepFor(this.rollover, this.genBytes, split.views.size, unfinished);
+    const cut: Generation = { n: this.gen.n + 1, at: Math.max(1, Math.round(now)), keep, by: this.id };
+    const drop = dropSet(split, cut, this.rollover.retentionMs, new Set(this.running.keys()));
+    const age = now - this.genStartedAt;
+    const due =
+      drop.size >= this.rollover.minArchive ||
+      (drop.size > 0 && age >= this.rollover.retentionMs) ||
+      (this.genBytes > this.rollover.maxDocBytes && age >= 60_000);
+    if (!due) {
+      this.rolloverDueSince = undefined;
+      return;
+    }
+    this.rolloverDueSince ??= now;
+    // One peer usually starts it: the alive peers take turns by a hash of the generation number.
+    const alive = this.aliveEligiblePeers(now).map((p) => p.id);
+    alive.sort((a, b) => unitHash('gen', cut.n, a) - unitHash('gen', cut.n, b) || (a < b ? -1 : 1));
+    const rank = Math.max(0, alive.indexOf(this.id));
+    if (now - this.rolloverDueSince < rank * this.rollover.staggerMs) return;
+    this.enterGeneration(cut, undefined, split);
+  }
+
+  /** A message of a later generation arrived: fetch that generation's document, then move to it. */
+  private onLaterGeneration(from: string, name: string, sub: number, payload: Uint8Array): void {
+    if (this.stopped) return;
+    const g = parseGeneration(name);
+    if (!g || compareGenerations(g, this.gen) <= 0) return;
+    if (g.at > this.clock.now() + 24 * 3600_000) {
+      this.log.log('warn', 'ignored a generation from the future', { from, name });
+      return;
+    }
+    if (sub === SYNC_STEP2) {
+      if (this.pendingGen && compareGenerations(this.pendingGen.gen, g) > 0) return;
+      const problem = checkUpdate(payload);
+      if (problem) {
+        this.log.log('warn', 'rejected a generation base', { from, name, reason: problem });
+        return;
+      }
+      this.enterGeneration(g, { from, update: payload });
+      return;
+    }
+    const now = this.clock.now();
+    const p = this.pendingGen;
+    if (p && compareGenerations(p.gen, g) >= 0 && now - p.askedAt < Math.max(250, 4 * this.sync.maxRtt())) return;
+    this.pendingGen = { name, gen: g, from, askedAt: now };
+    this.log.log('debug', 'asking for a later generation', { from, name });
+    this.sync.requestBase(from, name);
+  }
+
+  /**
+   * Moves to generation `g`: a fresh document gets the base (when another peer started it), then
+   * every entry of ours it lacks except finished tasks the cut archives; the archive gets those.
+   */
+  private enterGeneration(g: Generation, base: { from: string; update: Uint8Array } | undefined, split?: ReturnType<typeof splitTasks>): void {
+    const now = this.clock.now();
+    const old = this.board;
+    const oldDoc = this.doc;
+    split ??= splitTasks(this.views(now), (id) => old.getFacts(id));
+    const drop = dropSet(split, g, this.rollover.retentionMs, new Set(this.running.keys()));
+    const doc = this.newDoc();
+    const board = this.newBoard(doc);
+    old.carryObservations(board, drop);
+    if (base) Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
+    const records = old.copyInto(board, drop);
+    // A task we archive now that the base still holds (its starter missed how it ended) gets the
+    // facts we have and it lacks, so it ends there as it ended here instead of running again.
+    for (const r of records) if (board.getSpec(r.id)) board.restore(r);
+    board.markGeneration(g);
+    const name = encodeGeneration(g);
+    const archived: ArchiveRecord[] = [];
+    for (const r of records) {
+      const v = split.views.get(r.id);
+      const f = old.getFacts(r.id);
+      if (v && f) archived.push(archiveRecord(r, v, f, g, now));
+    }
+    for (const client of Y.decodeStateVector(Y.encodeStateVector(oldDoc)).keys()) this.retiredClients.add(client);
+    oldDoc.off('update', this.onDocUpdate);
+    this.unsubscribeBoard?.();
+    this.doc = doc;
+    this.board = board;
+    this.gen = g;
+    this.genStartedAt = this.genEnteredAt = now;
+    this.pendingGen = undefined;
+    this.rolloverDueSince = undefined;
+    const snapshot = Y.encodeStateAsUpdate(doc);
+    this.genBytes = snapshot.byteLength;
+    // The whole new document goes to the log at once, so a crash before the compaction below
+    // still restarts with it (mixed with the old generation, which only adds finished tasks).
+    this.storage.append(snapshot);
+    this.writeSeq++;
+    doc.on('update', this.onDocUpdate);
+    this.unsubscribeBoard = board.onChange((c) => this.onBoardChange(c));
+    this.heartbeat();
+    this.sync.setDoc(doc, name);
+    for (const id of drop) {
+      this.active.delete(id);
+      this.dirty.delete(id);
+      this.pendingPool.delete(id);
+      this.lastState.delete(id);
+      this.release(id);
+    }
+    for (const id of board.taskIds()) {
+      this.dirty.add(id);
+      // A task of the base that this replica had archived before may lack its outcome.
+      if (!old.getSpec(id) && this.archive.mightHave(id)) this.toCheck.add(id);
+    }
+    this.log.log('info', 'new document generation', { generation: name, startedBy: g.by === this.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
+    this.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
+    // The archive is durable before the log that still holds the archived tasks is compacted away.
+    this.genWork = this.genWork
+      .then(async () => {
+        if (archived.length > 0) await this.archive.append(archived);
+        if (this.stopped) return;
+        await this.flush();
+        if (!this.stopped) await this.storage.compact(Y.encodeStateAsUpdate(this.doc));
+      })
+      .catch((e: unknown) => this.log.log('error', 'archiving or compaction after a generation change failed', { error: (e as Error).message }));
+    this.processSoon();
+  }
+
+  /**
+   * Right after a generation change (or while fetching a later generation) this peer neither bids
+   * nor claims: bids and claims that peers still on the old generation wrote reach it only once
+   * they have moved too, and an award made without them could run a task twice.
+   */
+  private settling(now: number): boolean {
+    if (this.pendingGen !== undefined) return true;
+    return now - this.genEnteredAt < Math.max(4 * this.timing.bidWindowMs, 4 * this.sync.maxRtt(), this.bidWindow() * 2, 60);
+  }
+
+  /** Waits for the archive writes and compaction of past generation changes. */
+  async settled(): Promise<void> {
+    await this.genWork;
+  }
+
+  /**
+   * Tasks that came back into the live document (from a replica that had missed their end) get
+   * their archived facts again, so they end as they ended before instead of running again.
+   */
+  private restoreFromArchive(): void {
+    if (this.toCheck.size === 0) return;
+    const ids = [...this.toCheck];
+    this.toCheck.clear();
+    for (const id of ids) {
+      const rec = this.archive.get(id);
+      if (!rec) continue;
+      const n = this.board.restore(rec);
+      if (n > 0) {
+        this.log.log('info', 'restored an archived task that came back without its outcome', { task: id, entries: n });
+        this.emit('restored', { id, entries: n });
+      }
+    }
+  }
+
+  /** True when an update carries changes of an earlier generation's document (a stale replica). */
+  isStaleUpdate(update: Uint8Array): boolean {
+    if (this.retiredClients.size === 0) return false;
+    try {
+      const meta = Y.parseUpdateMeta(update);
+      for (const client of meta.to.keys()) if (this.retiredClients.has(client)) return true;
+      return false;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A task as the archive has it (undefined if this peer never archived it). */
+  archived(id: string): ArchiveRecord | undefined {
+    return this.archive.get(id);
+  }
+
+  /** The view of an archived task, derived from its archived facts. */
+  archivedView(id: string, now = this.clock.now()): TaskView | undefined {
+    const rec = this.archive.get(id);
+    const facts = rec ? factsFromRecord(rec) : undefined;
+    if (!rec || !facts) return undefined;
+    return deriveTask(facts, {
+      now,
+      taskSeenAt: rec.finishedAt,
+      seenAt: () => rec.finishedAt,
+      lastSeen: () => undefined,
+      depState: (dep) => this.board.getFacts(dep) ? this.view(dep, now)?.state : this.archive.get(dep)?.state,
+      lease: this.timing.lease,
+      backoff: this.timing.backoff,
+      seed: this.meshSeed,
+      knownPeers: Math.max(1, this.board.peers().length),
+    });
+  }
+
   // ---- public API ----------------------------------------------------------------------------------
 
   /** Adds tasks; resolves once they are durable on this peer's disk. */
@@ -977,7 +1266,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /** Cancels a task everywhere (a running run is aborted by whoever runs it). */
   async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
-    if (!this.board.getSpec(id)) throw new MeshError('NOT_FOUND', `no task ${id}`);
+    if (!this.board.getSpec(id)) {
+      const rec = this.archive.get(id);
+      if (rec) throw new MeshError('INVALID_ARGUMENT', `task ${id} already ended (${rec.state}) and is archived`);
+      throw new MeshError('NOT_FOUND', `no task ${id}`);
+    }
     const wrote = this.board.putCancel(id, { by: this.id, at: this.clock.now(), reason });
     this.dirty.add(id);
     this.processSoon();
@@ -990,6 +1283,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * attempt's error stays in the document). Only dead tasks can be revived.
    */
   async retry(id: string): Promise<TaskView> {
+    if (!this.board.getSpec(id)) {
+      // A dead task that was archived comes back into the live document first.
+      const rec = this.archive.get(id);
+      if (rec?.state === 'dead') this.board.restore(rec);
+    }
     const v = this.view(id);
     if (!v) throw new MeshError('NOT_FOUND', `no task ${id}`);
     if (v.state !== 'dead') throw new MeshError('INVALID_ARGUMENT', `task ${id} is ${v.state}, only dead tasks can be retried`);
@@ -1021,10 +1319,21 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const now = this.clock.now();
     const tasks = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
     let duplicateRuns = 0;
+    let overlap: ArchiveCounts | undefined;
     for (const v of this.views(now)) {
       tasks[v.state]++;
       duplicateRuns += v.duplicates.length;
+      // A finished task both in the live document and in the archive is counted once.
+      if (isTerminal(v.state) && this.archive.mightHave(v.id)) {
+        const rec = this.archive.get(v.id);
+        if (rec) {
+          overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
+          overlap[rec.state]++;
+        }
+      }
     }
+    const archived = this.archive.counts();
+    for (const st of ['done', 'dead', 'cancelled'] as const) tasks[st] += Math.max(0, archived[st] - (overlap?.[st] ?? 0));
     const peers = this.board.peers().map((p) => ({
       name: p.name,
       peerId: p.id,
@@ -1033,7 +1342,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       alive: this.isAlive(p.id, now),
     }));
     peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { peers, tasks, duplicateRuns };
+    return { peers, tasks, duplicateRuns, archived, generation: { n: this.gen.n, name: encodeGeneration(this.gen) } };
   }
 
   get load(): number {
@@ -1069,6 +1378,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       });
       for (const run of left) this.abortRun(run, 'peer stopping');
     }
+    await this.genWork;
     await this.flush();
     this.sync.flush();
     this.shutdown();

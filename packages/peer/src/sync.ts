@@ -17,6 +17,10 @@ export const MESSAGE_SYNC = 0;
 export const SYNC_STEP1 = 0;
 export const SYNC_STEP2 = 1;
 export const SYNC_UPDATE = 2;
+/** Outer message type of sync messages tagged with a document generation (after the first). */
+export const MESSAGE_SYNC_GEN = 8;
+/** The first generation's name: its messages go out untagged, in plain y-protocols format. */
+export const GENESIS_NAME = '0.0.0.';
 
 /** Origin of updates that came in from the mesh (so they are not echoed back out). */
 export class MeshOrigin {
@@ -45,25 +49,42 @@ export interface SyncOptions {
   /** Messages larger than this are rejected unread. */
   maxMessageBytes: number;
   onInvalid: (from: string, reason: string) => void;
+  /**
+   * A message of another generation arrived. `cmp` > 0: the sender is on a later one (the peer
+   * decides whether to move; `sub`/`payload` are passed so a requested base can be used);
+   * the engine itself answers senders on an earlier one with a step 1 of ours, which tells them.
+   */
+  onOtherGeneration?: (from: string, gen: string, sub: number, payload: Uint8Array) => void;
+  /** Orders two generation names (negative: a before b). */
+  compareGenerations?: (a: string, b: string) => number;
 }
 
-export function encodeSyncMessage(sub: number, payload: Uint8Array): Uint8Array {
+export function encodeSyncMessage(sub: number, payload: Uint8Array, gen = GENESIS_NAME): Uint8Array {
   const enc = encoding.createEncoder();
-  encoding.writeVarUint(enc, MESSAGE_SYNC);
+  if (gen === GENESIS_NAME) encoding.writeVarUint(enc, MESSAGE_SYNC);
+  else {
+    encoding.writeVarUint(enc, MESSAGE_SYNC_GEN);
+    encoding.writeVarString(enc, gen);
+  }
   encoding.writeVarUint(enc, sub);
   encoding.writeVarUint8Array(enc, payload);
   return encoding.toUint8Array(enc);
 }
 
-export function decodeSyncMessage(data: Uint8Array): { sub: number; payload: Uint8Array } {
+export function decodeSyncMessage(data: Uint8Array): { sub: number; payload: Uint8Array; gen: string } {
   const dec = decoding.createDecoder(data);
   const type = decoding.readVarUint(dec);
-  if (type !== MESSAGE_SYNC) throw new Error(`unknown message type ${type}`);
+  if (type !== MESSAGE_SYNC && type !== MESSAGE_SYNC_GEN) throw new Error(`unknown message type ${type}`);
+  let gen = GENESIS_NAME;
+  if (type === MESSAGE_SYNC_GEN) {
+    gen = decoding.readVarString(dec);
+    if (gen.length > 200) throw new Error('generation name too long');
+  }
   const sub = decoding.readVarUint(dec);
   if (sub !== SYNC_STEP1 && sub !== SYNC_STEP2 && sub !== SYNC_UPDATE) throw new Error(`unknown sync message ${sub}`);
   const payload = decoding.readVarUint8Array(dec);
   if (decoding.hasContent(dec)) throw new Error('trailing bytes after sync message');
-  return { sub, payload };
+  return { sub, payload, gen };
 }
 
 /** Checks that bytes are a well-formed Yjs update without touching any document. */
@@ -108,11 +129,40 @@ export class SyncEngine {
     if (this.batchTimer === undefined) this.batchTimer = this.opts.clock.setTimeout(() => this.flush(), this.opts.batchMs);
   };
 
+  /** When we last told each peer on an earlier generation about ours. */
+  private readonly lastNotice = new Map<string, number>();
+
   constructor(
-    readonly doc: Y.Doc,
+    public doc: Y.Doc,
     readonly transport: Transport,
     private readonly opts: SyncOptions,
+    /** The generation of `doc` (its encoded name). */
+    public generation = GENESIS_NAME,
   ) {}
+
+  /**
+   * Moves to the next generation's document: buffered updates of the old one are dropped (the new
+   * document holds their content), and every connected peer gets a step 1 of the new one.
+   */
+  setDoc(doc: Y.Doc, generation: string): void {
+    if (this.batchTimer !== undefined) this.opts.clock.clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    this.outbox = [];
+    if (this.running) this.doc.off('update', this.onDocUpdate);
+    this.doc = doc;
+    this.generation = generation;
+    this.syncedWith.clear();
+    if (this.running) {
+      this.doc.on('update', this.onDocUpdate);
+      for (const p of this.transport.connectedPeers()) this.sendStep1(p);
+    }
+  }
+
+  /** Asks `peer`, which is on generation `gen`, for its whole document of that generation. */
+  requestBase(peer: string, gen: string): void {
+    if (!this.running) return;
+    this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(new Y.Doc()), gen));
+  }
 
   start(): void {
     if (this.running) return;
@@ -146,7 +196,7 @@ export class SyncEngine {
     if (!this.running || this.outbox.length === 0) return;
     const merged = this.outbox.length === 1 ? this.outbox[0]! : Y.mergeUpdates(this.outbox);
     this.outbox = [];
-    const msg = encodeSyncMessage(SYNC_UPDATE, merged);
+    const msg = encodeSyncMessage(SYNC_UPDATE, merged, this.generation);
     this.stats.updatesSent++;
     if (this.transport.broadcast) {
       this.count(msg);
@@ -160,7 +210,7 @@ export class SyncEngine {
   sendStep1(peer: string): void {
     if (!this.running) return;
     this.step1SentAt.set(peer, this.opts.clock.now());
-    this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc)));
+    this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc), this.generation));
   }
 
   /** The largest smoothed round trip to a connected peer, ms (0 when none measured yet). */
@@ -225,7 +275,7 @@ export class SyncEngine {
       this.reject(from, `message of ${data.byteLength} bytes is over the ${this.opts.maxMessageBytes}-byte limit`);
       return;
     }
-    let msg: { sub: number; payload: Uint8Array };
+    let msg: { sub: number; payload: Uint8Array; gen: string };
     try {
       msg = decodeSyncMessage(data);
     } catch (e) {
@@ -233,6 +283,20 @@ export class SyncEngine {
       return;
     }
     this.lastHeard.set(from, this.opts.clock.now());
+    if (msg.gen !== this.generation) {
+      const cmp = this.opts.compareGenerations?.(msg.gen, this.generation) ?? 0;
+      if (cmp > 0) this.opts.onOtherGeneration?.(from, msg.gen, msg.sub, msg.payload);
+      else if (cmp < 0) {
+        // The sender is behind: our step 1 tells it which generation we are on (at most once per repair period).
+        const now = this.opts.clock.now();
+        const last = this.lastNotice.get(from);
+        if (last === undefined || now - last >= this.opts.repairMs) {
+          this.lastNotice.set(from, now);
+          this.sendStep1(from);
+        }
+      } else this.reject(from, `unknown generation ${JSON.stringify(msg.gen.slice(0, 60))}`);
+      return;
+    }
     if (msg.sub === SYNC_STEP1) {
       let sv: Map<number, number>;
       try {
@@ -248,7 +312,7 @@ export class SyncEngine {
         this.reject(from, `bad state vector: ${(e as Error).message}`);
         return;
       }
-      this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff));
+      this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff, this.generation));
       // The asker holds something we lack: ask back, so one round trip repairs both sides.
       if (remoteIsAhead(sv, Y.decodeStateVector(Y.encodeStateVector(this.doc)))) this.sendStep1(from);
       return;

@@ -89,7 +89,15 @@ export interface WsEndpointOptions {
    * no token is set, besides loopback origins. Ignored with a token: the token is the gate then.
    */
   allowedOrigins?: string[];
+  /**
+   * True for an update that belongs to an earlier document generation (a client that kept its old
+   * document across a generation change): it is refused and the client told to start afresh (4000).
+   */
+  isStale?: (update: Uint8Array) => boolean;
 }
+
+/** Close code sent to websocket clients when the peer moved to a new document generation. */
+export const WS_CLOSE_GENERATION = 4000;
 
 export interface WsEndpoint {
   /** ws://host:port/room (a connectable host when bound to a wildcard address). */
@@ -101,10 +109,15 @@ export interface WsEndpoint {
   host: string;
   /** Open websocket connections. */
   connections(): number;
+  /**
+   * Serves another document from now on (the peer's next generation): every client is closed with
+   * code 4000 and must reconnect with a fresh Y.Doc; updates of the old document are refused.
+   */
+  rebind(doc: Y.Doc): void;
   close(): Promise<void>;
 }
 
-type Verdict = { kind: 'ok' } | { kind: 'invalid'; reason: string } | { kind: 'ignore'; reason: string };
+type Verdict = { kind: 'ok'; update?: Uint8Array } | { kind: 'invalid'; reason: string } | { kind: 'ignore'; reason: string };
 
 let endpointSeq = 0;
 let connectionSeq = 0;
@@ -212,7 +225,7 @@ export function inspectMessage(bytes: Uint8Array): Verdict {
       }
       if (sub === SYNC_STEP2 || sub === SYNC_UPDATE) {
         const problem = checkUpdate(payload);
-        return problem === null ? { kind: 'ok' } : { kind: 'invalid', reason: problem };
+        return problem === null ? { kind: 'ok', update: payload } : { kind: 'invalid', reason: problem };
       }
       return { kind: 'invalid', reason: `unknown sync message ${sub}` };
     }
@@ -264,7 +277,7 @@ function validate(opts: WsEndpointOptions): { host: string; port: number; room: 
 /** Serves `opts.doc` to stock y-websocket clients over HTTP/websocket. */
 export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoint> {
   const { host, port, room, max } = validate(opts);
-  const doc = opts.doc;
+  let doc = opts.doc;
   const roomPath = `/${room}`;
   const tokenDigest = opts.token === undefined ? undefined : digest(opts.token);
   const allowedOrigins = new Set(opts.allowedOrigins ?? []);
@@ -292,8 +305,8 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
   }
 
   // ---- the shared doc and the bridge -----------------------------------------------------------
-  const key = `${room}#agentmesh-ws-${++endpointSeq}-${process.pid}`;
-  const shared = new WSSharedDoc(key);
+  let key = `${room}#agentmesh-ws-${++endpointSeq}-${process.pid}`;
+  let shared = new WSSharedDoc(key);
   shared.gc = doc.gc;
   const BRIDGE = Symbol('agentmesh-ws-bridge');
   const myOrigins = new WeakSet<WsOrigin>();
@@ -354,6 +367,28 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
     } catch (e) {
       log('error', 'ws: destroying the websocket document failed', { error: String(e) });
     }
+  };
+
+  const rebind = (next: Y.Doc): void => {
+    if (closed || next === doc) return;
+    for (const ws of live.keys()) {
+      try {
+        ws.close(WS_CLOSE_GENERATION, 'new document generation: reconnect with a fresh document');
+      } catch {
+        ws.terminate();
+      }
+    }
+    destroyShared();
+    doc = next;
+    key = `${room}#agentmesh-ws-${++endpointSeq}-${process.pid}`;
+    shared = new WSSharedDoc(key);
+    shared.gc = doc.gc;
+    Y.applyUpdate(shared, Y.encodeStateAsUpdate(doc), BRIDGE);
+    shared.on('update', onSharedUpdate);
+    doc.on('update', onDocUpdate);
+    doc.on('destroy', onDocDestroy);
+    docs.set(key, shared);
+    log('info', 'ws: serving the new document generation; clients were asked to reconnect');
   };
 
   // ---- access control ----------------------------------------------------------------------------
@@ -440,7 +475,7 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
       log('warn', 'ws message rejected', { ...fields, reason });
       reportInvalid(reason);
       try {
-        ws.close(code, code === 1009 ? 'message too big' : 'invalid message');
+        ws.close(code, code === 1009 ? 'message too big' : code === WS_CLOSE_GENERATION ? 'earlier document generation' : 'invalid message');
       } catch {
         ws.terminate();
       }
@@ -477,6 +512,9 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
         if (bytes.byteLength > max) return reject(`message of ${bytes.byteLength} bytes is over the ${max}-byte limit`, 1009);
         const verdict = inspectMessage(bytes);
         if (verdict.kind === 'invalid') return reject(verdict.reason, 1008);
+        if (verdict.kind === 'ok' && verdict.update && opts.isStale?.(verdict.update)) {
+          return reject('an update of an earlier document generation (reconnect with a fresh document)', WS_CLOSE_GENERATION);
+        }
         if (verdict.kind === 'ignore') {
           if (unknownLogged < UNKNOWN_LOG_LIMIT) log('warn', 'ws message dropped', { ...fields, reason: verdict.reason });
           else if (unknownLogged === UNKNOWN_LOG_LIMIT) log('warn', 'ws: further dropped messages of this connection are not logged', fields);
@@ -673,6 +711,7 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
     port: boundPort,
     host,
     connections: () => live.size,
+    rebind,
     close,
   };
 }

@@ -9,3 +9,4 @@ export * from './backoff.js';
 export * from './lease.js';
 export * from './rate.js';
 export * from './lifecycle.js';
+export * from './retention.js';

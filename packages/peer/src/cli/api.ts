@@ -26,12 +26,15 @@ export interface TaskJson {
   errors?: string[];
   duplicates?: number;
   createdAt?: number;
+  /** True when the task has left the live document and this answer comes from the peer's archive. */
+  archived?: boolean;
 }
 
 const MAX_BODY = 16 * 1024 * 1024;
 
 export function taskJson(peer: Peer, v: TaskView, full = false): TaskJson {
-  const spec = peer.board.getSpec(v.id);
+  const rec = peer.board.getSpec(v.id) ? undefined : peer.archived(v.id);
+  const spec = peer.board.getSpec(v.id) ?? (rec ? (rec.spec as { type?: string; createdAt?: number }) : undefined);
   const who = v.result?.peer ?? v.claim?.peer;
   const out: TaskJson = {
     id: v.id,
@@ -46,8 +49,9 @@ export function taskJson(peer: Peer, v: TaskView, full = false): TaskJson {
   if (full) {
     out.errors = v.errors.map((e) => e.error);
     out.duplicates = v.duplicates.length;
-    if (spec) out.createdAt = spec.createdAt;
+    if (spec && typeof spec.createdAt === 'number') out.createdAt = spec.createdAt;
   }
+  if (rec) out.archived = true;
   return out;
 }
 
@@ -133,7 +137,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
   }
   if (path === '/api/tasks' && method === 'GET') {
     const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
-    const views = ids.length > 0 ? ids.map((id) => peer.view(id)) : peer.views();
+    const views = ids.length > 0 ? ids.map((id) => peer.view(id) ?? peer.archivedView(id)) : peer.views();
     send(res, 200, {
       tasks: views.map((v, i) => (v ? taskJson(peer, v) : { id: ids[i]!, state: 'unknown', result: null, attempts: 0, peer: null })),
     });
@@ -154,7 +158,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
       return;
     }
     if (!m[2] && method === 'GET') {
-      const v = peer.view(id);
+      const v = peer.view(id) ?? peer.archivedView(id);
       if (!v) throw new HttpError(404, `no task ${id}`);
       send(res, 200, taskJson(peer, v, true));
       return;

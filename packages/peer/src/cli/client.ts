@@ -260,7 +260,7 @@ export async function runSubmit(v: FlagValues): Promise<number> {
 
 export async function runStatus(v: FlagValues): Promise<number> {
   const s = await callApi(v, 'GET', '/api/status');
-  const publicShape = { peers: s.peers, tasks: s.tasks, duplicateRuns: s.duplicateRuns };
+  const publicShape = { peers: s.peers, tasks: s.tasks, duplicateRuns: s.duplicateRuns, archived: s.archived, generation: s.generation };
   const t = s.tasks as Record<string, number>;
   const text = [
     `peers (as ${s.self?.name ?? '?'} sees them):`,
@@ -269,6 +269,8 @@ export async function runStatus(v: FlagValues): Promise<number> {
     ),
     `tasks: ${Object.entries(t).map(([k, n]) => `${k} ${n}`).join(', ')}`,
     `duplicate runs: ${s.duplicateRuns}`,
+    ...(s.archived ? [`archived (left the live document, counted above): done ${s.archived.done}, dead ${s.archived.dead}, cancelled ${s.archived.cancelled}`] : []),
+    ...(s.generation ? [`document generation: ${s.generation.n}`] : []),
   ].join('\n');
   out(v, publicShape, text);
   return 0;

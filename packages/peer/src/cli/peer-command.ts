@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { isMeshError } from '@agentmesh/scheduler';
-import { openFileStorage } from '@agentmesh/crdt-store/node';
+import { FileArchive, openFileStorage } from '@agentmesh/crdt-store/node';
 import { Peer } from '../peer.js';
 import { systemClock } from '../clock.js';
 import { lineLogger, type LogLevel } from '../logger.js';
@@ -41,6 +41,9 @@ export const PEER: CommandSpec = {
     { name: 'llm-url', type: 'string', arg: 'URL', help: 'OpenAI-compatible endpoint for the llm agent', env: 'AGENTMESH_LLM_URL' },
     { name: 'llm-model', type: 'string', arg: 'MODEL', help: 'model name for the llm agent', env: 'AGENTMESH_LLM_MODEL', default: 'gpt-4o-mini' },
     { name: 'llm-key', type: 'string', arg: 'KEY', help: 'API key for the llm agent', env: 'AGENTMESH_LLM_KEY' },
+    { name: 'retention-ms', type: 'int', arg: 'MS', help: 'finished tasks older than this leave the live document for the archive', default: 600_000, min: 0, max: 365 * 24 * 3600 * 1000 },
+    { name: 'max-finished', type: 'int', arg: 'N', help: 'finished tasks kept in the live document at most', default: 10_000, min: 0, max: 10_000_000 },
+    { name: 'max-doc-bytes', type: 'int', arg: 'BYTES', help: 'size budget of the live document', default: 4 * 1024 * 1024, min: 64 * 1024, max: 2 ** 31 - 1 },
     { name: 'log-level', type: 'string', arg: 'LEVEL', help: 'debug|info|warn|error', default: 'info' },
     { name: 'json', type: 'bool', help: 'print the ready line and events as JSON lines on stdout' },
   ],
@@ -91,6 +94,13 @@ export async function runPeer(v: FlagValues): Promise<number> {
   await mkdir(dir, { recursive: true });
   const privateKey = await loadOrCreateKey(dir);
   const storage = await openFileStorage(join(dir, 'store'), { log: (msg) => log('warn', msg) });
+  let archive: FileArchive;
+  try {
+    archive = FileArchive.open(join(dir, 'archive'), { log: (msg) => log('warn', msg) });
+  } catch (e) {
+    await storage.close().catch(() => {});
+    throw new UsageError(`cannot open the archive in ${join(dir, 'archive')}: ${(e as Error).message}`);
+  }
   let transport: Awaited<ReturnType<typeof createMeshTransport>> | undefined;
   let peer: Peer | undefined;
   let endpoint: Awaited<ReturnType<typeof startWsEndpoint>> | undefined;
@@ -114,6 +124,8 @@ export async function runPeer(v: FlagValues): Promise<number> {
       clock: systemClock,
       seed: randomInt(2 ** 47),
       logger,
+      archive,
+      rollover: { retentionMs: Number(v['retention-ms']), maxFinished: Number(v['max-finished']), maxDocBytes: Number(v['max-doc-bytes']) },
     });
     await peer.start();
     const p = peer;
@@ -128,12 +140,16 @@ export async function runPeer(v: FlagValues): Promise<number> {
       onInvalid: (reason) => log('warn', 'websocket client sent an invalid update', { reason }),
       status: () => p.status(),
       httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }),
+      isStale: (u) => p.isStaleUpdate(u),
     });
+    const ep0 = endpoint;
+    p.on('generation', () => ep0.rebind(p.doc));
   } catch (e) {
     await endpoint?.close().catch(() => {});
     await peer?.stop().catch(() => {});
     await transport?.close().catch(() => {});
     await storage.close().catch(() => {});
+    await archive.close().catch(() => {});
     throw e;
   }
 
@@ -149,6 +165,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
   peer.on('run-start', (e) => emit({ event: 'task', id: e.id, state: 'running', round: e.round, type: e.type, peer: name }));
   peer.on('run-end', (e) => emit({ event: 'task', id: e.id, state: e.outcome === 'done' ? 'done' : e.outcome === 'failed' ? 'failed' : 'aborted', round: e.round, ms: e.ms, peer: name, ...(e.error ? { error: e.error } : {}) }));
   peer.on('invalid', (e) => log('warn', 'rejected input', e));
+  peer.on('generation', (e) => emit({ event: 'generation', generation: e.name, n: e.n, archived: e.archived, kept: e.kept, docBytes: e.docBytes }));
 
   const p = peer;
   const t = transport;
@@ -163,6 +180,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
         await p.stop();
         await ep.close();
         await t.close();
+        await archive.close();
         emit({ event: 'stopped', name });
         resolve(0);
       } catch (e) {

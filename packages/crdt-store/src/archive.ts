@@ -1,0 +1,141 @@
+// The local archive: finished tasks that left the live document, kept by each peer (its spec,
+// every fact, and the outcome) so `agentmesh get ID` and `status` still see them, and so a task
+// that comes back into the live document without its outcome can be given it again. This file has
+// the contract, the record shape, a Bloom filter for "might it be archived?" and the in-memory
+// archive of the simulator; the file archive is in node-archive.ts.
+
+import { hash32 } from '@agentmesh/scheduler';
+import type { TaskRecord } from './board.js';
+
+export type ArchivedState = 'done' | 'dead' | 'cancelled';
+
+export interface ArchiveRecord extends TaskRecord {
+  state: ArchivedState;
+  /** Latest fact time (writers' clocks). */
+  finishedAt: number;
+  /** The canonical result when done (null otherwise). */
+  result: unknown;
+  /** Peer that produced the canonical result. */
+  peer: string | null;
+  /** Attempts (rounds) it took. */
+  attempts: number;
+  /** Generation (encoded) whose start archived it. */
+  gen: string;
+  /** This peer's clock when archived. */
+  archivedAt: number;
+}
+
+export interface ArchiveCounts {
+  done: number;
+  dead: number;
+  cancelled: number;
+  total: number;
+}
+
+export interface Archive {
+  /** Stores records; durable once the promise resolves. A later record of the same id wins. */
+  append(records: ArchiveRecord[]): Promise<void>;
+  /** The latest record of a task, if archived. */
+  get(id: string): ArchiveRecord | undefined;
+  /** False when the task was surely never archived here (cheap, in memory). */
+  mightHave(id: string): boolean;
+  counts(): ArchiveCounts;
+  /** Bytes the archive takes (on disk for the file archive). */
+  bytes(): number;
+  close(): Promise<void>;
+}
+
+/** A fixed-size Bloom filter over task ids (no false negatives). */
+export class BloomFilter {
+  private readonly bits: Uint32Array;
+  private readonly m: number;
+
+  constructor(
+    bitCount = 1 << 23,
+    private readonly k = 6,
+  ) {
+    this.m = bitCount;
+    this.bits = new Uint32Array(Math.ceil(bitCount / 32));
+  }
+
+  private *positions(id: string): Generator<number> {
+    const a = hash32(id, 0x9e3779b1) >>> 0;
+    const b = (hash32(id, 0x85ebca6b) >>> 0) | 1;
+    for (let i = 0; i < this.k; i++) yield (a + i * b) % this.m;
+  }
+
+  add(id: string): void {
+    for (const p of this.positions(id)) this.bits[p >>> 5]! |= 1 << (p & 31);
+  }
+
+  has(id: string): boolean {
+    for (const p of this.positions(id)) if ((this.bits[p >>> 5]! & (1 << (p & 31))) === 0) return false;
+    return true;
+  }
+}
+
+export function emptyCounts(): ArchiveCounts {
+  return { done: 0, dead: 0, cancelled: 0, total: 0 };
+}
+
+/** Counts a record that is new to the archive (not a later record of an archived id). */
+export function countRecord(c: ArchiveCounts, r: ArchiveRecord): void {
+  c[r.state]++;
+  c.total++;
+}
+
+/** Checks a record read back from disk or built elsewhere. */
+export function isArchiveRecord(x: unknown): x is ArchiveRecord {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  return (
+    typeof r.id === 'string' &&
+    (r.state === 'done' || r.state === 'dead' || r.state === 'cancelled') &&
+    typeof r.finishedAt === 'number' &&
+    typeof r.facts === 'object' &&
+    r.facts !== null &&
+    typeof r.gen === 'string'
+  );
+}
+
+/** The simulator's and unit tests' archive: records in a map (survives a simulated crash if kept by the caller). */
+export class MemoryArchive implements Archive {
+  private readonly records = new Map<string, ArchiveRecord>();
+  private readonly c = emptyCounts();
+  private size = 0;
+
+  async append(records: ArchiveRecord[]): Promise<void> {
+    for (const r of records) {
+      if (!this.records.has(r.id)) countRecord(this.c, r);
+      else {
+        const old = this.records.get(r.id)!;
+        this.c[old.state]--;
+        this.c[r.state]++;
+      }
+      this.records.set(r.id, r);
+      this.size += JSON.stringify(r).length + 1;
+    }
+  }
+
+  get(id: string): ArchiveRecord | undefined {
+    return this.records.get(id);
+  }
+
+  mightHave(id: string): boolean {
+    return this.records.has(id);
+  }
+
+  counts(): ArchiveCounts {
+    return { ...this.c };
+  }
+
+  bytes(): number {
+    return this.size;
+  }
+
+  ids(): IterableIterator<string> {
+    return this.records.keys();
+  }
+
+  async close(): Promise<void> {}
+}
