@@ -37,6 +37,8 @@ export interface Archive {
   append(records: ArchiveRecord[]): Promise<void>;
   /** The latest record of a task, if archived. */
   get(id: string): ArchiveRecord | undefined;
+  /** Records archived when this peer entered generation `gen` (encoded name). */
+  byGeneration(gen: string): ArchiveRecord[];
   /** False when the task was surely never archived here (cheap, in memory). */
   mightHave(id: string): boolean;
   counts(): ArchiveCounts;
@@ -60,7 +62,7 @@ export class BloomFilter {
 
   private *positions(id: string): Generator<number> {
     const a = hash32(id, 0x9e3779b1) >>> 0;
-    const b = (hash32(id, 0x85ebca6b) >>> 0) | 1;
+    const b = (hash32(id, 0x85ebca6b) | 1) >>> 0;
     for (let i = 0; i < this.k; i++) yield (a + i * b) % this.m;
   }
 
@@ -123,6 +125,10 @@ export class MemoryArchive implements Archive {
 
   mightHave(id: string): boolean {
     return this.records.has(id);
+  }
+
+  byGeneration(gen: string): ArchiveRecord[] {
+    return [...this.records.values()].filter((r) => r.gen === gen);
   }
 
   counts(): ArchiveCounts {

@@ -29,6 +29,9 @@ import {
   type Progress,
 } from './schema.js';
 
+/** Generations of lineage a document remembers. */
+export const LINEAGE_MAX = 32;
+
 /** Origin of the board's own writes; anything else that changes the doc is remote or storage. */
 export const LOCAL_ORIGIN = Symbol('agentmesh-local');
 
@@ -295,6 +298,22 @@ export class TaskBoard {
     if (!meta.has(key)) this.transact(() => meta.set(key, true));
   }
 
+  /**
+   * Names of the generations this one descends from, oldest first (at most 32), as written by the
+   * peer that started it: peers moving in compare it with their own to tell whether they were on
+   * a branch of their own (a partition that changed generations on both sides).
+   */
+  lineage(): string[] {
+    const raw = this.doc.getMap(ROOT.meta).get('lineage');
+    if (!Array.isArray(raw)) return [];
+    return raw.filter((x): x is string => parseGeneration(x) !== null).slice(-LINEAGE_MAX);
+  }
+
+  setLineage(names: string[]): void {
+    const list = names.filter((x) => parseGeneration(x) !== null).slice(-LINEAGE_MAX);
+    this.transact(() => this.doc.getMap(ROOT.meta).set('lineage', list));
+  }
+
   /** Adds a task. Throws MeshError('INVALID_TASK') and writes nothing if the spec is invalid. */
   putTask(spec: TaskSpec): TaskSpec {
     const parsed = parseTaskSpec(spec, spec.id);
@@ -469,6 +488,34 @@ export class TaskBoard {
   /** The task id that holds an idempotency key, if any. */
   taskByKey(key: string): string | undefined {
     return this.keyIndex.get(key);
+  }
+
+  /**
+   * Yjs ids (client, clock) of the entries that make up a task: its spec and every fact. A peer
+   * whose state vector covers them all holds everything this replica knows of the task.
+   */
+  taskItemIds(id: string): { client: number; clock: number }[] {
+    const out: { client: number; clock: number }[] = [];
+    const push = (m: Y.Map<unknown>, key: string) => {
+      const item = (m as unknown as { _map: Map<string, { id: { client: number; clock: number } }> })._map.get(key);
+      if (item) out.push(item.id);
+    };
+    push(this.tasksMap, id);
+    const idx = this.facts.get(id);
+    if (!idx) return out;
+    const each = (kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress' | 'vote', m: Map<string, unknown>) => {
+      for (const sub of m.keys()) push(this.factsMap, `${id}/${kind}/${sub}`);
+    };
+    each('bid', idx.bids);
+    each('claim', idx.claims);
+    each('done', idx.dones);
+    each('fail', idx.fails);
+    each('progress', idx.progress);
+    each('vote', idx.votes);
+    for (const round of idx.expiries.keys()) push(this.factsMap, factKey({ task: id, kind: 'expire', round }));
+    for (const round of idx.retries.keys()) push(this.factsMap, factKey({ task: id, kind: 'retry', round }));
+    if (idx.cancel) push(this.factsMap, factKey({ task: id, kind: 'cancel' }));
+    return out;
   }
 
   /** All validated facts of a task, or undefined if the task itself is unknown here. */

@@ -3,7 +3,7 @@
 // nothing grows in memory but a fixed-size Bloom filter. Appends are fsynced before the peer drops
 // the tasks from its document; a torn last line (kill -9 mid-write) is cut on open with a warning.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { hash32 } from '@agentmesh/scheduler';
 import { BloomFilter, countRecord, emptyCounts, isArchiveRecord, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
@@ -13,6 +13,10 @@ const COUNTS_FILE = 'counts.json';
 
 export interface FileArchiveOptions {
   log?: (msg: string) => void;
+}
+
+function genFile(gen: string): string {
+  return `gen-${gen.replace(/[^A-Za-z0-9.-]/g, '_')}.ids`;
 }
 
 function bucketOf(id: string): string {
@@ -109,6 +113,14 @@ export class FileArchive implements Archive {
           closeSync(fd);
         }
       }
+      // Which ids each generation archived (one small file per generation, for a branch merge).
+      const byGen = new Map<string, string[]>();
+      for (const r of batch) {
+        let list = byGen.get(r.gen);
+        if (!list) byGen.set(r.gen, (list = []));
+        list.push(r.id);
+      }
+      for (const [gen, ids] of byGen) appendFileSync(join(this.dir, genFile(gen)), ids.join('\n') + '\n');
       writeFileSync(join(this.dir, COUNTS_FILE + '.tmp'), JSON.stringify(this.c));
       renameSync(join(this.dir, COUNTS_FILE + '.tmp'), join(this.dir, COUNTS_FILE));
       for (const r of batch) if (this.pending.get(r.id) === r) this.pending.delete(r.id);
@@ -136,6 +148,42 @@ export class FileArchive implements Archive {
       at = at === 0 ? -1 : text.lastIndexOf(needle, at - 1);
     }
     return undefined;
+  }
+
+  byGeneration(gen: string): ArchiveRecord[] {
+    const path = join(this.dir, genFile(gen));
+    if (!existsSync(path)) return [...this.pending.values()].filter((r) => r.gen === gen);
+    const ids = new Set(readFileSync(path, 'utf8').split('\n').filter(Boolean));
+    for (const r of this.pending.values()) if (r.gen === gen) ids.add(r.id);
+    // One read per bucket file, not per id.
+    const byBucket = new Map<string, string[]>();
+    for (const id of ids) {
+      const b = bucketOf(id);
+      let list = byBucket.get(b);
+      if (!list) byBucket.set(b, (list = []));
+      list.push(id);
+    }
+    const out: ArchiveRecord[] = [];
+    for (const [b, list] of byBucket) {
+      const p = join(this.dir, b);
+      const text = existsSync(p) ? readFileSync(p, 'utf8') : '';
+      const latest = new Map<string, ArchiveRecord>();
+      const want = new Set(list);
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        try {
+          const r = JSON.parse(line) as unknown;
+          if (isArchiveRecord(r) && want.has(r.id)) latest.set(r.id, r);
+        } catch {
+          // damaged line: skipped
+        }
+      }
+      for (const id of list) {
+        const r = this.pending.get(id) ?? latest.get(id);
+        if (r) out.push(r);
+      }
+    }
+    return out;
   }
 
   get(id: string): ArchiveRecord | undefined {

@@ -365,6 +365,22 @@ export class Peer extends TypedEmitter<PeerEvents> {
   async start(): Promise<void> {
     if (this.started) throw new MeshError('INVALID_ARGUMENT', 'peer already started');
     this.started = true;
+    let done!: () => void;
+    this.ready = new Promise<void>((r) => (done = r));
+    try {
+      await this.startInner();
+    } finally {
+      done();
+    }
+  }
+
+  /**
+   * Resolves once start() has loaded the storage and hooked the document to it. Writes made
+   * before that would reach neither the log nor the mesh, so the public writers wait for it.
+   */
+  private ready: Promise<void> = Promise.resolve();
+
+  private async startInner(): Promise<void> {
     const loaded = await this.storage.load();
     // The storage reports damage through its own log as it repairs it; keep the list for callers.
     this.loadWarnings = loaded.warnings;
@@ -375,8 +391,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
         this.log.log('warn', `skipped unreadable ${what} from storage`, { error: (e as Error).message });
       }
     };
-    if (loaded.snapshot) replay(loaded.snapshot, 'snapshot');
-    for (const u of loaded.updates) replay(u, 'update');
+    // A generation change logs the whole new document behind a marker; what came before it in the
+    // log belongs to the old generation (until a compaction removes it) and is skipped.
+    let from = 0;
+    for (let i = loaded.updates.length - 1; i >= 0; i--) {
+      if (isGenerationRecord(loaded.updates[i]!)) {
+        from = i;
+        break;
+      }
+    }
+    const marked = from > 0 || (loaded.updates[0] !== undefined && isGenerationRecord(loaded.updates[0]));
+    if (loaded.snapshot && !marked) replay(loaded.snapshot, 'snapshot');
+    for (const u of loaded.updates.slice(from)) replay(isGenerationRecord(u) ? u.subarray(GENERATION_RECORD.length) : u, 'update');
     this.gen = this.board.generation();
     this.sync.generation = this.gen.n === 0 ? GENESIS_NAME : encodeGeneration(this.gen);
     this.genBytes = loaded.snapshot?.byteLength ?? 0;
@@ -1061,7 +1087,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const unfinished = split.views.size - split.finished.length;
     const keep = keepFor(this.rollover, this.genBytes, split.views.size, unfinished);
     const cut: Generation = { n: this.gen.n + 1, at: Math.max(1, Math.round(now)), keep, by: this.id };
-    const drop = dropSet(split, cut, this.rollover.retentionMs, new Set(this.running.keys()));
+    const drop = this.stableOnly(dropSet(split, cut, this.rollover.retentionMs, new Set(this.running.keys())), now);
     const age = now - this.genStartedAt;
     const due =
       drop.size >= this.rollover.minArchive ||
@@ -1078,6 +1104,31 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const rank = Math.max(0, alive.indexOf(this.id));
     if (now - this.rolloverDueSince < rank * this.rollover.staggerMs) return;
     this.enterGeneration(cut, undefined, split);
+  }
+
+  /**
+   * Keeps the tasks every present peer already holds entirely (its latest state vector covers
+   * each of their entries). A task some peer may still lack a fact of stays live: archiving it
+   * here would freeze an outcome others could decide differently. Peers not heard from for a
+   * while are not waited for; what they bring back later stays live until everyone has it.
+   */
+  private stableOnly(ids: Set<string>, now: number): Set<string> {
+    if (ids.size === 0) return ids;
+    const awayMs = Math.max(10 * this.timing.heartbeatMs, 2 * this.timing.lease.leaseMs);
+    const svs: Map<number, number>[] = [];
+    for (const p of this.board.peers()) {
+      if (p.id === this.id) continue;
+      const heard = this.sync.lastHeard.get(p.id);
+      if (heard === undefined || now - heard > awayMs) continue;
+      const sv = this.sync.remoteSV.get(p.id);
+      if (!sv) return new Set();
+      svs.push(sv);
+    }
+    const out = new Set<string>();
+    for (const id of ids) {
+      if (this.board.taskItemIds(id).every(({ client, clock }) => svs.every((sv) => (sv.get(client) ?? 0) > clock))) out.add(id);
+    }
+    return out;
   }
 
   /** A message of a later generation arrived: fetch that generation's document, then move to it. */
@@ -1116,12 +1167,30 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const old = this.board;
     const oldDoc = this.doc;
     split ??= splitTasks(this.views(now), (id) => old.getFacts(id));
-    const drop = dropSet(split, g, this.rollover.retentionMs, new Set(this.running.keys()));
     const doc = this.newDoc();
     const board = this.newBoard(doc);
+    const oldName = this.gen.n === 0 ? encodeGeneration(GENESIS) : encodeGeneration(this.gen);
+    const mine = [...old.lineage(), oldName].slice(-32);
+    let drop = this.stableOnly(dropSet(split, g, this.rollover.retentionMs, new Set(this.running.keys())), now);
+    let reinsert: ArchiveRecord[] = [];
+    if (base) {
+      Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
+      const theirs = board.lineage();
+      if (!theirs.includes(oldName)) {
+        // We were on a branch of our own (both sides of a partition changed generations). What we
+        // archived on it goes back into the live document, and we archive nothing now: the other
+        // side then sees every fact of ours, outcomes are decided with everything known, and the
+        // tasks leave the live document again at a later change, the same way everywhere.
+        const common = [...mine].reverse().find((n) => theirs.includes(n));
+        const ours = common === undefined ? mine : mine.slice(mine.indexOf(common) + 1);
+        reinsert = ours.flatMap((n) => this.archive.byGeneration(n));
+        drop = new Set();
+        this.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
+      }
+    } else board.setLineage(mine);
     old.carryObservations(board, drop);
-    if (base) Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
     const records = old.copyInto(board, drop);
+    for (const r of reinsert) board.restore(r);
     // A task we archive now that the base still holds (its starter missed how it ended) gets the
     // facts we have and it lacks, so it ends there as it ended here instead of running again.
     for (const r of records) if (board.getSpec(r.id)) board.restore(r);
@@ -1144,9 +1213,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.rolloverDueSince = undefined;
     const snapshot = Y.encodeStateAsUpdate(doc);
     this.genBytes = snapshot.byteLength;
-    // The whole new document goes to the log at once, so a crash before the compaction below
-    // still restarts with it (mixed with the old generation, which only adds finished tasks).
-    this.storage.append(snapshot);
+    // The whole new document goes to the log at once, behind a marker, so a crash before the
+    // compaction below restarts with it (and without the old generation logged before it).
+    const record = new Uint8Array(GENERATION_RECORD.length + snapshot.length);
+    record.set(GENERATION_RECORD);
+    record.set(snapshot, GENERATION_RECORD.length);
+    this.storage.append(record);
     this.writeSeq++;
     doc.on('update', this.onDocUpdate);
     this.unsubscribeBoard = board.onChange((c) => this.onBoardChange(c));
@@ -1252,6 +1324,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Adds tasks; resolves once they are durable on this peer's disk. */
   async submit(input: TaskInput | TaskInput[]): Promise<TaskSpec[]> {
     if (this.stopped || !this.started) throw new MeshError('CLOSED', 'peer is not running');
+    await this.ready;
+    if (this.stopped) throw new MeshError('CLOSED', 'peer is not running');
     const inputs = Array.isArray(input) ? input : [input];
     const now = this.clock.now();
     const specs = inputs.map((i) => buildTaskSpec(i, { now, by: this.id, rng: this.rng, defaultStrategy: this.defaultStrategy }));
@@ -1266,6 +1340,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /** Cancels a task everywhere (a running run is aborted by whoever runs it). */
   async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
+    await this.ready;
     if (!this.board.getSpec(id)) {
       const rec = this.archive.get(id);
       if (rec) throw new MeshError('INVALID_ARGUMENT', `task ${id} already ended (${rec.state}) and is archived`);
@@ -1283,6 +1358,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * attempt's error stays in the document). Only dead tasks can be revived.
    */
   async retry(id: string): Promise<TaskView> {
+    await this.ready;
     if (!this.board.getSpec(id)) {
       // A dead task that was archived comes back into the live document first.
       const rec = this.archive.get(id);
@@ -1409,6 +1485,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
   get isStopped(): boolean {
     return this.stopped;
   }
+}
+
+/** Prefix of a log record holding a whole new generation's document (never the start of a Yjs update in practice). */
+const GENERATION_RECORD = new Uint8Array([0xff, 0x41, 0x4d, 0x47, 0x45, 0x4e, 0x00, 0x01]);
+
+function isGenerationRecord(u: Uint8Array): boolean {
+  if (u.length < GENERATION_RECORD.length) return false;
+  for (let i = 0; i < GENERATION_RECORD.length; i++) if (u[i] !== GENERATION_RECORD[i]) return false;
+  return true;
 }
 
 /** Granularity of "older first" when a peer picks from a backlog (see `bid`). */

@@ -119,6 +119,11 @@ export class SyncEngine {
    * evidence that the peer was up and its link to us open just now.
    */
   readonly lastHeard = new Map<string, number>();
+  /**
+   * The latest state vector each peer sent us (its step 1) in this generation: what it holds, so
+   * what it has acknowledged of ours. Archival only drops what every present peer holds.
+   */
+  readonly remoteSV = new Map<string, Map<number, number>>();
   /** Peers whose step 2 (full diff) we have applied since start. */
   readonly syncedWith = new Set<string>();
   /** Smoothed round-trip time per peer, ms. */
@@ -152,6 +157,7 @@ export class SyncEngine {
     this.doc = doc;
     this.generation = generation;
     this.syncedWith.clear();
+    this.remoteSV.clear();
     if (this.running) {
       this.doc.on('update', this.onDocUpdate);
       for (const p of this.transport.connectedPeers()) this.sendStep1(p);
@@ -305,6 +311,7 @@ export class SyncEngine {
         this.reject(from, `bad state vector: ${(e as Error).message}`);
         return;
       }
+      if (sv.size > 0) this.remoteSV.set(from, sv);
       let diff: Uint8Array;
       try {
         diff = Y.encodeStateAsUpdate(this.doc, msg.payload);

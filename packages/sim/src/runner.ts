@@ -5,7 +5,7 @@
 // The same seed gives the same run, event for event.
 
 import { createRng, quorumOf, type Rng } from '@agentmesh/scheduler';
-import { MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
+import { MemoryArchive, MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
 import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
 import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
 import { CALM, SimNetwork } from './network.js';
@@ -45,6 +45,9 @@ export interface SimResult extends CheckReport {
   converged: boolean;
   healSteps: number;
   crashes: number;
+  /** Document generations the mesh went through, and tasks archived (by any peer, counted once). */
+  generations: number;
+  archived: number;
   partitions: number;
   /** Exclusive (quorum) tasks in the workload, their run starts, and broken exclusivity rules. */
   exclusiveTasks: number;
@@ -67,10 +70,18 @@ export const SIM_TIMING: Partial<PeerTiming> = {
   compactEveryRecords: 400,
 };
 
+/**
+ * Archival in the simulator: short enough that finished tasks leave the live document for the
+ * archives several times per run, during partitions and crashes too.
+ */
+export const SIM_ROLLOVER = { retentionMs: 2000, maxFinished: 15, minArchive: 8, checkMs: 250, staggerMs: 400 };
+
 interface SimNode {
   id: string;
   index: number;
   disk: MemoryDisk;
+  /** The peer's archive: like its disk, it outlives a crash. */
+  archive: MemoryArchive;
   skew: number;
   capacity: number;
   concurrency: number;
@@ -151,6 +162,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     id: `p${i}`,
     index: i,
     disk: new MemoryDisk(),
+    archive: new MemoryArchive(),
     skew: faults.has('skew') ? faultRng.int(-3000, 3000) : 0,
     capacity: faultRng.int(10, 40),
     concurrency: faultRng.int(2, 8),
@@ -180,6 +192,8 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       meshSeed: seed,
       timing: SIM_TIMING,
       logger: silentLogger,
+      archive: node.archive,
+      rollover: SIM_ROLLOVER,
     });
     node.peer = peer;
     node.pendingData = [];
@@ -341,8 +355,10 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     if (!quiet) {
       if (!work.every((w) => w.acked)) continue;
       const settled = peers.every((p) => work.every((w) => {
-        const st = p.view(w.id)?.state;
-        return st === 'done' || st === 'dead' || st === 'cancelled';
+        const v = p.view(w.id);
+        // A task missing here may have been archived elsewhere while this peer was away.
+        if (!v) return !w.acked || peers.some((q) => q.archived(w.id));
+        return v.state === 'done' || v.state === 'dead' || v.state === 'cancelled';
       }));
       if (!settled) continue;
       // Everything is finished everywhere: stop heartbeats so the replicas can reach a fixed point.
@@ -351,7 +367,8 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       continue;
     }
     const fp = replicaFingerprint(peers[0]!.doc);
-    if (peers.every((p) => replicaFingerprint(p.doc) === fp)) {
+    const gen = peers[0]!.status().generation.name;
+    if (peers.every((p) => p.status().generation.name === gen && replicaFingerprint(p.doc) === fp)) {
       converged = true;
       healSteps++;
       break;
@@ -363,7 +380,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   if (!converged) problems.push(`did not converge within ${config.healBudget} heal steps`);
   problems.push(...report.problems);
   for (const id of exclusiveIds) {
-    const dups = nodes[0]!.peer!.view(id)?.duplicates.length ?? 0;
+    const dups = Math.max(0, ...nodes.map((n) => (n.peer!.view(id) ?? n.peer!.archivedView(id))?.duplicates.length ?? 0));
     if (dups > 0) exclusiveProblems.push(`exclusive task ${id} ran to completion ${dups + 1} times`);
   }
   problems.push(...exclusiveProblems.slice(0, 5));
@@ -387,6 +404,8 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     wrongResults: report.wrongResults,
     crashes,
     partitions,
+    generations: Math.max(...peers.map((p) => p.generation.n)),
+    archived: new Set(nodes.flatMap((n) => [...n.archive.ids()])).size,
     exclusiveTasks: exclusiveIds.size,
     exclusiveRuns,
     exclusiveViolations,
