@@ -753,6 +753,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return undefined;
   }
 
+  /** Timing the peer adapts to the network and its own load (for diagnostics). */
+  timingNow(): { bidWindowMs: number; staggerMs: number; maxRttMs: number; loopLagMs: number; running: number; reserved: number; pendingPool: number } {
+    return { bidWindowMs: this.bidWindow(), staggerMs: this.stagger(), maxRttMs: this.sync.maxRtt(), loopLagMs: this.loopLag, running: this.running.size, reserved: this.reserved.size, pendingPool: this.pendingPool.size };
+  }
+
   /** How long the rank-i peer of a shortlist waits per rank: stretched to cover a slow network. */
   private stagger(): number {
     return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.staggerMs, 2 * this.sync.maxRtt(), 3 * this.loopLag));
@@ -1082,13 +1087,22 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private maybeRollover(now: number): void {
     if (this.quiet || !this.caughtUp || this.pendingGen || now - this.lastRolloverCheck < this.rollover.checkMs) return;
     this.lastRolloverCheck = now;
+    // Cheap pre-check on the states already derived: nothing to do without enough finished tasks.
+    const age = now - this.genStartedAt;
+    let finished = 0;
+    for (const st of this.lastState.values()) if (isTerminal(st)) finished++;
+    const keepMax = Math.min(this.rollover.maxFinished, this.board.taskCount);
+    const couldBeDue = finished > 0 && (finished - keepMax >= this.rollover.minArchive || age >= this.rollover.retentionMs || this.genBytes > this.rollover.maxDocBytes / 2);
+    if (!couldBeDue && !(this.genBytes > this.rollover.maxDocBytes && age >= 60_000)) {
+      this.rolloverDueSince = undefined;
+      return;
+    }
     const split = splitTasks(this.views(now), (id) => this.board.getFacts(id));
     if (this.genBytes > this.rollover.maxDocBytes / 2) this.genBytes = Y.encodeStateAsUpdate(this.doc).byteLength;
     const unfinished = split.views.size - split.finished.length;
     const keep = keepFor(this.rollover, this.genBytes, split.views.size, unfinished);
     const cut: Generation = { n: this.gen.n + 1, at: Math.max(1, Math.round(now)), keep, by: this.id };
     const drop = this.stableOnly(dropSet(split, cut, this.rollover.retentionMs, new Set(this.running.keys())), now);
-    const age = now - this.genStartedAt;
     const due =
       drop.size >= this.rollover.minArchive ||
       (drop.size > 0 && age >= this.rollover.retentionMs) ||

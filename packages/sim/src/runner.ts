@@ -367,8 +367,8 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       continue;
     }
     const fp = replicaFingerprint(peers[0]!.doc);
-    const gen = peers[0]!.status().generation.name;
-    if (peers.every((p) => p.status().generation.name === gen && replicaFingerprint(p.doc) === fp)) {
+    const gen = JSON.stringify(peers[0]!.generation);
+    if (peers.every((p) => JSON.stringify(p.generation) === gen && replicaFingerprint(p.doc) === fp)) {
       converged = true;
       healSteps++;
       break;

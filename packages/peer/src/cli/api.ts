@@ -4,6 +4,8 @@
 // peer has fsynced the tasks, so an acknowledged task survives kill -9.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as Y from 'yjs';
+import { encodeGeneration } from '@agentmesh/crdt-store';
 import { isMeshError, type TaskView } from '@agentmesh/scheduler';
 import type { Peer } from '../peer.js';
 import type { TaskInput } from '../task-input.js';
@@ -127,6 +129,21 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
   if (path === '/api/status' && method === 'GET') {
     const status = peer.status();
     send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: { ...peer.sync.stats } });
+    return;
+  }
+  if (path === '/api/doc' && method === 'GET') {
+    // The live document's encoded size (costs one full encoding: for benchmarks and diagnostics).
+    send(res, 200, {
+      bytes: Y.encodeStateAsUpdate(peer.doc).byteLength,
+      tasks: peer.board.taskCount,
+      data: peer.board.dataCount,
+      generation: { n: peer.generation.n, name: encodeGeneration(peer.generation) },
+      archived: peer.archive.counts(),
+      archiveBytes: peer.archive.bytes(),
+      rssBytes: process.memoryUsage().rss,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      timing: peer.timingNow(),
+    });
     return;
   }
   if (path === '/api/tasks' && method === 'POST') {
