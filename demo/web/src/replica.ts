@@ -65,6 +65,14 @@ export class Replica {
       if (this.provider !== p) return;
       if (e.status === 'disconnected' && this.conn.state !== 'lost') this.lost(`lost the connection to ${peer.name}`);
     });
+    p.on('connection-close', (e: CloseEvent | null) => {
+      // 4000: the peer moved to a new document generation. This replica holds the old one, which
+      // the peer refuses; start afresh (a reload builds a new Y.Doc) instead of pushing it back.
+      if (this.provider === p && e?.code === 4000) {
+        p.destroy();
+        window.location.reload();
+      }
+    });
     p.on('connection-error', () => {
       if (this.provider === p && this.conn.state !== 'synced') this.lost(`cannot reach ${peer.name}`);
     });
