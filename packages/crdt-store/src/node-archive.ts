@@ -3,7 +3,8 @@
 // nothing grows in memory but a fixed-size Bloom filter. Appends are fsynced before the peer drops
 // the tasks from its document; a torn last line (kill -9 mid-write) is cut on open with a warning.
 
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { appendFile, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hash32 } from '@agentmesh/scheduler';
 import { BloomFilter, countRecord, emptyCounts, isArchiveRecord, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
@@ -101,17 +102,23 @@ export class FileArchive implements Archive {
         const { id, ...rest } = r;
         list.push(JSON.stringify({ id, ...rest }) + '\n');
       }
-      for (const [b, lines] of byBucket) {
-        const fd = openSync(join(this.dir, b), 'a');
-        try {
-          const bytes = Buffer.from(lines.join(''), 'utf8');
-          let off = 0;
-          while (off < bytes.length) off += writeSync(fd, bytes, off);
-          fsyncSync(fd);
-          this.total += bytes.length;
-        } finally {
-          closeSync(fd);
-        }
+      // Asynchronous writes and fsyncs (the thread pool), so a large archive batch does not stall
+      // the peer's event loop; a few buckets at a time.
+      const entries = [...byBucket];
+      for (let i = 0; i < entries.length; i += 8) {
+        await Promise.all(
+          entries.slice(i, i + 8).map(async ([b, lines]) => {
+            const fh = await open(join(this.dir, b), 'a');
+            try {
+              const bytes = Buffer.from(lines.join(''), 'utf8');
+              await fh.write(bytes);
+              await fh.datasync();
+              this.total += bytes.length;
+            } finally {
+              await fh.close();
+            }
+          }),
+        );
       }
       // Which ids each generation archived (one small file per generation, for a branch merge).
       const byGen = new Map<string, string[]>();
@@ -120,9 +127,9 @@ export class FileArchive implements Archive {
         if (!list) byGen.set(r.gen, (list = []));
         list.push(r.id);
       }
-      for (const [gen, ids] of byGen) appendFileSync(join(this.dir, genFile(gen)), ids.join('\n') + '\n');
-      writeFileSync(join(this.dir, COUNTS_FILE + '.tmp'), JSON.stringify(this.c));
-      renameSync(join(this.dir, COUNTS_FILE + '.tmp'), join(this.dir, COUNTS_FILE));
+      for (const [gen, ids] of byGen) await appendFile(join(this.dir, genFile(gen)), ids.join('\n') + '\n');
+      await writeFile(join(this.dir, COUNTS_FILE + '.tmp'), JSON.stringify(this.c));
+      await rename(join(this.dir, COUNTS_FILE + '.tmp'), join(this.dir, COUNTS_FILE));
       for (const r of batch) if (this.pending.get(r.id) === r) this.pending.delete(r.id);
     };
     this.queue = this.queue.then(run, run);

@@ -236,8 +236,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly reserved = new Set<string>();
+  /** When this peer bid on each reserved task (its clock). */
+  private readonly bidAt = new Map<string, number>();
   /** Exclusive tasks this peer claimed and that wait for a quorum of votes: task -> round. */
   private readonly awaiting = new Map<string, number>();
+  /** The pending pool sorted by priority and age, rebuilt now and then (see processOnce). */
+  private poolOrder: { at: number; size: number; list: TaskSpec[] } | undefined;
   /** Live tasks that were pending (no claim, no bid of ours) when last evaluated. */
   private readonly pendingPool = new Set<string>();
   private readonly running = new Map<string, Run>();
@@ -594,7 +598,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (sweep) this.lastSweep = now;
     const ids = new Set<string>(this.dirty);
     this.dirty.clear();
-    for (const id of this.reserved) ids.add(id);
+    // A bid of ours is looked at again when its window has passed (or when its task changed).
+    const window = this.bidWindow();
+    for (const id of this.reserved) if (sweep || now - (this.bidAt.get(id) ?? -Infinity) >= window) ids.add(id);
     if (sweep) for (const id of this.active) ids.add(id);
     if (ids.size === 0 && (this.pendingPool.size === 0 || this.freeSlots() <= 0)) return;
 
@@ -661,8 +667,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // Free capacity: also look at pending tasks not evaluated in this pass, best first.
     if (!this.quiet && this.freeSlots() > 0 && this.pendingPool.size > candidates.length) {
       const want = this.freeSlots() * 4;
-      const rest = [...this.pendingPool].filter((id) => !ids.has(id)).map((id) => this.board.getSpec(id)).filter((s): s is TaskSpec => s !== undefined);
-      rest.sort(byPriorityThenAge);
+      // The pool's order is rebuilt at most every few ticks: sorting a large backlog on every
+      // pass (each remote change triggers one) would starve the event loop.
+      if (!this.poolOrder || now - this.poolOrder.at >= POOL_ORDER_MS || this.poolOrder.size !== this.pendingPool.size) {
+        const list = [...this.pendingPool].map((id) => this.board.getSpec(id)).filter((s): s is TaskSpec => s !== undefined);
+        list.sort(byPriorityThenAge);
+        this.poolOrder = { at: now, size: this.pendingPool.size, list };
+      }
+      const rest = this.poolOrder.list.filter((s) => !ids.has(s.id) && this.pendingPool.has(s.id));
       let taken = 0;
       for (const spec of rest) {
         if (taken >= want) break;
@@ -711,6 +723,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * more than `capacity` tasks/s however long its bids wait; a bid that loses gives the token back.
    */
   private reserve(id: string): void {
+    this.bidAt.set(id, this.clock.now());
     if (this.reserved.has(id)) return;
     this.bucket = tryTake(refill(this.bucket, this.clock.now(), this.capacity, this.burst()), this.clock.now(), this.capacity, this.burst()).bucket;
     this.reserved.add(id);
@@ -718,6 +731,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /** Gives up a reservation that did not become a run, with its token. */
   private release(id: string): void {
+    this.bidAt.delete(id);
     if (!this.reserved.delete(id)) return;
     this.bucket = { ...this.bucket, tokens: Math.min(this.burst(), this.bucket.tokens + 1) };
   }
@@ -763,11 +777,28 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.staggerMs, 2 * this.sync.maxRtt(), 3 * this.loopLag));
   }
 
+  /** This peer's rank on a task's shortlist, cached while the alive peers stay the same. */
+  private rankOf(spec: TaskSpec, round: number, all: { id: string; capacity: number; capabilities: string[] }[]): number {
+    const key = `${spec.id}/${round}`;
+    let r = this.rankCache.ranks.get(key);
+    if (r === undefined) {
+      const eligible = all.filter((p) => canRun(spec, p.capabilities));
+      r = shortlist(spec.id, round, eligible, this.k).indexOf(this.id);
+      if (this.rankCache.ranks.size > 50_000) this.rankCache.ranks.clear();
+      this.rankCache.ranks.set(key, r);
+    }
+    return r;
+  }
+
+  private rankCache: { sig: string; ranks: Map<string, number> } = { sig: '', ranks: new Map() };
+
   private bid(candidates: { view: TaskView; spec: TaskSpec }[], now: number, peers: () => { id: string; capacity: number; capabilities: string[] }[]): void {
     // Rank of this peer on each task's shortlist (0 = first choice, k = not listed, the task is open).
+    const all = peers();
+    const sig = all.map((p) => `${p.id}:${p.capacity}:${p.capabilities.join('+')}`).join(',');
+    if (this.rankCache.sig !== sig) this.rankCache = { sig, ranks: new Map() };
     const ranked = candidates.map((c) => {
-      const eligible = peers().filter((p) => canRun(c.spec, p.capabilities));
-      const rank = shortlist(c.spec.id, c.view.round, eligible, this.k).indexOf(this.id);
+      const rank = this.rankOf(c.spec, c.view.round, all);
       const age = now - c.view.roundOpenedAt;
       return { ...c, rank: rank < 0 ? this.k : rank, starving: age >= this.timing.starveAfterMs, ageBucket: Math.floor(age / AGE_BUCKET_MS), spread: unitHash(c.spec.id, this.id) };
     });
@@ -1509,6 +1540,9 @@ function isGenerationRecord(u: Uint8Array): boolean {
   for (let i = 0; i < GENERATION_RECORD.length; i++) if (u[i] !== GENERATION_RECORD[i]) return false;
   return true;
 }
+
+/** How long the sorted pending pool may be reused. */
+const POOL_ORDER_MS = 50;
 
 /** Granularity of "older first" when a peer picks from a backlog (see `bid`). */
 const AGE_BUCKET_MS = 500;
