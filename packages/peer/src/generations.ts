@@ -13,9 +13,11 @@ export interface RolloverPolicy {
   maxFinished: number;
   /** Size budget of the live document: past it, finished tasks go sooner (default 4 MiB). */
   maxDocBytes: number;
-  /** A new generation is started once at least this many tasks can leave (default 1,000) ... */
+  /**
+   * A new generation is started once at least this many tasks can leave (default 2,000), or once
+   * any can and the generation is older than the retention.
+   */
   minArchive: number;
-  /** ... or once any can and the generation is older than the retention. */
   /** How often a peer checks whether a new generation is due. */
   checkMs: number;
   /** The peer ranked i for starting a generation waits i x this after it is due, so usually one starts it. */
@@ -26,7 +28,7 @@ export const DEFAULT_ROLLOVER: RolloverPolicy = {
   retentionMs: DEFAULT_RETENTION.retentionMs,
   maxFinished: DEFAULT_RETENTION.maxFinished,
   maxDocBytes: 4 * 1024 * 1024,
-  minArchive: 1000,
+  minArchive: 2000,
   checkMs: 1000,
   staggerMs: 2000,
 };

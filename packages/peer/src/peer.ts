@@ -793,6 +793,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private rankCache: { sig: string; ranks: Map<string, number> } = { sig: '', ranks: new Map() };
 
   private bid(candidates: { view: TaskView; spec: TaskSpec }[], now: number, peers: () => { id: string; capacity: number; capabilities: string[] }[]): void {
+    // No free slot or no token: nothing to rank (most passes under a backlog).
+    this.bucket = refill(this.bucket, now, this.capacity, this.burst());
+    if (this.freeSlots() <= 0 || this.bucket.tokens < 1) return;
     // Rank of this peer on each task's shortlist (0 = first choice, k = not listed, the task is open).
     const all = peers();
     const sig = all.map((p) => `${p.id}:${p.capacity}:${p.capabilities.join('+')}`).join(',');
@@ -1302,7 +1305,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
    */
   private settling(now: number): boolean {
     if (this.pendingGen !== undefined) return true;
-    return now - this.genEnteredAt < Math.max(4 * this.timing.bidWindowMs, 4 * this.sync.maxRtt(), this.bidWindow() * 2, 60);
+    return now - this.genEnteredAt < Math.max(4 * this.timing.bidWindowMs, 4 * this.sync.maxRtt(), 60);
   }
 
   /** Waits for the archive writes and compaction of past generation changes. */
