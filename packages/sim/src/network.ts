@@ -66,6 +66,11 @@ export class SimNetwork {
     return this.up.has(id);
   }
 
+  /** True while some link is cut (a partition is on). */
+  get partitioned(): boolean {
+    return this.blocked.size > 0;
+  }
+
   /** Replaces the set of blocked directed links, telling peers what they lost or regained. */
   setBlocked(links: Iterable<[string, string]>): void {
     const next = new Set<string>();

@@ -35,7 +35,7 @@ export function summaryLine(r: SimResult): string {
     `  converged: ${r.converged ? `yes, ${r.healSteps} heal steps` : 'NO'}`,
     `  completed ${r.completed}, dead ${r.dead}, stuck ${r.stuck}, duplicate runs ${r.duplicateRuns}`,
     `  lost tasks ${r.lostTasks}, lost data ${r.lostData}, split winners ${r.tasksWithoutOneWinner}, wrong results ${r.wrongResults}`,
-    `  bounded document: ${r.generations} generations, ${r.archived} tasks archived`,
+    `  bounded document: ${r.generations} generations, ${r.archived} tasks archived, ${r.generationMovesInPartition} generation moves during partitions`,
     `  exclusive tasks: ${r.exclusiveTasks} (${r.exclusiveRuns} run starts, ${r.exclusiveViolations} violations)`,
     `  faults: ${r.crashes} crashes, ${r.partitions} partitions; messages ${r.messages.sent} sent, ${r.messages.dropped} dropped, ${r.messages.duplicated} duplicated`,
     ...r.problems.map((p) => `  problem: ${p}`),

@@ -48,6 +48,7 @@ export interface SimResult extends CheckReport {
   /** Document generations the mesh went through, and tasks archived (by any peer, counted once). */
   generations: number;
   archived: number;
+  generationMovesInPartition: number;
   partitions: number;
   /** Exclusive (quorum) tasks in the workload, their run starts, and broken exclusivity rules. */
   exclusiveTasks: number;
@@ -116,6 +117,8 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   const ackedData = new Set<string>();
   let crashes = 0;
   let partitions = 0;
+  /** Peers moving to a new document generation while a partition was on. */
+  let generationMovesInPartition = 0;
   /** Exclusive tasks: who runs each right now, and what went wrong. */
   const exclusiveIds = new Set<string>();
   const exclusiveRunning = new Map<string, Set<string>>();
@@ -211,6 +214,9 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       }
       set.add(node.id);
       exclusiveRunning.set(e.id, set);
+    });
+    peer.on('generation', () => {
+      if (net.partitioned) generationMovesInPartition++;
     });
     peer.on('run-end', (e) => {
       if (exclusiveIds.has(e.id)) exclusiveRunning.get(e.id)?.delete(node.id);
@@ -406,6 +412,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     partitions,
     generations: Math.max(...peers.map((p) => p.generation.n)),
     archived: new Set(nodes.flatMap((n) => [...n.archive.ids()])).size,
+    generationMovesInPartition,
     exclusiveTasks: exclusiveIds.size,
     exclusiveRuns,
     exclusiveViolations,

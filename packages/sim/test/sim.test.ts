@@ -21,6 +21,16 @@ describe('determinism', () => {
     expect(a.crashes + a.partitions).toBeGreaterThan(0);
   });
 
+  it('archives finished tasks into new document generations, also during partitions', async () => {
+    const r = await runSimulation({ seed: 7, peers: 5, tasks: 100, steps: 1500, stepMs: 10, faults: new Set(FAULT_NAMES), healBudget: 3000 });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.generations).toBeGreaterThanOrEqual(3);
+    expect(r.archived).toBeGreaterThan(50);
+    expect(r.generationMovesInPartition).toBeGreaterThan(0);
+    expect(r.lostTasks).toBe(0);
+  }, 60_000);
+
   it('with no faults nothing runs twice', async () => {
     const r = await runSimulation({ seed: 3, peers: 5, tasks: 100, steps: 1000, stepMs: 10, faults: new Set(), healBudget: 3000 });
     expect(r.ok).toBe(true);
