@@ -17,6 +17,15 @@ export const MESSAGE_SYNC = 0;
 export const SYNC_STEP1 = 0;
 export const SYNC_STEP2 = 1;
 export const SYNC_UPDATE = 2;
+/**
+ * Mesh only (not y-websocket): "here is my state vector", with no reply expected. Peers announce
+ * their state with it (on connect and at each anti-entropy round); a receiver that sees it lacks
+ * something pulls it with a step 1, from one peer at a time.
+ */
+export const SYNC_NOTICE = 3;
+const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
+/** For this long after start, every new link is pulled from at once (see onConnect). */
+const STARTUP_PULL_MS = 2000;
 /** Outer message type of sync messages tagged with a document generation (after the first). */
 export const MESSAGE_SYNC_GEN = 8;
 /** The first generation's name: its messages go out untagged, in plain y-protocols format. */
@@ -81,7 +90,7 @@ export function decodeSyncMessage(data: Uint8Array): { sub: number; payload: Uin
     if (gen.length > 200) throw new Error('generation name too long');
   }
   const sub = decoding.readVarUint(dec);
-  if (sub !== SYNC_STEP1 && sub !== SYNC_STEP2 && sub !== SYNC_UPDATE) throw new Error(`unknown sync message ${sub}`);
+  if (sub !== SYNC_STEP1 && sub !== SYNC_STEP2 && sub !== SYNC_UPDATE && sub !== SYNC_NOTICE) throw new Error(`unknown sync message ${sub}`);
   const payload = decoding.readVarUint8Array(dec);
   if (decoding.hasContent(dec)) throw new Error('trailing bytes after sync message');
   return { sub, payload, gen };
@@ -95,6 +104,12 @@ export function checkUpdate(update: Uint8Array): string | null {
   } catch (e) {
     return `malformed update: ${(e as Error).message || String(e)}`;
   }
+}
+
+/** True when `remote` (a state vector) holds every client clock of `local`. */
+function covers(remote: Map<number, number>, local: Map<number, number>): boolean {
+  for (const [client, clock] of local) if ((remote.get(client) ?? 0) < clock) return false;
+  return true;
 }
 
 /** True when `remote` (a state vector) has any client clock ahead of `local`. */
@@ -134,6 +149,11 @@ export class SyncEngine {
     if (this.batchTimer === undefined) this.batchTimer = this.opts.clock.setTimeout(() => this.flush(), this.opts.batchMs);
   };
 
+  /**
+   * The step 1 we sent to pull what we lack, and when: one pull at a time, so after a heal the
+   * other side's content comes once, from one peer, instead of from each of them.
+   */
+  private pulling: { peer: string; at: number } | undefined;
   /** When we last told each peer on an earlier generation about ours. */
   private readonly lastNotice = new Map<string, number>();
 
@@ -158,9 +178,10 @@ export class SyncEngine {
     this.generation = generation;
     this.syncedWith.clear();
     this.remoteSV.clear();
+    this.pulling = undefined;
     if (this.running) {
       this.doc.on('update', this.onDocUpdate);
-      for (const p of this.transport.connectedPeers()) this.sendStep1(p);
+      for (const p of this.transport.connectedPeers()) this.sendNotice(p);
     }
   }
 
@@ -176,10 +197,11 @@ export class SyncEngine {
     this.doc.on('update', this.onDocUpdate);
     this.transport.setHandlers({
       message: (from, data) => this.receive(from, data),
-      connect: (peer) => this.sendStep1(peer),
+      connect: (peer) => this.onConnect(peer),
       disconnect: () => {},
     });
-    for (const p of this.transport.connectedPeers()) this.sendStep1(p);
+    this.startedAt = this.opts.clock.now();
+    for (const p of this.transport.connectedPeers()) this.onConnect(p);
     this.scheduleAntiEntropy();
   }
 
@@ -212,9 +234,50 @@ export class SyncEngine {
     }
   }
 
-  /** Asks `peer` for what we miss (and, by the reply rules, offers what it misses). */
+  private startedAt = 0;
+
+  /**
+   * A link came up. Right after start a peer pulls from every peer it meets at once (it knows
+   * nothing yet, and the registry of peers it learns decides quorums); later it only announces
+   * its state, and pulls one peer at a time.
+   */
+  private onConnect(peer: string): void {
+    this.sendNotice(peer);
+    if (this.opts.clock.now() - this.startedAt < STARTUP_PULL_MS) this.sendStep1(peer);
+  }
+
+  /** Tells `peer` our state vector (it pulls from us if it lacks something; no reply expected). */
+  sendNotice(peer: string): void {
+    if (!this.running) return;
+    this.sendRaw(peer, encodeSyncMessage(SYNC_NOTICE, Y.encodeStateVector(this.doc), this.generation));
+  }
+
+  /** How long a pull may stay unanswered before another is sent. */
+  private pullTimeoutMs(): number {
+    return Math.max(2000, 4 * this.maxRtt());
+  }
+
+  /** Pulls from a connected peer known to hold something we lack, unless a pull is under way. */
+  private maybePull(): void {
+    const now = this.opts.clock.now();
+    if (this.pulling && now - this.pulling.at < this.pullTimeoutMs()) return;
+    this.pulling = undefined;
+    const connected = new Set(this.transport.connectedPeers());
+    let local: Map<number, number> | undefined;
+    for (const [peer, sv] of this.remoteSV) {
+      if (!connected.has(peer)) continue;
+      local ??= Y.decodeStateVector(Y.encodeStateVector(this.doc));
+      if (remoteIsAhead(sv, local)) {
+        this.sendStep1(peer);
+        return;
+      }
+    }
+  }
+
+  /** Asks `peer` for what we miss (a pull; the reply is a step 2). */
   sendStep1(peer: string): void {
     if (!this.running) return;
+    this.pulling = { peer, at: this.opts.clock.now() };
     this.step1SentAt.set(peer, this.opts.clock.now());
     this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc), this.generation));
   }
@@ -244,9 +307,13 @@ export class SyncEngine {
     this.sendStep1(peer);
   }
 
-  /** One anti-entropy round with every connected peer. */
+  /**
+   * One anti-entropy round: our state vector to every connected peer (small), and a pull if some
+   * peer's last announced state holds something we lack.
+   */
   antiEntropy(): void {
-    for (const p of this.transport.connectedPeers()) this.sendStep1(p);
+    for (const p of this.transport.connectedPeers()) this.sendNotice(p);
+    this.maybePull();
   }
 
   private scheduleAntiEntropy(): void {
@@ -298,12 +365,12 @@ export class SyncEngine {
         const last = this.lastNotice.get(from);
         if (last === undefined || now - last >= this.opts.repairMs) {
           this.lastNotice.set(from, now);
-          this.sendStep1(from);
+          this.sendNotice(from);
         }
       } else this.reject(from, `unknown generation ${JSON.stringify(msg.gen.slice(0, 60))}`);
       return;
     }
-    if (msg.sub === SYNC_STEP1) {
+    if (msg.sub === SYNC_STEP1 || msg.sub === SYNC_NOTICE) {
       let sv: Map<number, number>;
       try {
         sv = Y.decodeStateVector(msg.payload);
@@ -312,20 +379,34 @@ export class SyncEngine {
         return;
       }
       if (sv.size > 0) this.remoteSV.set(from, sv);
-      let diff: Uint8Array;
-      try {
-        diff = Y.encodeStateAsUpdate(this.doc, msg.payload);
-      } catch (e) {
-        this.reject(from, `bad state vector: ${(e as Error).message}`);
-        return;
+      const local = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+      if (msg.sub === SYNC_STEP1) {
+        // A pull: answer with what the asker lacks. When it holds every client clock of ours it
+        // lacks nothing (this document never deletes without inserting, so deletions travel with
+        // the insertions that caused them): an empty answer instead of the whole delete set.
+        let diff: Uint8Array;
+        try {
+          diff = covers(sv, local) ? EMPTY_UPDATE : Y.encodeStateAsUpdate(this.doc, msg.payload);
+        } catch (e) {
+          this.reject(from, `bad state vector: ${(e as Error).message}`);
+          return;
+        }
+        this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff, this.generation));
+      } else if (!remoteIsAhead(sv, local)) {
+        // It holds nothing we lack: as good as a full sync with it (a restarted peer has caught up).
+        this.syncedWith.add(from);
       }
-      this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff, this.generation));
-      // The asker holds something we lack: ask back, so one round trip repairs both sides.
-      if (remoteIsAhead(sv, Y.decodeStateVector(Y.encodeStateVector(this.doc)))) this.sendStep1(from);
+      this.maybePull();
       return;
     }
-    if (msg.sub === SYNC_STEP2) this.sampleRtt(from);
-    if (this.applyRemote(from, msg.payload) && msg.sub === SYNC_STEP2) this.syncedWith.add(from);
+    if (msg.sub === SYNC_STEP2) {
+      this.sampleRtt(from);
+      if (this.pulling?.peer === from) this.pulling = undefined;
+    }
+    if (this.applyRemote(from, msg.payload) && msg.sub === SYNC_STEP2) {
+      this.syncedWith.add(from);
+      this.maybePull();
+    }
   }
 
   /** Validates and applies a remote update. Returns false (and reports) when rejected. */
