@@ -211,7 +211,6 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       const heard = reachedRecently(node.id, SIM_LEASE_MS / 2 + SIM_HEARTBEAT_MS);
       if (heard < quorumOf(nodes.length)) {
         exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id}, reached by only ${heard} peers lately`);
-        if (process.env.SIM_DEBUG) console.log('DEBUG', sched.time, node.id, 'reach', JSON.stringify([...(reach.get(node.id) ?? new Map())].map(([q, u]) => [q, u === Infinity ? 'now' : sched.time - u])), 'known', peer.board.peers().map((x) => x.id).join(','), 'gen', peer.generation.n, 'lastHeard', JSON.stringify([...peer.sync.lastHeard].map(([q, t]) => [q, Math.round(sched.time + node.skew - t)])));
       }
       set.add(node.id);
       exclusiveRunning.set(e.id, set);
