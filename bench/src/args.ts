@@ -24,6 +24,7 @@ export interface Config {
   bullWorkers: number;
   bullConcurrency: number;
   outDir: string;
+  peerNodeArgs: string[];
 }
 
 const HELP = `pnpm bench [-- flags]
@@ -40,7 +41,8 @@ const HELP = `pnpm bench [-- flags]
   --scale 3,5,9,15        mesh sizes for the scale phase
   --scale-tasks N         tasks per scale point (5000)
   --scale-samples N       latency samples per scale point (100)
-  --out DIR               results dir (bench/results)`;
+  --out DIR               results dir (bench/results)
+  --peer-node-args "A B"  extra node flags for every peer process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
 
 export function parseArgs(argv: string[]): Config {
   const quick = argv.includes('--quick');
@@ -64,6 +66,7 @@ export function parseArgs(argv: string[]): Config {
     bullWorkers: 3,
     bullConcurrency: 50,
     outDir: join(here, 'results'),
+    peerNodeArgs: [],
   };
   const int = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -92,6 +95,10 @@ export function parseArgs(argv: string[]): Config {
       }
       case '--scale':
         c.scalePeers = (v ?? '').split(',').map((x) => int('--scale', x));
+        i++;
+        break;
+      case '--peer-node-args':
+        c.peerNodeArgs = (v ?? '').split(' ').filter(Boolean);
         i++;
         break;
       case '--out':

@@ -11,12 +11,14 @@ import { runHeal } from './phases/heal.js';
 import { runScale } from './phases/scale.js';
 import { runWorked } from './phases/worked.js';
 import { installHandlers, log, stopAll } from './procs.js';
+import { setPeerNodeArgs } from './mesh.js';
 import { ensureRedis, loud, startRedis, type RedisHandle } from './redis.js';
 import { headline, markdown, ratios, type Results } from './report.js';
 
 async function main(): Promise<number> {
   const cfg = parseArgs(process.argv.slice(2));
   installHandlers();
+  setPeerNodeArgs(cfg.peerNodeArgs);
   const t0 = Date.now();
   const notes: string[] = [];
   let redis: RedisHandle | undefined;
@@ -36,12 +38,27 @@ async function main(): Promise<number> {
     }
   }
   try {
-    const cmp = needBull ? await runCompare(cfg, redis?.port) : { agentmesh: undefined, bullmq: undefined };
+    const failures: string[] = [];
+    // A phase that fails is reported and the run goes on: one broken phase must not lose the others.
+    const phase = async <T>(name: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        const msg = `phase ${name} FAILED: ${(e as Error).message}`;
+        log(msg);
+        failures.push(msg);
+        await stopAll(2000);
+        return fallback;
+      }
+    };
+    const none = { agentmesh: undefined, bullmq: undefined };
+    const cmp = needBull ? await phase('throughput/latency', () => runCompare(cfg, redis?.port), none) : none;
     await redis?.stop();
     redis = undefined;
-    const worked = cfg.only.has('worked') ? await runWorked(cfg) : null;
-    const heal = cfg.only.has('heal') ? await runHeal(cfg) : null;
-    const scale = cfg.only.has('scale') ? await runScale(cfg) : [];
+    const worked = cfg.only.has('worked') ? await phase('worked', () => runWorked(cfg), null) : null;
+    const heal = cfg.only.has('heal') ? await phase('heal', () => runHeal(cfg), null) : null;
+    const scale = cfg.only.has('scale') ? await phase('scale', () => runScale(cfg), []) : [];
+    notes.push(...failures);
     const rt = ratios(cmp.agentmesh, cmp.bullmq);
     notes.push(
       'Throughput: first submit to last completion. agentmesh tasks are submitted over HTTP in batches spread over the peers (each submit returns after fsync); BullMQ jobs with addBulk and removeOnComplete.',
@@ -82,7 +99,7 @@ async function main(): Promise<number> {
     process.stdout.write('\n' + md);
     if (bullmqSkipped && needBull) loud([`BullMQ was SKIPPED: ${bullmqSkipped}`]);
     log(`results in ${cfg.outDir}/latest.{json,md,svg}; total ${r.runtimeSeconds} s`);
-    return 0;
+    return failures.length ? 1 : 0;
   } finally {
     await redis?.stop().catch(() => {});
     await stopAll();

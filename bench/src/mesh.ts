@@ -49,6 +49,12 @@ export interface PeerOpts {
 
 type Waiter = (t: number, peer: string) => void;
 
+let peerNodeArgs: string[] = [];
+/** Extra node flags for every peer process (e.g. --cpu-prof), from --peer-node-args. */
+export function setPeerNodeArgs(args: string[]): void {
+  peerNodeArgs = args;
+}
+
 export class Mesh {
   readonly peers: MeshPeer[] = [];
   /** task id -> first running event (peer's wall clock t, peer name) */
@@ -83,7 +89,7 @@ export class Mesh {
 
   private spawn(name: string, args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawnTracked(process.execPath, [PEER_MAIN, 'peer', '--name', name, '--data-dir', join(this.dir, name), '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnTracked(process.execPath, [...peerNodeArgs, PEER_MAIN, 'peer', '--name', name, '--data-dir', join(this.dir, name), '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       const warnings: string[] = [];
       let ready = false;
       const timer = setTimeout(() => {
@@ -205,15 +211,15 @@ export class Mesh {
     return j.ids;
   }
 
-  async status(peer: number): Promise<PeerStatus> {
+  async status(peer: number, timeoutMs = 30_000): Promise<PeerStatus> {
     const p = this.peers[peer]!;
-    const r = await fetch(`${p.api}/api/status`, { signal: AbortSignal.timeout(30_000) });
+    const r = await fetch(`${p.api}/api/status`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!r.ok) throw new Error(`status of ${p.name}: HTTP ${r.status}`);
     return (await r.json()) as PeerStatus;
   }
 
-  statuses(): Promise<PeerStatus[]> {
-    return Promise.all(this.peers.map((_, i) => this.status(i)));
+  statuses(timeoutMs?: number): Promise<PeerStatus[]> {
+    return Promise.all(this.peers.map((_, i) => this.status(i, timeoutMs)));
   }
 
   async post(peer: number, path: string, body: unknown): Promise<unknown> {
@@ -224,8 +230,8 @@ export class Mesh {
     return j;
   }
 
-  async sentBytes(): Promise<number> {
-    return (await this.statuses()).reduce((a, s) => a + s.sync.sentBytes, 0);
+  async sentBytes(timeoutMs?: number): Promise<number> {
+    return (await this.statuses(timeoutMs)).reduce((a, s) => a + s.sync.sentBytes, 0);
   }
 
   /** Waits until every peer sees `expected` peers alive (or all peers when omitted). */

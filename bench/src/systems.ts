@@ -58,11 +58,14 @@ export class AgentmeshSystem implements BenchSystem {
     const ids = await submitSpread(this.mesh, n, batch, (i) => ({ type: 'echo', payload: { i } }));
     log(`agentmesh: ${n} tasks submitted in ${Date.now() - t0} ms`);
     let completed = n;
+    const progress = setInterval(() => log(`agentmesh: ${ids.filter((id) => this.mesh.done.has(id)).length}/${n} done`), 10_000);
     try {
       await this.mesh.waitDone(ids, Math.max(1000, deadlineMs - (Date.now() - t0)));
     } catch (e) {
       log(`agentmesh: ${(e as Error).message}`);
       completed = ids.filter((id) => this.mesh.done.has(id)).length;
+    } finally {
+      clearInterval(progress);
     }
     const last = Math.max(...ids.map((id) => this.mesh.done.get(id)?.t ?? 0));
     const ms = (completed === n ? last : Date.now()) - t0;

@@ -85,7 +85,7 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
         return ss.every((s) => s.tasks.done === 2 * cfg.healTasks && JSON.stringify(s.tasks) === key) && ss;
       },
       Math.max(60_000, cfg.healTasks * 20),
-      100,
+      250,
     );
     const ms = Date.now() - h0;
     const bytes = after.reduce((a, s) => a + s.sync.sentBytes, 0) - bytes0;
