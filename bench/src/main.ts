@@ -12,6 +12,7 @@ import { runScale } from './phases/scale.js';
 import { runWorked } from './phases/worked.js';
 import { installHandlers, log, stopAll } from './procs.js';
 import { setPeerNodeArgs } from './mesh.js';
+import { watchContention } from './contention.js';
 import { ensureRedis, loud, startRedis, type RedisHandle } from './redis.js';
 import { headline, markdown, ratios, type Results } from './report.js';
 
@@ -20,6 +21,7 @@ async function main(): Promise<number> {
   installHandlers();
   setPeerNodeArgs(cfg.peerNodeArgs);
   const t0 = Date.now();
+  const contention = watchContention();
   const notes: string[] = [];
   let redis: RedisHandle | undefined;
   let bullmqSkipped: string | null = null;
@@ -59,6 +61,12 @@ async function main(): Promise<number> {
     const heal = cfg.only.has('heal') ? await phase('heal', () => runHeal(cfg), null) : null;
     const scale = cfg.only.has('scale') ? await phase('scale', () => runScale(cfg), []) : [];
     notes.push(...failures);
+    const busy = contention.stop();
+    if (busy.foreign.length) {
+      const msg = `WARNING: ${busy.foreign.length} other agentmesh/test processes ran on this machine during the run (max 1-min load average ${busy.loadavg1Max} on ${cpus().length} CPUs); figures are pessimistic. First: ${busy.foreign.slice(0, 3).join(' ; ')}`;
+      loud([msg]);
+      notes.push(msg);
+    }
     const rt = ratios(cmp.agentmesh, cmp.bullmq);
     notes.push(
       'Throughput: first submit to last completion. agentmesh tasks are submitted over HTTP in batches spread over the peers (each submit returns after fsync); BullMQ jobs with addBulk and removeOnComplete.',
@@ -85,6 +93,7 @@ async function main(): Promise<number> {
       heal,
       scale,
       runtimeSeconds: Math.round((Date.now() - t0) / 1000),
+      contention: busy,
       notes,
     };
     const md = markdown(r);

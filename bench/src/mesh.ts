@@ -21,6 +21,7 @@ export interface Ready {
 
 export interface TaskInput {
   type: string;
+  id?: string;
   payload?: unknown;
 }
 
@@ -63,6 +64,8 @@ export class Mesh {
   readonly done = new Map<string, { t: number; peer: string }>();
   failed = 0;
   aborted = 0;
+  private stopping = false;
+  submitRetries = 0;
   duplicateDone = 0;
   private readonly startWaiters = new Map<string, Waiter>();
   private doneListeners: (() => void)[] = [];
@@ -121,6 +124,7 @@ export class Mesh {
         if (j.event === 'task') this.onTask(j as { id: string; state: string; t: number; peer: string; type?: string });
       });
       child.once('exit', (code, sig) => {
+        if (ready && !this.stopping) log(`peer ${name} EXITED unexpectedly (${sig ?? code}); last stderr: ${warnings.slice(-5).join(' | ')}`);
         if (!ready) {
           clearTimeout(timer);
           reject(new Error(`peer ${name} exited (${sig ?? code}) before ready: ${warnings.slice(-3).join(' | ')}`));
@@ -197,10 +201,21 @@ export class Mesh {
     });
   }
 
+  /** fetch with the cause in the message (undici says only "fetch failed") and the peer's state. */
+  private async fetch(p: MeshPeer, path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${p.api}${path}`, init);
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const alive = p.child.exitCode === null && p.child.signalCode === null;
+      throw new Error(`${init.method ?? 'GET'} ${path} on ${p.name}: ${(e as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}; peer ${alive ? 'alive' : `exited ${p.child.exitCode ?? p.child.signalCode}`}; last stderr: ${p.warnings.slice(-3).join(' | ')}`);
+    }
+  }
+
   async submit(peer: number, tasks: TaskInput[]): Promise<string[]> {
     const n = this.peers.length;
     const p = this.peers[((peer % n) + n) % n]!;
-    const r = await fetch(`${p.api}/api/tasks`, {
+    const r = await this.fetch(p, '/api/tasks', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ tasks }),
@@ -213,7 +228,7 @@ export class Mesh {
 
   async status(peer: number, timeoutMs = 30_000): Promise<PeerStatus> {
     const p = this.peers[peer]!;
-    const r = await fetch(`${p.api}/api/status`, { signal: AbortSignal.timeout(timeoutMs) });
+    const r = await this.fetch(p, '/api/status', { signal: AbortSignal.timeout(timeoutMs) });
     if (!r.ok) throw new Error(`status of ${p.name}: HTTP ${r.status}`);
     return (await r.json()) as PeerStatus;
   }
@@ -224,7 +239,7 @@ export class Mesh {
 
   async post(peer: number, path: string, body: unknown): Promise<unknown> {
     const p = this.peers[peer]!;
-    const r = await fetch(`${p.api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const r = await this.fetch(p, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
     const j = await r.json();
     if (!r.ok) throw new Error(`${path} on ${p.name}: HTTP ${r.status} ${JSON.stringify(j)}`);
     return j;
@@ -248,6 +263,7 @@ export class Mesh {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.peers.map((p) => stopChild(p.child, 5000)));
     removeTempDir(this.dir);
   }
@@ -261,6 +277,7 @@ export class Mesh {
 /** Submits `count` tasks made by `make` in batches spread round-robin over the peers (one request in flight per peer). */
 export async function submitSpread(mesh: Mesh, count: number, batch: number, make: (i: number) => TaskInput, to?: number[]): Promise<string[]> {
   const ids: string[] = [];
+  const run = `b${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   let next = 0;
   await Promise.all(
     (to ?? mesh.peers.map((_, i) => i)).map(async (pi) => {
@@ -269,8 +286,17 @@ export async function submitSpread(mesh: Mesh, count: number, batch: number, mak
         if (from >= count) return;
         next = Math.min(count, from + batch);
         const tasks: TaskInput[] = [];
-        for (let i = from; i < next; i++) tasks.push(make(i));
-        ids.push(...(await mesh.submit(pi, tasks)));
+        for (let i = from; i < next; i++) tasks.push({ ...make(i), id: `${run}-${i}` });
+        try {
+          ids.push(...(await mesh.submit(pi, tasks)));
+        } catch (e) {
+          // A network error (not an HTTP answer) may hide an accepted batch: resend it once with the
+          // same explicit ids (a task id is written once, so nothing is doubled) and say so.
+          if ((e as Error).message.includes('HTTP') || (e as Error).message.startsWith('submit to')) throw e;
+          mesh.submitRetries++;
+          log(`submit retry after: ${(e as Error).message}`);
+          ids.push(...(await mesh.submit(pi, tasks)));
+        }
       }
     }),
   );

@@ -26,6 +26,7 @@ export interface Results {
   heal: HealResult | null;
   scale: ScalePoint[];
   runtimeSeconds: number;
+  contention: { samples: number; loadavg1Max: number; foreign: string[] };
   notes: string[];
 }
 
