@@ -43,6 +43,7 @@ async function main(): Promise<number> {
     const failures: string[] = [];
     // A phase that fails is reported and the run goes on: one broken phase must not lose the others.
     const phase = async <T>(name: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
+      contention.phase(name);
       try {
         return await fn();
       } catch (e) {
@@ -63,7 +64,8 @@ async function main(): Promise<number> {
     notes.push(...failures);
     const busy = contention.stop();
     if (busy.foreign.length) {
-      const msg = `WARNING: ${busy.foreign.length} other agentmesh/test processes ran on this machine during the run (max 1-min load average ${busy.loadavg1Max} on ${cpus().length} CPUs); figures are pessimistic. First: ${busy.foreign.slice(0, 3).join(' ; ')}`;
+      const hit = Object.entries(busy.byPhase).filter(([, v]) => v.foreign > 0).map(([k, v]) => `${k} (${v.foreign} processes, load ${v.loadavg1Max})`);
+      const msg = `WARNING: ${busy.foreign.length} other agentmesh/test processes ran on this machine during the run, in phases: ${hit.join(', ')} (${cpus().length} CPUs); those phases' figures are pessimistic. First: ${busy.foreign.slice(0, 3).join(' ; ')}`;
       loud([msg]);
       notes.push(msg);
     }

@@ -26,7 +26,7 @@ export interface Results {
   heal: HealResult | null;
   scale: ScalePoint[];
   runtimeSeconds: number;
-  contention: { samples: number; loadavg1Max: number; foreign: string[] };
+  contention: { samples: number; loadavg1Max: number; foreign: string[]; byPhase: Record<string, { loadavg1Max: number; foreign: number }> };
   notes: string[];
 }
 
