@@ -1,0 +1,122 @@
+// Why: partition tolerance has a price at heal time. Two halves of the mesh work apart, then
+// heal; this measures the sync bytes the peers send and the time until every peer agrees, and
+// compares them with the least possible: the two Yjs diffs between the halves' documents.
+import { performance } from 'node:perf_hooks';
+import * as Y from 'yjs';
+import type { Config } from '../args.js';
+import { Mesh, submitSpread } from '../mesh.js';
+import { log, sleep, until } from '../procs.js';
+import { round } from '../stats.js';
+import { connectDoc, copyDoc } from '../ydoc.js';
+
+export interface HealResult {
+  peers: number;
+  tasksPerSide: number;
+  bytes: number;
+  messages: number;
+  ms: number;
+  minimalDiffBytes: number;
+  minimalDiffApplyMs: number;
+  bytesRatio: number;
+  docBytesA: number;
+  docBytesB: number;
+  sideMs: number;
+}
+
+export async function runHeal(cfg: Config): Promise<HealResult> {
+  const n = cfg.healPeers;
+  const half = Math.floor(n / 2);
+  const A = Array.from({ length: half }, (_, i) => i);
+  const B = Array.from({ length: n - half }, (_, i) => half + i);
+  const mesh = await Mesh.start('heal', {
+    capacities: Array(n).fill(1_000_000),
+    concurrency: cfg.peerConcurrency,
+    agents: ['echo'],
+    extraBootstrap: (i) => (i > half ? half : undefined),
+  });
+  try {
+    const ids = mesh.peers.map((p) => p.ready.peerId);
+    await Promise.all([
+      ...A.map((i) => mesh.post(i, '/api/partition', { block: B.map((j) => ids[j]) })),
+      ...B.map((i) => mesh.post(i, '/api/partition', { block: A.map((j) => ids[j]) })),
+    ]);
+    await mesh.waitFullMesh(30_000, (i) => (i < half ? A.length : B.length));
+    log(`heal: partitioned into ${A.length} + ${B.length} peers; ${cfg.healTasks} tasks per side`);
+    const t0 = Date.now();
+    const [idsA, idsB] = await Promise.all([
+      submitSpread(mesh, cfg.healTasks, cfg.batch, (i) => ({ type: 'echo', payload: { side: 'A', i } }), A),
+      submitSpread(mesh, cfg.healTasks, cfg.batch, (i) => ({ type: 'echo', payload: { side: 'B', i } }), B),
+    ]);
+    const deadline = Math.max(60_000, cfg.healTasks * 60);
+    await mesh.waitDone([...idsA, ...idsB], deadline);
+    await until(
+      'each side to agree within itself',
+      async () => {
+        const ss = await mesh.statuses();
+        return ss.every((s) => s.tasks.done === cfg.healTasks && (s.tasks.pending ?? 0) + (s.tasks.claimed ?? 0) + (s.tasks.running ?? 0) === 0);
+      },
+      deadline,
+      300,
+    );
+    const sideMs = Date.now() - t0;
+    log(`heal: both sides done with their ${cfg.healTasks} tasks in ${sideMs} ms; copying each side's document`);
+    const [ca, cb] = await Promise.all([connectDoc(mesh.peers[A[0]!]!.ready.wsUrl), connectDoc(mesh.peers[B[0]!]!.ready.wsUrl)]);
+    let docA: Y.Doc;
+    let docB: Y.Doc;
+    try {
+      await until('client copies to hold every task', () => ca.doc.getMap('tasks').size >= cfg.healTasks && cb.doc.getMap('tasks').size >= cfg.healTasks, 20_000, 50);
+      await sleep(500);
+      docA = copyDoc(ca.doc);
+      docB = copyDoc(cb.doc);
+    } finally {
+      ca.close();
+      cb.close();
+    }
+    const before = await mesh.statuses();
+    const bytes0 = before.reduce((a, s) => a + s.sync.sentBytes, 0);
+    const msgs0 = before.reduce((a, s) => a + s.sync.sentMessages, 0);
+    const h0 = Date.now();
+    await Promise.all(mesh.peers.map((_, i) => mesh.post(i, '/api/heal', {})));
+    const after = await until(
+      'every peer to agree after heal',
+      async () => {
+        const ss = await mesh.statuses();
+        const key = JSON.stringify(ss[0]!.tasks);
+        return ss.every((s) => s.tasks.done === 2 * cfg.healTasks && JSON.stringify(s.tasks) === key) && ss;
+      },
+      Math.max(60_000, cfg.healTasks * 20),
+      250,
+    );
+    const ms = Date.now() - h0;
+    const bytes = after.reduce((a, s) => a + s.sync.sentBytes, 0) - bytes0;
+    const messages = after.reduce((a, s) => a + s.sync.sentMessages, 0) - msgs0;
+    // The least a heal could send: what each side lacks of the other, as one Yjs diff each way.
+    const diffAB = Y.encodeStateAsUpdate(docA, Y.encodeStateVector(docB));
+    const diffBA = Y.encodeStateAsUpdate(docB, Y.encodeStateVector(docA));
+    const a2 = copyDoc(docA);
+    const b2 = copyDoc(docB);
+    const p0 = performance.now();
+    Y.applyUpdate(a2, diffBA);
+    Y.applyUpdate(b2, diffAB);
+    const applyMs = performance.now() - p0;
+    const minimal = diffAB.byteLength + diffBA.byteLength;
+    const r: HealResult = {
+      peers: n,
+      tasksPerSide: cfg.healTasks,
+      bytes,
+      messages,
+      ms,
+      minimalDiffBytes: minimal,
+      minimalDiffApplyMs: round(applyMs),
+      bytesRatio: round(bytes / minimal),
+      docBytesA: Y.encodeStateAsUpdate(docA).byteLength,
+      docBytesB: Y.encodeStateAsUpdate(docB).byteLength,
+      sideMs,
+    };
+    for (const d of [docA, docB, a2, b2]) d.destroy();
+    log(`heal: ${bytes} bytes in ${messages} messages, converged in ${ms} ms; minimal diff ${minimal} bytes, applied in ${r.minimalDiffApplyMs} ms`);
+    return r;
+  } finally {
+    await mesh.stop();
+  }
+}
