@@ -241,7 +241,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Exclusive tasks this peer claimed and that wait for a quorum of votes: task -> round. */
   private readonly awaiting = new Map<string, number>();
   /** The pending pool sorted by priority and age, rebuilt now and then (see processOnce). */
-  private poolOrder: { at: number; size: number; list: TaskSpec[] } | undefined;
+  private poolOrder: { at: number; list: TaskSpec[] } | undefined;
   /** Live tasks that were pending (no claim, no bid of ours) when last evaluated. */
   private readonly pendingPool = new Set<string>();
   private readonly running = new Map<string, Run>();
@@ -601,7 +601,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // A bid of ours is looked at again when its window has passed (or when its task changed).
     const window = this.bidWindow();
     for (const id of this.reserved) if (sweep || now - (this.bidAt.get(id) ?? -Infinity) >= window) ids.add(id);
-    if (sweep) for (const id of this.active) ids.add(id);
+    // The sweep re-derives what time alone can change (leases, claims waiting for votes); pending
+    // tasks without a bid of ours are looked at from the pool when a slot is free.
+    if (sweep) for (const id of this.active) if (!this.pendingPool.has(id)) ids.add(id);
     if (ids.size === 0 && (this.pendingPool.size === 0 || this.freeSlots() <= 0)) return;
 
     const memo = new Map<string, TaskState | undefined>();
@@ -668,16 +670,22 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (!this.quiet && this.freeSlots() > 0 && this.pendingPool.size > candidates.length) {
       const want = this.freeSlots() * 4;
       // The pool's order is rebuilt at most every few ticks: sorting a large backlog on every
-      // pass (each remote change triggers one) would starve the event loop.
-      if (!this.poolOrder || now - this.poolOrder.at >= POOL_ORDER_MS || this.poolOrder.size !== this.pendingPool.size) {
+      // pass (each remote change triggers one) would starve the event loop. Tasks that arrived
+      // since are candidates anyway (they were dirty).
+      if (!this.poolOrder || now - this.poolOrder.at >= POOL_ORDER_MS) {
         const list = [...this.pendingPool].map((id) => this.board.getSpec(id)).filter((s): s is TaskSpec => s !== undefined);
         list.sort(byPriorityThenAge);
-        this.poolOrder = { at: now, size: this.pendingPool.size, list };
+        this.poolOrder = { at: now, list };
       }
-      const rest = this.poolOrder.list.filter((s) => !ids.has(s.id) && this.pendingPool.has(s.id));
+      // Only tasks this peer may bid on now count; the scan is bounded per pass.
+      const stagger = this.stagger();
+      let ranksReady = false;
       let taken = 0;
-      for (const spec of rest) {
-        if (taken >= want) break;
+      let scanned = 0;
+      for (const spec of this.poolOrder.list) {
+        if (taken >= want || scanned >= want * 8 + 64) break;
+        if (ids.has(spec.id) || !this.pendingPool.has(spec.id) || !canRun(spec, this.capabilities)) continue;
+        scanned++;
         const facts = this.board.getFacts(spec.id);
         if (!facts) continue;
         const v = this.derive(spec.id, facts, now, memo);
@@ -686,6 +694,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
           continue;
         }
         if (v.bids.some((b) => b.peer === this.id)) continue;
+        if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
+        const waited = now - v.roundOpenedAt;
+        if (waited < this.timing.openAfterMs) {
+          alivePeers ??= this.aliveEligiblePeers(now);
+          if (!ranksReady) {
+            this.useRankCache(alivePeers);
+            ranksReady = true;
+          }
+          const r = this.rankOf(spec, v.round, alivePeers);
+          if (r < 0 || r >= this.k || waited < r * stagger) continue;
+        }
         candidates.push({ view: v, spec });
         taken++;
       }
@@ -777,7 +796,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return Math.min(this.timing.maxBidWindowMs, Math.max(this.timing.staggerMs, 2 * this.sync.maxRtt(), 3 * this.loopLag));
   }
 
-  /** This peer's rank on a task's shortlist, cached while the alive peers stay the same. */
+  /** Keeps the shortlist rank cache while the alive peers (and their capacities and capabilities) stay the same. */
+  private useRankCache(all: { id: string; capacity: number; capabilities: string[] }[]): void {
+    const sig = all.map((p) => `${p.id}:${p.capacity}:${p.capabilities.join('+')}`).join(',');
+    if (this.rankCache.sig !== sig) this.rankCache = { sig, ranks: new Map() };
+  }
+
+  /** This peer's rank on a task's shortlist, cached while the alive peers stay the same (see useRankCache). */
   private rankOf(spec: TaskSpec, round: number, all: { id: string; capacity: number; capabilities: string[] }[]): number {
     const key = `${spec.id}/${round}`;
     let r = this.rankCache.ranks.get(key);
@@ -798,8 +823,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.freeSlots() <= 0 || this.bucket.tokens < 1) return;
     // Rank of this peer on each task's shortlist (0 = first choice, k = not listed, the task is open).
     const all = peers();
-    const sig = all.map((p) => `${p.id}:${p.capacity}:${p.capabilities.join('+')}`).join(',');
-    if (this.rankCache.sig !== sig) this.rankCache = { sig, ranks: new Map() };
+    this.useRankCache(all);
     const ranked = candidates.map((c) => {
       const rank = this.rankOf(c.spec, c.view.round, all);
       const age = now - c.view.roundOpenedAt;
@@ -1545,7 +1569,7 @@ function isGenerationRecord(u: Uint8Array): boolean {
 }
 
 /** How long the sorted pending pool may be reused. */
-const POOL_ORDER_MS = 50;
+const POOL_ORDER_MS = 250;
 
 /** Granularity of "older first" when a peer picks from a backlog (see `bid`). */
 const AGE_BUCKET_MS = 500;
