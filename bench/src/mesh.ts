@@ -46,6 +46,8 @@ export interface PeerOpts {
   agents: string[];
   /** Extra bootstrap: peer i also dials peer bootstrapFrom(i) (besides peer 0). */
   extraBootstrap?: (i: number) => number | undefined;
+  /** Extra `agentmesh peer` flags for every peer. */
+  peerArgs?: string[];
 }
 
 type Waiter = (t: number, peer: string) => void;
@@ -82,7 +84,7 @@ export class Mesh {
       if (extra !== undefined && extra !== 0 && extra < i) boot.push('--bootstrap', mesh.peers[extra]!.ready.multiaddrs[0]!);
       await mesh.spawn(`P${i + 1}`, [
         '--capacity', String(opts.capacities[i]), '--concurrency', String(opts.concurrency),
-        '--agents', opts.agents.join(','), '--log-level', 'warn', ...boot,
+        '--agents', opts.agents.join(','), '--log-level', 'warn', ...boot, ...(opts.peerArgs ?? []),
       ]);
     }
     await mesh.waitFullMesh(Math.max(30_000, opts.capacities.length * 4000));

@@ -33,6 +33,9 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     concurrency: cfg.peerConcurrency,
     agents: ['echo'],
     extraBootstrap: (i) => (i > half ? half : undefined),
+    // No archival here: the measure compares the heal with the Yjs diff between the two halves'
+    // whole documents, which a generation change in the middle would replace.
+    peerArgs: ['--max-finished', '10000000', '--max-doc-bytes', '2147483647', '--retention-ms', String(365 * 24 * 3600 * 1000)],
   });
   try {
     const ids = mesh.peers.map((p) => p.ready.peerId);

@@ -606,6 +606,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (sweep) for (const id of this.active) if (!this.pendingPool.has(id)) ids.add(id);
     if (ids.size === 0 && (this.pendingPool.size === 0 || this.freeSlots() <= 0)) return;
 
+    // One transaction for the whole pass: its claims, expiries, votes and bids go out as one update.
+    this.board.transact(() => this.evaluate(ids, now, settling));
+  }
+
+  /** The body of one pass of the main loop (see processOnce). */
+  private evaluate(ids: Set<string>, now: number, settling: boolean): void {
     const memo = new Map<string, TaskState | undefined>();
     const candidates: { view: TaskView; spec: TaskSpec }[] = [];
     let alivePeers: { id: string; capacity: number; capabilities: string[] }[] | undefined;
@@ -1111,17 +1117,38 @@ export class Peer extends TypedEmitter<PeerEvents> {
         outcome = { ok: false, error: size < 0 ? 'result is not plain JSON' : `result is ${size} bytes, over the ${LIMITS.valueBytes}-byte limit` };
       }
     }
-    if (outcome.ok) {
-      this.board.putDone(run.id, { peer: this.id, round: run.round, result: outcome.result ?? null, at: now, ms });
-      this.counters.done++;
-      this.emit('run-end', { id: run.id, round: run.round, outcome: 'done', ms });
-    } else {
-      this.board.putFail(run.id, { peer: this.id, round: run.round, error: outcome.error, at: now });
+    // Outcomes that end in the same turn are written together, as one transaction (one update).
+    const o = outcome;
+    this.outcomes.push(() => {
+      if (o.ok) {
+        this.board.putDone(run.id, { peer: this.id, round: run.round, result: o.result ?? null, at: now, ms });
+        this.counters.done++;
+        return () => this.emit('run-end', { id: run.id, round: run.round, outcome: 'done', ms });
+      }
+      this.board.putFail(run.id, { peer: this.id, round: run.round, error: o.error, at: now });
       this.counters.failed++;
-      this.emit('run-end', { id: run.id, round: run.round, outcome: 'failed', ms, error: outcome.error });
-    }
+      return () => this.emit('run-end', { id: run.id, round: run.round, outcome: 'failed', ms, error: o.error });
+    });
+    this.outcomeTimer ??= this.clock.setTimeout(() => this.writeOutcomes(), 0);
+  }
+
+  /** Writes the outcomes of the runs that ended since the last call, in one transaction. */
+  private writeOutcomes(): void {
+    if (this.outcomeTimer !== undefined) this.clock.clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = undefined;
+    if (this.outcomes.length === 0) return;
+    const writes = this.outcomes;
+    this.outcomes = [];
+    const after: (() => void)[] = [];
+    this.board.transact(() => {
+      for (const w of writes) after.push(w());
+    });
+    for (const a of after) a();
     this.processSoon();
   }
+
+  private outcomes: (() => () => void)[] = [];
+  private outcomeTimer: TimerId | undefined;
 
   private noteState(id: string, v: TaskView): void {
     if (this.lastState.get(id) === v.state) return;
@@ -1526,6 +1553,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       });
       for (const run of left) this.abortRun(run, 'peer stopping');
     }
+    this.writeOutcomes();
     await this.genWork;
     await this.flush();
     this.sync.flush();
@@ -1549,7 +1577,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.stopped = true;
     if (this.tickTimer !== undefined) this.clock.clearTimeout(this.tickTimer);
     if (this.soonTimer !== undefined) this.clock.clearTimeout(this.soonTimer);
-    this.tickTimer = this.soonTimer = undefined;
+    if (this.outcomeTimer !== undefined) this.clock.clearTimeout(this.outcomeTimer);
+    this.tickTimer = this.soonTimer = this.outcomeTimer = undefined;
     this.sync.stop(flushSync);
     this.removeAllListeners();
   }
