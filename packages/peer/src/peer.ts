@@ -246,6 +246,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly pendingPool = new Set<string>();
   private readonly running = new Map<string, Run>();
   private readonly lastState = new Map<string, TaskState>();
+  /** Duplicate runs of each task as last derived (for status()). */
+  private readonly dupCount = new Map<string, number>();
   private bucket: TokenBucket;
   private started = false;
   private stopped = false;
@@ -603,7 +605,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     for (const id of this.reserved) if (sweep || now - (this.bidAt.get(id) ?? -Infinity) >= window) ids.add(id);
     // The sweep re-derives what time alone can change (leases, claims waiting for votes); pending
     // tasks without a bid of ours are looked at from the pool when a slot is free.
-    if (sweep) for (const id of this.active) if (!this.pendingPool.has(id)) ids.add(id);
+    if (sweep) for (const id of this.active) if (!this.pendingPool.has(id) || (this.board.getSpec(id)?.dependsOn.length ?? 0) > 0) ids.add(id);
     if (ids.size === 0 && (this.pendingPool.size === 0 || this.freeSlots() <= 0)) return;
 
     // One transaction for the whole pass: its claims, expiries, votes and bids go out as one update.
@@ -1151,6 +1153,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private outcomeTimer: TimerId | undefined;
 
   private noteState(id: string, v: TaskView): void {
+    if (v.duplicates.length > 0) this.dupCount.set(id, v.duplicates.length);
+    else this.dupCount.delete(id);
     if (this.lastState.get(id) === v.state) return;
     this.lastState.set(id, v.state);
     this.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
@@ -1328,6 +1332,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.dirty.delete(id);
       this.pendingPool.delete(id);
       this.lastState.delete(id);
+      this.dupCount.delete(id);
       this.release(id);
     }
     for (const id of board.taskIds()) {
@@ -1495,12 +1500,24 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const tasks = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
     let duplicateRuns = 0;
     let overlap: ArchiveCounts | undefined;
-    for (const v of this.views(now)) {
-      tasks[v.state]++;
-      duplicateRuns += v.duplicates.length;
+    // States as the main loop last derived them (it looks at every changed task each pass), so a
+    // status call does not re-derive the whole board; tasks it has not looked at yet are derived.
+    const memo = new Map<string, TaskState | undefined>();
+    for (const id of this.board.taskIds()) {
+      let state = this.lastState.get(id);
+      let dups = this.dupCount.get(id) ?? 0;
+      if (state === undefined || this.dirty.has(id)) {
+        const f = this.board.getFacts(id);
+        if (!f) continue;
+        const v = this.derive(id, f, now, memo);
+        state = v.state;
+        dups = v.duplicates.length;
+      }
+      tasks[state]++;
+      duplicateRuns += dups;
       // A finished task both in the live document and in the archive is counted once.
-      if (isTerminal(v.state) && this.archive.mightHave(v.id)) {
-        const rec = this.archive.get(v.id);
+      if (isTerminal(state) && this.archive.mightHave(id)) {
+        const rec = this.archive.get(id);
         if (rec) {
           overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
           overlap[rec.state]++;

@@ -300,12 +300,21 @@ export class SyncEngine {
 
   private repair(peer: string): void {
     const now = this.opts.clock.now();
+    // A pull under way (after a heal, the other side's whole diff) will most likely bring what is
+    // missing: wait for it instead of asking every sender of a dependent update for a full diff.
+    if (this.pulling && now - this.pulling.at < this.pullTimeoutMs()) {
+      this.repairWanted.add(peer);
+      return;
+    }
     const last = this.lastRepair.get(peer);
     if (last !== undefined && now - last < this.opts.repairMs) return;
     this.lastRepair.set(peer, now);
     this.stats.repairs++;
     this.sendStep1(peer);
   }
+
+  /** Peers a repair was put off for while a pull was under way. */
+  private readonly repairWanted = new Set<string>();
 
   /**
    * One anti-entropy round: our state vector to every connected peer (small), and a pull if some
@@ -405,6 +414,15 @@ export class SyncEngine {
     }
     if (this.applyRemote(from, msg.payload) && msg.sub === SYNC_STEP2) {
       this.syncedWith.add(from);
+      if (this.pulling === undefined && this.repairWanted.size > 0) {
+        const still = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
+        const next = [...this.repairWanted].find((p) => this.transport.connectedPeers().includes(p));
+        this.repairWanted.clear();
+        if (still && next !== undefined) {
+          this.repair(next);
+          return;
+        }
+      }
       this.maybePull();
     }
   }
