@@ -163,12 +163,17 @@ describe('decodeLog on damage', () => {
         (payloads, cutSeed, flips) => {
           const log = makeLog(payloads);
           const damaged = log.slice(0, cutSeed % (log.length + 1));
-          let firstDamage = damaged.length;
           for (const [at, bit] of flips) {
             if (damaged.length === 0) break;
-            const i = at % damaged.length;
-            damaged[i]! ^= 1 << bit;
-            firstDamage = Math.min(firstDamage, i);
+            damaged[at % damaged.length]! ^= 1 << bit;
+          }
+          // The first byte that differs from the original (two flips of one bit cancel out).
+          let firstDamage = damaged.length;
+          for (let i = 0; i < damaged.length; i++) {
+            if (damaged[i] !== log[i]) {
+              firstDamage = i;
+              break;
+            }
           }
           const d = decodeLog(damaged);
           // Record boundaries of the intact log; every record ending at or before the first

@@ -24,6 +24,11 @@ export const SYNC_UPDATE = 2;
  */
 export const SYNC_NOTICE = 3;
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
+/**
+ * A pull of at least this many missing items (a heal) holds back gap repairs until it is answered:
+ * it will most likely bring what they would ask for, and each would be a full diff too.
+ */
+const BIG_PULL_ITEMS = 2000;
 /** For this long after start, every new link is pulled from at once (see onConnect). */
 const STARTUP_PULL_MS = 2000;
 /** Outer message type of sync messages tagged with a document generation (after the first). */
@@ -153,7 +158,7 @@ export class SyncEngine {
    * The step 1 we sent to pull what we lack, and when: one pull at a time, so after a heal the
    * other side's content comes once, from one peer, instead of from each of them.
    */
-  private pulling: { peer: string; at: number } | undefined;
+  private pulling: { peer: string; at: number; big: boolean } | undefined;
   /** When we last told each peer on an earlier generation about ours. */
   private readonly lastNotice = new Map<string, number>();
 
@@ -198,7 +203,13 @@ export class SyncEngine {
     this.transport.setHandlers({
       message: (from, data) => this.receive(from, data),
       connect: (peer) => this.onConnect(peer),
-      disconnect: () => {},
+      // A pull from a peer that went away will never be answered: pull elsewhere at once.
+      disconnect: (peer) => {
+        if (this.pulling?.peer === peer) {
+          this.pulling = undefined;
+          this.maybePull();
+        }
+      },
     });
     this.startedAt = this.opts.clock.now();
     for (const p of this.transport.connectedPeers()) this.onConnect(p);
@@ -268,16 +279,18 @@ export class SyncEngine {
       if (!connected.has(peer)) continue;
       local ??= Y.decodeStateVector(Y.encodeStateVector(this.doc));
       if (remoteIsAhead(sv, local)) {
-        this.sendStep1(peer);
+        let missing = 0;
+        for (const [client, clock] of sv) missing += Math.max(0, clock - (local.get(client) ?? 0));
+        this.sendStep1(peer, missing >= BIG_PULL_ITEMS);
         return;
       }
     }
   }
 
   /** Asks `peer` for what we miss (a pull; the reply is a step 2). */
-  sendStep1(peer: string): void {
+  sendStep1(peer: string, big = false): void {
     if (!this.running) return;
-    this.pulling = { peer, at: this.opts.clock.now() };
+    this.pulling = { peer, at: this.opts.clock.now(), big };
     this.step1SentAt.set(peer, this.opts.clock.now());
     this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc), this.generation));
   }
@@ -302,7 +315,7 @@ export class SyncEngine {
     const now = this.opts.clock.now();
     // A pull under way (after a heal, the other side's whole diff) will most likely bring what is
     // missing: wait for it instead of asking every sender of a dependent update for a full diff.
-    if (this.pulling && now - this.pulling.at < this.pullTimeoutMs()) {
+    if (this.pulling?.big && now - this.pulling.at < this.pullTimeoutMs()) {
       this.repairWanted.add(peer);
       return;
     }
