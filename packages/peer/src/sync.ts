@@ -263,9 +263,12 @@ export class SyncEngine {
     this.sendRaw(peer, encodeSyncMessage(SYNC_NOTICE, Y.encodeStateVector(this.doc), this.generation));
   }
 
-  /** How long a pull may stay unanswered before another is sent. */
-  private pullTimeoutMs(): number {
-    return Math.max(2000, 4 * this.maxRtt());
+  /**
+   * How long a pull may stay unanswered before another is sent (and gap repairs wait for it): a
+   * large one (a heal) gets seconds, a small one a few round trips.
+   */
+  private pullTimeoutMs(big = this.pulling?.big ?? false): number {
+    return big ? Math.max(2000, 4 * this.maxRtt()) : Math.max(150, 3 * this.maxRtt());
   }
 
   /** Pulls from a connected peer known to hold something we lack, unless a pull is under way. */
@@ -315,7 +318,9 @@ export class SyncEngine {
     const now = this.opts.clock.now();
     // A pull under way (after a heal, the other side's whole diff) will most likely bring what is
     // missing: wait for it instead of asking every sender of a dependent update for a full diff.
-    if (this.pulling?.big && now - this.pulling.at < this.pullTimeoutMs()) {
+    // One pull at a time, repairs included: under load, every sender of an update that depends
+    // on something missing would otherwise be asked for a full diff at once.
+    if (this.pulling && now - this.pulling.at < this.pullTimeoutMs()) {
       this.repairWanted.add(peer);
       return;
     }
