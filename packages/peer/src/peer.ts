@@ -642,7 +642,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       if (facts.spec.exclusive && this.handleExclusive(id, facts.spec, v, now, expiries, votes)) continue;
       if (v.state === 'running' && v.claim) {
         this.release(id);
-        if (v.claim.peer === this.id && !this.running.has(id)) {
+        if (v.claim.peer === this.id && !this.running.has(id) && !this.outcomeIds.has(id)) {
           // Our own claim from before a restart: nobody runs it, release it at once.
           expiries.push([id, v.round]);
         } else if (v.lapsed && v.claim.peer !== this.id) {
@@ -972,7 +972,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private handleExclusive(id: string, spec: TaskSpec, v: TaskView, now: number, expiries: [string, number][], votes: [string, Vote][]): boolean {
     const majority = this.seesMajority(now);
     if (v.state === 'running' && v.claim) {
-      if (v.claim.peer === this.id && !this.running.has(id)) {
+      if (v.claim.peer === this.id && !this.running.has(id) && !this.outcomeIds.has(id)) {
         if (this.awaiting.get(id) === v.round) {
           // Quorum reached. Start only while a majority is heard from directly; until then wait.
           if (this.seesMajority(now, this.timing.lease.leaseMs / 2) && !this.quiet) {
@@ -1121,7 +1121,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     // Outcomes that end in the same turn are written together, as one transaction (one update).
     const o = outcome;
+    this.outcomeIds.add(run.id);
     this.outcomes.push(() => {
+      this.outcomeIds.delete(run.id);
       if (o.ok) {
         this.board.putDone(run.id, { peer: this.id, round: run.round, result: o.result ?? null, at: now, ms });
         this.counters.done++;
@@ -1150,6 +1152,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   private outcomes: (() => () => void)[] = [];
+  /** Tasks whose run ended and whose outcome waits to be written (not "our claim, nobody runs it"). */
+  private readonly outcomeIds = new Set<string>();
   private outcomeTimer: TimerId | undefined;
 
   private noteState(id: string, v: TaskView): void {
