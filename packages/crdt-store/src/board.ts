@@ -524,19 +524,7 @@ export class TaskBoard {
     if (!spec) return undefined;
     let idx = this.facts.get(id);
     if (!idx) this.facts.set(id, (idx = newFactIndex()));
-    if (!idx.cached) {
-      idx.cached = {
-        spec,
-        bids: [...idx.bids.values()],
-        claims: [...idx.claims.values()],
-        dones: [...idx.dones.values()],
-        fails: [...idx.fails.values()],
-        expiries: [...idx.expiries.values()],
-        cancel: idx.cancel,
-        retries: [...idx.retries.values()],
-        votes: [...idx.votes.values()],
-      };
-    }
+    idx.cached ??= taskFactsOf(spec, idx);
     return idx.cached;
   }
 
@@ -613,8 +601,13 @@ export function factsFromRecord(rec: TaskRecord): TaskFacts | undefined {
     const parsed = parseFact(fk, raw);
     if (parsed.ok) addFact(idx, fk, parsed.value);
   }
+  return taskFactsOf(spec.value, idx);
+}
+
+/** The TaskFacts view of a fact index (what the lifecycle rules read). */
+function taskFactsOf(spec: TaskSpec, idx: FactIndex): TaskFacts {
   return {
-    spec: spec.value,
+    spec,
     bids: [...idx.bids.values()],
     claims: [...idx.claims.values()],
     dones: [...idx.dones.values()],

@@ -1295,8 +1295,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         this.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
       }
     } else board.setLineage(mine);
-    old.carryObservations(board, drop);
-    const records = old.copyInto(board, drop);
+    const records = old.copyInto(board, drop); // carries the first-sighting times too
     for (const r of reinsert) board.restore(r);
     // A task we archive now that the base still holds (its starter missed how it ended) gets the
     // facts we have and it lacks, so it ends there as it ended here instead of running again.
