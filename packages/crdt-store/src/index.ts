@@ -9,3 +9,4 @@ export * from './storage.js';
 export * from './memory-storage.js';
 export * from './generation.js';
 export * from './archive.js';
+export * from './derive-context.js';

@@ -25,9 +25,9 @@ describe('built-in agents in a mesh', () => {
       expect(p.view(triage!)!.result!.result).toEqual({ patient: 'bed-3', ...news2(vitals as Parameters<typeof news2>[0]) });
       expect(p.view(fail!)!.result!.result).toEqual({ attempts: 3 });
     }
-    await until(() => peers.every((p) => p.board.getData('traffic.forecast', 'forecast/J1') !== undefined && p.board.getData('clinic.triage', 'triage/bed-3') !== undefined));
-    expect(peers[1]!.board.getData('traffic.forecast', 'forecast/J1')!.value).toMatchObject({ forecast: trafficForecast({ junction: 'J1', counts }).forecast });
-    expect(peers[1]!.board.getData('clinic.triage', 'triage/bed-3')!.value).toMatchObject({ score: 4, risk: 'low' });
+    await until(() => peers.every((p) => p.document.board.getData('traffic.forecast', 'forecast/J1') !== undefined && p.document.board.getData('clinic.triage', 'triage/bed-3') !== undefined));
+    expect(peers[1]!.document.board.getData('traffic.forecast', 'forecast/J1')!.value).toMatchObject({ forecast: trafficForecast({ junction: 'J1', counts }).forecast });
+    expect(peers[1]!.document.board.getData('clinic.triage', 'triage/bed-3')!.value).toMatchObject({ score: 4, risk: 'low' });
     const v = peers[0]!.view(fail!)!;
     expect(v.errors.map((e) => e.error)).toEqual([
       'fail: deliberate failure on attempt 1 (this task fails its first 2)',

@@ -46,7 +46,7 @@ describe('document generations', () => {
       for (const p of peers) {
         expect(p.status().tasks.done).toBe(100);
         expect(p.archive.counts().total).toBeGreaterThanOrEqual(20);
-        expect(p.board.taskCount).toBeLessThan(100);
+        expect(p.document.board.taskCount).toBeLessThan(100);
         // every task readable, live or archived, with its result
         for (const [k, id] of ids.entries()) {
           const v = p.view(id) ?? p.archivedView(id);
@@ -54,7 +54,7 @@ describe('document generations', () => {
           expect(v?.result?.result).toEqual({ b: Math.floor(k / 25), i: k % 25 });
         }
       }
-      const sizes = peers.map((p) => Y.encodeStateAsUpdate(p.doc).byteLength);
+      const sizes = peers.map((p) => Y.encodeStateAsUpdate(p.document.doc).byteLength);
       expect(Math.max(...sizes)).toBeLessThan(40_000);
       // no task ran twice across the generation changes (the trace says when, if one did)
       expect(peers.reduce((n, p) => n + p.counters.done, 0), trace.join('\n')).toBe(100);
@@ -96,7 +96,7 @@ describe('document generations', () => {
     for (const p of peers.slice(0, 2)) for (const id of ids) expect(doneOn(p, id), id).toBe(true);
     // the live documents converge
     await until(() => {
-      const sv = peers.map((p) => [...p.board.taskIds()].sort().join());
+      const sv = peers.map((p) => [...p.document.board.taskIds()].sort().join());
       return sv[0] === sv[1] && sv[1] === sv[2];
     }, 10_000);
     await Promise.all(peers.map((p) => p.stop()));

@@ -58,8 +58,8 @@ function sync(t: MeshTransport, doc = new Y.Doc()): { doc: Y.Doc; engine: SyncEn
     antiEntropyMs: 500,
     repairMs: 30,
     maxMessageBytes: 64 << 20,
-    onInvalid: (_from, reason) => invalid.push(reason),
   });
+  engine.on('invalid', ({ reason }) => invalid.push(reason));
   engine.start();
   engines.push(engine);
   return { doc, engine, invalid };

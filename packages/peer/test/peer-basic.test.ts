@@ -27,19 +27,19 @@ describe('Peer on the in-memory hub', () => {
     const specs = await peers[0]!.submit(Array.from({ length: 60 }, (_, i) => ({ type: 'double', payload: { n: i } })));
     await until(() => peers.every((p) => p.status().tasks.done === 60));
     for (const p of peers) p.setQuiet(true);
-    await until(() => sameReplicaState(peers[0]!.doc, peers[1]!.doc) && sameReplicaState(peers[0]!.doc, peers[2]!.doc));
+    await until(() => sameReplicaState(peers[0]!.document.doc, peers[1]!.document.doc) && sameReplicaState(peers[0]!.document.doc, peers[2]!.document.doc));
     const results = peers.map((p) => specs.map((s) => JSON.stringify(p.view(s.id)!.result)));
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);
     for (const s of specs) expect((peers[1]!.view(s.id)!.result!.result as { n: number }).n).toBe((s.payload as { n: number }).n * 2);
-    expect(peers[2]!.board.dataCount).toBe(60);
+    expect(peers[2]!.document.board.dataCount).toBe(60);
     const runs = peers.reduce((a, p) => a + p.counters.done, 0);
     if (runs > 60) {
       for (const s of specs) {
-        const f = peers[0]!.board.getFacts(s.id)!;
+        const f = peers[0]!.document.board.getFacts(s.id)!;
         if (f.dones.length < 2) continue;
         const ev = [...f.bids.map((b) => ['bid', b.peer, b.at, b.score]), ...f.claims.map((c) => ['claim', c.peer, c.at]), ...f.dones.map((d) => ['done', d.peer, d.at])].sort((a, b) => (a[2] as number) - (b[2] as number));
-        const seen = peers.map((p) => f.claims.map((c) => `${c.peer}@${p.board.seenAt(s.id, 'claim', c.round, c.peer)}`).join(' '));
+        const seen = peers.map((p) => f.claims.map((c) => `${c.peer}@${p.document.board.seenAt(s.id, 'claim', c.round, c.peer)}`).join(' '));
         console.log('DUP', s.id, JSON.stringify(ev), peers.map((p) => p.bidWindow()), seen);
       }
     }

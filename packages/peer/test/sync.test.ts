@@ -8,7 +8,9 @@ import { sameReplicaState } from '@agentmesh/crdt-store';
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 function engine(doc: Y.Doc, t: Transport, rejected: string[] = []) {
-  return new SyncEngine(doc, t, { clock: systemClock, batchMs: 2, antiEntropyMs: 200, repairMs: 10, maxMessageBytes: 1 << 20, onInvalid: (_f, r) => rejected.push(r) });
+  const e = new SyncEngine(doc, t, { clock: systemClock, batchMs: 2, antiEntropyMs: 200, repairMs: 10, maxMessageBytes: 1 << 20 });
+  e.on('invalid', ({ reason }) => rejected.push(reason));
+  return e;
 }
 
 describe('SyncEngine', () => {
@@ -55,7 +57,7 @@ describe('SyncEngine', () => {
     const ta = hub.join('a');
     let dropNext = false;
     const lossy: Transport = { ...ta, localId: 'a', connectedPeers: () => ta.connectedPeers(), setHandlers: (h) => ta.setHandlers(h), send: (to, d) => (dropNext ? (dropNext = false) : ta.send(to, d)) };
-    const ea = new SyncEngine(a, lossy, { clock: systemClock, batchMs: 1, antiEntropyMs: 60_000, repairMs: 10, maxMessageBytes: 1 << 20, onInvalid: () => {} });
+    const ea = new SyncEngine(a, lossy, { clock: systemClock, batchMs: 1, antiEntropyMs: 60_000, repairMs: 10, maxMessageBytes: 1 << 20 });
     const eb = engine(b, hub.join('b'));
     eb.start();
     ea.start();

@@ -84,7 +84,7 @@ export function checkRun(peers: Peer[], tasks: ExpectedTask[], ackedData: Readon
   }
   for (const key of ackedData) {
     const slash = key.indexOf('/');
-    const missing = peers.filter((p) => !p.board.getData(key.slice(0, slash), key.slice(slash + 1)));
+    const missing = peers.filter((p) => !p.document.board.getData(key.slice(0, slash), key.slice(slash + 1)));
     if (missing.length > 0) {
       r.lostData++;
       note(`data ${key} acknowledged but missing on ${missing.map((p) => p.id).join(',')}`);

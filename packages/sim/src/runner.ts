@@ -372,9 +372,9 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       quiet = true;
       continue;
     }
-    const fp = replicaFingerprint(peers[0]!.doc);
+    const fp = replicaFingerprint(peers[0]!.document.doc);
     const gen = JSON.stringify(peers[0]!.generation);
-    if (peers.every((p) => JSON.stringify(p.generation) === gen && replicaFingerprint(p.doc) === fp)) {
+    if (peers.every((p) => JSON.stringify(p.generation) === gen && replicaFingerprint(p.document.doc) === fp)) {
       converged = true;
       healSteps++;
       break;

@@ -49,14 +49,14 @@ describe('checkRun catches what it must', () => {
   it('split winners, lost tasks, stuck tasks, lost data and wrong results', () => {
     const [a, b] = twoReplicas() as [Peer, Peer];
     for (const p of [a, b]) {
-      p.board.putTask(spec('t-split'));
-      p.board.putTask(spec('t-stuck'));
+      p.document.board.putTask(spec('t-split'));
+      p.document.board.putTask(spec('t-stuck'));
     }
-    a.board.putTask(spec('t-lost'));
-    a.board.putClaim('t-split', { peer: 'p0', round: 1, score: 1, at: 0 });
-    a.board.putDone('t-split', { peer: 'p0', round: 1, result: 1, at: 1, ms: 1 });
-    b.board.putClaim('t-split', { peer: 'p1', round: 1, score: 1, at: 0 });
-    b.board.putDone('t-split', { peer: 'p1', round: 1, result: 2, at: 1, ms: 1 });
+    a.document.board.putTask(spec('t-lost'));
+    a.document.board.putClaim('t-split', { peer: 'p0', round: 1, score: 1, at: 0 });
+    a.document.board.putDone('t-split', { peer: 'p0', round: 1, result: 1, at: 1, ms: 1 });
+    b.document.board.putClaim('t-split', { peer: 'p1', round: 1, score: 1, at: 0 });
+    b.document.board.putDone('t-split', { peer: 'p1', round: 1, result: 2, at: 1, ms: 1 });
     const tasks = [
       { id: 't-split', acked: true, expected: 1, failTimes: 0, dependsOn: [] },
       { id: 't-stuck', acked: true, expected: 1, failTimes: 0, dependsOn: [] },

@@ -4,8 +4,6 @@
 // peer has fsynced the tasks, so an acknowledged task survives kill -9.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as Y from 'yjs';
-import { encodeGeneration } from '@agentmesh/crdt-store';
 import { isMeshError, type TaskView } from '@agentmesh/scheduler';
 import type { Peer } from '../peer.js';
 import type { TaskInput } from '../task-input.js';
@@ -35,8 +33,9 @@ export interface TaskJson {
 const MAX_BODY = 16 * 1024 * 1024;
 
 export function taskJson(peer: Peer, v: TaskView, full = false): TaskJson {
-  const rec = peer.board.getSpec(v.id) ? undefined : peer.archived(v.id);
-  const spec = peer.board.getSpec(v.id) ?? (rec ? (rec.spec as { type?: string; createdAt?: number }) : undefined);
+  const live = peer.taskSpec(v.id);
+  const rec = live ? undefined : peer.archived(v.id);
+  const spec = live ?? (rec ? (rec.spec as { type?: string; createdAt?: number }) : undefined);
   const who = v.result?.peer ?? v.claim?.peer;
   const out: TaskJson = {
     id: v.id,
@@ -44,7 +43,7 @@ export function taskJson(peer: Peer, v: TaskView, full = false): TaskJson {
     state: v.state,
     result: v.result ? v.result.result : null,
     attempts: v.attempts,
-    peer: who ? (peer.board.peer(who)?.name ?? who) : null,
+    peer: who ? (peer.peerName(who) ?? who) : null,
   };
   const lastError = v.errors.at(-1)?.error;
   if (lastError !== undefined) out.error = lastError;
@@ -128,18 +127,13 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
   const method = req.method ?? 'GET';
   if (path === '/api/status' && method === 'GET') {
     const status = peer.status();
-    send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: { ...peer.sync.stats } });
+    send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: peer.syncStats() });
     return;
   }
   if (path === '/api/doc' && method === 'GET') {
     // The live document's encoded size (costs one full encoding: for benchmarks and diagnostics).
     send(res, 200, {
-      bytes: Y.encodeStateAsUpdate(peer.doc).byteLength,
-      tasks: peer.board.taskCount,
-      data: peer.board.dataCount,
-      generation: { n: peer.generation.n, name: encodeGeneration(peer.generation) },
-      archived: peer.archive.counts(),
-      archiveBytes: peer.archive.bytes(),
+      ...peer.docStats(),
       rssBytes: process.memoryUsage().rss,
       heapUsedBytes: process.memoryUsage().heapUsed,
       timing: peer.timingNow(),

@@ -131,7 +131,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
     const p = peer;
     const t = transport;
     endpoint = await startWsEndpoint({
-      doc: p.doc,
+      doc: p.document.doc,
       host: String(v['ws-host']),
       port: Number(v['ws-port']),
       room: String(v.room),
@@ -143,7 +143,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       isStale: (u) => p.isStaleUpdate(u),
     });
     const ep0 = endpoint;
-    p.on('generation', () => ep0.rebind(p.doc));
+    p.document.on('replaced', (e) => ep0.rebind(e.doc));
   } catch (e) {
     await endpoint?.close().catch(() => {});
     await peer?.stop().catch(() => {});

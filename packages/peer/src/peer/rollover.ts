@@ -1,6 +1,6 @@
 // When a peer starts a new document generation and what it archives then: the rollover policy
-// (retention, finished tasks kept, document size budget) and the pure helpers the Peer uses to
-// split its tasks into kept and archived ones. The swap of documents itself is in peer.ts.
+// (retention, finished tasks kept, document size budget) and the pure helpers that split a
+// replica's tasks into kept and archived ones. The switch itself is in generations.ts.
 
 import { DEFAULT_RETENTION, finishedAt, isTerminal, selectArchivable, type FinishedTask, type TaskFacts, type TaskView } from '@agentmesh/scheduler';
 import type { ArchiveRecord, Generation, TaskRecord } from '@agentmesh/crdt-store';

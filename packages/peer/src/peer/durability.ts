@@ -1,0 +1,151 @@
+// What makes a peer's writes durable: replaying its storage into the document at start, appending
+// every local update to the log, group-committing (fsync) on the main loop's beat, compacting the
+// log into a snapshot, and logging a whole new generation behind a marker record. It owns the
+// write and durable sequence numbers that `submit` and agents' data writes wait on.
+
+import * as Y from 'yjs';
+import type { Storage } from '@agentmesh/crdt-store';
+import { STORAGE_ORIGIN } from '../sync/wire.js';
+import type { LiveDocument } from './live-document.js';
+import type { PeerContext } from './context.js';
+
+/** Prefix of a log record holding a whole new generation's document (never the start of a Yjs update in practice). */
+const GENERATION_RECORD = new Uint8Array([0xff, 0x41, 0x4d, 0x47, 0x45, 0x4e, 0x00, 0x01]);
+
+function isGenerationRecord(u: Uint8Array): boolean {
+  if (u.length < GENERATION_RECORD.length) return false;
+  for (let i = 0; i < GENERATION_RECORD.length; i++) if (u[i] !== GENERATION_RECORD[i]) return false;
+  return true;
+}
+
+export interface Replayed {
+  /** Records and snapshots read back. */
+  replayed: number;
+  /** Bytes of everything read back (an upper estimate of the encoded document). */
+  bytes: number;
+}
+
+export class Durability {
+  private writeSeq = 0;
+  private durableSeq = 0;
+  private lastFlush = -Infinity;
+  private flushing: Promise<void> | undefined;
+  /** What the storage repaired when it was loaded (cut tails, snapshots moved aside). */
+  loadWarnings: string[] = [];
+  private readonly onUpdate = (u: Uint8Array, origin: unknown) => {
+    if (origin === STORAGE_ORIGIN || this.ctx.stopped()) return;
+    this.storage.append(u);
+    this.writeSeq++;
+  };
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly storage: Storage,
+    private readonly live: LiveDocument,
+  ) {}
+
+  /** The live document was replaced: log the new one's updates from now on. */
+  follow(doc: Y.Doc, previous: Y.Doc): void {
+    previous.off('update', this.onUpdate);
+    doc.on('update', this.onUpdate);
+  }
+
+  /**
+   * Reads the storage back into the live document. A generation change logs the whole new
+   * document behind a marker; what came before it in the log belongs to the old generation (until
+   * a compaction removes it) and is skipped. Then every later update of the document is logged.
+   */
+  async load(): Promise<Replayed> {
+    const doc = this.live.doc;
+    const loaded = await this.storage.load();
+    // The storage reports damage through its own log as it repairs it; keep the list for callers.
+    this.loadWarnings = loaded.warnings;
+    const replay = (u: Uint8Array, what: string) => {
+      try {
+        Y.applyUpdate(doc, u, STORAGE_ORIGIN);
+      } catch (e) {
+        this.ctx.log.log('warn', `skipped unreadable ${what} from storage`, { error: (e as Error).message });
+      }
+    };
+    let from = 0;
+    for (let i = loaded.updates.length - 1; i >= 0; i--) {
+      if (isGenerationRecord(loaded.updates[i]!)) {
+        from = i;
+        break;
+      }
+    }
+    const marked = from > 0 || (loaded.updates[0] !== undefined && isGenerationRecord(loaded.updates[0]));
+    if (loaded.snapshot && !marked) replay(loaded.snapshot, 'snapshot');
+    for (const u of loaded.updates.slice(from)) replay(isGenerationRecord(u) ? u.subarray(GENERATION_RECORD.length) : u, 'update');
+    let bytes = loaded.snapshot?.byteLength ?? 0;
+    for (const u of loaded.updates) bytes += u.byteLength;
+    return { replayed: loaded.updates.length + (loaded.snapshot ? 1 : 0), bytes };
+  }
+
+  /** From now on, every local update of the live document goes to the log. */
+  hook(): void {
+    this.live.doc.on('update', this.onUpdate);
+  }
+
+  /**
+   * Logs a whole new generation's document at once, behind a marker, so a crash before the next
+   * compaction restarts with it (and without the old generation logged before it).
+   */
+  logGeneration(snapshot: Uint8Array): void {
+    const record = new Uint8Array(GENERATION_RECORD.length + snapshot.length);
+    record.set(GENERATION_RECORD);
+    record.set(snapshot, GENERATION_RECORD.length);
+    this.storage.append(record);
+    this.writeSeq++;
+  }
+
+  /** The main loop's group commit: a flush when updates wait and the flush period has passed. */
+  maybeFlush(now: number): void {
+    if (now - this.lastFlush >= this.ctx.timing.flushMs && this.durableSeq < this.writeSeq) {
+      this.lastFlush = now;
+      void this.flush().catch((e) => this.ctx.log.log('error', 'storage flush failed', { error: (e as Error).message }));
+    }
+  }
+
+  /** Makes every update so far durable; resolves when it is on disk. */
+  async flush(): Promise<void> {
+    const target = this.writeSeq;
+    while (this.durableSeq < target) {
+      if (this.flushing) {
+        await this.flushing;
+        continue;
+      }
+      const upTo = this.writeSeq;
+      this.flushing = this.storage.flush().then(() => {
+        if (upTo > this.durableSeq) {
+          this.durableSeq = upTo;
+          this.ctx.emit('durable', { seq: upTo });
+        }
+      });
+      try {
+        await this.flushing;
+      } finally {
+        this.flushing = undefined;
+      }
+      if (!this.ctx.stopped() && this.storage.stats().logRecords >= this.ctx.timing.compactEveryRecords) await this.compact();
+    }
+  }
+
+  /** Folds the update log into one snapshot of the whole document. */
+  async compact(): Promise<void> {
+    await this.storage.compact(Y.encodeStateAsUpdate(this.live.doc));
+  }
+
+  /** The storage sequence of the latest update (for durability tracking). */
+  get lastWriteSeq(): number {
+    return this.writeSeq;
+  }
+
+  get lastDurableSeq(): number {
+    return this.durableSeq;
+  }
+
+  async close(): Promise<void> {
+    await this.storage.close();
+  }
+}

@@ -1,0 +1,305 @@
+// Document generations: the live document is replaced now and then by a new generation that holds
+// what is still live; finished tasks past the retention go to the archive (docs/bounded-document.md).
+// Any peer may start one when it is due; the others move when they hear of it: they fetch the
+// starter's document (the base) and add what they hold that it lacks, so nothing is lost and
+// entries are not written twice. This part owns everything about the switch: when one is due,
+// which tasks are stable enough to leave, the move itself, the settle period after it, restoring
+// archived tasks that come back without their outcome, and the ids of retired documents.
+
+import * as Y from 'yjs';
+import { isTerminal, unitHash } from '@agentmesh/scheduler';
+import { GENESIS, compareGenerations, encodeGeneration, parseGeneration, type Archive, type ArchiveRecord, type Generation, type TaskBoard } from '@agentmesh/crdt-store';
+import type { SyncEngine } from '../sync/engine.js';
+import { MeshOrigin, checkUpdate } from '../sync/wire.js';
+import type { PeerContext } from './context.js';
+import type { Durability } from './durability.js';
+import type { LiveDocument } from './live-document.js';
+import type { Liveness } from './liveness.js';
+import { archiveRecord, dropSet, keepFor, splitTasks, type RolloverPolicy, type TaskSplit } from './rollover.js';
+import type { Runs } from './runs.js';
+import type { Views } from './views.js';
+
+export interface GenerationsDeps {
+  live: LiveDocument;
+  durability: Durability;
+  sync: SyncEngine;
+  views: Views;
+  runs: Runs;
+  liveness: Liveness;
+  archive: Archive;
+  rollover: RolloverPolicy;
+  /** A fresh document with its board (a new Yjs client id each time). */
+  newDocument(): { doc: Y.Doc; board: TaskBoard };
+  /** Has the peer caught up with the mesh since it started? */
+  caughtUp(): boolean;
+  /** A task left the live document: the main loop, bidding and views forget it. */
+  forget(id: string): void;
+  /** A task of the new document is to be evaluated again. */
+  markDirty(id: string): void;
+}
+
+export class Generations {
+  /** Bytes of updates since the generation began (an upper estimate of the encoded document). */
+  private genBytes = 0;
+  private genStartedAt = 0;
+  /** When this peer last moved to a new generation (-Infinity: not since it started). */
+  private genEnteredAt = -Infinity;
+  private lastRolloverCheck = -Infinity;
+  private rolloverDueSince: number | undefined;
+  /** A later generation we asked a peer for (its whole document, the base of ours). */
+  private pendingGen: { name: string; gen: Generation; from: string; askedAt: number } | undefined;
+  /** Task ids new to this replica that the archive may know (see `restoreFromArchive`). */
+  private readonly toCheck = new Set<string>();
+  /** Chain of archive writes and compactions after generation changes. */
+  private genWork: Promise<void> = Promise.resolve();
+  /** Yjs client ids of earlier generations' documents: updates carrying them are stale. */
+  readonly retiredClients = new Set<number>();
+  private readonly countBytes = (u: Uint8Array) => {
+    this.genBytes += u.byteLength;
+  };
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly deps: GenerationsDeps,
+  ) {
+    deps.sync.on('laterGeneration', ({ from, name }) => this.onLater(from, name, undefined));
+    deps.sync.on('base', ({ from, name, update }) => this.onLater(from, name, update));
+  }
+
+  /** The generation read back from storage holds `bytes`: bytes of every update from now on count. */
+  loaded(bytes: number): void {
+    this.genBytes = bytes;
+    this.deps.live.doc.on('update', this.countBytes);
+  }
+
+  /** The peer started at `now`: the generation's age counts from then. */
+  started(now: number): void {
+    this.genStartedAt = now;
+  }
+
+  /** The live document was replaced: count the new one's updates. */
+  follow(doc: Y.Doc, previous: Y.Doc): void {
+    previous.off('update', this.countBytes);
+    doc.on('update', this.countBytes);
+  }
+
+  /** A task new to this replica (from a remote change) that the archive may know: look at it on the next tick. */
+  noteNew(id: string): void {
+    if (this.deps.archive.mightHave(id)) this.toCheck.add(id);
+  }
+
+  /** Starts a new generation now if one is due (called from the main loop every `checkMs`). */
+  maybeRollover(now: number): void {
+    const { ctx, deps } = this;
+    const policy = deps.rollover;
+    if (ctx.quiet() || !deps.caughtUp() || this.pendingGen || now - this.lastRolloverCheck < policy.checkMs) return;
+    this.lastRolloverCheck = now;
+    const board = ctx.board();
+    // Cheap pre-check on the states already derived: nothing to do without enough finished tasks.
+    const age = now - this.genStartedAt;
+    let finished = 0;
+    for (const st of deps.views.lastStates()) if (isTerminal(st)) finished++;
+    const keepMax = Math.min(policy.maxFinished, board.taskCount);
+    const couldBeDue = finished > 0 && (finished - keepMax >= policy.minArchive || age >= policy.retentionMs || this.genBytes > policy.maxDocBytes / 2);
+    if (!couldBeDue && !(this.genBytes > policy.maxDocBytes && age >= 60_000)) {
+      this.rolloverDueSince = undefined;
+      return;
+    }
+    const split = splitTasks(deps.views.views(now), (id) => board.getFacts(id));
+    if (this.genBytes > policy.maxDocBytes / 2) this.genBytes = Y.encodeStateAsUpdate(deps.live.doc).byteLength;
+    const unfinished = split.views.size - split.finished.length;
+    const keep = keepFor(policy, this.genBytes, split.views.size, unfinished);
+    const cut: Generation = { n: deps.live.generation.n + 1, at: Math.max(1, Math.round(now)), keep, by: ctx.id };
+    const drop = this.stableOnly(dropSet(split, cut, policy.retentionMs, new Set(deps.runs.ids())), now);
+    const due = drop.size >= policy.minArchive || (drop.size > 0 && age >= policy.retentionMs) || (this.genBytes > policy.maxDocBytes && age >= 60_000);
+    if (!due) {
+      this.rolloverDueSince = undefined;
+      return;
+    }
+    this.rolloverDueSince ??= now;
+    // One peer usually starts it: the alive peers take turns by a hash of the generation number.
+    const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
+    alive.sort((a, b) => unitHash('gen', cut.n, a) - unitHash('gen', cut.n, b) || (a < b ? -1 : 1));
+    const rank = Math.max(0, alive.indexOf(ctx.id));
+    if (now - this.rolloverDueSince < rank * policy.staggerMs) return;
+    this.enter(cut, undefined, split);
+  }
+
+  /**
+   * Keeps the tasks every present peer already holds entirely (its latest state vector covers
+   * each of their entries). A task some peer may still lack a fact of stays live: archiving it
+   * here would freeze an outcome others could decide differently. Peers not heard from for a
+   * while are not waited for; what they bring back later stays live until everyone has it.
+   */
+  private stableOnly(ids: Set<string>, now: number): Set<string> {
+    if (ids.size === 0) return ids;
+    const { ctx, deps } = this;
+    const board = ctx.board();
+    const awayMs = Math.max(10 * ctx.timing.heartbeatMs, 2 * ctx.timing.lease.leaseMs);
+    const svs: ReadonlyMap<number, number>[] = [];
+    for (const p of board.peers()) {
+      if (p.id === ctx.id) continue;
+      const heard = deps.sync.lastHeardFrom(p.id);
+      if (heard === undefined || now - heard > awayMs) continue;
+      const sv = deps.sync.stateVectorOf(p.id);
+      if (!sv) return new Set();
+      svs.push(sv);
+    }
+    const out = new Set<string>();
+    for (const id of ids) {
+      if (board.taskItemIds(id).every(({ client, clock }) => svs.every((sv) => (sv.get(client) ?? 0) > clock))) out.add(id);
+    }
+    return out;
+  }
+
+  /**
+   * A message of a later generation arrived: fetch that generation's document (its base), then
+   * move to it once the base is here.
+   */
+  private onLater(from: string, name: string, base: Uint8Array | undefined): void {
+    const { ctx, deps } = this;
+    if (ctx.stopped()) return;
+    const g = parseGeneration(name);
+    if (!g || compareGenerations(g, deps.live.generation) <= 0) return;
+    if (g.at > ctx.clock.now() + 24 * 3600_000) {
+      ctx.log.log('warn', 'ignored a generation from the future', { from, name });
+      return;
+    }
+    if (base !== undefined) {
+      if (this.pendingGen && compareGenerations(this.pendingGen.gen, g) > 0) return;
+      const problem = checkUpdate(base);
+      if (problem) {
+        ctx.log.log('warn', 'rejected a generation base', { from, name, reason: problem });
+        return;
+      }
+      this.enter(g, { from, update: base });
+      return;
+    }
+    const now = ctx.clock.now();
+    const p = this.pendingGen;
+    if (p && compareGenerations(p.gen, g) >= 0 && now - p.askedAt < Math.max(250, 4 * deps.sync.maxRtt())) return;
+    this.pendingGen = { name, gen: g, from, askedAt: now };
+    ctx.log.log('debug', 'asking for a later generation', { from, name });
+    deps.sync.requestBase(from, name);
+  }
+
+  /**
+   * Moves to generation `g`: a fresh document gets the base (when another peer started it), then
+   * every entry of ours it lacks except finished tasks the cut archives; the archive gets those.
+   */
+  private enter(g: Generation, base: { from: string; update: Uint8Array } | undefined, split?: TaskSplit): void {
+    const { ctx, deps } = this;
+    const now = ctx.clock.now();
+    const old = deps.live.board;
+    const oldDoc = deps.live.doc;
+    const gen = deps.live.generation;
+    split ??= splitTasks(deps.views.views(now), (id) => old.getFacts(id));
+    const { doc, board } = deps.newDocument();
+    const oldName = gen.n === 0 ? encodeGeneration(GENESIS) : encodeGeneration(gen);
+    const mine = [...old.lineage(), oldName].slice(-32);
+    let drop = this.stableOnly(dropSet(split, g, deps.rollover.retentionMs, new Set(deps.runs.ids())), now);
+    let reinsert: ArchiveRecord[] = [];
+    if (base) {
+      Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
+      const theirs = board.lineage();
+      if (!theirs.includes(oldName)) {
+        // We were on a branch of our own (both sides of a partition changed generations). What we
+        // archived on it goes back into the live document, and we archive nothing now: the other
+        // side then sees every fact of ours, outcomes are decided with everything known, and the
+        // tasks leave the live document again at a later change, the same way everywhere.
+        const common = [...mine].reverse().find((n) => theirs.includes(n));
+        const ours = common === undefined ? mine : mine.slice(mine.indexOf(common) + 1);
+        reinsert = ours.flatMap((n) => deps.archive.byGeneration(n));
+        drop = new Set();
+        ctx.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
+      }
+    } else board.setLineage(mine);
+    const records = old.copyInto(board, drop); // carries the first-sighting times too
+    for (const r of reinsert) board.restore(r);
+    // A task we archive now that the base still holds (its starter missed how it ended) gets the
+    // facts we have and it lacks, so it ends there as it ended here instead of running again.
+    for (const r of records) if (board.getSpec(r.id)) board.restore(r);
+    board.markGeneration(g);
+    const name = encodeGeneration(g);
+    const archived: ArchiveRecord[] = [];
+    for (const r of records) {
+      const v = split.views.get(r.id);
+      const f = old.getFacts(r.id);
+      if (v && f) archived.push(archiveRecord(r, v, f, g, now));
+    }
+    for (const client of Y.decodeStateVector(Y.encodeStateVector(oldDoc)).keys()) this.retiredClients.add(client);
+    this.genStartedAt = this.genEnteredAt = now;
+    this.pendingGen = undefined;
+    this.rolloverDueSince = undefined;
+    const snapshot = Y.encodeStateAsUpdate(doc);
+    this.genBytes = snapshot.byteLength;
+    deps.durability.logGeneration(snapshot);
+    // Every part follows the new document (storage, main loop, sync, websocket clients).
+    deps.live.replace(doc, board, g);
+    for (const id of drop) deps.forget(id);
+    for (const id of board.taskIds()) {
+      deps.markDirty(id);
+      // A task of the base that this replica had archived before may lack its outcome.
+      if (!old.getSpec(id) && deps.archive.mightHave(id)) this.toCheck.add(id);
+    }
+    ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
+    ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
+    // The archive is durable before the log that still holds the archived tasks is compacted away.
+    this.genWork = this.genWork
+      .then(async () => {
+        if (archived.length > 0) await deps.archive.append(archived);
+        if (ctx.stopped()) return;
+        await deps.durability.flush();
+        if (!ctx.stopped()) await deps.durability.compact();
+      })
+      .catch((e: unknown) => ctx.log.log('error', 'archiving or compaction after a generation change failed', { error: (e as Error).message }));
+    ctx.processSoon();
+  }
+
+  /**
+   * Right after a generation change (or while fetching a later generation) this peer neither bids
+   * nor claims: bids and claims that peers still on the old generation wrote reach it only once
+   * they have moved too, and an award made without them could run a task twice.
+   */
+  settling(now: number): boolean {
+    if (this.pendingGen !== undefined) return true;
+    return now - this.genEnteredAt < Math.max(4 * this.ctx.timing.bidWindowMs, 4 * this.deps.sync.maxRtt(), 60);
+  }
+
+  /** Waits for the archive writes and compaction of past generation changes. */
+  async settled(): Promise<void> {
+    await this.genWork;
+  }
+
+  /**
+   * Tasks that came back into the live document (from a replica that had missed their end) get
+   * their archived facts again, so they end as they ended before instead of running again.
+   */
+  restoreFromArchive(): void {
+    if (this.toCheck.size === 0) return;
+    const ids = [...this.toCheck];
+    this.toCheck.clear();
+    const board = this.ctx.board();
+    for (const id of ids) {
+      const rec = this.deps.archive.get(id);
+      if (!rec) continue;
+      const n = board.restore(rec);
+      if (n > 0) {
+        this.ctx.log.log('info', 'restored an archived task that came back without its outcome', { task: id, entries: n });
+        this.ctx.emit('restored', { id, entries: n });
+      }
+    }
+  }
+
+  /** True when an update carries changes of an earlier generation's document (a stale replica). */
+  isStaleUpdate(update: Uint8Array): boolean {
+    if (this.retiredClients.size === 0) return false;
+    try {
+      const meta = Y.parseUpdateMeta(update);
+      for (const client of meta.to.keys()) if (this.retiredClients.has(client)) return true;
+      return false;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// Who this peer believes is alive, and whether it sees a majority. Two kinds of evidence: a
+// heartbeat that changed in the document within the lease (it may arrive relayed by a third
+// peer), and messages heard directly over the transport (what exclusive tasks' quorums rely on).
+
+import { quorumOf } from '@agentmesh/scheduler';
+import type { SyncEngine } from '../sync/engine.js';
+import type { PeerContext } from './context.js';
+
+/** A peer as the shortlist and the award see it. */
+export interface EligiblePeer {
+  id: string;
+  capacity: number;
+  capabilities: string[];
+}
+
+export class Liveness {
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly sync: SyncEngine,
+  ) {}
+
+  /** Is `peer` alive as this replica sees it (its heartbeat changed within the lease)? */
+  isAlive(peer: string, now = this.ctx.clock.now()): boolean {
+    if (peer === this.ctx.id) return !this.ctx.stopped();
+    const seen = this.ctx.board().beatSeenAt(peer);
+    return seen !== undefined && now - seen <= this.ctx.timing.lease.leaseMs;
+  }
+
+  /** Peers in the registry (at least 1: this one). */
+  knownPeers(): number {
+    return Math.max(1, this.ctx.board().peers().length);
+  }
+
+  /**
+   * Known peers (this one included) that this peer heard from directly within `withinMs`. Direct
+   * messages, not heartbeats seen in the document: those can arrive relayed, long after they were
+   * written, and would make a cut-off peer believe it still sees a majority.
+   */
+  private freshPeers(now: number, withinMs: number): number {
+    let n = 1;
+    for (const p of this.ctx.board().peers()) {
+      if (p.id === this.ctx.id) continue;
+      const heard = this.sync.lastHeardFrom(p.id);
+      if (heard !== undefined && now - heard <= withinMs) n++;
+    }
+    return n;
+  }
+
+  /** Does this peer see a majority of the known peers alive (within `withinMs`)? */
+  seesMajority(now = this.ctx.clock.now(), withinMs = this.ctx.timing.lease.leaseMs): boolean {
+    return this.freshPeers(now, withinMs) >= quorumOf(Math.max(1, this.ctx.board().peers().length));
+  }
+
+  /** The peers alive now (this one always), as the shortlist sees them. */
+  aliveEligiblePeers(now: number): EligiblePeer[] {
+    const self = this.ctx.self;
+    const out: EligiblePeer[] = [];
+    for (const p of this.ctx.board().peers()) {
+      if (p.id === self.id) out.push({ id: p.id, capacity: self.capacity, capabilities: self.capabilities });
+      else if (this.isAlive(p.id, now)) out.push({ id: p.id, capacity: p.capacity, capabilities: p.capabilities });
+    }
+    if (!out.some((p) => p.id === self.id)) out.push({ id: self.id, capacity: self.capacity, capabilities: self.capabilities });
+    return out;
+  }
+}

@@ -1,0 +1,279 @@
+// The peer's main loop: a tick every few milliseconds (heartbeat, fencing of exclusive runs,
+// archive restores, a pass, the rollover check, the storage group commit) and a pass soon after
+// any remote change. A pass looks at the tasks that changed (every live one on a sweep), expires
+// lapsed leases, claims where the award named this peer, and bids on what it may run, all in one
+// transaction. It owns which tasks are live and which must be looked at again.
+
+import { isTerminal, type TaskSpec, type TaskView } from '@agentmesh/scheduler';
+import type { BoardChange, TaskBoard } from '@agentmesh/crdt-store';
+import type { TimerId } from '../clock.js';
+import type { SyncEngine } from '../sync/engine.js';
+import type { Bidding } from './bidding.js';
+import type { PeerContext } from './context.js';
+import type { Durability } from './durability.js';
+import type { Generations } from './generations.js';
+import type { Liveness } from './liveness.js';
+import { Pass } from './pass.js';
+import type { Quorum } from './quorum.js';
+import type { Runs } from './runs.js';
+import type { Views } from './views.js';
+
+export interface MainLoopDeps {
+  views: Views;
+  runs: Runs;
+  bidding: Bidding;
+  quorum: Quorum;
+  generations: Generations;
+  durability: Durability;
+  liveness: Liveness;
+  sync: SyncEngine;
+}
+
+export class MainLoop {
+  /** Live tasks that are not finished (as last derived). */
+  private readonly active = new Set<string>();
+  /** Tasks to look at in the next pass (insertion order is the order they are looked at). */
+  private readonly dirty = new Set<string>();
+  private processing = false;
+  private tickTimer: TimerId | undefined;
+  private soonTimer: TimerId | undefined;
+  private lastSweep = -Infinity;
+  private lastBeat = -Infinity;
+  private beatSeq = 0;
+  private caughtUp = false;
+  private startedAt = 0;
+  private unsubscribeBoard: (() => void) | undefined;
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly deps: MainLoopDeps,
+  ) {}
+
+  /** The peer started at `now` with the board as loaded: every task is looked at, and the loop begins. */
+  start(now: number): void {
+    const board = this.ctx.board();
+    for (const id of board.taskIds()) this.dirty.add(id);
+    this.startedAt = now;
+    this.caughtUp = !board.peers().some((p) => p.id !== this.ctx.id);
+  }
+
+  /** Watches a board for changes (at start and after each generation change). */
+  watch(board: TaskBoard): void {
+    this.unsubscribeBoard?.();
+    this.unsubscribeBoard = board.onChange((c) => this.onBoardChange(c));
+  }
+
+  /** Has the peer caught up with the mesh since it started? */
+  isCaughtUp(): boolean {
+    return this.caughtUp;
+  }
+
+  /** Will the next pass look at this task? */
+  isDirty(id: string): boolean {
+    return this.dirty.has(id);
+  }
+
+  markDirty(id: string): void {
+    this.dirty.add(id);
+  }
+
+  /** Marks a task changed locally (submit, cancel, retry) and live. */
+  touch(id: string, live = false): void {
+    this.dirty.add(id);
+    if (live) this.active.add(id);
+  }
+
+  /** A task left the live document. */
+  forget(id: string): void {
+    this.active.delete(id);
+    this.dirty.delete(id);
+  }
+
+  private onBoardChange(c: BoardChange): void {
+    for (const id of c.tasks) {
+      this.dirty.add(id);
+      if (!c.local && !this.deps.views.known(id)) this.deps.generations.noteNew(id);
+    }
+    // A dependency that changed may unblock its dependents; they are found by the periodic sweep.
+    if (c.tasks.size > 0 && !c.local) this.processSoon();
+  }
+
+  scheduleTick(): void {
+    if (this.ctx.stopped()) return;
+    const { clock, timing } = this.ctx;
+    const due = clock.now() + timing.tickMs;
+    this.tickTimer = clock.setTimeout(() => {
+      // How late this timer fired: a starved process handles its messages just as late, so the
+      // bid window and the stagger stretch to cover it (decaying maximum).
+      this.deps.bidding.noteLag(clock.now() - due);
+      this.tick();
+      this.scheduleTick();
+    }, timing.tickMs);
+  }
+
+  processSoon(): void {
+    if (this.ctx.stopped() || this.soonTimer !== undefined) return;
+    this.soonTimer = this.ctx.clock.setTimeout(() => {
+      this.soonTimer = undefined;
+      this.process();
+    }, 0);
+  }
+
+  /** One turn of the main loop: heartbeat, storage group commit, bidding and claiming. */
+  tick(): void {
+    if (this.ctx.stopped()) return;
+    const now = this.ctx.clock.now();
+    if (!this.ctx.quiet() && now - this.lastBeat >= this.ctx.timing.heartbeatMs) this.heartbeat();
+    this.deps.quorum.fence(now);
+    this.deps.generations.restoreFromArchive();
+    this.process();
+    this.deps.generations.maybeRollover(now);
+    this.deps.durability.maybeFlush(now);
+  }
+
+  /** Writes this peer's heartbeat (its liveness and load, as others see them). */
+  heartbeat(): void {
+    const { ctx, deps } = this;
+    const now = ctx.clock.now();
+    this.lastBeat = now;
+    ctx.board().heartbeat(ctx.id, {
+      at: now,
+      seq: ++this.beatSeq,
+      load: deps.bidding.load(),
+      running: deps.runs.count,
+      done: ctx.counters.done,
+      dataWrites: ctx.counters.dataWrites,
+    });
+  }
+
+  /** Evaluates changed tasks (all live tasks on a sweep): expire lapsed leases, bid, claim, run. */
+  process(): void {
+    if (this.ctx.stopped() || this.processing) return;
+    this.processing = true;
+    try {
+      this.processOnce();
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private processOnce(): void {
+    const { ctx, deps } = this;
+    const now = ctx.clock.now();
+    if (!this.caughtUp && (deps.sync.hasSynced() || now - this.startedAt >= ctx.timing.catchUpMs)) {
+      this.caughtUp = true;
+      ctx.log.log('debug', 'caught up', { with: deps.sync.syncedPeers(), afterMs: now - this.startedAt });
+    }
+    const settling = deps.generations.settling(now);
+    const sweep = now - this.lastSweep >= ctx.timing.sweepMs;
+    if (sweep) this.lastSweep = now;
+    const ids = new Set<string>(this.dirty);
+    this.dirty.clear();
+    // A bid of ours is looked at again when its window has passed (or when its task changed).
+    for (const id of deps.bidding.due(now, sweep)) ids.add(id);
+    // The sweep re-derives what time alone can change (leases, claims waiting for votes); pending
+    // tasks without a bid of ours are looked at from the pool when a slot is free.
+    const board = ctx.board();
+    if (sweep) for (const id of this.active) if (!deps.bidding.poolHas(id) || (board.getSpec(id)?.dependsOn.length ?? 0) > 0) ids.add(id);
+    if (ids.size === 0 && (deps.bidding.poolSize === 0 || deps.bidding.freeSlots() <= 0)) return;
+
+    // One transaction for the whole pass: its claims, expiries, votes and bids go out as one update.
+    const pass = new Pass(now, settling, this.caughtUp, ids, deps.liveness);
+    board.transact(() => this.evaluate(pass));
+  }
+
+  /** The body of one pass (see processOnce). */
+  private evaluate(pass: Pass): void {
+    const { ctx, deps } = this;
+    const board = ctx.board();
+    for (const id of pass.ids) {
+      const facts = board.getFacts(id);
+      if (!facts) continue;
+      const v = deps.views.derive(id, facts, pass.now, pass.memo);
+      pass.memo.set(id, v.state);
+      deps.views.note(id, v);
+      this.evaluateTask(pass, id, facts.spec, v);
+    }
+    // Free capacity: also look at pending tasks not evaluated in this pass, best first.
+    deps.bidding.scanPool(pass, (id) => this.dirty.add(id));
+
+    if (pass.votes.length > 0) {
+      board.transact(() => {
+        for (const [id, vote] of pass.votes) board.putVote(id, vote);
+      });
+    }
+    if (pass.expiries.length > 0) {
+      board.transact(() => {
+        for (const [id, round] of pass.expiries) {
+          if (board.putExpiry(id, { round, by: ctx.id, at: pass.now })) {
+            ctx.counters.expiriesWritten++;
+            ctx.log.log('info', 'lease expired', { task: id, round });
+          }
+        }
+      });
+    }
+    if (pass.candidates.length > 0 && !ctx.quiet() && this.caughtUp && !pass.settling) deps.bidding.bid(pass);
+  }
+
+  /** What this peer does about one live task it just derived. */
+  private evaluateTask(pass: Pass, id: string, spec: TaskSpec, v: TaskView): void {
+    const { ctx, deps } = this;
+    const { runs, bidding } = deps;
+    const runRound = runs.roundOf(id);
+    bidding.poolDelete(id);
+    if (isTerminal(v.state)) {
+      this.active.delete(id);
+      bidding.release(id);
+      if (runRound !== undefined && v.state === 'cancelled') runs.abort(id, 'cancelled');
+      return;
+    }
+    this.active.add(id);
+    if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {
+      // Another peer's claim of the same round won the award: stop ours.
+      runs.abort(id, `claim of round ${runRound} went to ${v.claim.peer}`);
+    }
+    if (spec.exclusive && deps.quorum.handle(pass, id, spec, v)) return;
+    if (v.state === 'running' && v.claim) {
+      bidding.release(id);
+      if (v.claim.peer === ctx.id && !runs.has(id) && !runs.outcomePending(id)) {
+        // Our own claim from before a restart: nobody runs it, release it at once.
+        pass.expiries.push([id, v.round]);
+      } else if (v.lapsed && v.claim.peer !== ctx.id) {
+        pass.expiries.push([id, v.round]);
+      }
+      return;
+    }
+    // pending or claimed (bids in, award under way)
+    const mine = v.bids.find((b) => b.peer === ctx.id);
+    if (mine && mine.at < this.startedAt) {
+      // A bid of this peer's previous life: nothing is reserved for it, so it is never claimed.
+      // Its key blocks a new bid in this round; others pass it by once it is stale.
+      bidding.release(id);
+      return;
+    }
+    if (mine) {
+      const waited = pass.now - ctx.board().seenAt(id, 'bid', v.round, ctx.id);
+      if (waited < bidding.bidWindow()) return;
+      if (pass.settling) return; // bids of peers still moving to this generation may be on their way
+      const best = bidding.bestLiveBid(v, pass.now);
+      if (best?.peer === ctx.id && !ctx.quiet() && this.caughtUp && (bidding.isReserved(id) || bidding.freeSlots() > 0)) {
+        if (spec.exclusive) deps.quorum.claim(id, v, best);
+        else bidding.claimAndRun(id, spec, v, best);
+      } else {
+        bidding.release(id);
+      }
+      return;
+    }
+    if (runs.has(id)) return;
+    bidding.poolAdd(id);
+    pass.candidates.push({ view: v, spec });
+  }
+
+  /** Stops the loop's timers (the peer shut down). */
+  close(): void {
+    const clock = this.ctx.clock;
+    if (this.tickTimer !== undefined) clock.clearTimeout(this.tickTimer);
+    if (this.soonTimer !== undefined) clock.clearTimeout(this.soonTimer);
+    this.tickTimer = this.soonTimer = undefined;
+  }
+}

@@ -1,0 +1,39 @@
+// One pass of the main loop: the tasks it looks at, the dependency states it derived, and what it
+// decided (bids to consider, leases to expire, votes to cast), written together at its end as one
+// transaction. The parts that decide (bidding, quorum) add to it instead of taking out-params.
+
+import type { TaskSpec, TaskView, Vote } from '@agentmesh/scheduler';
+import type { EligiblePeer, Liveness } from './liveness.js';
+import type { DeriveMemo } from './views.js';
+
+export interface Candidate {
+  view: TaskView;
+  spec: TaskSpec;
+}
+
+export class Pass {
+  readonly memo: DeriveMemo = new Map();
+  /** Pending tasks this peer may bid on, in the order they were found. */
+  readonly candidates: Candidate[] = [];
+  /** Leases (or rounds) to end: task, round. */
+  readonly expiries: [string, number][] = [];
+  /** Votes for exclusive claims: task, vote. */
+  readonly votes: [string, Vote][] = [];
+  private alive: EligiblePeer[] | undefined;
+
+  constructor(
+    readonly now: number,
+    /** Right after a generation change: no bids or claims (see Generations.settling). */
+    readonly settling: boolean,
+    /** This peer has caught up with the mesh since it started (it may bid, claim and vote). */
+    readonly caughtUp: boolean,
+    /** Tasks evaluated in this pass (changed ones, bids whose window passed, or every live one on a sweep). */
+    readonly ids: ReadonlySet<string>,
+    private readonly liveness: Liveness,
+  ) {}
+
+  /** The peers alive now, computed once per pass when first needed. */
+  alivePeers(): EligiblePeer[] {
+    return (this.alive ??= this.liveness.aliveEligiblePeers(this.now));
+  }
+}

@@ -1,0 +1,246 @@
+// The runs of this peer: starting an agent on a claimed task (with its inputs, data writes,
+// progress, timeout and abort signal), aborting a run whose claim was lost, and writing outcomes.
+// Outcomes of runs that end in the same timer turn are written together as one transaction.
+
+import { MeshError, type TaskSpec } from '@agentmesh/scheduler';
+import { LIMITS, jsonSize, type Archive } from '@agentmesh/crdt-store';
+import type { AgentContext, AgentDefinition } from '../agents.js';
+import type { TimerId } from '../clock.js';
+import { errorText } from '../errors.js';
+import type { PeerContext } from './context.js';
+import type { Liveness } from './liveness.js';
+import type { Views } from './views.js';
+
+interface Run {
+  id: string;
+  round: number;
+  startedAt: number;
+  controller: AbortController;
+  /** Set when the run must not write its outcome. */
+  discard: string | undefined;
+  timer: TimerId | undefined;
+  lastProgressAt: number;
+}
+
+type Outcome = { ok: true; result: unknown } | { ok: false; error: string };
+
+export interface RunsDeps {
+  agents: ReadonlyMap<string, AgentDefinition>;
+  views: Views;
+  archive: Archive;
+  liveness: Liveness;
+  /** The storage sequence of the latest update (data writes report it). */
+  writeSeq: () => number;
+}
+
+export class Runs {
+  private readonly running = new Map<string, Run>();
+  /** Outcome writes waiting for the next turn, each returning what to do once written. */
+  private outcomes: (() => () => void)[] = [];
+  /** Tasks whose run ended and whose outcome waits to be written (not "our claim, nobody runs it"). */
+  private readonly outcomeIds = new Set<string>();
+  private outcomeTimer: TimerId | undefined;
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly deps: RunsDeps,
+  ) {}
+
+  /** Runs under way. */
+  get count(): number {
+    return this.running.size;
+  }
+
+  has(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /** The round a run of this task is in, if this peer runs it. */
+  roundOf(id: string): number | undefined {
+    return this.running.get(id)?.round;
+  }
+
+  /** Ids of the tasks running here. */
+  ids(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Runs under way, with their rounds. */
+  list(): { id: string; round: number }[] {
+    return [...this.running.values()].map((r) => ({ id: r.id, round: r.round }));
+  }
+
+  /** A run of this task ended and its outcome is not written yet. */
+  outcomePending(id: string): boolean {
+    return this.outcomeIds.has(id);
+  }
+
+  private inputsOf(spec: TaskSpec): Record<string, unknown> {
+    const board = this.ctx.board();
+    const out: Record<string, unknown> = {};
+    for (const dep of spec.dependsOn) {
+      const f = board.getFacts(dep);
+      out[dep] = f ? (this.deps.views.view(dep)?.result?.result ?? null) : (this.deps.archive.get(dep)?.result ?? null);
+    }
+    return out;
+  }
+
+  /** Starts the agent of `spec.type` on a task this peer holds the claim of. */
+  start(id: string, spec: TaskSpec, round: number): void {
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    const controller = new AbortController();
+    const run: Run = { id, round, startedAt: now, controller, discard: undefined, timer: undefined, lastProgressAt: -Infinity };
+    this.running.set(id, run);
+    ctx.emit('run-start', { id, round, type: spec.type });
+    const def = this.deps.agents.get(spec.type);
+    if (spec.timeoutMs > 0) {
+      run.timer = ctx.clock.setTimeout(() => {
+        if (this.running.get(id) !== run || run.discard) return;
+        controller.abort(new MeshError('TIMEOUT', `timed out after ${spec.timeoutMs} ms`));
+        this.finish(run, { ok: false, error: `timeout: run exceeded ${spec.timeoutMs} ms` });
+      }, spec.timeoutMs);
+    }
+    const agentCtx: AgentContext = {
+      taskId: id,
+      attempt: round,
+      peer: { id: ctx.id, name: ctx.name },
+      signal: controller.signal,
+      progress: (pct, message) => this.progress(run, pct, message),
+      data: {
+        put: (key, value, namespace) => this.agentWrite(run, spec, key, value, namespace),
+        get: (key, namespace) => ctx.board().getData(namespace ?? spec.type, key)?.value,
+      },
+      inputs: this.inputsOf(spec),
+      now: () => ctx.clock.now(),
+      sleep: (ms) => this.sleep(ms, controller.signal),
+    };
+    const exec = async () => {
+      if (!def) throw new MeshError('UNKNOWN_AGENT', `no agent for task type ${spec.type}`);
+      return def.run(spec.payload, agentCtx);
+    };
+    exec().then(
+      (result) => this.finish(run, { ok: true, result }),
+      (err) => this.finish(run, { ok: false, error: errorText(err) }),
+    );
+  }
+
+  private agentWrite(run: Run, spec: TaskSpec, key: string, value: unknown, namespace?: string): void {
+    if (run.discard || this.ctx.stopped()) throw new MeshError('ABORTED', 'run was aborted');
+    const ns = namespace ?? spec.type.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+    this.ctx.board().writeData(ns, key, value, this.ctx.id, this.ctx.clock.now(), run.id);
+    this.ctx.counters.dataWrites++;
+    this.ctx.emit('data-write', { namespace: ns, key, task: run.id, seq: this.deps.writeSeq() });
+  }
+
+  private progress(run: Run, pct: number, message?: string): void {
+    if (run.discard || this.ctx.stopped() || this.running.get(run.id) !== run) return;
+    const now = this.ctx.clock.now();
+    if (now - run.lastProgressAt < this.ctx.timing.progressMinMs && pct < 100) return;
+    run.lastProgressAt = now;
+    const p = Math.max(0, Math.min(100, Number.isFinite(pct) ? pct : 0));
+    this.ctx.board().putProgress(run.id, { peer: this.ctx.id, round: run.round, pct: p, message: String(message ?? '').slice(0, 200), at: now });
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    const clock = this.ctx.clock;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const t = clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clock.clearTimeout(t);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Aborts this peer's run of a task (its outcome is never written). */
+  abort(id: string, reason: string): void {
+    const run = this.running.get(id);
+    if (run) this.abortRun(run, reason);
+  }
+
+  private abortRun(run: Run, reason: string): void {
+    if (run.discard) return;
+    run.discard = reason;
+    run.controller.abort(new MeshError('ABORTED', reason));
+    if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
+    if (this.running.get(run.id) === run) this.running.delete(run.id);
+    this.ctx.counters.aborted++;
+    this.ctx.emit('run-end', { id: run.id, round: run.round, outcome: 'aborted', ms: this.ctx.clock.now() - run.startedAt, error: reason });
+    this.ctx.log.log('debug', 'run aborted', { task: run.id, round: run.round, reason });
+    this.ctx.processSoon();
+  }
+
+  private finish(run: Run, outcome: Outcome): void {
+    const { ctx } = this;
+    if (run.discard || this.running.get(run.id) !== run || ctx.stopped()) return;
+    if (ctx.board().getSpec(run.id)?.exclusive && !this.deps.liveness.seesMajority(ctx.clock.now(), ctx.timing.lease.leaseMs / 2)) {
+      this.abortRun(run, 'lost sight of a majority of peers before the result could be written (exclusive task)');
+      return;
+    }
+    run.discard = 'finished';
+    if (run.timer !== undefined) ctx.clock.clearTimeout(run.timer);
+    this.running.delete(run.id);
+    const now = ctx.clock.now();
+    const ms = Math.max(0, now - run.startedAt);
+    if (outcome.ok) {
+      const size = jsonSize(outcome.result);
+      if (size < 0 || size > LIMITS.valueBytes) {
+        outcome = { ok: false, error: size < 0 ? 'result is not plain JSON' : `result is ${size} bytes, over the ${LIMITS.valueBytes}-byte limit` };
+      }
+    }
+    // Outcomes that end in the same turn are written together, as one transaction (one update).
+    const o = outcome;
+    this.outcomeIds.add(run.id);
+    this.outcomes.push(() => {
+      this.outcomeIds.delete(run.id);
+      const board = ctx.board();
+      if (o.ok) {
+        board.putDone(run.id, { peer: ctx.id, round: run.round, result: o.result ?? null, at: now, ms });
+        ctx.counters.done++;
+        return () => ctx.emit('run-end', { id: run.id, round: run.round, outcome: 'done', ms });
+      }
+      board.putFail(run.id, { peer: ctx.id, round: run.round, error: o.error, at: now });
+      ctx.counters.failed++;
+      return () => ctx.emit('run-end', { id: run.id, round: run.round, outcome: 'failed', ms, error: o.error });
+    });
+    this.outcomeTimer ??= ctx.clock.setTimeout(() => this.writeOutcomes(), 0);
+  }
+
+  /** Writes the outcomes of the runs that ended since the last call, in one transaction. */
+  writeOutcomes(): void {
+    if (this.outcomeTimer !== undefined) this.ctx.clock.clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = undefined;
+    if (this.outcomes.length === 0) return;
+    const writes = this.outcomes;
+    this.outcomes = [];
+    const after: (() => void)[] = [];
+    const board = this.ctx.board();
+    board.transact(() => {
+      for (const w of writes) after.push(w());
+    });
+    for (const a of after) a();
+    this.ctx.processSoon();
+  }
+
+  /** Simulated kill -9: every run is dropped where it stands, nothing is written or emitted. */
+  crash(): void {
+    for (const run of this.running.values()) {
+      run.discard = 'crashed';
+      run.controller.abort(new MeshError('ABORTED', 'crashed'));
+      if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
+    }
+    this.running.clear();
+  }
+
+  /** Stops the outcome timer (the peer shut down). */
+  close(): void {
+    if (this.outcomeTimer !== undefined) this.ctx.clock.clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = undefined;
+  }
+}

@@ -1,0 +1,84 @@
+// What `status` reports: every task this peer knows by state (the live document's, as the main
+// loop last derived them, plus the archived ones, each counted once), duplicate runs, the peers
+// with their load and liveness, the archive's counts and the live generation.
+
+import { TASK_STATES, isTerminal, type TaskState } from '@agentmesh/scheduler';
+import { encodeGeneration, type Archive, type ArchiveCounts, type Generation } from '@agentmesh/crdt-store';
+import type { PeerContext } from './context.js';
+import type { Liveness } from './liveness.js';
+import type { DeriveMemo, Views } from './views.js';
+
+export interface StatusPeer {
+  name: string;
+  peerId: string;
+  capacity: number;
+  load: number;
+  alive: boolean;
+}
+
+export interface PeerStatus {
+  peers: StatusPeer[];
+  /** Every task this peer knows, by state: the live document's and the archived ones (each once). */
+  tasks: Record<TaskState, number>;
+  duplicateRuns: number;
+  /** Finished tasks in this peer's archive (no longer in the live document). */
+  archived: ArchiveCounts;
+  /** The live document's generation. */
+  generation: { n: number; name: string };
+}
+
+export interface StatusSources {
+  ctx: PeerContext;
+  views: Views;
+  archive: Archive;
+  liveness: Liveness;
+  /** Tasks the main loop has not looked at since they changed. */
+  isDirty(id: string): boolean;
+  /** This peer's own load (runs and reservations). */
+  load: number;
+  generation: Generation;
+}
+
+export function peerStatus(s: StatusSources): PeerStatus {
+  const { ctx, views, archive } = s;
+  const board = ctx.board();
+  const now = ctx.clock.now();
+  const tasks = Object.fromEntries(TASK_STATES.map((st) => [st, 0])) as Record<TaskState, number>;
+  let duplicateRuns = 0;
+  let overlap: ArchiveCounts | undefined;
+  // States as the main loop last derived them (it looks at every changed task each pass), so a
+  // status call does not re-derive the whole board; tasks it has not looked at yet are derived.
+  const memo: DeriveMemo = new Map();
+  for (const id of board.taskIds()) {
+    let state = views.lastStateOf(id);
+    let dups = views.duplicatesOf(id);
+    if (state === undefined || s.isDirty(id)) {
+      const f = board.getFacts(id);
+      if (!f) continue;
+      const v = views.derive(id, f, now, memo);
+      state = v.state;
+      dups = v.duplicates.length;
+    }
+    tasks[state]++;
+    duplicateRuns += dups;
+    // A finished task both in the live document and in the archive is counted once.
+    if (isTerminal(state) && archive.mightHave(id)) {
+      const rec = archive.get(id);
+      if (rec) {
+        overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
+        overlap[rec.state]++;
+      }
+    }
+  }
+  const archived = archive.counts();
+  for (const st of ['done', 'dead', 'cancelled'] as const) tasks[st] += Math.max(0, archived[st] - (overlap?.[st] ?? 0));
+  const peers = board.peers().map((p) => ({
+    name: p.name,
+    peerId: p.id,
+    capacity: p.capacity,
+    load: p.id === ctx.id ? s.load : (board.beat(p.id)?.load ?? 0),
+    alive: s.liveness.isAlive(p.id, now),
+  }));
+  peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { peers, tasks, duplicateRuns, archived, generation: { n: s.generation.n, name: encodeGeneration(s.generation) } };
+}

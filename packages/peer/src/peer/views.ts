@@ -1,0 +1,126 @@
+// Tasks as this replica sees them: each derived from its write-once facts by the pure lifecycle
+// rules (live ones from the board, finished ones from the archive), and the state and duplicate
+// runs each task had when the main loop last looked at it (status counts come from those, so a
+// status call does not re-derive the whole board). It emits the 'task' event on state changes.
+
+import { deriveTask, type TaskFacts, type TaskState, type TaskView } from '@agentmesh/scheduler';
+import { boardDeriveContext, factsFromRecord, type Archive } from '@agentmesh/crdt-store';
+import type { PeerContext } from './context.js';
+
+/** States of dependencies derived within one pass (and a guard against dependency cycles). */
+export type DeriveMemo = Map<string, TaskState | undefined>;
+
+export class Views {
+  /** The state of each live task when it was last derived by the main loop. */
+  private readonly lastState = new Map<string, TaskState>();
+  /** Duplicate runs of each task as last derived (for status()). */
+  private readonly dupCount = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly archive: Archive,
+  ) {}
+
+  /** Derives task `id` from its facts; dependencies are derived (or read from the archive) through `memo`. */
+  derive(id: string, facts: TaskFacts, now: number, memo: DeriveMemo, depth = 0): TaskView {
+    const board = this.ctx.board();
+    const t = this.ctx.timing;
+    return deriveTask(
+      facts,
+      boardDeriveContext(board, id, {
+        now,
+        self: this.ctx.id,
+        depState: (dep) => {
+          if (memo.has(dep)) return memo.get(dep);
+          const f = board.getFacts(dep);
+          memo.set(dep, undefined); // cycle guard
+          const st = f ? (depth < 64 ? this.derive(dep, f, now, memo, depth + 1).state : undefined) : this.archive.get(dep)?.state;
+          memo.set(dep, st);
+          return st;
+        },
+        lease: t.lease,
+        backoff: t.backoff,
+        seed: this.ctx.meshSeed,
+        knownPeers: Math.max(1, board.peers().length),
+      }),
+    );
+  }
+
+  /** Derives a task's view as this replica sees it now. */
+  view(id: string, now = this.ctx.clock.now()): TaskView | undefined {
+    const facts = this.ctx.board().getFacts(id);
+    if (!facts) return undefined;
+    return this.derive(id, facts, now, new Map());
+  }
+
+  /** Every live task as this replica sees it. */
+  views(now = this.ctx.clock.now()): TaskView[] {
+    const board = this.ctx.board();
+    const memo: DeriveMemo = new Map();
+    const out: TaskView[] = [];
+    for (const id of board.taskIds()) {
+      const f = board.getFacts(id);
+      if (f) {
+        const v = this.derive(id, f, now, memo);
+        memo.set(id, v.state);
+        out.push(v);
+      }
+    }
+    return out;
+  }
+
+  /** The view of an archived task, derived from its archived facts. */
+  archivedView(id: string, now = this.ctx.clock.now()): TaskView | undefined {
+    const rec = this.archive.get(id);
+    const facts = rec ? factsFromRecord(rec) : undefined;
+    if (!rec || !facts) return undefined;
+    const board = this.ctx.board();
+    const t = this.ctx.timing;
+    return deriveTask(facts, {
+      now,
+      taskSeenAt: rec.finishedAt,
+      seenAt: () => rec.finishedAt,
+      lastSeen: () => undefined,
+      depState: (dep) => (board.getFacts(dep) ? this.view(dep, now)?.state : this.archive.get(dep)?.state),
+      lease: t.lease,
+      backoff: t.backoff,
+      seed: this.ctx.meshSeed,
+      knownPeers: Math.max(1, board.peers().length),
+    });
+  }
+
+  /** Records what the main loop derived for a task; emits 'task' when its state changed. */
+  note(id: string, v: TaskView): void {
+    if (v.duplicates.length > 0) this.dupCount.set(id, v.duplicates.length);
+    else this.dupCount.delete(id);
+    if (this.lastState.get(id) === v.state) return;
+    this.lastState.set(id, v.state);
+    this.ctx.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
+  }
+
+  /** Has the main loop derived this task since it came into the live document? */
+  known(id: string): boolean {
+    return this.lastState.has(id);
+  }
+
+  /** The state the main loop last derived for a task. */
+  lastStateOf(id: string): TaskState | undefined {
+    return this.lastState.get(id);
+  }
+
+  /** Duplicate runs of a task as last derived. */
+  duplicatesOf(id: string): number {
+    return this.dupCount.get(id) ?? 0;
+  }
+
+  /** The states last derived, of every live task the main loop has looked at. */
+  lastStates(): IterableIterator<TaskState> {
+    return this.lastState.values();
+  }
+
+  /** The task left the live document. */
+  forget(id: string): void {
+    this.lastState.delete(id);
+    this.dupCount.delete(id);
+  }
+}
