@@ -5,7 +5,7 @@
 // archive of the simulator; the file archive is in node-archive.ts.
 
 import { hash32 } from '@agentmesh/scheduler';
-import type { TaskRecord } from './board.js';
+import type { TaskRecord } from './board-types.js';
 
 export type ArchivedState = 'done' | 'dead' | 'cancelled';
 

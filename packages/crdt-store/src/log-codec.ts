@@ -133,3 +133,33 @@ export function decodeSnapshot(bytes: Uint8Array): Uint8Array {
   if (crc32(payload) !== crc) fail('checksum mismatch');
   return payload.slice();
 }
+
+/**
+ * First 8 bytes of a log record's payload that holds a whole new generation's document (a Yjs
+ * update of it follows). A Yjs v1 update never starts with 0xff in practice (its first varuint
+ * counts the clients it holds), so ordinary updates and generation records tell apart.
+ */
+export const GENERATION_RECORD_PREFIX: Uint8Array = new Uint8Array([0xff, 0x41, 0x4d, 0x47, 0x45, 0x4e, 0x00, 0x01]);
+
+/** The payload of a generation record: GENERATION_RECORD_PREFIX + `snapshot` (a Yjs update of the whole document). */
+export function encodeGenerationRecord(snapshot: Uint8Array): Uint8Array {
+  checkPayload(snapshot, 'generation snapshot', 0);
+  const record = new Uint8Array(GENERATION_RECORD_PREFIX.length + snapshot.length);
+  record.set(GENERATION_RECORD_PREFIX);
+  record.set(snapshot, GENERATION_RECORD_PREFIX.length);
+  return record;
+}
+
+/** True when a logged update is a generation record (starts with GENERATION_RECORD_PREFIX). */
+export function isGenerationRecord(u: Uint8Array): boolean {
+  return startsWith(u, GENERATION_RECORD_PREFIX);
+}
+
+/**
+ * The document inside a generation record, as a view into `u` (no copy). Throws
+ * MeshError('INVALID_ARGUMENT') when `u` is not a generation record.
+ */
+export function generationRecordPayload(u: Uint8Array): Uint8Array {
+  if (!isGenerationRecord(u)) throw new MeshError('INVALID_ARGUMENT', 'not a generation record (missing its 8-byte prefix)');
+  return u.subarray(GENERATION_RECORD_PREFIX.length);
+}

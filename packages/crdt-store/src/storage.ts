@@ -1,5 +1,6 @@
 // The contract between a peer and its durable storage, shared by the Node file storage and
-// the simulator's in-memory storage. Pure types, browser-safe.
+// the simulator's in-memory storage. Pure types, browser-safe. The executable form of this
+// contract is storage-contract.ts ('@agentmesh/crdt-store/testing'); every implementation runs it.
 
 export interface LoadedState {
   /** Payload of the last snapshot (a whole-document update), or null when there is none. */
@@ -21,6 +22,10 @@ export interface StorageStats {
   pendingRecords: number;
 }
 
+/**
+ * A peer's durable state, used by one Storage at a time: opening a second one over the same state
+ * while the first is open fails with DATA_DIR_LOCKED.
+ */
 export interface Storage {
   /**
    * Reads what is on disk. Damaged tails are cut off (and the file repaired) with a warning,
@@ -41,6 +46,9 @@ export interface Storage {
    */
   compact(snapshot: Uint8Array): Promise<void>;
   stats(): StorageStats;
-  /** Flushes and releases files/locks. Idempotent. */
+  /**
+   * Flushes and releases files/locks. Idempotent. Afterwards append() throws STORAGE_CLOSED and
+   * load(), flush() and compact() return promises rejected with it.
+   */
   close(): Promise<void>;
 }

@@ -1,0 +1,84 @@
+// Moving entries between boards and records: copying a board into the fresh document of the next
+// generation (with its first-sighting times, handing back the raw records of the dropped tasks
+// for the archive), and writing an archived record back into a document that lacks parts of it.
+// Only valid entries move; raw values are copied as they are, so the new document holds the same
+// JSON as the old one.
+
+import { parseFact, parseFactKey, parseTaskSpec } from './schema.js';
+import type { BoardContext, TaskRecord } from './board-types.js';
+import type { TaskIndex } from './task-index.js';
+import type { PeerIndex } from './peer-index.js';
+import type { DataIndex } from './data-index.js';
+
+/** The parts of one TaskBoard that copying reads and writes. @internal */
+export interface BoardParts {
+  readonly tasks: TaskIndex;
+  readonly peers: PeerIndex;
+  readonly data: DataIndex;
+  readonly ctx: BoardContext;
+}
+
+/** See TaskBoard.copyInto. @internal */
+export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet<string>): TaskRecord[] {
+  const { tasksMap, factsMap, specs } = from.tasks;
+  const dropped = new Map<string, TaskRecord>();
+  for (const id of drop) {
+    const raw = tasksMap.get(id);
+    if (raw !== undefined && specs.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
+  }
+  carryObservations(from, target, drop);
+  target.ctx.transact(() => {
+    for (const [id, raw] of tasksMap.entries()) {
+      if (drop.has(id) || !specs.has(id) || target.tasks.tasksMap.has(id)) continue;
+      target.tasks.tasksMap.set(id, raw);
+    }
+    for (const [key, raw] of factsMap.entries()) {
+      const fk = parseFactKey(key);
+      if (!fk || !parseFact(fk, raw).ok) continue;
+      const rec = dropped.get(fk.task);
+      if (rec) {
+        rec.facts[key] = raw;
+        continue;
+      }
+      if (drop.has(fk.task) || target.tasks.factsMap.has(key)) continue;
+      target.tasks.factsMap.set(key, raw);
+    }
+    const { peersMap, beatsMap, peerInfos, beatsIndex } = from.peers;
+    for (const [id, raw] of peersMap.entries()) if (peerInfos.has(id) && !target.peers.peersMap.has(id)) target.peers.peersMap.set(id, raw);
+    for (const [id, raw] of beatsMap.entries()) if (beatsIndex.has(id) && !target.peers.beatsMap.has(id)) target.peers.beatsMap.set(id, raw);
+    for (const [k, raw] of from.data.dataMap.entries()) if (from.data.entries.has(k) && !target.data.dataMap.has(k)) target.data.dataMap.set(k, raw);
+  });
+  for (const [id, t] of from.peers.beatSeen) {
+    const mine = from.peers.beatsIndex.get(id);
+    const theirs = target.peers.beatsIndex.get(id);
+    // The same heartbeat as ours: we saw it at `t`, not now. A newer one (from a base) keeps its new time.
+    if (mine && theirs && mine.seq === theirs.seq && mine.at === theirs.at) target.peers.beatSeen.set(id, t);
+  }
+  return [...dropped.values()];
+}
+
+/** See TaskBoard.carryObservations. @internal */
+export function carryObservations(from: BoardParts, target: BoardParts, drop: ReadonlySet<string>): void {
+  for (const [k, t] of from.tasks.seen) if (!drop.has(k.slice(0, k.indexOf('/'))) && !target.tasks.seen.has(k)) target.tasks.seen.set(k, t);
+  for (const [k, t] of from.tasks.taskSeen) if (!drop.has(k) && !target.tasks.taskSeen.has(k)) target.tasks.taskSeen.set(k, t);
+  for (const [id, t] of from.peers.beatSeen) if (!target.peers.beatSeen.has(id)) target.peers.beatSeen.set(id, t);
+}
+
+/** See TaskBoard.restore. @internal */
+export function restore(board: BoardParts, rec: TaskRecord): number {
+  const { tasksMap, factsMap } = board.tasks;
+  let n = 0;
+  board.ctx.transact(() => {
+    if (!tasksMap.has(rec.id) && parseTaskSpec(rec.spec, rec.id).ok) {
+      tasksMap.set(rec.id, rec.spec);
+      n++;
+    }
+    for (const [key, raw] of Object.entries(rec.facts)) {
+      const fk = parseFactKey(key);
+      if (!fk || fk.task !== rec.id || factsMap.has(key) || !parseFact(fk, raw).ok) continue;
+      factsMap.set(key, raw);
+      n++;
+    }
+  });
+  return n;
+}

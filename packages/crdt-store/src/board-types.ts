@@ -1,0 +1,59 @@
+// Shapes shared by the task board and the modules it is made of (the facts cache, the peer
+// registry, shared data, generation meta, copying between boards): its options, its change
+// events, the origin of its own writes and the raw task record the archive keeps. Also the
+// context each part gets from the board (clock, validation report, local transaction), so the
+// parts never hold a reference to the board itself.
+
+/** Origin of the board's own writes; anything else that changes the doc is remote or storage. */
+export const LOCAL_ORIGIN = Symbol('agentmesh-local');
+
+export interface InvalidEntry {
+  map: string;
+  key: string;
+  reason: string;
+}
+
+/** A task as the archive keeps it: the raw spec and every fact of it, by fact key. */
+export interface TaskRecord {
+  id: string;
+  spec: unknown;
+  facts: Record<string, unknown>;
+}
+
+export interface BoardChange {
+  /** Tasks whose spec or facts changed. */
+  tasks: Set<string>;
+  /** Peers whose registry entry changed. */
+  peers: Set<string>;
+  /** Peers whose heartbeat changed. */
+  beats: Set<string>;
+  /** Data keys (namespace/key) that changed. */
+  data: Set<string>;
+  /** True when the change came from this board's own writes. */
+  local: boolean;
+  origin: unknown;
+}
+
+export interface TaskBoardOptions {
+  /** This replica's clock (ms); used only to stamp when facts were first seen. */
+  now: () => number;
+  /** Called for every entry that fails validation (remote junk, hostile writes). */
+  onInvalid?: (entry: InvalidEntry) => void;
+}
+
+/** What the board lends each of its parts. @internal */
+export interface BoardContext {
+  /** This replica's clock (the board's `now` option). */
+  now(): number;
+  /** Counts and reports an entry that failed validation. */
+  reject(map: string, key: string, reason: string): void;
+  /** Runs writes as one Yjs transaction with LOCAL_ORIGIN (the board's `transact`). */
+  transact<T>(fn: () => T): T;
+}
+
+/** Drops undefined fields so Yjs stores plain JSON. @internal */
+export function toPlain<T extends object>(v: T): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = x;
+  return out;
+}
