@@ -43,7 +43,7 @@ async function node(opts: Partial<MeshTransportOptions> = {}): Promise<{ t: Mesh
   const t = await createMeshTransport({
     privateKey: opts.privateKey ?? (await generatePeerKey()),
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    log: (level, msg, fields) => logs.push({ level, msg, fields }),
+    logger: { log: (level, msg, fields) => logs.push({ level, msg, fields }) },
     ...opts,
   });
   open.push(t);

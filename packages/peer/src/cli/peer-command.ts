@@ -110,7 +110,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       listen: v.listen as string[],
       bootstrap: (v.bootstrap as string[] | undefined) ?? [],
       ...(secret ? { secret } : {}),
-      log,
+      logger,
     });
     peer = new Peer({
       id: transport.localId,

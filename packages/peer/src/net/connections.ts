@@ -1,0 +1,206 @@
+// Who we are connected to, and how we get back to peers we lost. The connected set follows
+// libp2p's peer:connect / peer:disconnect (one 'connect' and one 'disconnect' event per peer);
+// bootstrap peers are redialled while not connected, peers that dropped for 30 s, every 250 ms
+// tick, each behind one backoff (backoff.ts) that a failed dial and a connection that died within
+// 2 s (a peer that gates us lets our dial finish and then drops it) both feed. The address book
+// (where to dial) belongs here; identify and peer exchange add to it.
+
+import type { Multiaddr } from '@multiformats/multiaddr';
+import type { PeerId } from '@libp2p/interface';
+import { MeshError } from '@agentmesh/scheduler';
+import { TypedEmitter } from '../emitter.js';
+import { AddressBook, KNOWN_PEERS_MAX, peerOfAddr } from './address-book.js';
+import { backingOff, nextBackoff, type Backoff } from './backoff.js';
+import { errNames, errText, isHandshakeFailure } from './diagnostics.js';
+import type { PartitionGater } from './partition-gater.js';
+import type { MeshComponents, Startable } from './service.js';
+import { deadline, every } from './timers.js';
+
+const DIAL_TIMEOUT_MS = 5_000;
+const MAINTENANCE_MS = 250;
+/** Peers that dropped are redialled (with backoff) for this long. */
+const LOST_REDIAL_MS = 30_000;
+/**
+ * A connection that dies sooner than this counts as a failed dial for the backoff: a peer that
+ * blocks us (gater) lets the dialer finish its side of the upgrade and then drops the connection,
+ * and without this the dialer would reconnect and flap every maintenance tick.
+ */
+const STABLE_MS = 2_000;
+
+export interface ConnectionsInit {
+  /** Addresses to join through, each ending in /p2p/<peer id>. */
+  bootstrap: Multiaddr[];
+}
+
+export interface ConnectionsComponents extends MeshComponents {
+  gater: PartitionGater;
+}
+
+export interface ConnectionEvents extends Record<string, unknown> {
+  /** A peer became connected. */
+  connect: string;
+  /** A connected peer is gone (libp2p's peer:disconnect; not for block()). */
+  disconnect: string;
+  /** libp2p said the peer disconnected (connected or not): drop what is kept for it. */
+  gone: string;
+}
+
+export class Connections extends TypedEmitter<ConnectionEvents> implements Startable {
+  /** Where known peers can be dialled; bootstrap and connected peers are never forgotten. */
+  readonly addresses: AddressBook;
+  private readonly connected = new Set<string>();
+  private readonly connectedAt = new Map<string, number>();
+  private readonly bootstrapIds = new Set<string>();
+  /** Peers that dropped, and when: redialled until LOST_REDIAL_MS later. */
+  private readonly lost = new Map<string, number>();
+  private readonly dialing = new Set<string>();
+  private readonly backoff = new Map<string, Backoff>();
+  private readonly shutdown = new AbortController();
+  private stopTick: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly c: ConnectionsComponents,
+    init: ConnectionsInit,
+  ) {
+    super();
+    this.addresses = new AddressBook((id) => this.bootstrapIds.has(id) || this.connected.has(id));
+    for (const ma of init.bootstrap) {
+      const id = peerOfAddr(ma)!;
+      if (id === c.localId) continue;
+      this.bootstrapIds.add(id);
+      this.addresses.remember(id, [ma.toString()]);
+    }
+  }
+
+  start(): void {
+    this.c.node.addEventListener('peer:connect', (e) => this.onPeerConnect(e.detail));
+    this.c.node.addEventListener('peer:disconnect', (e) => this.onPeerDisconnect(e.detail.toString()));
+  }
+
+  /** Dials the bootstrap peers and starts the redial tick. */
+  afterStart(): void {
+    for (const id of this.bootstrapIds) this.tryDial(id);
+    this.stopTick = every(this.c.clock, MAINTENANCE_MS, () => this.maintain());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopTick?.();
+    this.stopTick = undefined;
+    this.shutdown.abort(new MeshError('CLOSED', 'transport closed'));
+  }
+
+  afterStop(): void {
+    this.connected.clear();
+  }
+
+  /** Connected peers, in the order they connected. */
+  peers(): string[] {
+    return [...this.connected];
+  }
+
+  isConnected(id: string): boolean {
+    return this.connected.has(id);
+  }
+
+  /** For block(): forgets the peer as a connection and as one to redial; true if it was connected. */
+  cut(id: string): boolean {
+    this.lost.delete(id);
+    const was = this.connected.delete(id);
+    this.connectedAt.delete(id);
+    return was;
+  }
+
+  /** For a healed partition: dial now without backoff, then redial as a lost peer. */
+  redialNow(id: string): void {
+    this.backoff.delete(id);
+    this.lost.set(id, this.c.clock.now());
+    this.tryDial(id);
+  }
+
+  /** Dials a known peer unless connected, blocked, already dialling or backing off. */
+  tryDial(id: string): void {
+    const { clock, gater, log } = this.c;
+    if (this.stopped || id === this.c.localId || gater.has(id) || this.connected.has(id) || this.dialing.has(id)) return;
+    const b = this.backoff.get(id);
+    if (backingOff(b, clock.now())) return;
+    const addrs = this.addresses.dialable(id);
+    if (addrs.length === 0) return;
+    this.dialing.add(id);
+    const d = deadline(clock, DIAL_TIMEOUT_MS, this.shutdown.signal);
+    this.c.node
+      .dial(addrs, { signal: d.signal })
+      .then(
+        () => {
+          // The backoff is cleared once the connection proves stable (see onPeerDisconnect).
+        },
+        (e: unknown) => {
+          const next = nextBackoff(b, clock.now());
+          this.backoff.set(id, next);
+          if (this.stopped) return;
+          if (errNames(e).includes('MeshSecretMismatchError')) {
+            log.log('debug', 'dial failed: mesh secret check failed', { peer: id, retryInMs: next.delay, error: errText(e) });
+          } else if (isHandshakeFailure(e)) {
+            log.warnOnce(`dial-handshake:${id}`, 'dial failed: handshake failed (wrong or missing mesh secret?)', { peer: id, error: errText(e) });
+          } else {
+            log.log('debug', 'dial failed', { peer: id, retryInMs: next.delay, error: errText(e) });
+          }
+        },
+      )
+      .finally(() => {
+        d.clear();
+        this.dialing.delete(id);
+      });
+  }
+
+  private onPeerConnect(peer: PeerId): void {
+    const id = peer.toString();
+    if (this.stopped) return;
+    if (this.c.gater.has(id)) {
+      void this.c.node.hangUp(peer).catch(() => {});
+      return;
+    }
+    this.lost.delete(id);
+    if (this.connected.has(id)) return;
+    this.connected.add(id);
+    this.connectedAt.set(id, this.c.clock.now());
+    this.c.log.log('debug', 'peer connected', { peer: id });
+    this.emit('connect', id);
+  }
+
+  private onPeerDisconnect(id: string): void {
+    this.emit('gone', id);
+    if (!this.connected.delete(id)) return;
+    const now = this.c.clock.now();
+    const at = this.connectedAt.get(id);
+    this.connectedAt.delete(id);
+    const lifetime = at === undefined ? 0 : now - at;
+    this.c.log.log('debug', 'peer disconnected', { peer: id, afterMs: lifetime });
+    if (lifetime < STABLE_MS) {
+      // Flapping: back off, and do not extend the redial window.
+      this.backoff.set(id, nextBackoff(this.backoff.get(id), now));
+    } else {
+      this.backoff.delete(id);
+      if (!this.stopped && !this.c.gater.has(id)) this.lost.set(id, now);
+    }
+    this.emit('disconnect', id);
+  }
+
+  private maintain(): void {
+    if (this.stopped) return;
+    const now = this.c.clock.now();
+    for (const id of this.bootstrapIds) if (!this.connected.has(id)) this.tryDial(id);
+    for (const [id, at] of this.lost) {
+      if (now - at > LOST_REDIAL_MS) this.lost.delete(id);
+      else if (!this.connected.has(id)) this.tryDial(id);
+    }
+    if (this.backoff.size > KNOWN_PEERS_MAX) {
+      for (const id of this.backoff.keys()) if (!this.addresses.has(id)) this.backoff.delete(id);
+    }
+  }
+}
+
+export function connections(init: ConnectionsInit): (components: ConnectionsComponents) => Connections {
+  return (components) => new Connections(components, init);
+}

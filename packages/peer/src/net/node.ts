@@ -1,0 +1,51 @@
+// The libp2p node under MeshTransport: TCP, Noise, Yamux, identify and gossipsub, a private
+// network (pnet plus the marker check of pnet-guard.ts) when a mesh secret is set, the partition
+// gater, and a logger that keeps libp2p quiet but routes its error lines to diagnostics.ts.
+// Created stopped; MeshTransport starts it once its protocol handlers are registered.
+
+import { createLibp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { gossipsub } from '@libp2p/gossipsub';
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { pskFromSecret } from './keys.js';
+import { errorCapturingLogger, type Libp2pErrorSink } from './libp2p-logger.js';
+import { guardedPreSharedKey, type RefusedHandler } from './pnet-guard.js';
+import type { MeshNode, MeshServices } from './service.js';
+
+export interface MeshNodeInit {
+  privateKey: PrivateKey;
+  listen: Multiaddr[];
+  secret?: string;
+  gater: ConnectionGater;
+  /** libp2p's error lines. */
+  onLibp2pError: Libp2pErrorSink;
+  /** A connection the mesh-secret check refused. */
+  onSecretRefused: RefusedHandler;
+}
+
+export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
+  return createLibp2p<MeshServices>({
+    start: false,
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen.map((m) => m.toString()) },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.secret !== undefined ? { connectionProtector: guardedPreSharedKey(pskFromSecret(init.secret), init.onSecretRefused) } : {}),
+    connectionGater: init.gater,
+    logger: errorCapturingLogger(init.onLibp2pError),
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        floodPublish: true,
+      }),
+    },
+  });
+}

@@ -1,0 +1,124 @@
+// The dialling part of the libp2p transport (net/connections.ts) on a virtual clock with a fake
+// node: bootstrap redials follow the one backoff (1 s doubling to 5 s), a connection that dies
+// young counts as a failed dial, a lost peer is redialled for 30 s, and connect/disconnect events
+// come once per peer. No sockets, no wall-clock waits.
+import { describe, expect, it } from 'vitest';
+import { multiaddr } from '@multiformats/multiaddr';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Clock, TimerId } from '../src/clock.js';
+import { silentLogger } from '../src/logger.js';
+import { connections } from '../src/net/connections.js';
+import { MeshLog } from '../src/net/mesh-log.js';
+import { PartitionGater } from '../src/net/partition-gater.js';
+import { emptyStats, type MeshNode } from '../src/net/service.js';
+
+class ManualClock implements Clock {
+  t = 0;
+  private next = 1;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): TimerId {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(id: TimerId): void {
+    this.timers.delete(id as number);
+  }
+  /** Runs due timers in order, letting promise callbacks settle after each. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    await settle();
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+      await settle();
+    }
+    this.t = end;
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+const LOCAL = '12D3KooWGRUVh7fTnH9Kqe6CqYzq6j6ZsVYVwBXwvbcRp2bC9ggN';
+const BOOT = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq';
+
+/** The part of a libp2p node the dialler uses; dials fail unless `accept` is set. */
+class FakeNode extends EventTarget {
+  dials: number[] = [];
+  accept = false;
+  constructor(private readonly clock: ManualClock) {
+    super();
+  }
+  dial(): Promise<void> {
+    this.dials.push(this.clock.now());
+    return this.accept ? Promise.resolve() : Promise.reject(new Error('connection refused'));
+  }
+  hangUp(): Promise<void> {
+    return Promise.resolve();
+  }
+  fire(type: 'peer:connect' | 'peer:disconnect', id: string): void {
+    this.dispatchEvent(new CustomEvent(type, { detail: peerIdFromString(id) }));
+  }
+}
+
+function setup(accept = false) {
+  const clock = new ManualClock();
+  const node = new FakeNode(clock);
+  node.accept = accept;
+  const c = connections({ bootstrap: [multiaddr(`/ip4/127.0.0.1/tcp/4001/p2p/${BOOT}`)] })({
+    node: node as unknown as MeshNode,
+    clock,
+    log: new MeshLog(silentLogger, clock),
+    stats: emptyStats(),
+    localId: LOCAL,
+    gater: new PartitionGater(),
+  });
+  const events: string[] = [];
+  c.on('connect', (id) => events.push(`+${id === BOOT ? 'boot' : id}`));
+  c.on('disconnect', (id) => events.push(`-${id === BOOT ? 'boot' : id}`));
+  c.start();
+  c.afterStart();
+  return { clock, node, c, events };
+}
+
+describe('connections on a virtual clock', () => {
+  it('redials a bootstrap peer with the backoff: 1 s, 2 s, 4 s, then every 5 s', async () => {
+    const { clock, node, c } = setup();
+    await clock.advance(20_000);
+    // Dial at 0; each retry on the first 250 ms tick at or after the backoff's end.
+    expect(node.dials).toEqual([0, 1_000, 3_000, 7_000, 12_000, 17_000]);
+    c.stop();
+    await clock.advance(10_000);
+    expect(node.dials).toHaveLength(6);
+  });
+
+  it('counts a connection that dies within 2 s as a failed dial, and redials a lost stable one', async () => {
+    const { clock, node, c, events } = setup(true);
+    await clock.advance(0);
+    expect(node.dials).toEqual([0]);
+    node.fire('peer:connect', BOOT);
+    node.fire('peer:connect', BOOT); // libp2p may say it twice: one event
+    expect(c.peers()).toEqual([BOOT]);
+    await clock.advance(500);
+    node.fire('peer:disconnect', BOOT); // died young: backoff 1 s
+    await clock.advance(999);
+    expect(node.dials).toEqual([0]);
+    await clock.advance(1);
+    expect(node.dials).toEqual([0, 1_500]);
+    node.fire('peer:connect', BOOT);
+    await clock.advance(3_000);
+    node.fire('peer:disconnect', BOOT); // stable: no backoff, redialled on the next tick
+    await clock.advance(250);
+    expect(node.dials).toEqual([0, 1_500, 4_750]);
+    expect(events).toEqual(['+boot', '-boot', '+boot', '-boot']);
+    c.stop();
+  });
+});
