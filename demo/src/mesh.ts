@@ -5,8 +5,8 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { spawnPeer, type ReadyLine } from '@agentmesh/peer';
-import { boardDigest } from './digest.js';
+import { boardDigest } from '@agentmesh/peer';
+import { spawnPeer, type ReadyLine } from '@agentmesh/peer/node';
 
 export interface PeerSpec {
   name: string;

@@ -1,7 +1,7 @@
 // The demo's workload: realistic task payloads for the brief's three use cases (traffic flow
 // forecast per junction, anomaly scoring per machine, triage per patient), built deterministically
 // from a seed so a run can be repeated, and a generator that submits them to the peers' HTTP API at
-// a chosen rate. Payload shapes follow packages/peer/src/agents/README.md.
+// a chosen rate. Payload shapes follow packages/agents/README.md.
 
 export type ScenarioKind = 'traffic' | 'factory' | 'clinic';
 export const SCENARIO_KINDS: readonly ScenarioKind[] = ['traffic', 'factory', 'clinic'];

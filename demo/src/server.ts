@@ -15,7 +15,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import { HttpError, readJsonBody } from '@agentmesh/peer';
+import { HttpError, readJsonBody } from '@agentmesh/peer/node';
 import type { LocalMesh } from './mesh.js';
 import { parseScenario, ScenarioRunner, type ScenarioKind, type ScenarioTaskInput } from './scenarios.js';
 

@@ -2,7 +2,7 @@
 // through their exported pure functions), and varied enough to show something (forecasts through
 // the day, machines that alarm, patients at high risk), plus the scenario request checks.
 import { describe, expect, it } from 'vitest';
-import { factoryAnomaly, news2, trafficForecast } from '@agentmesh/peer';
+import { factoryAnomaly, news2, trafficForecast } from '@agentmesh/agents';
 import { faultyTask, parseScenario, scenarioTask, SCENARIO_KINDS } from '../src/scenarios.js';
 
 describe('scenario payloads', () => {

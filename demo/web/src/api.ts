@@ -1,6 +1,7 @@
 // Calls to the demo server's control API (demo/src/server.ts): the things a page cannot do through
 // its Yjs replica (start and kill processes, cut the network, feed scenarios), plus each peer's own
 // /api/status (its view of who is alive), which the page cannot reach without that server.
+import type { StatusPeer } from '@agentmesh/peer';
 
 export interface DemoPeer {
   name: string;
@@ -14,21 +15,13 @@ export interface DemoPeer {
   blocked: string[];
 }
 
-export interface StatusPeer {
-  name: string;
-  peerId: string;
-  capacity: number;
-  load: number;
-  alive: boolean;
-}
-
 export interface PeerStatusJson {
   peers: StatusPeer[];
   tasks: Record<string, number>;
   duplicateRuns: number;
   self?: { name: string; peerId: string };
   blocked?: string[];
-  /** Fingerprint of the peer's board (demo/src/digest.ts), from the demo server. */
+  /** Fingerprint of the peer's board (`boardDigest` of @agentmesh/peer), from the demo server. */
   digest?: string;
   error?: string;
 }

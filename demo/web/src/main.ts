@@ -5,11 +5,11 @@
 // heal, scenarios). Rendering is plain DOM, refreshed once a second; charts are uPlot.
 
 import { TASK_STATES, type TaskState } from '@agentmesh/scheduler';
+import { boardDigest } from '@agentmesh/peer';
 import { api, type DemoPeer, type DemoStatus, type ScenarioJson } from './api.js';
 import { ForecastChart, PEER_COLORS, RateChart } from './charts.js';
 import { Deriver, summarize, type BoardSnapshot, type TaskRow } from './derive.js';
 import { Replica } from './replica.js';
-import { boardDigest } from '../../src/digest.js';
 import { Throughput, type Point } from './throughput.js';
 
 // ---- helpers --------------------------------------------------------------------------------------

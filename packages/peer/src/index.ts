@@ -1,5 +1,8 @@
-// Public API of @agentmesh/peer: the transport-agnostic Peer core, the Yjs sync protocol,
-// and the injected parts (clock, transport, logger, agents).
+// Public API of @agentmesh/peer, the browser-safe core: the transport-agnostic Peer, the Yjs sync
+// protocol, the Transport interface with the in-memory hub, the injected clock and logger, task
+// input, the agent contract (from @agentmesh/agents) and the board digest. Nothing reachable from
+// here may import libp2p, ws, node:* modules or a global polyfill (test/entry-browser-safe.test.ts
+// checks it); those live in '@agentmesh/peer/node'.
 export * from './clock.js';
 export * from './logger.js';
 export * from './transport.js';
@@ -8,8 +11,4 @@ export * from './agents.js';
 export * from './task-input.js';
 export * from './emitter.js';
 export * from './peer.js';
-export * from './agents/index.js';
-export * from './ws-endpoint.js';
-export * from './net/libp2p-transport.js';
-export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl } from './cli/api.js';
-export { spawnPeer, type ReadyLine } from './cli/up-command.js';
+export * from './board-digest.js';

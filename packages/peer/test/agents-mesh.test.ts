@@ -2,7 +2,7 @@
 // agents' shared-data writes appear under the task type's namespace, and `fail` is retried.
 import { describe, expect, it } from 'vitest';
 import { memoryMesh, until } from './helpers.js';
-import { builtinAgents, news2, trafficForecast } from '../src/agents/index.js';
+import { builtinAgents, news2, trafficForecast } from '@agentmesh/agents';
 
 const mesh = (n: number) => memoryMesh(n, builtinAgents());
 

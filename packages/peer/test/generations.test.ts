@@ -4,7 +4,8 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { MemoryArchive, MemoryDisk, MemoryStorage } from '@agentmesh/crdt-store';
-import { MemoryHub, Peer, echoAgent, systemClock } from '../src/index.js';
+import { echoAgent } from '@agentmesh/agents';
+import { MemoryHub, Peer, systemClock } from '../src/index.js';
 import { FAST_TIMING, until } from './helpers.js';
 
 const ROLLOVER = { retentionMs: 60_000, maxFinished: 5, minArchive: 20, checkMs: 50, staggerMs: 100 };

@@ -13,7 +13,7 @@ import { FileArchive, openFileStorage } from '@agentmesh/crdt-store/node';
 import { Peer } from '../peer.js';
 import { systemClock } from '../clock.js';
 import { lineLogger, type LogLevel } from '../logger.js';
-import { builtinAgents, BUILTIN_AGENT_NAMES } from '../agents/index.js';
+import { builtinAgents, BUILTIN_AGENT_NAMES } from '@agentmesh/agents';
 import { createMeshTransport, generatePeerKey, peerKeyFromBytes, peerKeyToBytes } from '../net/libp2p-transport.js';
 import { startWsEndpoint } from '../ws-endpoint.js';
 import { apiHandler } from './api.js';

@@ -1,7 +1,7 @@
 // The three utility agents every peer can run: `echo` (returns its payload), `sleep` (waits on
 // the peer's clock, abortable) and `fail` (fails its first N attempts), used to exercise
 // scheduling, cancellation and retries without real work.
-import type { AgentContext, AgentDefinition } from '../agents.js';
+import type { AgentContext, AgentDefinition } from './contract.js';
 import { PayloadReader } from './validate.js';
 
 /** Longest `sleep` accepted: ten minutes. */

@@ -1,18 +1,11 @@
-// The built-in agents a peer can offer out of the box, as one registry, plus their pure compute
-// functions (for tests and for the dashboard, which recomputes and explains results).
-import type { AgentRegistry } from '../agents.js';
+// The built-in agents a peer can offer out of the box, as one registry (what `agentmesh peer`
+// registers), and the names of the task types it always holds.
+import type { AgentRegistry } from './contract.js';
 import { echoAgent, failAgent, sleepAgent } from './basic.js';
 import { factoryAnomalyAgent } from './anomaly.js';
 import { type LlmConfig, llmAgent } from './llm.js';
 import { clinicTriageAgent } from './news2.js';
 import { trafficForecastAgent } from './traffic.js';
-
-export * from './basic.js';
-export * from './traffic.js';
-export * from './anomaly.js';
-export * from './news2.js';
-export * from './llm.js';
-export { MAX_SERIES_LENGTH } from './validate.js';
 
 /** Task types of the built-in agents every peer registers (`llm` only comes with a configuration). */
 export const BUILTIN_AGENT_NAMES = ['echo', 'sleep', 'fail', 'traffic.forecast', 'factory.anomaly', 'clinic.triage'] as const;

@@ -2,7 +2,7 @@
 // payload validation, and the agent's shared-data write and progress.
 import { describe, expect, it } from 'vitest';
 import { isMeshError } from '@agentmesh/scheduler';
-import { agentDefinition } from '../src/agents.js';
+import { agentDefinition } from '../src/contract.js';
 import {
   builtinAgents,
   holtFit,
@@ -12,8 +12,8 @@ import {
   signalPlan,
   SMOOTHING_GRID,
   trafficForecast,
-} from '../src/agents/index.js';
-import { fakeContext, NOW, runAgent } from './agents-context.js';
+} from '../src/index.js';
+import { fakeContext, NOW, runAgent } from './context.js';
 
 const seasonal = (t: number) => 200 + 2 * t + 50 * Math.sin((2 * Math.PI * t) / 12);
 const series = (n: number, f: (t: number) => number) => Array.from({ length: n }, (_, t) => f(t));

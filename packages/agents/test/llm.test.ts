@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isMeshError } from '@agentmesh/scheduler';
-import { agentDefinition } from '../src/agents.js';
-import { builtinAgents, chatCompletion } from '../src/agents/index.js';
-import { fakeContext } from './agents-context.js';
+import { agentDefinition } from '../src/contract.js';
+import { builtinAgents, chatCompletion } from '../src/index.js';
+import { fakeContext } from './context.js';
 
 interface Seen {
   method: string | undefined;

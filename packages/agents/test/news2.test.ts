@@ -2,8 +2,8 @@
 // parameter and of every risk level, SpO2 scale 2, payload validation and the shared-data write.
 import { describe, expect, it } from 'vitest';
 import { isMeshError } from '@agentmesh/scheduler';
-import { news2, NEWS2_RESPONSES, news2Spo2Score, type News2Observations } from '../src/agents/index.js';
-import { NOW, runAgent } from './agents-context.js';
+import { news2, NEWS2_RESPONSES, news2Spo2Score, type News2Observations } from '../src/index.js';
+import { NOW, runAgent } from './context.js';
 
 // A healthy adult: every parameter in its 0 band.
 const normal: News2Observations = { respRate: 16, spo2: 97, onOxygen: false, systolic: 125, pulse: 72, consciousness: 'A', temperature: 36.8 };

@@ -1,9 +1,9 @@
 // The registry of built-in agents and the utility agents echo, sleep and fail.
 import { describe, expect, it } from 'vitest';
 import { isMeshError } from '@agentmesh/scheduler';
-import { agentDefinition } from '../src/agents.js';
-import { BUILTIN_AGENT_NAMES, builtinAgents } from '../src/agents/index.js';
-import { fakeContext, runAgent } from './agents-context.js';
+import { agentDefinition } from '../src/contract.js';
+import { BUILTIN_AGENT_NAMES, builtinAgents } from '../src/index.js';
+import { fakeContext, runAgent } from './context.js';
 
 describe('builtinAgents', () => {
   it('registers every built-in agent and no llm without configuration', () => {

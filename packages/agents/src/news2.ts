@@ -1,7 +1,7 @@
 // The `clinic.triage` agent and its pure scoring: the National Early Warning Score 2 (NEWS2,
 // Royal College of Physicians, 2017) from one set of vital signs, with the RCP's risk bands and
 // clinical responses. The bands below are the RCP chart's, transcribed one row per parameter.
-import type { AgentContext, AgentDefinition } from '../agents.js';
+import type { AgentContext, AgentDefinition } from './contract.js';
 import { PayloadReader } from './validate.js';
 
 export type Consciousness = 'A' | 'C' | 'V' | 'P' | 'U';

@@ -1,7 +1,8 @@
 // A short fingerprint of a board: FNV-1a over the sorted "id:state" pairs of every task. Two views
 // with the same fingerprint hold the same tasks in the same states (counts alone can match by
-// chance, e.g. both sides of a partition with as many tasks done). Shared by the demo server (for
-// each peer's /api/tasks) and the page (for its own replica): plain TypeScript, no Node, no DOM.
+// chance, e.g. both sides of a partition with as many tasks done). In the browser-safe core so the
+// demo server (for each peer's /api/tasks) and the dashboard (for its own replica) compute it with
+// the same code: plain TypeScript, no Node, no DOM.
 
 export function boardDigest(tasks: Iterable<{ id: string; state: string }>): string {
   const pairs: string[] = [];

@@ -2,8 +2,8 @@
 // status levels, payload validation, and the agent's shared-data write.
 import { describe, expect, it } from 'vitest';
 import { isMeshError } from '@agentmesh/scheduler';
-import { factoryAnomaly, modifiedZ, robustAnomalyScores } from '../src/agents/index.js';
-import { NOW, runAgent } from './agents-context.js';
+import { factoryAnomaly, modifiedZ, robustAnomalyScores } from '../src/index.js';
+import { NOW, runAgent } from './context.js';
 
 // A vibration-like sensor around a steady operating point (deterministic, no randomness).
 const vibration = Array.from({ length: 48 }, (_, i) => 2 + 0.2 * Math.sin(i * 1.3) + 0.1 * Math.cos(i * 0.7));

@@ -3,7 +3,7 @@
 // that turns a forecast into a green time for a fixed 90 s signal cycle. No randomness anywhere:
 // the same counts always give the same forecast, on any peer.
 import { MeshError } from '@agentmesh/scheduler';
-import type { AgentContext, AgentDefinition } from '../agents.js';
+import type { AgentContext, AgentDefinition } from './contract.js';
 import { MAX_SERIES_LENGTH, PayloadReader, round } from './validate.js';
 
 /** Candidate values for alpha, beta and gamma; the search tries every combination. */

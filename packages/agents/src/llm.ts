@@ -2,7 +2,7 @@
 // configured on this peer (a local model server or a hosted API), so a mesh can route text tasks
 // to the peers that have a model. Peers without a configured endpoint do not offer the agent.
 import { MeshError } from '@agentmesh/scheduler';
-import type { AgentContext, AgentDefinition } from '../agents.js';
+import type { AgentContext, AgentDefinition } from './contract.js';
 import { describeValue, PayloadReader } from './validate.js';
 
 export interface LlmConfig {

@@ -2,7 +2,7 @@
 // deviation) over a trailing window, giving each sensor reading an Iglewicz-Hoaglin modified
 // z-score. Median and MAD ignore a few wild readings, so one spike cannot hide itself or the next.
 import { MeshError } from '@agentmesh/scheduler';
-import type { AgentContext, AgentDefinition } from '../agents.js';
+import type { AgentContext, AgentDefinition } from './contract.js';
 import { PayloadReader, round } from './validate.js';
 
 export const MAX_WINDOW = 256;

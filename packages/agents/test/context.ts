@@ -1,7 +1,7 @@
 // A fake AgentContext for the built-in agent tests: abort via an AbortController, progress and
 // shared-data writes collected in memory, sleep on real timers honouring the signal, fixed clock.
-import { agentDefinition, type AgentContext } from '../src/agents.js';
-import { builtinAgents } from '../src/agents/index.js';
+import { agentDefinition, type AgentContext } from '../src/contract.js';
+import { builtinAgents } from '../src/index.js';
 
 export const NOW = 1_750_000_000_000;
 
