@@ -4,19 +4,10 @@
 // write and durable sequence numbers that `submit` and agents' data writes wait on.
 
 import * as Y from 'yjs';
-import type { Storage } from '@agentmesh/crdt-store';
+import { encodeGenerationRecord, generationRecordPayload, isGenerationRecord, type Storage } from '@agentmesh/crdt-store';
 import { STORAGE_ORIGIN } from '../sync/wire.js';
 import type { LiveDocument } from './live-document.js';
 import type { PeerContext } from './context.js';
-
-/** Prefix of a log record holding a whole new generation's document (never the start of a Yjs update in practice). */
-const GENERATION_RECORD = new Uint8Array([0xff, 0x41, 0x4d, 0x47, 0x45, 0x4e, 0x00, 0x01]);
-
-function isGenerationRecord(u: Uint8Array): boolean {
-  if (u.length < GENERATION_RECORD.length) return false;
-  for (let i = 0; i < GENERATION_RECORD.length; i++) if (u[i] !== GENERATION_RECORD[i]) return false;
-  return true;
-}
 
 export interface Replayed {
   /** Records and snapshots read back. */
@@ -76,7 +67,7 @@ export class Durability {
     }
     const marked = from > 0 || (loaded.updates[0] !== undefined && isGenerationRecord(loaded.updates[0]));
     if (loaded.snapshot && !marked) replay(loaded.snapshot, 'snapshot');
-    for (const u of loaded.updates.slice(from)) replay(isGenerationRecord(u) ? u.subarray(GENERATION_RECORD.length) : u, 'update');
+    for (const u of loaded.updates.slice(from)) replay(isGenerationRecord(u) ? generationRecordPayload(u) : u, 'update');
     let bytes = loaded.snapshot?.byteLength ?? 0;
     for (const u of loaded.updates) bytes += u.byteLength;
     return { replayed: loaded.updates.length + (loaded.snapshot ? 1 : 0), bytes };
@@ -92,10 +83,7 @@ export class Durability {
    * compaction restarts with it (and without the old generation logged before it).
    */
   logGeneration(snapshot: Uint8Array): void {
-    const record = new Uint8Array(GENERATION_RECORD.length + snapshot.length);
-    record.set(GENERATION_RECORD);
-    record.set(snapshot, GENERATION_RECORD.length);
-    this.storage.append(record);
+    this.storage.append(encodeGenerationRecord(snapshot));
     this.writeSeq++;
   }
 
