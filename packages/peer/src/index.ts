@@ -10,6 +10,7 @@ export * from './emitter.js';
 export * from './peer.js';
 export * from './agents/index.js';
 export * from './ws-endpoint.js';
+export { respond, type ResponseHeaders } from './http/respond.js';
 export * from './net/libp2p-transport.js';
 export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';
