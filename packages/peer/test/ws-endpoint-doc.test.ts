@@ -141,3 +141,65 @@ describe('ws endpoint: serving the peer document', () => {
     expect(c2.doc.getMap('m').has('x')).toBe(false);
   });
 });
+
+describe('ws endpoint: document generations', () => {
+  it('rebind closes every client with 4000 and serves the next document from then on', async () => {
+    const d1 = new Y.Doc();
+    d1.getMap('m').set('gen', 1);
+    const { ep } = await endpoint({ doc: d1 });
+    const a = await raw(ep.url);
+    const b = await raw(ep.url);
+    const codes = Promise.all([closed(a.ws), closed(b.ws)]);
+    await until(() => ep.connections() === 2, 5000, 'two connections');
+
+    ep.rebind(d1); // the same document: nobody is closed
+    const d2 = new Y.Doc();
+    d2.getMap('m').set('gen', 2);
+    ep.rebind(d2);
+    expect(await codes).toEqual([WS_CLOSE_GENERATION, WS_CLOSE_GENERATION]);
+    expect(WS_CLOSE_GENERATION).toBe(4000);
+    await until(() => ep.connections() === 0, 5000, 'old clients gone');
+
+    const c = client(ep);
+    await synced(c.provider);
+    expect(c.doc.getMap('m').get('gen')).toBe(2);
+    c.doc.getMap('m').set('client', 1);
+    await until(() => d2.getMap('m').get('client') === 1, 5000, 'client write on the new document');
+    expect(d1.getMap('m').has('client')).toBe(false);
+    d1.getMap('m').set('old', 1);
+    d2.getMap('m').set('new', 1);
+    await until(() => c.doc.getMap('m').get('new') === 1, 5000, 'new document writes on the client');
+    expect(c.doc.getMap('m').has('old')).toBe(false);
+
+    // After close, rebind does nothing (and does not throw).
+    await ep.close();
+    ep.rebind(new Y.Doc());
+    expect(ep.connections()).toBe(0);
+  });
+
+  it('an update of an earlier generation is refused with 4000 and never reaches the document', async () => {
+    const doc = new Y.Doc();
+    doc.getMap('m').set('keep', 1);
+    const before = Y.encodeStateAsUpdate(doc);
+    const seen: Uint8Array[] = [];
+    const { ep, invalid, logs } = await endpoint({ doc, isStale: (u) => (seen.push(u), true) });
+    const s = await raw(ep.url);
+    // A state vector carries no update: not asked about, the connection stays.
+    const got: Buffer[] = [];
+    s.ws.on('message', (d: Buffer) => got.push(d));
+    s.ws.send(syncMessage(0, Y.encodeStateVector(new Y.Doc())));
+    await until(() => got.length > 0, 5000, 'step 2 reply');
+    expect(seen.length).toBe(0);
+
+    const old = new Y.Doc();
+    old.getMap('m').set('stale', 1);
+    const update = Y.encodeStateAsUpdate(old);
+    s.ws.send(syncMessage(2, update));
+    expect(await closed(s.ws)).toBe(4000);
+    expect(seen.length).toBe(1);
+    expect([...seen[0]!]).toEqual([...update]);
+    expect(invalid).toEqual(['an update of an earlier document generation (reconnect with a fresh document)']);
+    expect(logs.some((l) => l.level === 'warn' && l.msg === 'ws message rejected')).toBe(true);
+    expect(Y.encodeStateAsUpdate(doc)).toEqual(before);
+  });
+});
