@@ -15,7 +15,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import { HttpError, readJsonBody } from '@agentmesh/peer/node';
+import { HttpError, readJsonBody, respond } from '@agentmesh/peer/node';
 import type { LocalMesh } from './mesh.js';
 import { parseScenario, ScenarioRunner, type ScenarioKind, type ScenarioTaskInput } from './scenarios.js';
 
@@ -29,12 +29,6 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.map': 'application/json',
 };
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 const readBody = (req: http.IncomingMessage): Promise<unknown> => readJsonBody(req, 1 << 20);
 
@@ -60,8 +54,8 @@ export class DemoServer {
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         if (res.headersSent) return res.destroy();
-        if (e instanceof HttpError) send(res, e.status, { error: e.message });
-        else send(res, 500, { error: (e as Error).message ?? String(e) });
+        if (e instanceof HttpError) respond(res, e.status, { error: e.message });
+        else respond(res, 500, { error: (e as Error).message ?? String(e) });
       });
     });
   }
@@ -117,20 +111,20 @@ export class DemoServer {
     const route = `${method} ${path}`;
     switch (route) {
       case 'GET /demo/peers':
-        return send(res, 200, { peers: mesh.info(), partition: mesh.partition });
+        return respond(res, 200, { peers: mesh.info(), partition: mesh.partition });
       case 'GET /demo/status':
-        return send(res, 200, { peers: mesh.info(), partition: mesh.partition, status: await mesh.statuses(), at: Date.now() });
+        return respond(res, 200, { peers: mesh.info(), partition: mesh.partition, status: await mesh.statuses(), at: Date.now() });
       case 'POST /demo/kill': {
         const name = nameOf(await readBody(req));
         await this.wrap(() => mesh.kill(name));
-        return send(res, 200, { ok: true, message: `${name} killed (SIGKILL)`, peers: mesh.info() });
+        return respond(res, 200, { ok: true, message: `${name} killed (SIGKILL)`, peers: mesh.info() });
       }
       case 'POST /demo/restart': {
         const name = nameOf(await readBody(req));
         const t0 = Date.now();
         await this.wrap(() => mesh.restart(name));
         const p = mesh.get(name)!;
-        return send(res, 200, { ok: true, message: `${name} restarted in ${Date.now() - t0} ms (same peer id ${p.peerId.slice(-8)})`, peers: mesh.info() });
+        return respond(res, 200, { ok: true, message: `${name} restarted in ${Date.now() - t0} ms (same peer id ${p.peerId.slice(-8)})`, peers: mesh.info() });
       }
       case 'POST /demo/partition': {
         const groups = (await readBody(req) as { groups?: unknown }).groups;
@@ -139,11 +133,11 @@ export class DemoServer {
         }
         await this.wrap(() => mesh.setPartition(groups as string[][]));
         const text = mesh.partition!.map((g) => g.join(' ')).join(' | ');
-        return send(res, 200, { ok: true, message: `partitioned: ${text}`, partition: mesh.partition, peers: mesh.info() });
+        return respond(res, 200, { ok: true, message: `partitioned: ${text}`, partition: mesh.partition, peers: mesh.info() });
       }
       case 'POST /demo/heal':
         await this.wrap(() => mesh.heal());
-        return send(res, 200, { ok: true, message: 'healed: every peer may reach every other', peers: mesh.info() });
+        return respond(res, 200, { ok: true, message: 'healed: every peer may reach every other', peers: mesh.info() });
       case 'POST /demo/scenario': {
         const req2 = parseScenario(await readBody(req));
         if (typeof req2 === 'string') throw new HttpError(400, req2);
@@ -161,10 +155,10 @@ export class DemoServer {
         void run.start();
         const where = req2.peer ? `to ${req2.peer}` : 'round-robin over the live peers';
         const faulty = req2.faulty ? `, ${Math.round(req2.faulty * 100)}% faulty` : '';
-        return send(res, 200, { ok: true, id, total: run.total, message: `${id}: ${run.total} ${req2.kind} tasks at ${req2.rate}/s for ${req2.seconds} s${faulty}, ${where}` });
+        return respond(res, 200, { ok: true, id, total: run.total, message: `${id}: ${run.total} ${req2.kind} tasks at ${req2.rate}/s for ${req2.seconds} s${faulty}, ${where}` });
       }
       case 'GET /demo/scenarios':
-        return send(res, 200, { scenarios: this.scenarios.map((s) => ({ ...s.state, total: s.total })) });
+        return respond(res, 200, { scenarios: this.scenarios.map((s) => ({ ...s.state, total: s.total })) });
       default:
         throw new HttpError(404, `no route ${route}`);
     }

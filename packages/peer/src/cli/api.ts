@@ -5,6 +5,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isMeshError, type TaskView } from '@agentmesh/scheduler';
+import { respond, type ResponseHeaders } from '../http/respond.js';
 import type { Peer } from '../peer.js';
 import type { TaskInput } from '../task-input.js';
 
@@ -83,11 +84,8 @@ export class HttpError extends Error {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(text);
-}
+/** This API has always answered `application/json` without a charset, chunked (no content-length). */
+const API_HEADERS: ResponseHeaders = { 'content-type': 'application/json', 'content-length': null };
 
 /** Parses a submit body: `{ "tasks": [TaskInput...] }` or one TaskInput with an optional `count`. */
 export function submitInputs(body: unknown): TaskInput[] {
@@ -114,9 +112,9 @@ export function apiHandler(peer: Peer, partition: PartitionControl | undefined):
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/api/')) return false;
     void route(peer, partition, req, res, url).catch((e: unknown) => {
-      if (e instanceof HttpError) send(res, e.status, { error: e.message });
-      else if (isMeshError(e)) send(res, e.code === 'NOT_FOUND' ? 404 : e.code === 'CLOSED' ? 503 : 400, { error: e.message, code: e.code });
-      else send(res, 500, { error: (e as Error).message ?? String(e) });
+      if (e instanceof HttpError) respond(res, e.status, { error: e.message }, API_HEADERS);
+      else if (isMeshError(e)) respond(res, e.code === 'NOT_FOUND' ? 404 : e.code === 'CLOSED' ? 503 : 400, { error: e.message, code: e.code }, API_HEADERS);
+      else respond(res, 500, { error: (e as Error).message ?? String(e) }, API_HEADERS);
     });
     return true;
   };
@@ -127,51 +125,51 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
   const method = req.method ?? 'GET';
   if (path === '/api/status' && method === 'GET') {
     const status = peer.status();
-    send(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: peer.syncStats() });
+    respond(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: peer.syncStats() }, API_HEADERS);
     return;
   }
   if (path === '/api/doc' && method === 'GET') {
     // The live document's encoded size (costs one full encoding: for benchmarks and diagnostics).
-    send(res, 200, {
+    respond(res, 200, {
       ...peer.docStats(),
       rssBytes: process.memoryUsage().rss,
       heapUsedBytes: process.memoryUsage().heapUsed,
       timing: peer.timingNow(),
-    });
+    }, API_HEADERS);
     return;
   }
   if (path === '/api/tasks' && method === 'POST') {
     const inputs = submitInputs(await readJsonBody(req));
     const specs = await peer.submit(inputs);
-    send(res, 200, { ids: specs.map((s) => s.id) });
+    respond(res, 200, { ids: specs.map((s) => s.id) }, API_HEADERS);
     return;
   }
   if (path === '/api/tasks' && method === 'GET') {
     const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
     const views = ids.length > 0 ? ids.map((id) => peer.view(id) ?? peer.archivedView(id)) : peer.views();
-    send(res, 200, {
+    respond(res, 200, {
       tasks: views.map((v, i) => (v ? taskJson(peer, v) : { id: ids[i]!, state: 'unknown', result: null, attempts: 0, peer: null })),
-    });
+    }, API_HEADERS);
     return;
   }
   const m = /^\/api\/tasks\/([^/]+)(\/cancel|\/retry)?$/.exec(path);
   if (m) {
     const id = decodeURIComponent(m[1]!);
     if (m[2] === '/retry' && method === 'POST') {
-      send(res, 200, taskJson(peer, await peer.retry(id), true));
+      respond(res, 200, taskJson(peer, await peer.retry(id), true), API_HEADERS);
       return;
     }
     if (m[2] === '/cancel' && method === 'POST') {
       const body = (await readJsonBody(req)) as { reason?: unknown };
       await peer.cancel(id, typeof body.reason === 'string' ? body.reason : 'cancelled');
       const v = peer.view(id);
-      send(res, 200, v ? taskJson(peer, v, true) : { id });
+      respond(res, 200, v ? taskJson(peer, v, true) : { id }, API_HEADERS);
       return;
     }
     if (!m[2] && method === 'GET') {
       const v = peer.view(id) ?? peer.archivedView(id);
       if (!v) throw new HttpError(404, `no task ${id}`);
-      send(res, 200, taskJson(peer, v, true));
+      respond(res, 200, taskJson(peer, v, true), API_HEADERS);
       return;
     }
   }
@@ -182,13 +180,13 @@ async function route(peer: Peer, partition: PartitionControl | undefined, req: I
       throw new HttpError(400, 'block must be a non-empty list of peer ids');
     }
     await partition.block(body.block as string[]);
-    send(res, 200, { blocked: partition.blocked() });
+    respond(res, 200, { blocked: partition.blocked() }, API_HEADERS);
     return;
   }
   if (path === '/api/heal' && method === 'POST') {
     if (!partition) throw new HttpError(501, 'this peer cannot partition');
     await partition.unblockAll();
-    send(res, 200, { blocked: partition.blocked() });
+    respond(res, 200, { blocked: partition.blocked() }, API_HEADERS);
     return;
   }
   throw new HttpError(404, `no route ${method} ${path}`);
