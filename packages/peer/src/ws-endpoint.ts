@@ -10,6 +10,7 @@
 //   shutdown.ts    the bounded close sequence
 // Security: loopback by default; beyond loopback a token is mandatory (see access.ts).
 
+import * as Y from 'yjs';
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -58,7 +59,12 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
     beforeRebind: () => connections.closeAll(WS_CLOSE_GENERATION, 'new document generation: reconnect with a fresh document'),
     onDocDestroyed: () => void close(),
   });
-  bridge.bind(opts.doc);
+  const live = opts.doc instanceof Y.Doc ? undefined : opts.doc;
+  bridge.bind(live ? live.doc : (opts.doc as Y.Doc));
+  // Following a peer's live document: its replacement (a generation change) is a rebind.
+  const unfollow = live?.on('replaced', (e) => {
+    if (!closed) bridge.rebind(e.doc);
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: max, perMessageDeflate: false, clientTracking: false });
   const connectionContext = { bridge, connections, max, isStale: opts.isStale, logger, reportInvalid, isClosed };
@@ -100,6 +106,7 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
   function close(): Promise<void> {
     closing ??= (async () => {
       closed = true;
+      unfollow?.();
       await shutdown({ server, wss, connections, bridge, logger, url });
     })().catch((e: unknown) => {
       logger.log('error', 'ws endpoint close failed', { error: String(e) });

@@ -131,7 +131,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
     const p = peer;
     const t = transport;
     endpoint = await startWsEndpoint({
-      doc: p.document.doc,
+      doc: p.document,
       host: String(v['ws-host']),
       port: Number(v['ws-port']),
       room: String(v.room),
@@ -142,8 +142,6 @@ export async function runPeer(v: FlagValues): Promise<number> {
       httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }),
       isStale: (u) => p.isStaleUpdate(u),
     });
-    const ep0 = endpoint;
-    p.document.on('replaced', (e) => ep0.rebind(e.doc));
   } catch (e) {
     await endpoint?.close().catch(() => {});
     await peer?.stop().catch(() => {});

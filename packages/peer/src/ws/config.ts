@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import { MeshError } from '@agentmesh/scheduler';
 import type { LogLevel } from '../logger.js';
 import { isLoopbackHost } from './access.js';
+import { LiveDocument } from '../peer/live-document.js';
 
 export const DEFAULT_WS_ROOM = 'agentmesh';
 export const DEFAULT_WS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -18,7 +19,11 @@ const TOKEN_REQUIRED = 'a --ws-token is required when the websocket endpoint lis
 const ROOM_RE = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
 
 export interface WsEndpointOptions {
-  doc: Y.Doc;
+  /**
+   * The document served: a Y.Doc, or a peer's LiveDocument, whose replacement at a generation
+   * change the endpoint follows by itself (every client is closed with 4000 and reconnects).
+   */
+  doc: Y.Doc | LiveDocument;
   /** Default 127.0.0.1. Anything beyond loopback needs `token`. */
   host?: string;
   /** Default 0: any free port. */
@@ -75,7 +80,7 @@ export interface WsConfig {
 
 /** Checks the options and fills in defaults; throws MeshError INVALID_ARGUMENT. */
 export function resolveConfig(opts: WsEndpointOptions): WsConfig {
-  if (!(opts.doc instanceof Y.Doc)) throw new MeshError('INVALID_ARGUMENT', 'doc must be a Y.Doc');
+  if (!(opts.doc instanceof Y.Doc) && !(opts.doc instanceof LiveDocument)) throw new MeshError('INVALID_ARGUMENT', 'doc must be a Y.Doc or a LiveDocument');
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 0;
   const room = opts.room ?? DEFAULT_WS_ROOM;
