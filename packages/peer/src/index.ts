@@ -13,3 +13,4 @@ export * from './ws-endpoint.js';
 export * from './net/libp2p-transport.js';
 export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';
+export { stopChild, isRunning } from './cli/processes.js';
