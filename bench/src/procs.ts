@@ -2,6 +2,7 @@
 // registry of them so every exit path (normal end, error, SIGINT/SIGTERM) kills them all.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { isRunning, stopChild } from '@agentmesh/peer/node';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
@@ -34,26 +35,12 @@ export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
-function alive(c: ChildProcess): boolean {
-  return c.exitCode === null && c.signalCode === null;
-}
-
-/** Stops one child: SIGTERM, then SIGKILL after graceMs. */
-export function stopChild(c: ChildProcess, graceMs = 3000): Promise<void> {
-  return new Promise((resolve) => {
-    if (!alive(c)) return resolve();
-    const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
-    c.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    c.kill('SIGTERM');
-  });
-}
+/** Stops one child: SIGTERM, then SIGKILL after graceMs (the peer package's helper). */
+export { stopChild };
 
 /** Synchronous last resort: SIGKILL every child still alive, remove temp dirs. */
 export function killAllNow(): void {
-  for (const c of children) if (alive(c)) c.kill('SIGKILL');
+  for (const c of children) if (isRunning(c)) c.kill('SIGKILL');
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
 }

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { boardDigest } from '@agentmesh/peer';
-import { spawnPeer, type ReadyLine } from '@agentmesh/peer/node';
+import { isRunning, spawnPeer, stopChild, type ReadyLine } from '@agentmesh/peer/node';
 
 export interface PeerSpec {
   name: string;
@@ -352,28 +352,14 @@ export class LocalMesh {
   /** SIGTERM every peer, SIGKILL after `graceMs`. */
   async stop(graceMs = 8000): Promise<void> {
     this.stopping = true;
-    await Promise.all(
-      this.peers.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            const c = p.child;
-            if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
-            const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
-            c.once('exit', () => {
-              clearTimeout(t);
-              resolve();
-            });
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(this.peers.map((p) => (p.child ? stopChild(p.child, graceMs) : undefined)));
   }
 
   /** Last resort on process exit: synchronous SIGKILL of anything still running. */
   killAllNow(): void {
     for (const p of this.peers) {
       try {
-        if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+        if (p.child && isRunning(p.child)) p.child.kill('SIGKILL');
       } catch {
         /* already gone */
       }

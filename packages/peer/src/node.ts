@@ -10,3 +10,4 @@ export { FileArchive, FileStorage, openFileStorage, type FileArchiveOptions, typ
 export { respond, type ResponseHeaders } from './http/respond.js';
 export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';
+export { stopChild, isRunning } from './cli/processes.js';

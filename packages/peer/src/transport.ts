@@ -12,7 +12,10 @@ export interface Transport {
   readonly localId: string;
   /** Peers this one can send to right now. */
   connectedPeers(): readonly string[];
-  /** Best effort: may be dropped, delayed, duplicated or reordered by the network. */
+  /**
+   * Best effort: may be dropped, delayed, duplicated or reordered by the network. What arrives is
+   * the bytes as they were when send() was called: the caller may reuse its buffer afterwards.
+   */
   send(to: string, data: Uint8Array): void;
   /** Optional one-to-all send (e.g. pub/sub); when absent, the sync sends to each peer. */
   broadcast?(data: Uint8Array): void;

@@ -12,6 +12,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 import { spawnPeer } from '../dist/cli/up-command.js';
+import { makeUntil } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -35,15 +36,7 @@ async function start(name: string, extra: string[] = []) {
   return { child, ready, err };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = makeUntil({ timeoutMs: 20_000, everyMs: 100 });
 
 function stop(c: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {

@@ -13,6 +13,7 @@ import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 import { spawnPeer, type ReadyLine } from '../dist/cli/up-command.js';
 import type { ChildProcess } from 'node:child_process';
+import { makeUntil } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -40,20 +41,8 @@ async function start(name: string, extra: string[] = []): Promise<{ child: Child
   return { child, ready, lines, err };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Waits up to 60 s, asking every 200 ms (a status call spawns a CLI process). */
+const until = makeUntil({ timeoutMs: 60_000, everyMs: 200 });
 
 function stop(c: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   return new Promise((resolve) => {

@@ -1,16 +1,10 @@
-// Shared helpers of the in-process peer tests: a bounded wait, and a mesh of real Peers on the
+// Shared helpers of the peer tests: a bounded wait (for every test file), and a mesh of real Peers on the
 // in-memory hub with short timings (so leases and retries play out in well under a second).
 import { MemoryDisk, MemoryStorage } from '@agentmesh/crdt-store';
 import { MemoryHub, Peer, systemClock, type AgentRegistry, type PeerTiming } from '../src/index.js';
 
-/** Polls `cond` every 10 ms; throws after `ms`. */
-export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** The one bounded poll of the tests (see src/testing/until.ts): until(cond, ms?, what?) or until(what, probe, ms?). */
+export { until, makeUntil } from '../src/testing/until.js';
 
 export const FAST_TIMING: Partial<PeerTiming> = {
   heartbeatMs: 100,

@@ -16,6 +16,7 @@ import {
   type MeshTransportOptions,
 } from '../src/net/libp2p-transport.js';
 import { FrameDecoder, encodeFrame } from '../src/net/framing.js';
+import { until } from './helpers.js';
 
 type LogLine = { level: string; msg: string; fields?: Record<string, unknown> };
 
@@ -26,15 +27,6 @@ afterEach(async () => {
   for (const e of engines.splice(0)) e.stop(false);
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - start;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
+import { stopChild } from './processes.js';
 
 export const UP: CommandSpec = {
   name: 'up',
@@ -91,20 +92,7 @@ export async function runUp(v: FlagValues): Promise<number> {
   const children: ChildProcess[] = [];
   const readies: ReadyLine[] = [];
   const stopAll = async () => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
-            c.once('exit', () => {
-              clearTimeout(t);
-              resolve();
-            });
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(children.map((c) => stopChild(c, 15_000)));
   };
   try {
     for (let i = 0; i < n; i++) {

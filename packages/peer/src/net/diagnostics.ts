@@ -4,15 +4,13 @@
 // upgrade failed' (libp2p-logger.ts routes those lines here). The pnet guard reports a secret
 // mismatch itself (onSecretRefused). Also the error-text helpers the other parts log with.
 
+import { errorDetail } from '../errors.js';
 import { hostOfAddr } from './address-book.js';
 import { formatLibp2pLine } from './libp2p-logger.js';
 import type { MeshComponents, Startable } from './service.js';
 
-export function errText(e: unknown): string {
-  if (e instanceof AggregateError) return e.errors.map(errText).join('; ') || e.message;
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return String(e);
-}
+/** Error text for the transport's log lines (the project's one `errorDetail`). */
+export const errText = errorDetail;
 
 /** The names of an error and of every error an AggregateError holds. */
 export function errNames(e: unknown): string[] {

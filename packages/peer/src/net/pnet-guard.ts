@@ -7,6 +7,7 @@
 // within one one-way delay and reported through `onRefused` with the remote address.
 // (Wire effect: pnet + 16 bytes each way; only agentmesh peers speak it.)
 
+import { errorDetail } from '../errors.js';
 import { preSharedKey } from '@libp2p/pnet';
 import type { AbortOptions, ConnectionProtector, MessageStream, StreamMessageEvent } from '@libp2p/interface';
 
@@ -113,7 +114,7 @@ export function guardedPreSharedKey(psk: Uint8Array, onRefused: RefusedHandler):
           stream = await inner.protect(connection, options);
           await checkMarker(stream, remoteAddr, options);
         } catch (e) {
-          const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+          const reason = errorDetail(e);
           try {
             onRefused({ direction: connection.direction, remoteAddr, reason });
           } catch {

@@ -91,7 +91,8 @@ export class SyncStreams implements Startable {
       countDrop(this.c, 'send queue full, message dropped', { to, queued: out.queuedBytes, bytes: data.byteLength }, 'warn');
       return;
     }
-    out.queue.push(data);
+    // A copy: the Transport contract lets the caller reuse its buffer once send() returns.
+    out.queue.push(data.slice());
     out.queuedBytes += data.byteLength;
     void this.pump(out);
   }
