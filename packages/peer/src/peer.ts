@@ -8,9 +8,10 @@
 // "Module map"): the live document handle, durability, sync, liveness, views, runs, bidding, the
 // quorum protocol, generations and the main loop. Parts get a narrow PeerContext, never the Peer.
 
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
+import type { TaskBoard } from '@agentmesh/crdt-store';
 import { DEFAULT_WEIGHTS, MeshError, createRng, type ObjectiveWeights, type Rng, type StrategyName, type TaskSpec, type TaskView } from '@agentmesh/scheduler';
-import { MemoryArchive, TaskBoard, compareGenerations, encodeGeneration, parseGeneration, type Archive, type ArchiveRecord, type Generation, type InvalidEntry } from '@agentmesh/crdt-store';
+import { MemoryArchive, type Archive, type ArchiveRecord, type Generation, type InvalidEntry } from '@agentmesh/crdt-store';
 import { agentDefinition, type AgentDefinition } from './agents.js';
 import type { Clock } from './clock.js';
 import { TypedEmitter } from './emitter.js';
@@ -18,34 +19,22 @@ import { silentLogger, type Logger } from './logger.js';
 import { SyncEngine, type SyncStats } from './sync/engine.js';
 import { buildTaskSpec, type TaskInput } from './task-input.js';
 import { Bidding } from './peer/bidding.js';
-import { DEFAULT_TIMING, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
+import { DEFAULT_TIMING, capabilitiesOf, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
 import { Durability } from './peer/durability.js';
 import { Generations } from './peer/generations.js';
-import { LiveDocument } from './peer/live-document.js';
+import { LiveDocument, compareGenerationNames, newDocument } from './peer/live-document.js';
 import { Liveness } from './peer/liveness.js';
 import { MainLoop } from './peer/main-loop.js';
 import { Quorum } from './peer/quorum.js';
 import { DEFAULT_ROLLOVER, type RolloverPolicy } from './peer/rollover.js';
 import { Runs } from './peer/runs.js';
-import { peerStatus, type PeerStatus } from './peer/status.js';
+import { documentStats, peerStatus, type DocStats, type PeerStatus } from './peer/status.js';
 import { Views } from './peer/views.js';
 
 export { DEFAULT_TIMING, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
 export { DEFAULT_ROLLOVER, type RolloverPolicy } from './peer/rollover.js';
 export { LiveDocument, generationName, type LiveDocumentEvents } from './peer/live-document.js';
-export type { PeerStatus, StatusPeer } from './peer/status.js';
-
-const Y_CLIENT_MAX = 0xffffffff;
-
-/** What the live document holds and weighs (for diagnostics; `bytes` costs one full encoding). */
-export interface DocStats {
-  bytes: number;
-  tasks: number;
-  data: number;
-  generation: { n: number; name: string };
-  archived: ReturnType<Archive['counts']>;
-  archiveBytes: number;
-}
+export type { DocStats, PeerStatus, StatusPeer } from './peer/status.js';
 
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly id: string;
@@ -100,12 +89,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
     const agents = new Map<string, AgentDefinition>();
     for (const [type, a] of Object.entries(opts.agents)) agents.set(type, agentDefinition(a));
-    const caps = new Set<string>(opts.capabilities ?? []);
-    for (const [type, def] of agents) {
-      caps.add(type);
-      for (const c of def.capabilities ?? []) caps.add(c);
-    }
-    this.capabilities = [...caps].sort();
+    this.capabilities = capabilitiesOf(agents, opts.capabilities);
     this.archive = opts.archive ?? new MemoryArchive();
     this.rollover = { ...DEFAULT_ROLLOVER, ...opts.rollover };
 
@@ -142,12 +126,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       antiEntropyMs: this.timing.antiEntropyMs,
       repairMs: this.timing.repairMs,
       maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024 * 1024,
-      compareGenerations: (a, b) => {
-        const ga = parseGeneration(a);
-        const gb = parseGeneration(b);
-        if (!ga || !gb) return 0;
-        return compareGenerations(ga, gb);
-      },
+      compareGenerations: compareGenerationNames,
     });
     this.sync.on('invalid', ({ from, reason }) => {
       this.log.log('warn', 'rejected update', { from, reason });
@@ -191,12 +170,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   private newDocument(): { doc: Y.Doc; board: TaskBoard } {
-    const doc = new Y.Doc();
-    // A fresh client id for every document and every start: reusing one after a crash could
-    // collide with updates that left this peer but never reached its disk.
-    doc.clientID = 1 + Math.floor(this.rng.next() * (Y_CLIENT_MAX - 1));
-    const board = new TaskBoard(doc, { now: () => this.clock.now(), onInvalid: (e) => this.reportInvalid(e) });
-    return { doc, board };
+    return newDocument(this.rng, () => this.clock.now(), (e) => this.reportInvalid(e));
   }
 
   private reportInvalid(e: InvalidEntry): void {
@@ -330,16 +304,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /** What the live document holds and weighs (one full encoding). */
   docStats(): DocStats {
-    const board = this.document.board;
-    const g = this.document.generation;
-    return {
-      bytes: Y.encodeStateAsUpdate(this.document.doc).byteLength,
-      tasks: board.taskCount,
-      data: board.dataCount,
-      generation: { n: g.n, name: encodeGeneration(g) },
-      archived: this.archive.counts(),
-      archiveBytes: this.archive.bytes(),
-    };
+    return documentStats(this.document, this.archive);
   }
 
   /** The live document's generation. */
@@ -458,20 +423,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.stopped || !this.started) return;
     this.quiet = true;
     this.bidding.clear();
-    const deadline = this.clock.now() + this.timing.drainMs;
-    while (this.runs.count > 0 && this.clock.now() < deadline) {
-      await new Promise<void>((r) => this.clock.setTimeout(r, 20));
-    }
-    const now = this.clock.now();
-    const left = this.runs.list();
-    if (left.length > 0) {
-      const board = this.document.board;
-      board.transact(() => {
-        for (const run of left) board.putExpiry(run.id, { round: run.round, by: this.id, at: now });
-      });
-      for (const run of left) this.runs.abort(run.id, 'peer stopping');
-    }
-    this.runs.writeOutcomes();
+    await this.runs.drain(this.timing.drainMs);
     await this.generations.settled();
     await this.flush();
     this.sync.flush();

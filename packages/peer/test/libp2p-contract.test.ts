@@ -1,14 +1,15 @@
 // The libp2p transport over real loopback TCP against the Transport conformance suite: three nodes
 // meshed through one bootstrap peer per check, every node closed afterwards. One direct stream per
-// peer keeps send order, so order is checked. One known gap is registered as an expected failure.
+// peer keeps send order, so order is checked.
 import { createMeshTransport, generatePeerKey, type MeshTransport } from '../src/net/libp2p-transport.js';
 import { runTransportContract, type TransportFixture } from '../src/testing/index.js';
 import { until } from './helpers.js';
+import { silentLogger } from '../src/logger.js';
 
 async function libp2pSetup(): Promise<TransportFixture> {
   const open: MeshTransport[] = [];
   const node = async (bootstrap?: string[]) => {
-    const t = await createMeshTransport({ privateKey: await generatePeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, log: () => {} });
+    const t = await createMeshTransport({ privateKey: await generatePeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, logger: silentLogger });
     open.push(t);
     return t;
   };

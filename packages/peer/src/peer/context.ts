@@ -6,7 +6,7 @@ import type { BackoffPolicy, LeasePolicy, ObjectiveWeights, StrategyName, TaskSt
 import { DEFAULT_BACKOFF, DEFAULT_LEASE } from '@agentmesh/scheduler';
 import type { Archive, Storage, TaskBoard } from '@agentmesh/crdt-store';
 import type { RolloverPolicy } from './rollover.js';
-import type { AgentRegistry } from '../agents.js';
+import type { AgentDefinition, AgentRegistry } from '../agents.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../transport.js';
@@ -164,4 +164,14 @@ export interface PeerContext {
   stopped(): boolean;
   /** The peer neither bids nor writes heartbeats (draining, or the simulator's final check). */
   quiet(): boolean;
+}
+
+/** A peer's capability tags: the agent types it runs, their declared capabilities and extra tags, sorted. */
+export function capabilitiesOf(agents: ReadonlyMap<string, AgentDefinition>, extra: readonly string[] = []): string[] {
+  const caps = new Set<string>(extra);
+  for (const [type, def] of agents) {
+    caps.add(type);
+    for (const c of def.capabilities ?? []) caps.add(c);
+  }
+  return [...caps].sort();
 }

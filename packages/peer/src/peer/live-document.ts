@@ -3,14 +3,36 @@
 // works on it (sync, storage, the websocket bridge, the simulator's checks) asks the handle for the
 // current one and listens to 'replaced' instead of keeping a reference and re-wiring by hand.
 
-import type * as Y from 'yjs';
-import { GENESIS, encodeGeneration, type Generation, type TaskBoard } from '@agentmesh/crdt-store';
+import * as Y from 'yjs';
+import type { Rng } from '@agentmesh/scheduler';
+import { GENESIS, TaskBoard, compareGenerations, encodeGeneration, parseGeneration, type Generation, type InvalidEntry } from '@agentmesh/crdt-store';
 import { TypedEmitter } from '../emitter.js';
 import { GENESIS_NAME } from '../sync/wire.js';
 
 /** The name a generation is known by on the wire (the first one has the plain y-protocols name). */
 export function generationName(g: Generation): string {
   return g.n === 0 ? GENESIS_NAME : encodeGeneration(g);
+}
+
+const Y_CLIENT_MAX = 0xffffffff;
+
+/**
+ * A fresh document with its typed board. Every document and every start gets a new Yjs client id
+ * (from the peer's seeded random source): reusing one after a crash could collide with updates
+ * that left this peer but never reached its disk.
+ */
+export function newDocument(rng: Rng, now: () => number, onInvalid: (e: InvalidEntry) => void): { doc: Y.Doc; board: TaskBoard } {
+  const doc = new Y.Doc();
+  doc.clientID = 1 + Math.floor(rng.next() * (Y_CLIENT_MAX - 1));
+  return { doc, board: new TaskBoard(doc, { now, onInvalid }) };
+}
+
+/** Orders two generation wire names (negative: a before b; 0 when either is unreadable). */
+export function compareGenerationNames(a: string, b: string): number {
+  const ga = parseGeneration(a);
+  const gb = parseGeneration(b);
+  if (!ga || !gb) return 0;
+  return compareGenerations(ga, gb);
 }
 
 export type LiveDocumentEvents = {

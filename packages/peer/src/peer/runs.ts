@@ -65,11 +65,6 @@ export class Runs {
     return [...this.running.keys()];
   }
 
-  /** Runs under way, with their rounds. */
-  list(): { id: string; round: number }[] {
-    return [...this.running.values()].map((r) => ({ id: r.id, round: r.round }));
-  }
-
   /** A run of this task ended and its outcome is not written yet. */
   outcomePending(id: string): boolean {
     return this.outcomeIds.has(id);
@@ -226,6 +221,28 @@ export class Runs {
     });
     for (const a of after) a();
     this.ctx.processSoon();
+  }
+
+  /**
+   * Graceful stop: running tasks get `drainMs` to finish; what is still running then is released
+   * (its lease expired at once, so others re-bid) and aborted, and every outcome is written.
+   */
+  async drain(drainMs: number): Promise<void> {
+    const { clock } = this.ctx;
+    const deadline = clock.now() + drainMs;
+    while (this.running.size > 0 && clock.now() < deadline) {
+      await new Promise<void>((r) => clock.setTimeout(r, 20));
+    }
+    const now = clock.now();
+    const left = [...this.running.values()];
+    if (left.length > 0) {
+      const board = this.ctx.board();
+      board.transact(() => {
+        for (const run of left) board.putExpiry(run.id, { round: run.round, by: this.ctx.id, at: now });
+      });
+      for (const run of left) this.abortRun(run, 'peer stopping');
+    }
+    this.writeOutcomes();
   }
 
   /** Simulated kill -9: every run is dropped where it stands, nothing is written or emitted. */

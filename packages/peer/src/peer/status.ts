@@ -3,7 +3,9 @@
 // with their load and liveness, the archive's counts and the live generation.
 
 import { TASK_STATES, isTerminal, type TaskState } from '@agentmesh/scheduler';
+import * as Y from 'yjs';
 import { encodeGeneration, type Archive, type ArchiveCounts, type Generation } from '@agentmesh/crdt-store';
+import type { LiveDocument } from './live-document.js';
 import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
 import type { DeriveMemo, Views } from './views.js';
@@ -81,4 +83,27 @@ export function peerStatus(s: StatusSources): PeerStatus {
   }));
   peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { peers, tasks, duplicateRuns, archived, generation: { n: s.generation.n, name: encodeGeneration(s.generation) } };
+}
+
+/** What the live document holds and weighs (for diagnostics; `bytes` costs one full encoding). */
+export interface DocStats {
+  bytes: number;
+  tasks: number;
+  data: number;
+  generation: { n: number; name: string };
+  archived: ArchiveCounts;
+  archiveBytes: number;
+}
+
+export function documentStats(live: LiveDocument, archive: Archive): DocStats {
+  const board = live.board;
+  const g = live.generation;
+  return {
+    bytes: Y.encodeStateAsUpdate(live.doc).byteLength,
+    tasks: board.taskCount,
+    data: board.dataCount,
+    generation: { n: g.n, name: encodeGeneration(g) },
+    archived: archive.counts(),
+    archiveBytes: archive.bytes(),
+  };
 }
