@@ -4,8 +4,9 @@
 // Only valid entries move; raw values are copied as they are, so the new document holds the same
 // JSON as the old one.
 
-import { parseFact, parseFactKey, parseTaskSpec } from './schema.js';
-import type { BoardContext, TaskRecord } from './board-types.js';
+import { factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
+import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
+import type { FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
@@ -26,8 +27,30 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     const raw = tasksMap.get(id);
     if (raw !== undefined && specs.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
   }
+  // Tasks of task batches: dropped ones go to the archive as plain records, kept ones move into
+  // the new document as single entries (with their assignee), and so do their batched facts.
+  const batchSpecs = new Map<string, Record<string, unknown>>();
+  for (const [id, idx] of from.tasks.facts) {
+    const spec = from.tasks.specs.get(id);
+    if (idx.segment === undefined || !spec) continue;
+    const raw = toPlain({ ...spec, assignee: idx.assignee });
+    if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
+    else batchSpecs.set(id, raw);
+  }
   carryObservations(from, target, drop);
   target.ctx.transact(() => {
+    for (const [id, raw] of batchSpecs) if (!target.tasks.tasksMap.has(id) && !target.tasks.specs.has(id)) target.tasks.tasksMap.set(id, raw);
+    for (const fks of from.tasks.actFacts.values()) {
+      for (const fk of fks) {
+        const idx = from.tasks.facts.get(fk.task);
+        const raw = idx ? rawFact(idx, fk) : undefined;
+        if (!raw) continue;
+        const key = factKey(fk);
+        const rec = dropped.get(fk.task);
+        if (rec) rec.facts[key] = raw;
+        else if (!drop.has(fk.task) && !target.tasks.factsMap.has(key)) target.tasks.factsMap.set(key, raw);
+      }
+    }
     for (const [id, raw] of tasksMap.entries()) {
       if (drop.has(id) || !specs.has(id) || target.tasks.tasksMap.has(id)) continue;
       target.tasks.tasksMap.set(id, raw);
@@ -69,7 +92,7 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
   const { tasksMap, factsMap } = board.tasks;
   let n = 0;
   board.ctx.transact(() => {
-    if (!tasksMap.has(rec.id) && parseTaskSpec(rec.spec, rec.id).ok) {
+    if (!tasksMap.has(rec.id) && !board.tasks.specs.has(rec.id) && parseTaskSpec(rec.spec, rec.id).ok) {
       tasksMap.set(rec.id, rec.spec);
       n++;
     }
@@ -81,4 +104,21 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
     }
   });
   return n;
+}
+
+/** The plain JSON value of a fact held in an index (as a single `facts` entry would hold it). */
+function rawFact(idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
+  if (fk.kind === 'cancel') return idx.cancel && toPlain(idx.cancel);
+  if (fk.kind === 'expire') {
+    const e = idx.expiries.get(fk.round);
+    return e && toPlain(e);
+  }
+  if (fk.kind === 'retry') {
+    const r = idx.retries.get(fk.round);
+    return r && toPlain(r);
+  }
+  if (!('peer' in fk)) return undefined;
+  const sub = `${fk.round}/${fk.peer}`;
+  const v = { bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress, vote: idx.votes }[fk.kind].get(sub);
+  return v && toPlain(v as object);
 }

@@ -13,6 +13,7 @@ import * as Y from 'yjs';
 import type { Bid, Cancel, Claim, FactKind, LeaseExpired, PeerInfo, Retry, RunDone, RunFailed, TaskFacts, TaskSpec, Vote } from '@agentmesh/scheduler';
 import type { Generation } from './generation.js';
 import type { Beat, DataEntry, Progress } from './schema.js';
+import type { ActivityBatch, TaskBatch } from './batch-codec.js';
 import { LOCAL_ORIGIN, type BoardChange, type BoardContext, type InvalidEntry, type TaskBoardOptions, type TaskRecord } from './board-types.js';
 import { TaskIndex } from './task-index.js';
 import { PeerIndex } from './peer-index.js';
@@ -50,6 +51,8 @@ export class TaskBoard {
     const tasks = (this.tasks = new TaskIndex(doc, this.ctx));
     const peers = (this.peerIndex = new PeerIndex(doc, this.ctx));
     const data = (this.dataIndex = new DataIndex(doc, this.ctx));
+    // Schema 2's batch maps come last, so a document of schema 1 keeps its map order.
+    tasks.openBatches(doc);
 
     const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), local: false, origin: undefined });
     tasks.tasksMap.observe((e) => e.keysChanged.forEach((k) => change().tasks.add(tasks.ingestTask(k))));
@@ -57,6 +60,8 @@ export class TaskBoard {
     peers.peersMap.observe((e) => e.keysChanged.forEach((k) => { peers.ingestPeer(k); change().peers.add(k); }));
     peers.beatsMap.observe((e) => e.keysChanged.forEach((k) => { if (peers.ingestBeat(k)) change().beats.add(k); }));
     data.dataMap.observe((e) => e.keysChanged.forEach((k) => { data.ingestData(k); change().data.add(k); }));
+    tasks.segsMap.observe((e) => e.keysChanged.forEach((k) => { for (const id of tasks.ingestSegment(k)) change().tasks.add(id); }));
+    tasks.actsMap.observe((e) => e.keysChanged.forEach((k) => { for (const id of tasks.ingestActivity(k)) change().tasks.add(id); }));
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       const c = this.pending;
       if (!c) return;
@@ -79,6 +84,8 @@ export class TaskBoard {
     for (const k of peers.peersMap.keys()) peers.ingestPeer(k);
     for (const k of peers.beatsMap.keys()) peers.ingestBeat(k);
     for (const k of data.dataMap.keys()) data.ingestData(k);
+    for (const k of tasks.segsMap.keys()) tasks.ingestSegment(k);
+    for (const k of tasks.actsMap.keys()) tasks.ingestActivity(k);
   }
 
   onChange(listener: (c: BoardChange) => void): () => void {
@@ -137,6 +144,20 @@ export class TaskBoard {
   /** Adds a task. Throws MeshError('INVALID_TASK') and writes nothing if the spec is invalid. */
   putTask(spec: TaskSpec): TaskSpec {
     return this.tasks.putTask(spec);
+  }
+
+  /**
+   * Adds a task batch under `key` (unique to its writer): many specs and who runs round 1 of each,
+   * as one binary entry. Every spec is validated first; throws MeshError('INVALID_TASK') and writes
+   * nothing if one is invalid. Returns false when the key exists.
+   */
+  putTaskBatch(key: string, batch: TaskBatch): boolean {
+    return this.tasks.putTaskBatch(key, batch);
+  }
+
+  /** Adds an activity batch under `key` (unique to its writer): its claims, results, failures, releases. */
+  putActivity(key: string, batch: ActivityBatch): boolean {
+    return this.tasks.putActivity(key, batch);
   }
 
   putBid(task: string, bid: Bid): boolean {

@@ -3,7 +3,7 @@
 // until the next change) and archived task records (built once from the raw facts).
 
 import type { Bid, Cancel, Claim, LeaseExpired, Retry, RunDone, RunFailed, TaskFacts, TaskSpec, Vote } from '@agentmesh/scheduler';
-import { parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
+import { isId, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
 import type { TaskRecord } from './board-types.js';
 
 /** @internal */
@@ -17,13 +17,19 @@ export interface FactIndex {
   votes: Map<string, Vote>;
   progress: Map<string, Progress>;
   cancel: Cancel | undefined;
+  /** Who runs round 1, when the task came in a task batch that assigned it. */
+  assignee: string | undefined;
+  /** The task batch (`segs` key) that holds the spec, if it came in one. */
+  segment: string | undefined;
+  /** Activity batches (`acts` keys) that hold facts of this task. */
+  acts: Set<string> | undefined;
   /** Cached TaskFacts, cleared on change. */
   cached: TaskFacts | undefined;
 }
 
 /** @internal */
 export function newFactIndex(): FactIndex {
-  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), votes: new Map(), progress: new Map(), cancel: undefined, cached: undefined };
+  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), votes: new Map(), progress: new Map(), cancel: undefined, assignee: undefined, segment: undefined, acts: undefined, cached: undefined };
 }
 
 /** @internal */
@@ -54,9 +60,15 @@ export function removeFact(idx: FactIndex, fk: FactKey): void {
   }
 }
 
+/** The optional `assignee` of a task entry (who runs round 1), if it is a valid peer id. @internal */
+export function assigneeOf(raw: unknown): string | undefined {
+  const a = typeof raw === 'object' && raw !== null ? (raw as { assignee?: unknown }).assignee : undefined;
+  return isId(a) ? a : undefined;
+}
+
 /** The TaskFacts view of a fact index (what the lifecycle rules read). @internal */
 export function taskFactsOf(spec: TaskSpec, idx: FactIndex): TaskFacts {
-  return {
+  const facts: TaskFacts = {
     spec,
     bids: [...idx.bids.values()],
     claims: [...idx.claims.values()],
@@ -67,6 +79,8 @@ export function taskFactsOf(spec: TaskSpec, idx: FactIndex): TaskFacts {
     retries: [...idx.retries.values()],
     votes: [...idx.votes.values()],
   };
+  if (idx.assignee !== undefined) facts.assignee = idx.assignee;
+  return facts;
 }
 
 /** The validated facts of an archived task record (invalid parts skipped); undefined if its spec is invalid. */
@@ -74,6 +88,7 @@ export function factsFromRecord(rec: TaskRecord): TaskFacts | undefined {
   const spec = parseTaskSpec(rec.spec, rec.id);
   if (!spec.ok) return undefined;
   const idx = newFactIndex();
+  idx.assignee = assigneeOf(rec.spec);
   for (const [key, raw] of Object.entries(rec.facts ?? {})) {
     const fk = parseFactKey(key);
     if (!fk || fk.task !== rec.id) continue;

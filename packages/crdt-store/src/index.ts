@@ -10,3 +10,4 @@ export * from './memory-storage.js';
 export * from './generation.js';
 export * from './archive.js';
 export * from './derive-context.js';
+export * from './batch-codec.js';

@@ -27,6 +27,10 @@ export const ROOT = {
   peers: 'peers',
   beats: 'beats',
   data: 'data',
+  /** Task batches: batch key -> binary (batch-codec.ts). */
+  segs: 'segs',
+  /** Activity batches: batch key -> binary (batch-codec.ts). */
+  acts: 'acts',
 } as const;
 
 export const LIMITS = {

@@ -5,8 +5,9 @@
 
 import * as Y from 'yjs';
 import { MeshError, type FactKind, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
-import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey, type Progress } from './schema.js';
-import { addFact, newFactIndex, removeFact, taskFactsOf, type FactIndex } from './fact-index.js';
+import { ROOT, factKey, isId, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
+import { addFact, assigneeOf, newFactIndex, removeFact, taskFactsOf, type FactIndex } from './fact-index.js';
+import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskBatch, type ActivityBatch, type ActivityRecord, type TaskBatch } from './batch-codec.js';
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
 
@@ -14,6 +15,13 @@ import { mapEntryId, type ItemId } from './yjs-map-entry.js';
 export class TaskIndex {
   readonly tasksMap: Y.Map<unknown>;
   readonly factsMap: Y.Map<unknown>;
+  /** Created after every older map (see TaskBoard), so older documents keep their layout. */
+  segsMap!: Y.Map<unknown>;
+  actsMap!: Y.Map<unknown>;
+  /** Task batch key -> ids of its tasks (as ingested). */
+  readonly segTasks = new Map<string, string[]>();
+  /** Activity batch key -> the facts it added. */
+  readonly actFacts = new Map<string, FactKey[]>();
   readonly specs = new Map<string, TaskSpec>();
   readonly facts = new Map<string, FactIndex>();
   /** Fact key -> when this replica first saw the fact. */
@@ -30,17 +38,27 @@ export class TaskIndex {
     this.factsMap = doc.getMap(ROOT.facts);
   }
 
+  /** Opens the batch maps (after the other maps exist). */
+  openBatches(doc: Y.Doc): void {
+    this.segsMap = doc.getMap(ROOT.segs);
+    this.actsMap = doc.getMap(ROOT.acts);
+  }
+
   /** Forgets the index (not the first-sighting times) before a rebuild. */
   clearIndex(): void {
     this.specs.clear();
     this.facts.clear();
     this.keyIndex.clear();
+    this.segTasks.clear();
+    this.actFacts.clear();
   }
 
   /** Takes the current entry of `tasks/<id>` into the index; returns the task id. */
   ingestTask(id: string): string {
     const raw = this.tasksMap.get(id);
     if (raw === undefined) {
+      // A task a task batch holds is not a single entry (a deleted restored copy changes nothing).
+      if (this.facts.get(id)?.segment !== undefined) return id;
       const old = this.specs.get(id);
       if (old?.key !== undefined && this.keyIndex.get(old.key) === id) this.keyIndex.delete(old.key);
       this.specs.delete(id);
@@ -56,10 +74,99 @@ export class TaskIndex {
     this.specs.set(id, parsed.value);
     if (parsed.value.key !== undefined) this.keyIndex.set(parsed.value.key, id);
     if (!this.taskSeen.has(id)) this.taskSeen.set(id, this.ctx.now());
-    const f = this.facts.get(id);
-    if (f) f.cached = undefined;
+    let f = this.facts.get(id);
+    if (!f) this.facts.set(id, (f = newFactIndex()));
+    f.cached = undefined;
+    // A single entry under the same id as a task of a batch wins, whatever arrived first.
+    f.segment = undefined;
+    f.assignee = assigneeOf(raw);
     return id;
   }
+
+  /** Takes the current entry of `segs/<key>` (a task batch) into the index; returns its task ids. */
+  ingestSegment(key: string): string[] {
+    const raw = this.segsMap.get(key);
+    const before = this.segTasks.get(key) ?? [];
+    if (raw === undefined) {
+      this.segTasks.delete(key);
+      for (const id of before) {
+        const idx = this.facts.get(id);
+        if (idx?.segment !== key) continue;
+        const spec = this.specs.get(id);
+        if (spec?.key !== undefined && this.keyIndex.get(spec.key) === id) this.keyIndex.delete(spec.key);
+        this.specs.delete(id);
+        this.facts.delete(id);
+      }
+      return before;
+    }
+    if (this.segTasks.has(key)) return [];
+    const parsed = decodeTaskBatch(key, raw);
+    if (!parsed.ok) {
+      this.ctx.reject(ROOT.segs, key, parsed.reason);
+      return [];
+    }
+    const ids: string[] = [];
+    const now = this.ctx.now();
+    for (const { spec, assignee } of parsed.value.tasks) {
+      let idx = this.facts.get(spec.id);
+      // A single entry under the same id wins (whatever arrived first): ids of batches are
+      // `<key>.<i>`, so only a writer that chose such an id for a single task collides.
+      if (this.tasksMap.has(spec.id)) continue;
+      ids.push(spec.id);
+      this.specs.set(spec.id, spec);
+      if (spec.key !== undefined) this.keyIndex.set(spec.key, spec.id);
+      if (!this.taskSeen.has(spec.id)) this.taskSeen.set(spec.id, now);
+      if (!idx) this.facts.set(spec.id, (idx = newFactIndex()));
+      idx.cached = undefined;
+      idx.segment = key;
+      idx.assignee = assignee;
+    }
+    this.segTasks.set(key, ids);
+    return ids;
+  }
+
+  /** Takes the current entry of `acts/<key>` (an activity batch) into the index; returns the tasks it touched. */
+  ingestActivity(key: string): string[] {
+    const raw = this.actsMap.get(key);
+    const before = this.actFacts.get(key);
+    if (raw === undefined) {
+      this.actFacts.delete(key);
+      const touched = new Set<string>();
+      for (const fk of before ?? []) {
+        const idx = this.facts.get(fk.task);
+        if (!idx) continue;
+        removeFact(idx, fk);
+        idx.acts?.delete(key);
+        touched.add(fk.task);
+      }
+      return [...touched];
+    }
+    if (before) return [];
+    const parsed = decodeActivity(raw);
+    if (!parsed.ok) {
+      this.ctx.reject(ROOT.acts, key, parsed.reason);
+      return [];
+    }
+    const { peer } = parsed.value;
+    const added: FactKey[] = [];
+    const touched = new Set<string>();
+    const now = this.ctx.now();
+    for (const r of parsed.value.records) {
+      const [fk, value] = factOf(peer, r);
+      let idx = this.facts.get(r.task);
+      if (!idx) this.facts.set(r.task, (idx = newFactIndex()));
+      idx.cached = undefined;
+      (idx.acts ??= new Set()).add(key);
+      const fkey = factKey(fk);
+      if (!this.seen.has(fkey)) this.seen.set(fkey, now);
+      addFact(idx, fk, value);
+      added.push(fk);
+      touched.add(r.task);
+    }
+    this.actFacts.set(key, added);
+    return [...touched];
+  }
+
 
   /** Takes the current entry of `facts/<key>` into the index; returns its task, undefined if invalid. */
   ingestFact(key: string): string | undefined {
@@ -96,6 +203,29 @@ export class TaskIndex {
     return parsed.value;
   }
 
+  putTaskBatch(key: string, batch: TaskBatch): boolean {
+    if (!isId(key)) throw new MeshError('INVALID_ARGUMENT', `task batch key ${key} is not an id`);
+    if (batch.tasks.length === 0 || batch.tasks.length > BATCH_MAX) throw new MeshError('INVALID_ARGUMENT', `a task batch holds 1..${BATCH_MAX} tasks`);
+    for (const t of batch.tasks) {
+      const parsed = parseTaskSpec(t.spec, t.spec.id);
+      if (!parsed.ok) throw new MeshError('INVALID_TASK', `invalid task: ${parsed.reason}`, { id: t.spec.id });
+      if (t.spec.createdBy !== batch.createdBy || t.spec.createdAt !== batch.createdAt) throw new MeshError('INVALID_TASK', 'a task of a batch must have the batch\'s createdBy and createdAt', { id: t.spec.id });
+    }
+    if (this.segsMap.has(key)) return false;
+    const bytes = encodeTaskBatch(key, batch);
+    this.ctx.transact(() => this.segsMap.set(key, bytes));
+    return true;
+  }
+
+  putActivity(key: string, batch: ActivityBatch): boolean {
+    if (!isId(key)) throw new MeshError('INVALID_ARGUMENT', `activity batch key ${key} is not an id`);
+    if (batch.records.length === 0) return false;
+    if (this.actsMap.has(key)) return false;
+    const bytes = encodeActivity(batch);
+    this.ctx.transact(() => this.actsMap.set(key, bytes));
+    return true;
+  }
+
   putFact(k: FactKey, value: Record<string, unknown>, overwrite = false): boolean {
     const key = factKey(k);
     if (!overwrite && this.factsMap.has(key)) return false;
@@ -121,6 +251,8 @@ export class TaskIndex {
     push(this.tasksMap, id);
     const idx = this.facts.get(id);
     if (!idx) return out;
+    if (idx.segment !== undefined) push(this.segsMap, idx.segment);
+    for (const k of idx.acts ?? []) push(this.actsMap, k);
     const each = (kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress' | 'vote', m: Map<string, unknown>) => {
       for (const sub of m.keys()) push(this.factsMap, `${id}/${kind}/${sub}`);
     };
@@ -158,5 +290,19 @@ export class TaskIndex {
     let t = this.taskSeen.get(task);
     if (t === undefined) this.taskSeen.set(task, (t = this.ctx.now()));
     return t;
+  }
+}
+
+/** The fact an activity record stands for (its author is the batch's peer). */
+function factOf(peer: string, r: ActivityRecord): [FactKey, FactValue] {
+  switch (r.kind) {
+    case 'claim':
+      return [{ task: r.task, kind: 'claim', round: r.round, peer }, { kind: 'claim', value: { peer, round: r.round, score: r.score, at: r.at } }];
+    case 'done':
+      return [{ task: r.task, kind: 'done', round: r.round, peer }, { kind: 'done', value: { peer, round: r.round, result: r.result, at: r.at, ms: r.ms } }];
+    case 'fail':
+      return [{ task: r.task, kind: 'fail', round: r.round, peer }, { kind: 'fail', value: { peer, round: r.round, error: r.error, at: r.at } }];
+    case 'release':
+      return [{ task: r.task, kind: 'expire', round: r.round }, { kind: 'expire', value: { round: r.round, by: peer, at: r.at } }];
   }
 }

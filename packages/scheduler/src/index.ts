@@ -10,3 +10,4 @@ export * from './lease.js';
 export * from './rate.js';
 export * from './lifecycle.js';
 export * from './retention.js';
+export * from './assign.js';

@@ -74,6 +74,8 @@ export interface TaskView {
   awaitingQuorum: Claim[];
   /** Exclusive tasks: votes of the current round. */
   votes: Vote[];
+  /** Round 1 was assigned to this peer by the task's creator (see TaskFacts.assignee). */
+  assignee: string | undefined;
 }
 
 interface RoundInfo {
@@ -109,6 +111,10 @@ export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: Run
     const q = quorumOf(knownPeers);
     const votes = facts.votes ?? [];
     claims = claims.filter((c) => new Set(votes.filter((v) => v.round === c.round && v.for === c.peer).map((v) => v.voter)).size >= Math.max(c.quorum ?? q, 1));
+  } else if (facts.assignee !== undefined) {
+    // An assigned round 1 is the assignee's alone: a claim of anyone else in it never counts.
+    const assignee = facts.assignee;
+    claims = claims.filter((c) => c.round !== 1 || c.peer === assignee);
   }
   const claimsByRound = groupByRound(claims);
   const seen = new Set<string>();
@@ -138,6 +144,8 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const expiredRounds = new Set(facts.expiries.map((e) => e.round));
 
   const exclusive = spec.exclusive === true;
+  // An assigned round 1 (task batches): only the assignee may claim it (never an exclusive task).
+  const assignee = !exclusive ? facts.assignee : undefined;
   const quorum = quorumOf(ctx.knownPeers ?? 1);
   const votesByRound = groupByRound(facts.votes ?? []);
   /** For an exclusive task only a claim backed by a quorum of votes counts (at most one can be). */
@@ -150,13 +158,15 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const roundInfo = (r: number): RoundInfo => {
     let info = rounds.get(r);
     if (!info) {
-      const claims = quorate(claimsByRound.get(r) ?? [], r);
+      let claims = quorate(claimsByRound.get(r) ?? [], r);
+      if (r === 1 && assignee !== undefined) claims = claims.filter((c) => c.peer === assignee);
       const canonical = selectWinner(claims, taskId, r);
       const failOfCanonical = canonical
         ? (failsByRound.get(r) ?? []).filter((f) => f.peer === canonical.peer).sort((a, b) => (a.error < b.error ? -1 : a.error > b.error ? 1 : 0))[0]
         : undefined;
       const pendingExclusive = exclusive && (claimsByRound.get(r) ?? []).length > 0;
-      info = { claims, canonical, failOfCanonical, expired: expiredRounds.has(r) && (canonical !== undefined || pendingExclusive) };
+      const assigned = r === 1 && assignee !== undefined;
+      info = { claims, canonical, failOfCanonical, expired: expiredRounds.has(r) && (canonical !== undefined || pendingExclusive || assigned) };
       rounds.set(r, info);
     }
     return info;
@@ -234,6 +244,7 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
     state = 'dead';
     deadReason = 'dependency';
   } else if (claim) state = 'running';
+  else if (round === 1 && assignee !== undefined) state = 'claimed';
   else if (bids.length > 0 || (claimsByRound.get(round) ?? []).length > 0) state = 'claimed';
   else state = 'pending';
 
@@ -244,6 +255,9 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
       ctx.now,
       ctx.lease,
     );
+  } else if (state === 'claimed' && round === 1 && assignee !== undefined) {
+    // Assigned, not started: the assignment is a lease of its assignee (no timeout before it starts).
+    lapsed = leaseLapsed({ holderLastSeen: ctx.lastSeen(assignee), claimSeenAt: ctx.taskSeenAt, timeoutMs: 0 }, ctx.now, ctx.lease);
   }
 
   return {
@@ -265,6 +279,7 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
     roundOpenedAt,
     awaitingQuorum: exclusive && !claim ? [...(claimsByRound.get(round) ?? [])].sort((a, b) => compareBids(a, b, taskId)) : [],
     votes: exclusive ? (votesByRound.get(round) ?? []) : [],
+    assignee: round === 1 ? assignee : undefined,
   };
 }
 

@@ -137,6 +137,12 @@ export interface TaskFacts {
   retries?: Retry[];
   /** Quorum votes of exclusive tasks. */
   votes?: Vote[];
+  /**
+   * The peer the task's creator assigned round 1 to (a task batch assigns its tasks by
+   * capacity-weighted rendezvous). Round 1 then needs no bids: only the assignee's claim counts in
+   * it, and the round closes (is released) only by an expiry. Absent: round 1 is bid on.
+   */
+  assignee?: string;
 }
 
 /** A peer's registry entry (static part). */

@@ -1,0 +1,285 @@
+// Compact binary encodings of the document's batch entries (docs/doc-schema.md, schema 2): a task
+// batch (`segs`: many task specs and who runs round 1 of each) and an activity batch (`acts`: the
+// claims, results, failures and releases one peer wrote in one turn). One Yjs entry then stands for
+// many tasks, and the peer id, creation time and type are written once per batch instead of once
+// per fact. Decoding never throws: anything malformed is a rejection with a reason.
+
+import * as encoding from 'lib0/encoding';
+import * as decoding from 'lib0/decoding';
+import type { StrategyName, TaskSpec } from '@agentmesh/scheduler';
+import { LIMITS, isId, parseTaskSpec, type Parsed } from './schema.js';
+
+/** Largest number of tasks in one task batch, and of records in one activity batch. */
+export const BATCH_MAX = 4096;
+const VERSION = 1;
+const STRATEGIES: readonly StrategyName[] = ['capacity-weighted', 'random', 'least-load', 'max-capacity', 'multi-objective'];
+
+// Task flags: which optional fields follow. Bit 1 is reserved (a batch never names its task ids:
+// task i of the batch under key K is `K.i`, so ids of batches never collide).
+const F_RESERVED = 1;
+const F_PAYLOAD = 2;
+const F_PRIORITY = 4;
+const F_REQUIRES = 8;
+const F_PREFERS = 16;
+const F_DEPENDS = 32;
+const F_ATTEMPTS = 64;
+const F_TIMEOUT = 128;
+const F_NOT_BEFORE = 256;
+const F_STRATEGY = 512;
+const F_KEY = 1024;
+const F_EXCLUSIVE = 2048;
+const F_ASSIGNED = 4096;
+
+/** The id of task `index` of the task batch under `key` (unless the batch gives it an explicit id). */
+export function batchTaskId(key: string, index: number): string {
+  return `${key}.${index}`;
+}
+
+export interface BatchTask {
+  spec: TaskSpec;
+  /** Who runs round 1 (see TaskFacts.assignee); absent: bid on. */
+  assignee?: string;
+}
+
+export interface TaskBatch {
+  createdBy: string;
+  createdAt: number;
+  tasks: BatchTask[];
+}
+
+function writeStrings(enc: encoding.Encoder, list: readonly string[]): void {
+  encoding.writeVarUint(enc, list.length);
+  for (const s of list) encoding.writeVarString(enc, s);
+}
+
+function readStrings(dec: decoding.Decoder): string[] {
+  const n = decoding.readVarUint(dec);
+  if (n > LIMITS.listLength) throw new Error('list too long');
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(decoding.readVarString(dec));
+  return out;
+}
+
+/**
+ * Encodes a task batch stored under `key`. Every spec must have been built with createdBy and
+ * createdAt of the batch, and task i must have the id `batchTaskId(key, i)`.
+ */
+export function encodeTaskBatch(key: string, batch: TaskBatch): Uint8Array {
+  const enc = encoding.createEncoder();
+  encoding.writeUint8(enc, VERSION);
+  encoding.writeVarString(enc, batch.createdBy);
+  encoding.writeFloat64(enc, batch.createdAt);
+  const types = [...new Set(batch.tasks.map((t) => t.spec.type))];
+  const peers = [...new Set(batch.tasks.flatMap((t) => (t.assignee === undefined ? [] : [t.assignee])))];
+  writeStrings(enc, types);
+  writeStrings(enc, peers);
+  encoding.writeVarUint(enc, batch.tasks.length);
+  batch.tasks.forEach(({ spec, assignee }, i) => {
+    if (spec.id !== batchTaskId(key, i)) throw new Error(`task ${i} of batch ${key} must have the id ${batchTaskId(key, i)}`);
+    let flags = 0;
+    if (spec.payload !== null && spec.payload !== undefined) flags |= F_PAYLOAD;
+    if (spec.priority !== 0) flags |= F_PRIORITY;
+    if (spec.requires.length > 0) flags |= F_REQUIRES;
+    if (spec.prefers.length > 0) flags |= F_PREFERS;
+    if (spec.dependsOn.length > 0) flags |= F_DEPENDS;
+    if (spec.maxAttempts !== 3) flags |= F_ATTEMPTS;
+    if (spec.timeoutMs !== 0) flags |= F_TIMEOUT;
+    if (spec.notBefore !== 0) flags |= F_NOT_BEFORE;
+    if (spec.strategy !== 'capacity-weighted') flags |= F_STRATEGY;
+    if (spec.key !== undefined) flags |= F_KEY;
+    if (spec.exclusive) flags |= F_EXCLUSIVE;
+    if (assignee !== undefined) flags |= F_ASSIGNED;
+    encoding.writeVarUint(enc, flags);
+    encoding.writeVarUint(enc, types.indexOf(spec.type));
+    if (flags & F_PAYLOAD) encoding.writeAny(enc, spec.payload as never);
+    if (flags & F_PRIORITY) encoding.writeFloat64(enc, spec.priority);
+    if (flags & F_REQUIRES) writeStrings(enc, spec.requires);
+    if (flags & F_PREFERS) writeStrings(enc, spec.prefers);
+    if (flags & F_DEPENDS) writeStrings(enc, spec.dependsOn);
+    if (flags & F_ATTEMPTS) encoding.writeVarUint(enc, spec.maxAttempts);
+    if (flags & F_TIMEOUT) encoding.writeVarUint(enc, spec.timeoutMs);
+    if (flags & F_NOT_BEFORE) encoding.writeFloat64(enc, spec.notBefore);
+    if (flags & F_STRATEGY) encoding.writeUint8(enc, STRATEGIES.indexOf(spec.strategy));
+    if (flags & F_KEY) encoding.writeVarString(enc, spec.key!);
+    if (flags & F_ASSIGNED) encoding.writeVarUint(enc, peers.indexOf(assignee!));
+  });
+  return encoding.toUint8Array(enc);
+}
+
+/** Decodes and validates a task batch stored under `key` (every spec as strictly as a single task). */
+export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> {
+  if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'task batch is not binary' };
+  try {
+    const dec = decoding.createDecoder(bytes);
+    if (decoding.readUint8(dec) !== VERSION) return { ok: false, reason: 'unknown task batch version' };
+    const createdBy = decoding.readVarString(dec);
+    const createdAt = decoding.readFloat64(dec);
+    if (!isId(createdBy)) return { ok: false, reason: 'task batch createdBy is not a peer id' };
+    const types = readStrings(dec);
+    const peers = readStrings(dec);
+    if (!peers.every(isId)) return { ok: false, reason: 'task batch assignee is not a peer id' };
+    const n = decoding.readVarUint(dec);
+    if (n === 0 || n > BATCH_MAX) return { ok: false, reason: `task batch holds ${n} tasks (1..${BATCH_MAX})` };
+    const tasks: BatchTask[] = [];
+    for (let i = 0; i < n; i++) {
+      const flags = decoding.readVarUint(dec);
+      const type = types[decoding.readVarUint(dec)];
+      if (type === undefined) return { ok: false, reason: 'task batch type index out of range' };
+      if (flags & F_RESERVED) return { ok: false, reason: 'task batch uses a reserved flag' };
+      const raw: Record<string, unknown> = { id: batchTaskId(key, i), type, createdAt, createdBy };
+      if (flags & F_PAYLOAD) raw.payload = decoding.readAny(dec);
+      if (flags & F_PRIORITY) raw.priority = decoding.readFloat64(dec);
+      if (flags & F_REQUIRES) raw.requires = readStrings(dec);
+      if (flags & F_PREFERS) raw.prefers = readStrings(dec);
+      if (flags & F_DEPENDS) raw.dependsOn = readStrings(dec);
+      if (flags & F_ATTEMPTS) raw.maxAttempts = decoding.readVarUint(dec);
+      if (flags & F_TIMEOUT) raw.timeoutMs = decoding.readVarUint(dec);
+      if (flags & F_NOT_BEFORE) raw.notBefore = decoding.readFloat64(dec);
+      if (flags & F_STRATEGY) raw.strategy = STRATEGIES[decoding.readUint8(dec)] ?? '?';
+      if (flags & F_KEY) raw.key = decoding.readVarString(dec);
+      if (flags & F_EXCLUSIVE) raw.exclusive = true;
+      let assignee: string | undefined;
+      if (flags & F_ASSIGNED) {
+        assignee = peers[decoding.readVarUint(dec)];
+        if (assignee === undefined) return { ok: false, reason: 'task batch assignee index out of range' };
+      }
+      const spec = parseTaskSpec(raw);
+      if (!spec.ok) return { ok: false, reason: `task ${i} of the batch: ${spec.reason}` };
+      tasks.push(assignee === undefined ? { spec: spec.value } : { spec: spec.value, assignee });
+    }
+    if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the task batch' };
+    return { ok: true, value: { createdBy, createdAt, tasks } };
+  } catch (e) {
+    return { ok: false, reason: `undecodable task batch: ${(e as Error).message || String(e)}` };
+  }
+}
+
+// ---- activity batches ------------------------------------------------------------------------------
+
+export type ActivityRecord =
+  | { kind: 'claim'; task: string; round: number; at: number; score: number }
+  | { kind: 'done'; task: string; round: number; at: number; ms: number; result: unknown }
+  | { kind: 'fail'; task: string; round: number; at: number; error: string }
+  /** The author gives back a round it holds (an assigned round it will not start): an expiry of it. */
+  | { kind: 'release'; task: string; round: number; at: number };
+
+export interface ActivityBatch {
+  /** The author: every record is its own claim, result, failure or release. */
+  peer: string;
+  records: ActivityRecord[];
+}
+
+const KINDS = ['claim', 'done', 'fail', 'release'] as const;
+
+/** Splits `<batch key>.<index>` ids (index without leading zeros) into their batch key and index. */
+function splitTaskId(id: string): [string, number] | undefined {
+  const dot = id.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const tail = id.slice(dot + 1);
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(tail)) return undefined;
+  return [id.slice(0, dot), Number(tail)];
+}
+
+export function encodeActivity(batch: ActivityBatch): Uint8Array {
+  const enc = encoding.createEncoder();
+  encoding.writeUint8(enc, VERSION);
+  encoding.writeVarString(enc, batch.peer);
+  const base = batch.records.length > 0 ? Math.round(batch.records[0]!.at) : 0;
+  encoding.writeFloat64(enc, base);
+  const prefixes: string[] = [];
+  const prefixIndex = new Map<string, number>();
+  const refs = batch.records.map((r) => {
+    const split = splitTaskId(r.task);
+    if (!split) return undefined;
+    let idx = prefixIndex.get(split[0]);
+    if (idx === undefined) {
+      idx = prefixes.push(split[0]) - 1;
+      prefixIndex.set(split[0], idx);
+    }
+    return [idx, split[1]] as const;
+  });
+  encoding.writeVarUint(enc, prefixes.length);
+  for (const p of prefixes) encoding.writeVarString(enc, p);
+  encoding.writeVarUint(enc, batch.records.length);
+  batch.records.forEach((r, i) => {
+    encoding.writeUint8(enc, KINDS.indexOf(r.kind));
+    const ref = refs[i];
+    if (ref) {
+      encoding.writeVarUint(enc, ref[0] + 1);
+      encoding.writeVarUint(enc, ref[1]);
+    } else {
+      encoding.writeVarUint(enc, 0);
+      encoding.writeVarString(enc, r.task);
+    }
+    encoding.writeVarUint(enc, r.round);
+    encoding.writeVarInt(enc, Math.round(r.at) - base);
+    if (r.kind === 'claim') encoding.writeFloat64(enc, r.score);
+    else if (r.kind === 'done') {
+      encoding.writeVarUint(enc, Math.max(0, Math.round(r.ms)));
+      encoding.writeAny(enc, (r.result ?? null) as never);
+    } else if (r.kind === 'fail') encoding.writeVarString(enc, r.error.slice(0, LIMITS.errorLength));
+  });
+  return encoding.toUint8Array(enc);
+}
+
+/** A value readAny returned that is plain JSON (finite numbers, no binary, no undefined, depth <= 64). */
+export function isPlainJson(v: unknown, depth = 0): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v !== 'object' || depth >= 64 || v instanceof Uint8Array) return false;
+  if (Array.isArray(v)) return v.every((e) => isPlainJson(e, depth + 1));
+  for (const k in v) if (!isPlainJson((v as Record<string, unknown>)[k], depth + 1)) return false;
+  return true;
+}
+
+export function decodeActivity(bytes: unknown): Parsed<ActivityBatch> {
+  if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'activity batch is not binary' };
+  try {
+    const dec = decoding.createDecoder(bytes);
+    if (decoding.readUint8(dec) !== VERSION) return { ok: false, reason: 'unknown activity batch version' };
+    const peer = decoding.readVarString(dec);
+    if (!isId(peer)) return { ok: false, reason: 'activity batch author is not a peer id' };
+    const base = decoding.readFloat64(dec);
+    if (!Number.isFinite(base)) return { ok: false, reason: 'activity batch time is not finite' };
+    const np = decoding.readVarUint(dec);
+    if (np > BATCH_MAX) return { ok: false, reason: 'activity batch names too many task batches' };
+    const prefixes: string[] = [];
+    for (let i = 0; i < np; i++) prefixes.push(decoding.readVarString(dec));
+    const n = decoding.readVarUint(dec);
+    if (n === 0 || n > BATCH_MAX) return { ok: false, reason: `activity batch holds ${n} records (1..${BATCH_MAX})` };
+    const records: ActivityRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const kind = KINDS[decoding.readUint8(dec)];
+      if (kind === undefined) return { ok: false, reason: 'unknown activity record kind' };
+      const ref = decoding.readVarUint(dec);
+      let task: string;
+      if (ref === 0) task = decoding.readVarString(dec);
+      else {
+        const prefix = prefixes[ref - 1];
+        if (prefix === undefined) return { ok: false, reason: 'activity task reference out of range' };
+        task = batchTaskId(prefix, decoding.readVarUint(dec));
+      }
+      if (!isId(task)) return { ok: false, reason: 'activity record names no valid task id' };
+      const round = decoding.readVarUint(dec);
+      if (round < 1 || round > 1_000_000) return { ok: false, reason: 'activity record round out of range' };
+      const at = base + decoding.readVarInt(dec);
+      if (kind === 'claim') {
+        const score = decoding.readFloat64(dec);
+        if (!Number.isFinite(score)) return { ok: false, reason: 'claim score is not finite' };
+        records.push({ kind, task, round, at, score });
+      } else if (kind === 'done') {
+        const ms = decoding.readVarUint(dec);
+        const start = dec.pos;
+        const result = decoding.readAny(dec);
+        if (dec.pos - start > LIMITS.valueBytes || !isPlainJson(result)) return { ok: false, reason: 'result is not plain JSON within the size limit' };
+        records.push({ kind, task, round, at, ms, result });
+      } else if (kind === 'fail') {
+        records.push({ kind, task, round, at, error: decoding.readVarString(dec).slice(0, LIMITS.errorLength) });
+      } else records.push({ kind, task, round, at });
+    }
+    if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the activity batch' };
+    return { ok: true, value: { peer, records } };
+  } catch (e) {
+    return { ok: false, reason: `undecodable activity batch: ${(e as Error).message || String(e)}` };
+  }
+}
