@@ -14,9 +14,9 @@ export const BATCH_MAX = 4096;
 const VERSION = 1;
 const STRATEGIES: readonly StrategyName[] = ['capacity-weighted', 'random', 'least-load', 'max-capacity', 'multi-objective'];
 
-// Task flags: which optional fields follow. Bit 1 is reserved (a batch never names its task ids:
-// task i of the batch under key K is `K.i`, so ids of batches never collide).
-const F_RESERVED = 1;
+// Task flags: which optional fields follow. Task i of the batch under key K has the id `K.i`
+// unless the batch names it (an explicit id or an idempotency key's id).
+const F_ID = 1;
 const F_PAYLOAD = 2;
 const F_PRIORITY = 4;
 const F_REQUIRES = 8;
@@ -62,7 +62,7 @@ function readStrings(dec: decoding.Decoder): string[] {
 
 /**
  * Encodes a task batch stored under `key`. Every spec must have been built with createdBy and
- * createdAt of the batch, and task i must have the id `batchTaskId(key, i)`.
+ * createdAt of the batch; a task whose id is not `batchTaskId(key, i)` carries it explicitly.
  */
 export function encodeTaskBatch(key: string, batch: TaskBatch): Uint8Array {
   const enc = encoding.createEncoder();
@@ -75,8 +75,8 @@ export function encodeTaskBatch(key: string, batch: TaskBatch): Uint8Array {
   writeStrings(enc, peers);
   encoding.writeVarUint(enc, batch.tasks.length);
   batch.tasks.forEach(({ spec, assignee }, i) => {
-    if (spec.id !== batchTaskId(key, i)) throw new Error(`task ${i} of batch ${key} must have the id ${batchTaskId(key, i)}`);
     let flags = 0;
+    if (spec.id !== batchTaskId(key, i)) flags |= F_ID;
     if (spec.payload !== null && spec.payload !== undefined) flags |= F_PAYLOAD;
     if (spec.priority !== 0) flags |= F_PRIORITY;
     if (spec.requires.length > 0) flags |= F_REQUIRES;
@@ -91,6 +91,7 @@ export function encodeTaskBatch(key: string, batch: TaskBatch): Uint8Array {
     if (assignee !== undefined) flags |= F_ASSIGNED;
     encoding.writeVarUint(enc, flags);
     encoding.writeVarUint(enc, types.indexOf(spec.type));
+    if (flags & F_ID) encoding.writeVarString(enc, spec.id);
     if (flags & F_PAYLOAD) encoding.writeAny(enc, spec.payload as never);
     if (flags & F_PRIORITY) encoding.writeFloat64(enc, spec.priority);
     if (flags & F_REQUIRES) writeStrings(enc, spec.requires);
@@ -125,8 +126,7 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
       const flags = decoding.readVarUint(dec);
       const type = types[decoding.readVarUint(dec)];
       if (type === undefined) return { ok: false, reason: 'task batch type index out of range' };
-      if (flags & F_RESERVED) return { ok: false, reason: 'task batch uses a reserved flag' };
-      const raw: Record<string, unknown> = { id: batchTaskId(key, i), type, createdAt, createdBy };
+      const raw: Record<string, unknown> = { id: flags & F_ID ? decoding.readVarString(dec) : batchTaskId(key, i), type, createdAt, createdBy };
       if (flags & F_PAYLOAD) raw.payload = decoding.readAny(dec);
       if (flags & F_PRIORITY) raw.priority = decoding.readFloat64(dec);
       if (flags & F_REQUIRES) raw.requires = readStrings(dec);

@@ -160,8 +160,9 @@ export class TaskBoard {
     return this.tasks.putActivity(key, batch);
   }
 
-  putBid(task: string, bid: Bid): boolean {
-    return this.tasks.putFact({ task, kind: 'bid', round: bid.round, peer: bid.peer }, { ...bid });
+  /** A bid; `renew` replaces the writer's own earlier bid of the round (one from before its restart). */
+  putBid(task: string, bid: Bid, renew = false): boolean {
+    return this.tasks.putFact({ task, kind: 'bid', round: bid.round, peer: bid.peer }, { ...bid }, renew);
   }
 
   putClaim(task: string, claim: Claim): boolean {

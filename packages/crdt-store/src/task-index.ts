@@ -22,6 +22,8 @@ export class TaskIndex {
   readonly segTasks = new Map<string, string[]>();
   /** Activity batch key -> the facts it added. */
   readonly actFacts = new Map<string, FactKey[]>();
+  /** Task id -> every batch key naming it, for ids named by more than one batch. */
+  private readonly rivals = new Map<string, Set<string>>();
   readonly specs = new Map<string, TaskSpec>();
   readonly facts = new Map<string, FactIndex>();
   /** Fact key -> when this replica first saw the fact. */
@@ -51,6 +53,7 @@ export class TaskIndex {
     this.keyIndex.clear();
     this.segTasks.clear();
     this.actFacts.clear();
+    this.rivals.clear();
   }
 
   /** Takes the current entry of `tasks/<id>` into the index; returns the task id. */
@@ -83,46 +86,82 @@ export class TaskIndex {
     return id;
   }
 
-  /** Takes the current entry of `segs/<key>` (a task batch) into the index; returns its task ids. */
+  /**
+   * Takes the current entry of `segs/<key>` (a task batch) into the index; returns the tasks whose
+   * spec changed. A task id named by a single entry (`tasks`) is that entry's; an id named by more
+   * than one batch (an explicit id or idempotency key submitted twice) belongs to the batch with
+   * the smallest key, whatever arrived first, so every replica holds the same spec and assignee.
+   */
   ingestSegment(key: string): string[] {
     const raw = this.segsMap.get(key);
-    const before = this.segTasks.get(key) ?? [];
+    const named = this.segTasks.get(key);
     if (raw === undefined) {
+      if (!named) return [];
       this.segTasks.delete(key);
-      for (const id of before) {
-        const idx = this.facts.get(id);
-        if (idx?.segment !== key) continue;
-        const spec = this.specs.get(id);
-        if (spec?.key !== undefined && this.keyIndex.get(spec.key) === id) this.keyIndex.delete(spec.key);
-        this.specs.delete(id);
-        this.facts.delete(id);
+      const changed: string[] = [];
+      for (const id of named) {
+        const rivals = this.rivals.get(id);
+        rivals?.delete(key);
+        if (rivals && rivals.size <= 1) this.rivals.delete(id);
+        if (this.facts.get(id)?.segment !== key) continue;
+        changed.push(id);
+        const next = rivals && rivals.size > 0 ? [...rivals].sort()[0] : undefined;
+        const task = next === undefined ? undefined : this.batchTask(next, id);
+        if (next !== undefined && task) this.take(next, task.spec, task.assignee);
+        else this.dropSpec(id);
       }
-      return before;
+      return changed;
     }
-    if (this.segTasks.has(key)) return [];
+    if (named) return [];
     const parsed = decodeTaskBatch(key, raw);
     if (!parsed.ok) {
       this.ctx.reject(ROOT.segs, key, parsed.reason);
       return [];
     }
     const ids: string[] = [];
-    const now = this.ctx.now();
+    const changed: string[] = [];
     for (const { spec, assignee } of parsed.value.tasks) {
-      let idx = this.facts.get(spec.id);
-      // A single entry under the same id wins (whatever arrived first): ids of batches are
-      // `<key>.<i>`, so only a writer that chose such an id for a single task collides.
-      if (this.tasksMap.has(spec.id)) continue;
       ids.push(spec.id);
-      this.specs.set(spec.id, spec);
-      if (spec.key !== undefined) this.keyIndex.set(spec.key, spec.id);
-      if (!this.taskSeen.has(spec.id)) this.taskSeen.set(spec.id, now);
-      if (!idx) this.facts.set(spec.id, (idx = newFactIndex()));
-      idx.cached = undefined;
-      idx.segment = key;
-      idx.assignee = assignee;
+      if (this.tasksMap.has(spec.id)) continue;
+      const current = this.specs.has(spec.id) ? this.facts.get(spec.id)?.segment : undefined;
+      if (current !== undefined && current !== key) {
+        let rivals = this.rivals.get(spec.id);
+        if (!rivals) this.rivals.set(spec.id, (rivals = new Set([current])));
+        rivals.add(key);
+        if (current < key) continue;
+      }
+      this.take(key, spec, assignee);
+      changed.push(spec.id);
     }
     this.segTasks.set(key, ids);
-    return ids;
+    return changed;
+  }
+
+  /** Makes batch `key` the holder of `spec.id`. */
+  private take(key: string, spec: TaskSpec, assignee: string | undefined): void {
+    this.specs.set(spec.id, spec);
+    if (spec.key !== undefined) this.keyIndex.set(spec.key, spec.id);
+    if (!this.taskSeen.has(spec.id)) this.taskSeen.set(spec.id, this.ctx.now());
+    let idx = this.facts.get(spec.id);
+    if (!idx) this.facts.set(spec.id, (idx = newFactIndex()));
+    idx.cached = undefined;
+    idx.segment = key;
+    idx.assignee = assignee;
+  }
+
+  private dropSpec(id: string): void {
+    const spec = this.specs.get(id);
+    if (spec?.key !== undefined && this.keyIndex.get(spec.key) === id) this.keyIndex.delete(spec.key);
+    this.specs.delete(id);
+    this.facts.delete(id);
+  }
+
+  /** Task `id` as batch `key` names it (decoded again: only when a holder of a contested id went away). */
+  private batchTask(key: string, id: string): { spec: TaskSpec; assignee: string | undefined } | undefined {
+    const parsed = decodeTaskBatch(key, this.segsMap.get(key));
+    if (!parsed.ok) return undefined;
+    const t = parsed.value.tasks.find((x) => x.spec.id === id);
+    return t && { spec: t.spec, assignee: t.assignee };
   }
 
   /** Takes the current entry of `acts/<key>` (an activity batch) into the index; returns the tasks it touched. */

@@ -18,7 +18,10 @@ import { TypedEmitter } from './emitter.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SyncEngine, type SyncStats } from './sync/engine.js';
 import { buildTaskSpec, type TaskInput } from './task-input.js';
+import { ActivityWriter } from './peer/activity.js';
+import { Assigned } from './peer/assigned.js';
 import { Bidding } from './peer/bidding.js';
+import { Submitter } from './peer/submit.js';
 import { DEFAULT_TIMING, capabilitiesOf, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
 import { Durability } from './peer/durability.js';
 import { Generations } from './peer/generations.js';
@@ -60,6 +63,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly taskViews: Views;
   private readonly runs: Runs;
   private readonly bidding: Bidding;
+  private readonly assigned: Assigned;
+  private readonly submitter: Submitter;
   private readonly quorum: Quorum;
   private readonly generations: Generations;
   private readonly loop: MainLoop;
@@ -135,8 +140,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.durability = new Durability(this.ctx, opts.storage, this.document);
     this.liveness = new Liveness(this.ctx, this.sync);
     this.taskViews = new Views(this.ctx, this.archive);
-    this.runs = new Runs(this.ctx, { agents, views: this.taskViews, archive: this.archive, liveness: this.liveness, writeSeq: () => this.durability.lastWriteSeq });
+    const activity = new ActivityWriter(this.ctx);
+    this.runs = new Runs(this.ctx, { agents, views: this.taskViews, archive: this.archive, liveness: this.liveness, activity, writeSeq: () => this.durability.lastWriteSeq });
     this.bidding = new Bidding(this.ctx, { runs: this.runs, views: this.taskViews, liveness: this.liveness, sync: this.sync, k: opts.shortlist ?? 2, weights });
+    this.assigned = new Assigned(this.ctx, this.runs, this.bidding, this.taskViews);
+    this.submitter = new Submitter({ ctx: this.ctx, liveness: this.liveness, rng: this.rng, defaultStrategy: this.defaultStrategy, selfRoom: () => this.bidding.freeSlots() - this.assigned.queued });
     this.quorum = new Quorum(this.ctx, this.liveness, this.runs, this.bidding);
     this.generations = new Generations(this.ctx, {
       live: this.document,
@@ -158,6 +166,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       markDirty: (id) => this.loop.markDirty(id),
     });
     this.loop = new MainLoop(this.ctx, {
+      assigned: this.assigned,
       views: this.taskViews,
       runs: this.runs,
       bidding: this.bidding,
@@ -209,6 +218,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     });
     const now = this.clock.now();
     this.loop.start(now);
+    this.bidding.started(now);
     this.generations.started(now);
     this.loop.heartbeat();
     this.sync.start();
@@ -294,7 +304,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   status(): PeerStatus {
-    return peerStatus({ ctx: this.ctx, views: this.taskViews, archive: this.archive, liveness: this.liveness, isDirty: (id) => this.loop.isDirty(id), load: this.bidding.load(), generation: this.document.generation });
+    return peerStatus({ ctx: this.ctx, views: this.taskViews, archive: this.archive, liveness: this.liveness, isDirty: (id) => this.loop.isDirty(id), load: this.load, generation: this.document.generation });
   }
 
   /** The sync engine's counters (a copy). */
@@ -338,7 +348,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   get load(): number {
-    return this.bidding.load();
+    return this.bidding.load() + this.assigned.queued;
   }
 
   get runningCount(): number {
@@ -357,14 +367,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     await this.ready;
     if (this.stopped) throw new MeshError('CLOSED', 'peer is not running');
     const inputs = Array.isArray(input) ? input : [input];
-    const now = this.clock.now();
-    const specs = inputs.map((i) => buildTaskSpec(i, { now, by: this.id, rng: this.rng, defaultStrategy: this.defaultStrategy }));
-    const board = this.document.board;
-    board.transact(() => {
-      for (const s of specs) board.putTask(s);
-    });
+    const specs = this.submitter.write(inputs);
     for (const s of specs) this.loop.touch(s.id);
-    this.loop.processSoon();
+    // Tasks assigned to this peer start now, in this turn (the claim goes with its activity batch).
+    this.loop.process();
     await this.flush();
     return specs;
   }
@@ -402,7 +408,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (v.state !== 'dead') throw new MeshError('INVALID_ARGUMENT', `task ${id} is ${v.state}, only dead tasks can be retried`);
     if (v.deadReason === 'dependency') throw new MeshError('INVALID_ARGUMENT', `task ${id} is dead because a dependency is dead: retry that first (${v.blockedBy.join(', ')})`);
     board.putRetry(id, { round: v.round, by: this.id, at: this.clock.now() });
-    this.loop.touch(id, true);
+    this.loop.touch(id);
     this.loop.processSoon();
     await this.flush();
     return this.view(id)!;
@@ -423,6 +429,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.stopped || !this.started) return;
     this.quiet = true;
     this.bidding.clear();
+    this.assigned.clear();
     await this.runs.drain(this.timing.drainMs);
     await this.generations.settled();
     await this.flush();

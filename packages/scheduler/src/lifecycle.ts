@@ -107,14 +107,20 @@ function hasClaim(claimsByRound: Map<number, Claim[]>, round: number, peer: stri
 export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: RunDone | undefined; duplicates: RunDone[] } {
   const taskId = facts.spec.id;
   let claims = facts.claims;
+  let voided: RunDone[] = [];
   if (facts.spec.exclusive) {
     const q = quorumOf(knownPeers);
     const votes = facts.votes ?? [];
     claims = claims.filter((c) => new Set(votes.filter((v) => v.round === c.round && v.for === c.peer).map((v) => v.voter)).size >= Math.max(c.quorum ?? q, 1));
   } else if (facts.assignee !== undefined) {
-    // An assigned round 1 is the assignee's alone: a claim of anyone else in it never counts.
+    // An assigned round 1 is the assignee's alone: a claim of anyone else in it never counts. A
+    // run made under such a claim (the task was also named by another batch) is still a duplicate.
     const assignee = facts.assignee;
+    const all = claims;
     claims = claims.filter((c) => c.round !== 1 || c.peer === assignee);
+    voided = facts.dones
+      .filter((d) => d.round === 1 && d.peer !== assignee && all.some((c) => c.round === 1 && c.peer === d.peer))
+      .sort((x, y) => (x.peer < y.peer ? -1 : x.peer > y.peer ? 1 : 0));
   }
   const claimsByRound = groupByRound(claims);
   const seen = new Set<string>();
@@ -125,14 +131,14 @@ export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: Run
     seen.add(k);
     valid.push(d);
   }
-  if (valid.length === 0) return { result: undefined, duplicates: [] };
+  if (valid.length === 0) return { result: undefined, duplicates: voided };
   const scoreOf = (d: RunDone): Claim => {
     const claims = (claimsByRound.get(d.round) ?? []).filter((c) => c.peer === d.peer);
     return selectWinner(claims, taskId, d.round) ?? { peer: d.peer, round: d.round, score: Infinity, at: 0 };
   };
   valid.sort((a, b) => (a.round !== b.round ? a.round - b.round : compareBids(scoreOf(a), scoreOf(b), taskId)));
   const [result, ...duplicates] = valid;
-  return { result, duplicates };
+  return { result, duplicates: voided.length > 0 ? [...duplicates, ...voided] : duplicates };
 }
 
 /** Derives everything about one task from its facts. Pure. */

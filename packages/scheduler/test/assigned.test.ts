@@ -33,10 +33,14 @@ describe('an assigned round 1', () => {
     expect(c.attempts).toBe(1);
   });
 
-  it('ignores claims and results of anyone else in round 1', () => {
+  it('ignores claims and results of anyone else in round 1 (a run made under one is a duplicate)', () => {
     const v = deriveTask(facts({ claims: [claim('q')], dones: [done('q')] }), ctx());
     expect(v.state).toBe('claimed');
     expect(v.result).toBeUndefined();
+    expect(v.duplicates.map((d) => d.peer)).toEqual(['q']);
+    const w = deriveTask(facts({ claims: [claim('q'), claim('p')], dones: [done('q'), done('p')] }), ctx());
+    expect(w.result?.peer).toBe('p');
+    expect(w.duplicates.map((d) => d.peer)).toEqual(['q']);
     expect(canonicalResult(facts({ claims: [claim('q'), claim('p')], dones: [done('q', 1, 'x'), done('p', 1, 'y')] })).result?.result).toBe('y');
   });
 

@@ -52,7 +52,8 @@ export function checkRun(peers: Peer[], tasks: ExpectedTask[], ackedData: Readon
     const v0 = views[0]!;
     if (states.size > 1 || (v0.state !== 'done' && v0.state !== 'dead' && v0.state !== 'cancelled')) {
       r.stuck++;
-      note(`task ${t.id} not settled: ${[...states].join('/')}`);
+      const how = v0.claim ? `, round ${v0.round} claimed by ${v0.claim.peer}` : v0.assignee ? `, round 1 assigned to ${v0.assignee}` : `, round ${v0.round}`;
+      note(`task ${t.id} not settled: ${[...states].join('/')}${how}${v0.lapsed ? ' (lapsed)' : ''}`);
       continue;
     }
     stateOf.set(t.id, v0.state);

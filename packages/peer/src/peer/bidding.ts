@@ -59,6 +59,8 @@ export class Bidding {
   private rankCache: { sig: string; ranks: Map<string, number> } = { sig: '', ranks: new Map() };
   /** Recent event-loop lag, ms (decaying maximum of how late the tick timer fired). */
   private loopLag = 0;
+  /** When this peer (re)started: its bids from before are renewed, not claimed. */
+  private startedAt = -Infinity;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -93,6 +95,24 @@ export class Bidding {
   release(id: string): void {
     this.bidAt.delete(id);
     if (!this.reserved.delete(id)) return;
+    this.bucket = { ...this.bucket, tokens: Math.min(this.burst(), this.bucket.tokens + 1) };
+  }
+
+  /** The peer started at `now`: bids it finds from before then are from a previous life. */
+  started(now: number): void {
+    this.startedAt = now;
+  }
+
+  /** Takes a token of the rate bucket for a run that needs no bid (an assigned task); false when none is left. */
+  takeToken(now: number): boolean {
+    const capacity = this.ctx.self.capacity;
+    const taken = tryTake(this.bucket, now, capacity, this.burst());
+    this.bucket = taken.bucket;
+    return taken.ok;
+  }
+
+  /** Gives back a token taken for a run that did not start. */
+  returnToken(): void {
     this.bucket = { ...this.bucket, tokens: Math.min(this.burst(), this.bucket.tokens + 1) };
   }
 
@@ -180,7 +200,8 @@ export class Bidding {
         recheck(spec.id);
         continue;
       }
-      if (v.bids.some((b) => b.peer === self.id)) continue;
+      const own = v.bids.find((b) => b.peer === self.id);
+      if (own && own.at >= this.startedAt) continue;
       if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
       const waited = now - v.roundOpenedAt;
       if (waited < this.ctx.timing.openAfterMs) {
@@ -192,7 +213,7 @@ export class Bidding {
         const r = this.rankOf(spec, v.round, alive);
         if (r < 0 || r >= this.deps.k || waited < r * stagger) continue;
       }
-      pass.candidates.push({ view: v, spec });
+      pass.candidates.push(own ? { view: v, spec, renew: true } : { view: v, spec });
       taken++;
     }
   }
@@ -233,11 +254,14 @@ export class Bidding {
    * skew) has arrived with no claim: its updates arrive in order, so a claim written before that
    * heartbeat would be here. Evidence, not elapsed time: a stalled process does not expire bids.
    */
-  bestLiveBid(v: TaskView, now: number): Bid | undefined {
+  bestLiveBid(v: TaskView, now: number, ignoreOwn = false): Bid | undefined {
     const board = this.ctx.board();
     const t = this.ctx.timing;
     for (const b of v.bids) {
-      if (b.peer === this.ctx.id) return b;
+      if (b.peer === this.ctx.id) {
+        if (ignoreOwn) continue;
+        return b;
+      }
       if (!this.deps.liveness.isAlive(b.peer, now)) continue;
       const beat = board.beat(b.peer);
       if (beat && beat.at - b.at > t.maxBidWindowMs + t.bidStaleMs) continue;
@@ -296,9 +320,9 @@ export class Bidding {
     );
     this.bucket = refill(this.bucket, now, self.capacity, this.burst());
     const stagger = this.stagger();
-    const bids: [string, Bid][] = [];
+    const bids: [string, Bid, boolean][] = [];
     const fast: { spec: TaskSpec; round: number; bid: Bid }[] = [];
-    for (const { view: v, spec, rank } of ranked) {
+    for (const { view: v, spec, rank, renew } of ranked) {
       if (this.freeSlots() <= 0) break;
       if (this.bucket.tokens < 1) break;
       if (now < v.eligibleAt || v.blockedBy.length > 0) continue;
@@ -313,7 +337,7 @@ export class Bidding {
         weights: this.deps.weights,
       });
       if (!bid) continue;
-      if (!spec.exclusive && rank === 0 && v.bids.length === 0 && waited < stagger && v.round === 1 && now - spec.createdAt < stagger) {
+      if (!renew && !spec.exclusive && rank === 0 && v.bids.length === 0 && waited < stagger && v.round === 1 && now - spec.createdAt < stagger) {
         // Fast path: the first choice claims at once (no bid window, no second message) while
         // nobody else may bid yet: the others wait `stagger` from when they saw the task. The age
         // check against the creator's clock guards against having seen the task late; clock skew
@@ -322,17 +346,17 @@ export class Bidding {
         this.reserve(spec.id);
         continue;
       }
-      const best = this.bestLiveBid(v, now);
+      const best = this.bestLiveBid(v, now, renew === true);
       if (best && compareBids(best, bid, spec.id) < 0) continue;
-      bids.push([spec.id, bid]);
+      bids.push([spec.id, bid, renew === true]);
       this.reserve(spec.id);
     }
     if (bids.length === 0 && fast.length === 0) return;
     const started: { spec: TaskSpec; round: number }[] = [];
     const board = ctx.board();
     board.transact(() => {
-      for (const [id, b] of bids) {
-        if (board.putBid(id, b)) {
+      for (const [id, b, renew] of bids) {
+        if (board.putBid(id, b, renew)) {
           ctx.counters.bids++;
           ctx.emit('bid', { id, round: b.round, score: b.score });
         }

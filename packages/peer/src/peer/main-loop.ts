@@ -1,13 +1,15 @@
 // The peer's main loop: a tick every few milliseconds (heartbeat, fencing of exclusive runs,
 // archive restores, a pass, the rollover check, the storage group commit) and a pass soon after
-// any remote change. A pass looks at the tasks that changed (every live one on a sweep), expires
-// lapsed leases, claims where the award named this peer, and bids on what it may run, all in one
-// transaction. It owns which tasks are live and which must be looked at again.
+// any remote change. A pass looks at the tasks that changed (on a sweep also those time alone may
+// have changed: see sweep-index.ts), expires lapsed leases, starts assigned tasks, claims where
+// the award named this peer, and bids on what it may run, all in one transaction. It owns which
+// tasks must be looked at again.
 
 import { isTerminal, type TaskSpec, type TaskView } from '@agentmesh/scheduler';
 import type { BoardChange, TaskBoard } from '@agentmesh/crdt-store';
 import type { TimerId } from '../clock.js';
 import type { SyncEngine } from '../sync/engine.js';
+import type { Assigned } from './assigned.js';
 import type { Bidding } from './bidding.js';
 import type { PeerContext } from './context.js';
 import type { Durability } from './durability.js';
@@ -16,9 +18,11 @@ import type { Liveness } from './liveness.js';
 import { Pass } from './pass.js';
 import type { Quorum } from './quorum.js';
 import type { Runs } from './runs.js';
+import { SweepIndex } from './sweep-index.js';
 import type { Views } from './views.js';
 
 export interface MainLoopDeps {
+  assigned: Assigned;
   views: Views;
   runs: Runs;
   bidding: Bidding;
@@ -30,8 +34,8 @@ export interface MainLoopDeps {
 }
 
 export class MainLoop {
-  /** Live tasks that are not finished (as last derived). */
-  private readonly active = new Set<string>();
+  /** What a sweep looks at (held by others, timed, dependent or exclusive tasks). */
+  private readonly sweepIndex = new SweepIndex();
   /** Tasks to look at in the next pass (insertion order is the order they are looked at). */
   private readonly dirty = new Set<string>();
   private processing = false;
@@ -77,15 +81,15 @@ export class MainLoop {
     this.dirty.add(id);
   }
 
-  /** Marks a task changed locally (submit, cancel, retry) and live. */
-  touch(id: string, live = false): void {
+  /** Marks a task changed locally (submit, cancel, retry). */
+  touch(id: string): void {
     this.dirty.add(id);
-    if (live) this.active.add(id);
   }
 
   /** A task left the live document. */
   forget(id: string): void {
-    this.active.delete(id);
+    this.sweepIndex.forget(id);
+    this.deps.assigned.forget(id);
     this.dirty.delete(id);
   }
 
@@ -139,7 +143,7 @@ export class MainLoop {
     ctx.board().heartbeat(ctx.id, {
       at: now,
       seq: ++this.beatSeq,
-      load: deps.bidding.load(),
+      load: deps.bidding.load() + deps.assigned.queued,
       running: deps.runs.count,
       done: ctx.counters.done,
       dataWrites: ctx.counters.dataWrites,
@@ -171,11 +175,13 @@ export class MainLoop {
     this.dirty.clear();
     // A bid of ours is looked at again when its window has passed (or when its task changed).
     for (const id of deps.bidding.due(now, sweep)) ids.add(id);
-    // The sweep re-derives what time alone can change (leases, claims waiting for votes); pending
-    // tasks without a bid of ours are looked at from the pool when a slot is free.
+    // The sweep re-derives what time alone can change (leases of holders no longer seen, timeouts,
+    // dependencies, claims waiting for votes); pending tasks without a bid of ours are looked at
+    // from the pool, and tasks assigned here from the queue, when a slot is free.
     const board = ctx.board();
-    if (sweep) for (const id of this.active) if (!deps.bidding.poolHas(id) || (board.getSpec(id)?.dependsOn.length ?? 0) > 0) ids.add(id);
-    if (ids.size === 0 && (deps.bidding.poolSize === 0 || deps.bidding.freeSlots() <= 0)) return;
+    if (sweep) this.sweepIndex.collect(ids, (peer) => deps.liveness.isAlive(peer, now));
+    const idle = deps.bidding.freeSlots() <= 0 || (deps.bidding.poolSize === 0 && deps.assigned.queued === 0);
+    if (ids.size === 0 && idle) return;
 
     // One transaction for the whole pass: its claims, expiries, votes and bids go out as one update.
     const pass = new Pass(now, settling, this.caughtUp, ids, deps.liveness);
@@ -194,7 +200,8 @@ export class MainLoop {
       deps.views.note(id, v);
       this.evaluateTask(pass, id, facts.spec, v);
     }
-    // Free capacity: also look at pending tasks not evaluated in this pass, best first.
+    // Free capacity: start tasks assigned here, then look at pending tasks not evaluated in this pass.
+    deps.assigned.startQueued(pass);
     deps.bidding.scanPool(pass, (id) => this.dirty.add(id));
 
     if (pass.votes.length > 0) {
@@ -222,17 +229,21 @@ export class MainLoop {
     const runRound = runs.roundOf(id);
     bidding.poolDelete(id);
     if (isTerminal(v.state)) {
-      this.active.delete(id);
+      this.sweepIndex.forget(id);
+      deps.assigned.forget(id);
       bidding.release(id);
       if (runRound !== undefined && v.state === 'cancelled') runs.abort(id, 'cancelled');
       return;
     }
-    this.active.add(id);
+    const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? v.assignee : undefined;
+    const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
+    this.sweepIndex.note(id, other, other !== undefined && spec.timeoutMs > 0, spec.dependsOn.length > 0 || spec.exclusive === true);
     if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {
       // Another peer's claim of the same round won the award: stop ours.
       runs.abort(id, `claim of round ${runRound} went to ${v.claim.peer}`);
     }
     if (spec.exclusive && deps.quorum.handle(pass, id, spec, v)) return;
+    if (deps.assigned.consider(pass, id, spec, v)) return;
     if (v.state === 'running' && v.claim) {
       bidding.release(id);
       if (v.claim.peer === ctx.id && !runs.has(id) && !runs.outcomePending(id)) {
@@ -246,9 +257,13 @@ export class MainLoop {
     // pending or claimed (bids in, award under way)
     const mine = v.bids.find((b) => b.peer === ctx.id);
     if (mine && mine.at < this.startedAt) {
-      // A bid of this peer's previous life: nothing is reserved for it, so it is never claimed.
-      // Its key blocks a new bid in this round; others pass it by once it is stale.
+      // A bid of this peer's previous life: nothing is reserved for it, and others take it as
+      // given up (our newer heartbeats say so). It is renewed (a fresh bid replaces it) like a
+      // new bid: if every bidder of a round restarted, nobody else could ever claim it.
       bidding.release(id);
+      if (runs.has(id)) return;
+      bidding.poolAdd(id);
+      pass.candidates.push({ view: v, spec, renew: true });
       return;
     }
     if (mine) {

@@ -9,6 +9,8 @@ import type { DeriveMemo } from './views.js';
 export interface Candidate {
   view: TaskView;
   spec: TaskSpec;
+  /** This peer's bid in the round is from before its restart (others take it as given up): renew it. */
+  renew?: boolean;
 }
 
 export class Pass {

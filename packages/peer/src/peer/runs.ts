@@ -1,12 +1,14 @@
 // The runs of this peer: starting an agent on a claimed task (with its inputs, data writes,
 // progress, timeout and abort signal), aborting a run whose claim was lost, and writing outcomes.
-// Outcomes of runs that end in the same timer turn are written together as one transaction.
+// Outcomes of runs that end in the same timer turn (and the claims of assigned tasks started in
+// it) are written together as one activity batch (activity.ts).
 
 import { MeshError, type TaskSpec } from '@agentmesh/scheduler';
 import { LIMITS, jsonSize, type Archive } from '@agentmesh/crdt-store';
 import type { AgentContext, AgentDefinition } from '../agents.js';
 import type { TimerId } from '../clock.js';
 import { errorText } from '../errors.js';
+import type { ActivityWriter } from './activity.js';
 import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
 import type { Views } from './views.js';
@@ -29,17 +31,13 @@ export interface RunsDeps {
   views: Views;
   archive: Archive;
   liveness: Liveness;
+  activity: ActivityWriter;
   /** The storage sequence of the latest update (data writes report it). */
   writeSeq: () => number;
 }
 
 export class Runs {
   private readonly running = new Map<string, Run>();
-  /** Outcome writes waiting for the next turn, each returning what to do once written. */
-  private outcomes: (() => () => void)[] = [];
-  /** Tasks whose run ended and whose outcome waits to be written (not "our claim, nobody runs it"). */
-  private readonly outcomeIds = new Set<string>();
-  private outcomeTimer: TimerId | undefined;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -65,9 +63,9 @@ export class Runs {
     return [...this.running.keys()];
   }
 
-  /** A run of this task ended and its outcome is not written yet. */
+  /** A run of this task ended (or started) and the document does not say so yet. */
   outcomePending(id: string): boolean {
-    return this.outcomeIds.has(id);
+    return this.deps.activity.holds(id);
   }
 
   private inputsOf(spec: TaskSpec): Record<string, unknown> {
@@ -80,13 +78,17 @@ export class Runs {
     return out;
   }
 
-  /** Starts the agent of `spec.type` on a task this peer holds the claim of. */
-  start(id: string, spec: TaskSpec, round: number): void {
+  /**
+   * Starts the agent of `spec.type` on a task this peer holds the claim of. With `claim`, the claim
+   * itself is written with this turn's activity batch (an assigned round 1 needs no award).
+   */
+  start(id: string, spec: TaskSpec, round: number, claim?: { score: number }): void {
     const { ctx } = this;
     const now = ctx.clock.now();
     const controller = new AbortController();
     const run: Run = { id, round, startedAt: now, controller, discard: undefined, timer: undefined, lastProgressAt: -Infinity };
     this.running.set(id, run);
+    if (claim) this.deps.activity.add({ kind: 'claim', task: id, round, at: now, score: claim.score });
     ctx.emit('run-start', { id, round, type: spec.type });
     const def = this.deps.agents.get(spec.type);
     if (spec.timeoutMs > 0) {
@@ -189,38 +191,25 @@ export class Runs {
         outcome = { ok: false, error: size < 0 ? 'result is not plain JSON' : `result is ${size} bytes, over the ${LIMITS.valueBytes}-byte limit` };
       }
     }
-    // Outcomes that end in the same turn are written together, as one transaction (one update).
-    const o = outcome;
-    this.outcomeIds.add(run.id);
-    this.outcomes.push(() => {
-      this.outcomeIds.delete(run.id);
-      const board = ctx.board();
-      if (o.ok) {
-        board.putDone(run.id, { peer: ctx.id, round: run.round, result: o.result ?? null, at: now, ms });
+    // Outcomes that end in the same turn are written together, as one activity batch.
+    const { id, round } = run;
+    if (outcome.ok) {
+      this.deps.activity.add({ kind: 'done', task: id, round, at: now, ms, result: outcome.result ?? null }, () => {
         ctx.counters.done++;
-        return () => ctx.emit('run-end', { id: run.id, round: run.round, outcome: 'done', ms });
-      }
-      board.putFail(run.id, { peer: ctx.id, round: run.round, error: o.error, at: now });
-      ctx.counters.failed++;
-      return () => ctx.emit('run-end', { id: run.id, round: run.round, outcome: 'failed', ms, error: o.error });
-    });
-    this.outcomeTimer ??= ctx.clock.setTimeout(() => this.writeOutcomes(), 0);
+        ctx.emit('run-end', { id, round, outcome: 'done', ms });
+      });
+    } else {
+      const error = outcome.error;
+      this.deps.activity.add({ kind: 'fail', task: id, round, at: now, error }, () => {
+        ctx.counters.failed++;
+        ctx.emit('run-end', { id, round, outcome: 'failed', ms, error });
+      });
+    }
   }
 
-  /** Writes the outcomes of the runs that ended since the last call, in one transaction. */
+  /** Writes the claims and outcomes of this turn now (one activity batch). */
   writeOutcomes(): void {
-    if (this.outcomeTimer !== undefined) this.ctx.clock.clearTimeout(this.outcomeTimer);
-    this.outcomeTimer = undefined;
-    if (this.outcomes.length === 0) return;
-    const writes = this.outcomes;
-    this.outcomes = [];
-    const after: (() => void)[] = [];
-    const board = this.ctx.board();
-    board.transact(() => {
-      for (const w of writes) after.push(w());
-    });
-    for (const a of after) a();
-    this.ctx.processSoon();
+    this.deps.activity.flush();
   }
 
   /**
@@ -253,11 +242,11 @@ export class Runs {
       if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
     }
     this.running.clear();
+    this.deps.activity.drop();
   }
 
-  /** Stops the outcome timer (the peer shut down). */
+  /** Stops the activity timer (the peer shut down). */
   close(): void {
-    if (this.outcomeTimer !== undefined) this.ctx.clock.clearTimeout(this.outcomeTimer);
-    this.outcomeTimer = undefined;
+    this.deps.activity.close();
   }
 }
