@@ -1,12 +1,14 @@
 // The dialling part of the libp2p transport (net/connections.ts) on a virtual clock with a fake
 // node: bootstrap redials follow the one backoff (1 s doubling to 5 s), a connection that dies
 // young counts as a failed dial, a lost peer is redialled for 30 s, and connect/disconnect events
-// come once per peer. No sockets, no wall-clock waits.
+// come once per peer, and of two peers that learn of each other from a neighbour only the smaller id
+// dials at once. No sockets, no wall-clock waits.
 import { describe, expect, it } from 'vitest';
-import { multiaddr } from '@multiformats/multiaddr';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Clock, TimerId } from '../src/clock.js';
 import { silentLogger } from '../src/logger.js';
+import { peerOfAddr } from '../src/net/address-book.js';
 import { connections } from '../src/net/connections.js';
 import { MeshLog } from '../src/net/mesh-log.js';
 import { PartitionGater } from '../src/net/partition-gater.js';
@@ -53,12 +55,15 @@ const BOOT = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq';
 /** The part of a libp2p node the dialler uses; dials fail unless `accept` is set. */
 class FakeNode extends EventTarget {
   dials: number[] = [];
+  /** The peer id each dial went to. */
+  dialled: string[] = [];
   accept = false;
   constructor(private readonly clock: ManualClock) {
     super();
   }
-  dial(): Promise<void> {
+  dial(addrs: Multiaddr[]): Promise<void> {
     this.dials.push(this.clock.now());
+    this.dialled.push(addrs[0] ? (peerOfAddr(addrs[0]) ?? '') : '');
     return this.accept ? Promise.resolve() : Promise.reject(new Error('connection refused'));
   }
   hangUp(): Promise<void> {
@@ -119,6 +124,32 @@ describe('connections on a virtual clock', () => {
     await clock.advance(250);
     expect(node.dials).toEqual([0, 1_500, 4_750]);
     expect(events).toEqual(['+boot', '-boot', '+boot', '-boot']);
+    c.stop();
+  });
+
+  it('dials a peer learned from a neighbour at once if our id is smaller, else after 500 ms unless it dialled us', async () => {
+    const SMALLER = '12D3KooWAZd56r6PH2iaB9MZ6Kmk79cdYhvLp6M9FH6preKEAu73';
+    const LARGER = '12D3KooWQrQuDnefW1eATBYR6n6YM2ts9hJUFr9Nks3cTVGeYuSB';
+    const SMALLER2 = '12D3KooWFEigSaSdbEGyGgcUfLyMjJ2sL1caAvwhq1LHrykgsKs7';
+    expect(SMALLER < LOCAL && SMALLER2 < LOCAL && LARGER > LOCAL).toBe(true);
+    const { clock, node, c } = setup(true);
+    await clock.advance(0);
+    node.fire('peer:connect', BOOT);
+    for (const [i, id] of [SMALLER, LARGER, SMALLER2].entries()) c.addresses.remember(id, [`/ip4/127.0.0.1/tcp/${4002 + i}/p2p/${id}`]);
+    const learned = () => node.dialled.filter((id) => id !== BOOT);
+    c.dialLearned(LARGER);
+    c.dialLearned(SMALLER);
+    c.dialLearned(SMALLER2);
+    await clock.advance(0);
+    expect(learned()).toEqual([LARGER]); // the larger ids are left to dial us
+    node.fire('peer:connect', SMALLER2); // it did
+    await clock.advance(499);
+    expect(learned()).toEqual([LARGER]);
+    await clock.advance(1);
+    expect(learned()).toEqual([LARGER, SMALLER]); // it did not: we dial after all
+    expect(node.dials.at(-1)).toBe(500);
+    await clock.advance(5_000);
+    expect(learned()).toEqual([LARGER, SMALLER]);
     c.stop();
   });
 });

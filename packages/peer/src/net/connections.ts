@@ -2,8 +2,10 @@
 // libp2p's peer:connect / peer:disconnect (one 'connect' and one 'disconnect' event per peer);
 // bootstrap peers are redialled while not connected, peers that dropped for 30 s, every 250 ms
 // tick, each behind one backoff (backoff.ts) that a failed dial and a connection that died within
-// 2 s (a peer that gates us lets our dial finish and then drops it) both feed. The address book
-// (where to dial) belongs here; identify and peer exchange add to it.
+// 2 s (a peer that gates us lets our dial finish and then drops it) both feed. Of two peers that
+// learn of each other from a neighbour, only the smaller id dials at once (dialLearned), so they
+// open one connection, not two. The address book (where to dial) belongs here; identify and peer
+// exchange add to it.
 
 import type { Multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
@@ -26,6 +28,11 @@ const LOST_REDIAL_MS = 30_000;
  * and without this the dialer would reconnect and flap every maintenance tick.
  */
 const STABLE_MS = 2_000;
+/**
+ * How long the peer with the larger id waits before dialling a peer it learned of from a
+ * neighbour (see dialLearned): time for the other side's dial to land, so only one connects.
+ */
+const YIELD_MS = 500;
 
 export interface ConnectionsInit {
   /** Addresses to join through, each ending in /p2p/<peer id>. */
@@ -54,6 +61,8 @@ export class Connections extends TypedEmitter<ConnectionEvents> implements Start
   /** Peers that dropped, and when: redialled until LOST_REDIAL_MS later. */
   private readonly lost = new Map<string, number>();
   private readonly dialing = new Set<string>();
+  /** Peers learned of from a neighbour that we leave to dial us first, and when we dial them. */
+  private readonly yielding = new Map<string, number>();
   private readonly backoff = new Map<string, Backoff>();
   private readonly shutdown = new AbortController();
   private stopTick: (() => void) | undefined;
@@ -107,6 +116,7 @@ export class Connections extends TypedEmitter<ConnectionEvents> implements Start
   /** For block(): forgets the peer as a connection and as one to redial; true if it was connected. */
   cut(id: string): boolean {
     this.lost.delete(id);
+    this.yielding.delete(id);
     const was = this.connected.delete(id);
     this.connectedAt.delete(id);
     return was;
@@ -117,6 +127,18 @@ export class Connections extends TypedEmitter<ConnectionEvents> implements Start
     this.backoff.delete(id);
     this.lost.set(id, this.c.clock.now());
     this.tryDial(id);
+  }
+
+  /**
+   * Dials a peer a neighbour told us about (peer exchange). The neighbour tells that peer about us
+   * at the same moment, and if both dialled there would be two libp2p connections between them;
+   * when one of them then closes while the other side is still upgrading its connection, libp2p
+   * reports peer:disconnect, peer:connect and peer:disconnect again on the peer that stays. So the
+   * peer with the smaller id dials now, and the other dials after YIELD_MS only if still unconnected.
+   */
+  dialLearned(id: string): void {
+    if (this.c.localId < id) this.tryDial(id);
+    else if (!this.yielding.has(id)) this.yielding.set(id, this.c.clock.now() + YIELD_MS);
   }
 
   /** Dials a known peer unless connected, blocked, already dialling or backing off. */
@@ -162,6 +184,7 @@ export class Connections extends TypedEmitter<ConnectionEvents> implements Start
       return;
     }
     this.lost.delete(id);
+    this.yielding.delete(id);
     if (this.connected.has(id)) return;
     this.connected.add(id);
     this.connectedAt.set(id, this.c.clock.now());
@@ -191,6 +214,11 @@ export class Connections extends TypedEmitter<ConnectionEvents> implements Start
     if (this.stopped) return;
     const now = this.c.clock.now();
     for (const id of this.bootstrapIds) if (!this.connected.has(id)) this.tryDial(id);
+    for (const [id, at] of this.yielding) {
+      if (now < at) continue;
+      this.yielding.delete(id);
+      this.tryDial(id);
+    }
     for (const [id, at] of this.lost) {
       if (now - at > LOST_REDIAL_MS) this.lost.delete(id);
       else if (!this.connected.has(id)) this.tryDial(id);

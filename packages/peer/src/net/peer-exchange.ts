@@ -3,7 +3,7 @@
 // one JSON message per stream ({v:1, peers:[{id, addrs}]}, at most 64 KiB, 64 peers, 8 addresses
 // each). Sent 50 ms after the neighbourhood changed, and checked every 5 s; a list unchanged since
 // it was last sent to that neighbour is resent only every 30 s. What we learn goes to the address
-// book, and peers we are not connected to are dialled.
+// book, and peers we are not connected to are dialled (by one side first: Connections.dialLearned).
 
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -225,7 +225,7 @@ export class PeerExchange implements Startable {
     }
     for (const { id, addrs } of entries) {
       connections.addresses.remember(id, addrs);
-      if (!connections.isConnected(id) && !gater.has(id)) connections.tryDial(id);
+      if (!connections.isConnected(id) && !gater.has(id)) connections.dialLearned(id);
     }
   }
 }
