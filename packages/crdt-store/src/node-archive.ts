@@ -6,15 +6,19 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { appendFile, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hash32 } from '@agentmesh/scheduler';
+import { hash32, resolveLogger, type Logger } from '@agentmesh/scheduler';
 import { BloomFilter, countRecord, emptyCounts, isArchiveRecord, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
 
 const BUCKETS = 256;
 const COUNTS_FILE = 'counts.json';
 
 export interface FileArchiveOptions {
-  log?: (msg: string) => void;
+  /** Receives warnings (a cut torn line, a skipped unreadable line) at level 'warn' (default: console.warn). */
+  logger?: Logger;
 }
+
+/** Without a logger, warnings go to the console as they always did. */
+const consoleWarnings: Logger = { log: (_level, msg) => console.warn(msg) };
 
 function genFile(gen: string): string {
   return `gen-${gen.replace(/[^A-Za-z0-9.-]/g, '_')}.ids`;
@@ -35,11 +39,11 @@ export class FileArchive implements Archive {
 
   private constructor(
     readonly dir: string,
-    private readonly log: (msg: string) => void,
+    private readonly logger: Logger,
   ) {}
 
   static open(dir: string, opts: FileArchiveOptions = {}): FileArchive {
-    const a = new FileArchive(dir, opts.log ?? ((m) => console.warn(m)));
+    const a = new FileArchive(dir, resolveLogger(opts, consoleWarnings));
     mkdirSync(dir, { recursive: true });
     a.load();
     return a;
@@ -54,7 +58,7 @@ export class FileArchive implements Archive {
       const buf = readFileSync(path);
       let good = buf.lastIndexOf(0x0a) + 1;
       if (good < buf.length) {
-        this.log(`archive ${name}: cut a torn last line (${buf.length - good} bytes)`);
+        this.logger.log('warn', `archive ${name}: cut a torn last line (${buf.length - good} bytes)`);
         truncateSync(path, good);
       }
       const text = buf.subarray(0, good).toString('utf8');
@@ -69,7 +73,7 @@ export class FileArchive implements Archive {
           this.bloom.add(r.id);
           latest.set(r.id, r.state);
         } catch (e) {
-          this.log(`archive ${name}: skipped an unreadable line (${(e as Error).message})`);
+          this.logger.log('warn', `archive ${name}: skipped an unreadable line (${(e as Error).message})`);
         }
       }
       this.total += good;

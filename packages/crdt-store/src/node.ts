@@ -4,13 +4,13 @@
 
 import { access, mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MeshError } from '@agentmesh/scheduler';
+import { MeshError, resolveLogger, type Logger } from '@agentmesh/scheduler';
 import { LOG_MAGIC, decodeLog, decodeSnapshot, encodeRecord, encodeSnapshot } from './log-codec.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 export interface FileStorageOptions {
-  /** Receives warnings and notable events (default: console.warn). */
-  log?: (msg: string) => void;
+  /** Receives warnings (recovery, lock take-over, a failed write) at level 'warn' (default: console.warn). */
+  logger?: Logger;
   /** Appended bytes that start a background flush once exceeded (default 4 MiB). */
   maxBufferBytes?: number;
 }
@@ -24,6 +24,8 @@ const LOCK_FILE = 'LOCK';
 const openDirs = new Set<string>();
 
 const noop = (): void => {};
+/** Without a logger, warnings go to the console as they always did. */
+const consoleWarnings: Logger = { log: (_level, msg) => console.warn(`[crdt-store] ${msg}`) };
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
 const closedError = (): MeshError => new MeshError('STORAGE_CLOSED', 'storage is closed');
 
@@ -215,7 +217,8 @@ export class FileStorage implements Storage {
 
   /** Same as openFileStorage(). */
   static async open(dir: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
-    const say = opts.log ?? ((msg: string) => console.warn(`[crdt-store] ${msg}`));
+    const logger = resolveLogger(opts, consoleWarnings);
+    const say = (msg: string): void => logger.log('warn', msg);
     const maxBufferBytes = opts.maxBufferBytes ?? 4 * 1024 * 1024;
     const abs = resolve(dir);
     if (openDirs.has(abs)) {

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, appendFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@agentmesh/scheduler';
 import { BloomFilter, MemoryArchive, type Archive, type ArchiveRecord } from '../src/index.js';
 import { FileArchive } from '../src/node.js';
 
@@ -15,7 +16,7 @@ function both(): [string, () => Archive][] {
   const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
   return [
     ['memory', () => new MemoryArchive()],
-    ['file', () => FileArchive.open(dir, { log: () => {} })],
+    ['file', () => FileArchive.open(dir, { logger: silentLogger })],
   ];
 }
 
@@ -48,20 +49,26 @@ describe('archive', () => {
 
   it('file: reopens with everything, cuts a torn last line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
-    const a = FileArchive.open(dir, { log: () => {} });
+    const a = FileArchive.open(dir, { logger: silentLogger });
     await a.append([rec('t-one'), rec('t-two', 'cancelled')]);
     await a.close();
     const bucket = readdirSync(dir).find((f) => f.endsWith('.jsonl'))!;
     appendFileSync(join(dir, bucket), '{"id":"t-torn","sta');
     const warnings: string[] = [];
-    const b = FileArchive.open(dir, { log: (m) => warnings.push(m) });
+    const b = FileArchive.open(dir, { logger: { log: (_level, m) => warnings.push(m) } });
     expect(warnings.join()).toMatch(/torn/);
     expect(b.get('t-one')?.state).toBe('done');
     expect(b.get('t-two')?.state).toBe('cancelled');
     expect(b.get('t-torn')).toBeUndefined();
     expect(b.counts().total).toBe(2);
     await b.append([rec('t-three')]);
-    expect(FileArchive.open(dir, { log: () => {} }).get('t-three')?.id).toBe('t-three');
+    expect(FileArchive.open(dir, { logger: silentLogger }).get('t-three')?.id).toBe('t-three');
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('file: a plain-JS caller passing the retired log option gets INVALID_ARGUMENT', () => {
+    const dir = join(tmpdir(), `am-arch-none-${process.pid}`);
+    const opts = { log: () => {} } as unknown as Parameters<typeof FileArchive.open>[1];
+    expect(() => FileArchive.open(dir, opts)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
-import { isMeshError } from '@agentmesh/scheduler';
+import { isMeshError, silentLogger } from '@agentmesh/scheduler';
 import { LOG_MAGIC, encodeRecord, encodeSnapshot } from '../src/log-codec.js';
 import { openFileStorage, type FileStorage } from '../src/node.js';
 import type { LoadedState } from '../src/storage.js';
@@ -27,7 +27,7 @@ const list = (xs: Uint8Array[]): number[][] => xs.map((x) => Array.from(x));
 
 async function openQuiet(dir: string, more: { maxBufferBytes?: number } = {}) {
   const logs: string[] = [];
-  const s = await openFileStorage(dir, { log: (m) => logs.push(m), ...more });
+  const s = await openFileStorage(dir, { logger: { log: (_level, m) => logs.push(m) }, ...more });
   return { s, logs };
 }
 
@@ -278,11 +278,20 @@ describe('FileStorage compaction', () => {
   }
 });
 
+describe('FileStorage options', () => {
+  it('a plain-JS caller passing the retired log option gets INVALID_ARGUMENT, and nothing is opened', async () => {
+    const dir = newDir();
+    const opts = { log: () => {} } as unknown as Parameters<typeof openFileStorage>[1];
+    await expect(openFileStorage(dir, opts)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
 describe('FileStorage lock', () => {
   it('a second open of the same dir in this process fails while the first is open', async () => {
     const dir = newDir();
     const { s } = await openQuiet(dir);
-    await expect(openFileStorage(dir, { log: () => {} })).rejects.toMatchObject({ code: 'DATA_DIR_LOCKED' });
+    await expect(openFileStorage(dir, { logger: silentLogger })).rejects.toMatchObject({ code: 'DATA_DIR_LOCKED' });
     await s.close();
     const again = await openQuiet(dir);
     await again.s.close();
@@ -293,7 +302,7 @@ describe('FileStorage lock', () => {
     await writeRecords(dir, []);
     await writeFile(join(dir, 'LOCK'), `${process.ppid}\n`); // our parent: alive, not us
     let err: unknown;
-    await openFileStorage(dir, { log: () => {} }).catch((e: unknown) => (err = e));
+    await openFileStorage(dir, { logger: silentLogger }).catch((e: unknown) => (err = e));
     expect(isMeshError(err, 'DATA_DIR_LOCKED')).toBe(true);
     expect((err as Error).message).toBe(`data dir ${dir} is in use by pid ${process.ppid}`);
     expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(`${process.ppid}\n`);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '@agentmesh/scheduler';
 import { MemoryDisk, MemoryStorage } from '../src/memory-storage.js';
 import { openFileStorage } from '../src/node.js';
 import type { LoadedState, Storage, StorageStats } from '../src/storage.js';
@@ -19,7 +20,7 @@ const memorySetup: StorageSetup = () => {
 
 const fileSetup: StorageSetup = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'crdt-store-contract-'));
-  const quiet = { log: () => {} };
+  const quiet = { logger: silentLogger };
   return {
     storage: await openFileStorage(dir, quiet),
     reopen: () => openFileStorage(dir, quiet),

@@ -1,13 +1,11 @@
 // Structured logging, injected. Peers log JSON-able fields; the CLI decides where lines go
 // (stderr, so stdout stays clean for --json output) and the simulator keeps them quiet.
+// The Logger shape itself lives in @agentmesh/scheduler (so crdt-store takes it too); this file
+// adds the one writer of lines.
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { LogLevel, Logger } from '@agentmesh/scheduler';
 
-export interface Logger {
-  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
-}
-
-export const silentLogger: Logger = { log: () => {} };
+export { silentLogger, type LogLevel, type Logger } from '@agentmesh/scheduler';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

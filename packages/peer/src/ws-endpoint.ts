@@ -29,12 +29,12 @@ export { MESSAGE_AWARENESS, inspectMessage } from './ws/messages.js';
 
 /** Serves `opts.doc` to stock y-websocket clients over HTTP/websocket. */
 export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoint> {
-  const { host, port, room, max } = resolveConfig(opts);
+  const { host, port, room, max, logger: given } = resolveConfig(opts);
   const roomPath = `/${room}`;
   const logger: Logger = {
     log: (level, msg, fields) => {
       try {
-        opts.log?.(level, msg, fields);
+        given.log(level, msg, fields);
       } catch {
         // a broken logger must not break the endpoint
       }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryDisk, MemoryStorage, type Storage } from '@agentmesh/crdt-store';
 import { openFileStorage } from '@agentmesh/crdt-store/node';
-import { MemoryHub, Peer, systemClock, type AgentRegistry, type PeerTiming } from '../src/index.js';
+import { MemoryHub, Peer, silentLogger, systemClock, type AgentRegistry, type PeerTiming } from '../src/index.js';
 import { until } from './helpers.js';
 
 const dirs: string[] = [];
@@ -25,12 +25,12 @@ describe('Peer restart and leases', () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-peer-'));
     dirs.push(dir);
     const hub = new MemoryHub();
-    const p = makePeer('a', hub, await openFileStorage(dir, { log: () => {} }), { echo: (x) => x });
+    const p = makePeer('a', hub, await openFileStorage(dir, { logger: silentLogger }), { echo: (x) => x });
     await p.start();
     const specs = await p.submit(Array.from({ length: 20 }, (_, i) => ({ type: 'echo', payload: i })));
     await until(() => p.status().tasks.done === 20);
     await p.stop();
-    const again = makePeer('a', new MemoryHub(), await openFileStorage(dir, { log: () => {} }), { echo: (x) => x }, 2);
+    const again = makePeer('a', new MemoryHub(), await openFileStorage(dir, { logger: silentLogger }), { echo: (x) => x }, 2);
     await again.start();
     expect(again.status().tasks.done).toBe(20);
     for (const s of specs) expect(again.view(s.id)!.result!.result).toBe(s.payload);

@@ -19,7 +19,8 @@ describe('ws endpoint: access', () => {
       expect((err as MeshError).code).toBe('INVALID_ARGUMENT');
       expect((err as MeshError).message).toBe('a --ws-token is required when the websocket endpoint listens beyond loopback');
     }
-    for (const bad of [{ port: -1 }, { port: 1.5 }, { room: '' }, { room: '../x' }, { room: 'a b' }, { maxMessageBytes: 0 }, { token: '' }]) {
+    // `log` is the retired logger option of a plain-JS caller; `logger` must have log().
+    for (const bad of [{ port: -1 }, { port: 1.5 }, { room: '' }, { room: '../x' }, { room: 'a b' }, { maxMessageBytes: 0 }, { token: '' }, { log: () => {} }, { logger: {} }]) {
       await expect(startWsEndpoint({ doc: new Y.Doc(), ...bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     }
     expect(isLoopbackHost('127.0.0.1')).toBe(true);

@@ -28,7 +28,7 @@ export async function endpoint(opts: Partial<WsEndpointOptions> & { doc: Y.Doc }
   const logs: LogEntry[] = [];
   const invalid: string[] = [];
   const ep = await startWsEndpoint({
-    log: (level, msg, fields) => logs.push({ level, msg, fields }),
+    logger: { log: (level, msg, fields) => logs.push({ level, msg, fields }) },
     onInvalid: (r) => invalid.push(r),
     ...opts,
   });

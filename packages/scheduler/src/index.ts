@@ -1,6 +1,7 @@
 // Public API of @agentmesh/scheduler: pure, deterministic scheduling rules (no I/O, no clock, no Yjs).
 export * from './types.js';
 export * from './errors.js';
+export * from './logger.js';
 export * from './hash.js';
 export * from './strategies.js';
 export * from './rendezvous.js';

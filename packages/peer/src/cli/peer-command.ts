@@ -93,10 +93,10 @@ export async function runPeer(v: FlagValues): Promise<number> {
 
   await mkdir(dir, { recursive: true });
   const privateKey = await loadOrCreateKey(dir);
-  const storage = await openFileStorage(join(dir, 'store'), { log: (msg) => log('warn', msg) });
+  const storage = await openFileStorage(join(dir, 'store'), { logger });
   let archive: FileArchive;
   try {
-    archive = FileArchive.open(join(dir, 'archive'), { log: (msg) => log('warn', msg) });
+    archive = FileArchive.open(join(dir, 'archive'), { logger });
   } catch (e) {
     await storage.close().catch(() => {});
     throw new UsageError(`cannot open the archive in ${join(dir, 'archive')}: ${(e as Error).message}`);
@@ -136,7 +136,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       port: Number(v['ws-port']),
       room: String(v.room),
       ...(v['ws-token'] ? { token: String(v['ws-token']) } : {}),
-      log,
+      logger,
       onInvalid: (reason) => log('warn', 'websocket client sent an invalid update', { reason }),
       status: () => p.status(),
       httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }),

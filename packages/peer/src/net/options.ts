@@ -4,7 +4,7 @@
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
-import { MeshError } from '@agentmesh/scheduler';
+import { MeshError, resolveLogger, silentLogger } from '@agentmesh/scheduler';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { peerOfAddr } from './address-book.js';
@@ -65,10 +65,7 @@ export function validateOptions(opts: MeshTransportOptions): ValidOptions {
   }
   const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1) throw new MeshError('INVALID_ARGUMENT', 'maxMessageBytes must be a positive integer');
-  if ('log' in opts) throw new MeshError('INVALID_ARGUMENT', 'the log option is now logger: a Logger ({ log(level, msg, fields) })');
-  if (opts.logger !== undefined && (opts.logger === null || typeof opts.logger.log !== 'function')) {
-    throw new MeshError('INVALID_ARGUMENT', 'logger must be a Logger ({ log(level, msg, fields) })');
-  }
+  resolveLogger(opts, silentLogger); // throws for the retired `log` option or a malformed logger
   const clock = opts.clock;
   if (clock !== undefined && (clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
     throw new MeshError('INVALID_ARGUMENT', 'clock must be a Clock ({ now, setTimeout, clearTimeout })');

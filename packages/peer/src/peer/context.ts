@@ -119,7 +119,7 @@ export type PeerEvents = {
   durable: { seq: number };
   /** Something remote was rejected (bad update, invalid entry). */
   invalid: { source: string; reason: string };
-  /** This peer moved to a new document generation (`peer.doc` and `peer.board` are new objects). */
+  /** This peer moved to a new document generation (`peer.document` holds a new doc and board; it raised `replaced`). */
   generation: { name: string; n: number; archived: number; kept: number; startedBy: string; docBytes: number };
   /** A task that came back into the live document without its outcome got it again from the archive. */
   restored: { id: string; entries: number };

@@ -5,8 +5,8 @@
 import type * as http from 'node:http';
 import { isIP } from 'node:net';
 import * as Y from 'yjs';
-import { MeshError } from '@agentmesh/scheduler';
-import type { LogLevel } from '../logger.js';
+import { MeshError, resolveLogger, silentLogger } from '@agentmesh/scheduler';
+import type { Logger } from '../logger.js';
 import { isLoopbackHost } from './access.js';
 import { LiveDocument } from '../peer/live-document.js';
 
@@ -33,7 +33,8 @@ export interface WsEndpointOptions {
   token?: string;
   /** Default 16 MiB. */
   maxMessageBytes?: number;
-  log?: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+  /** Where the endpoint logs (default: nowhere). A logger that throws does not break the endpoint. */
+  logger?: Logger;
   /** Called once for every message rejected as invalid. */
   onInvalid?: (reason: string) => void;
   /** Body of GET /status (JSON). Without it /status falls through to httpHandler / 404. */
@@ -76,6 +77,8 @@ export interface WsConfig {
   room: string;
   /** Largest accepted message, bytes. */
   max: number;
+  /** The logger given, or the silent one. */
+  logger: Logger;
 }
 
 /** Checks the options and fills in defaults; throws MeshError INVALID_ARGUMENT. */
@@ -96,7 +99,8 @@ export function resolveConfig(opts: WsEndpointOptions): WsConfig {
     throw new MeshError('INVALID_ARGUMENT', 'token must be a non-empty string');
   }
   if (opts.token === undefined && !isLoopbackHost(host)) throw new MeshError('INVALID_ARGUMENT', TOKEN_REQUIRED);
-  return { host, port, room, max };
+  const logger = resolveLogger(opts, silentLogger);
+  return { host, port, room, max, logger };
 }
 
 function isWildcardHost(host: string): boolean {
