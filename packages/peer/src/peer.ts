@@ -257,10 +257,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.durability.lastWriteSeq;
   }
 
-  get lastDurableSeq(): number {
-    return this.durability.lastDurableSeq;
-  }
-
   // ---- queries -------------------------------------------------------------------------------------
 
   /** Is `peer` alive as this replica sees it (its heartbeat changed within the lease)? */
@@ -325,11 +321,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Waits for the archive writes and compaction of past generation changes. */
   settled(): Promise<void> {
     return this.generations.settled();
-  }
-
-  /** Yjs client ids of earlier generations' documents: updates carrying them are stale. */
-  get retiredClients(): ReadonlySet<number> {
-    return this.generations.retiredClients;
   }
 
   /** True when an update carries changes of an earlier generation's document (a stale replica). */

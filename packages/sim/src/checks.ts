@@ -93,3 +93,13 @@ export function checkRun(peers: Peer[], tasks: ExpectedTask[], ackedData: Readon
   }
   return r;
 }
+
+/** Prints every replica's view and facts of one task to stderr (SIM_DEBUG_TASK=<id>, for debugging a seed). */
+export function dumpTask(peers: Peer[], id: string): void {
+  for (const p of peers) {
+    const v = p.view(id);
+    const f = p.document.board.getFacts(id);
+    const spec = f ? { ...f.spec, payload: undefined } : undefined;
+    process.stderr.write(`${p.id}: ${JSON.stringify({ state: v?.state, round: v?.round, assignee: f?.assignee, bids: v?.bids, claims: f?.claims, expiries: f?.expiries, fails: f?.fails, spec, timing: p.timingNow() })}\n`);
+  }
+}

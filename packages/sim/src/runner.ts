@@ -10,7 +10,7 @@ import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@
 import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
 import { CALM, SimNetwork } from './network.js';
 import { simAgents, expectedResult, type WorkPayload } from './agents.js';
-import { checkRun, type CheckReport } from './checks.js';
+import { dumpTask, checkRun, type CheckReport } from './checks.js';
 
 export const FAULT_NAMES = ['partition', 'drop', 'duplicate', 'reorder', 'delay', 'crash', 'skew'] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
@@ -382,13 +382,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   }
 
   const peers = nodes.map((n) => n.peer!);
-  if (process.env.SIM_DEBUG_TASK) {
-    for (const p of peers) {
-      const v = p.view(process.env.SIM_DEBUG_TASK);
-      const f = p.document.board.getFacts(process.env.SIM_DEBUG_TASK);
-      process.stderr.write(`${p.id}: ${JSON.stringify({ state: v?.state, round: v?.round, assignee: f?.assignee, bids: v?.bids, claims: f?.claims, expiries: f?.expiries, spec: { ...f?.spec, payload: undefined }, timing: p.timingNow(), alive: p.status().peers.map((x) => [x.peerId, x.alive, x.load]) })}\n`);
-    }
-  }
+  if (process.env.SIM_DEBUG_TASK) dumpTask(peers, process.env.SIM_DEBUG_TASK);
   const report = checkRun(peers, work.map((w) => ({ id: w.id, acked: w.acked, expected: expectedResult(w.payload), failTimes: w.payload.failTimes, dependsOn: w.input.dependsOn ?? [], exclusive: w.input.exclusive === true })), ackedData);
   if (!converged) problems.push(`did not converge within ${config.healBudget} heal steps`);
   problems.push(...report.problems);
