@@ -122,3 +122,86 @@ function rawFact(idx: FactIndex, fk: FactKey): Record<string, unknown> | undefin
   const v = { bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress, vote: idx.votes }[fk.kind].get(sub);
   return v && toPlain(v as object);
 }
+
+/** The record of a live task: its spec (with its assignee) and every fact, as plain JSON. @internal */
+export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
+  const spec = tasks.specs.get(id);
+  const idx = tasks.facts.get(id);
+  if (!spec) return undefined;
+  const rec: TaskRecord = { id, spec: toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
+  if (!idx) return rec;
+  const put = (fk: FactKey) => {
+    const raw = rawFact(idx, fk);
+    if (raw) rec.facts[factKey(fk)] = raw;
+  };
+  const each = (kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress' | 'vote', m: Map<string, unknown>) => {
+    for (const sub of m.keys()) {
+      const slash = sub.indexOf('/');
+      put({ task: id, kind, round: Number(sub.slice(0, slash)), peer: sub.slice(slash + 1) });
+    }
+  };
+  each('bid', idx.bids);
+  each('claim', idx.claims);
+  each('done', idx.dones);
+  each('fail', idx.fails);
+  each('progress', idx.progress);
+  each('vote', idx.votes);
+  for (const round of idx.expiries.keys()) put({ task: id, kind: 'expire', round });
+  for (const round of idx.retries.keys()) put({ task: id, kind: 'retry', round });
+  if (idx.cancel) put({ task: id, kind: 'cancel' });
+  return rec;
+}
+
+/**
+ * Deletes the entries of the given tasks from the live document (they are being archived), in one
+ * transaction: single task entries with all their facts, task batches all of whose tasks go (a
+ * batch with a task that stays is kept whole), and activity batches that name no task that stays.
+ * Returns how many entries were deleted. @internal
+ */
+export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>): number {
+  const t = board.tasks;
+  const gone = (id: string) => ids.has(id) || !t.specs.has(id);
+  const segs = new Set<string>();
+  const acts = new Set<string>();
+  const singles: string[] = [];
+  for (const id of ids) {
+    const idx = t.facts.get(id);
+    if (!t.specs.has(id) || !idx) continue;
+    if (idx.segment !== undefined) segs.add(idx.segment);
+    else singles.push(id);
+    for (const k of idx.acts ?? []) acts.add(k);
+  }
+  const factKeys: string[] = [];
+  for (const id of ids) {
+    const idx = t.facts.get(id);
+    if (!idx) continue;
+    const each = (kind: string, m: Map<string, unknown>) => {
+      for (const sub of m.keys()) factKeys.push(`${id}/${kind}/${sub}`);
+    };
+    each('bid', idx.bids);
+    each('claim', idx.claims);
+    each('done', idx.dones);
+    each('fail', idx.fails);
+    each('progress', idx.progress);
+    each('vote', idx.votes);
+    for (const round of idx.expiries.keys()) factKeys.push(factKey({ task: id, kind: 'expire', round }));
+    for (const round of idx.retries.keys()) factKeys.push(factKey({ task: id, kind: 'retry', round }));
+    if (idx.cancel) factKeys.push(factKey({ task: id, kind: 'cancel' }));
+  }
+  let n = 0;
+  board.ctx.transact(() => {
+    for (const id of singles) if (t.tasksMap.has(id)) (t.tasksMap.delete(id), n++);
+    for (const key of factKeys) if (t.factsMap.has(key)) (t.factsMap.delete(key), n++);
+    for (const key of segs) {
+      if (!(t.segTasks.get(key) ?? []).every(gone) || !t.segsMap.has(key)) continue;
+      t.segsMap.delete(key);
+      n++;
+    }
+    for (const key of acts) {
+      if (!(t.actFacts.get(key) ?? []).every((fk) => gone(fk.task)) || !t.actsMap.has(key)) continue;
+      t.actsMap.delete(key);
+      n++;
+    }
+  });
+  return n;
+}

@@ -29,6 +29,13 @@ export interface BoardChange {
   beats: Set<string>;
   /** Data keys (namespace/key) that changed. */
   data: Set<string>;
+  /**
+   * Tasks that left the live document in this transaction (their entries were deleted: archived
+   * by some peer), each with its spec and every fact it had here, for this replica's archive.
+   */
+  removed: TaskRecord[];
+  /** Entries deleted in this transaction (each leaves a tombstone in the document). */
+  deleted: number;
   /** True when the change came from this board's own writes. */
   local: boolean;
   origin: unknown;

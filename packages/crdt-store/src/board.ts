@@ -25,6 +25,9 @@ export { LOCAL_ORIGIN, type BoardChange, type InvalidEntry, type TaskBoardOption
 export { LINEAGE_MAX } from './generation-meta.js';
 export { factsFromRecord } from './fact-index.js';
 
+/** An entry deleted in the current transaction: its map and key. */
+type Removal = ['task' | 'fact' | 'seg' | 'act', string];
+
 export class TaskBoard {
   readonly doc: Y.Doc;
   private readonly now: () => number;
@@ -36,6 +39,8 @@ export class TaskBoard {
   private invalidCount = 0;
 
   private pending: BoardChange | undefined;
+  /** Deleted entries of the current transaction (see applyRemovals). */
+  private removals: Removal[] = [];
   private readonly listeners = new Set<(c: BoardChange) => void>();
 
   constructor(doc: Y.Doc, opts: TaskBoardOptions) {
@@ -54,18 +59,25 @@ export class TaskBoard {
     // Schema 2's batch maps come last, so a document of schema 1 keeps its map order.
     tasks.openBatches(doc);
 
-    const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), local: false, origin: undefined });
-    tasks.tasksMap.observe((e) => e.keysChanged.forEach((k) => change().tasks.add(tasks.ingestTask(k))));
-    tasks.factsMap.observe((e) => e.keysChanged.forEach((k) => { const t = tasks.ingestFact(k); if (t) change().tasks.add(t); }));
+    const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), removed: [], deleted: 0, local: false, origin: undefined });
+    // Deleted task entries are taken out of the index at the end of the transaction, all together,
+    // so the record of a task that left (for the archive) still holds every fact deleted with it.
+    const removal = (kind: Removal[0], key: string) => {
+      change();
+      this.removals.push([kind, key]);
+    };
+    tasks.tasksMap.observe((e) => e.keysChanged.forEach((k) => (tasks.tasksMap.has(k) ? change().tasks.add(tasks.ingestTask(k)) : removal('task', k))));
+    tasks.factsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.factsMap.has(k)) return removal('fact', k); const t = tasks.ingestFact(k); if (t) change().tasks.add(t); }));
     peers.peersMap.observe((e) => e.keysChanged.forEach((k) => { peers.ingestPeer(k); change().peers.add(k); }));
     peers.beatsMap.observe((e) => e.keysChanged.forEach((k) => { if (peers.ingestBeat(k)) change().beats.add(k); }));
     data.dataMap.observe((e) => e.keysChanged.forEach((k) => { data.ingestData(k); change().data.add(k); }));
-    tasks.segsMap.observe((e) => e.keysChanged.forEach((k) => { for (const id of tasks.ingestSegment(k)) change().tasks.add(id); }));
-    tasks.actsMap.observe((e) => e.keysChanged.forEach((k) => { for (const id of tasks.ingestActivity(k)) change().tasks.add(id); }));
+    tasks.segsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.segsMap.has(k)) return removal('seg', k); for (const id of tasks.ingestSegment(k)) change().tasks.add(id); }));
+    tasks.actsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.actsMap.has(k)) return removal('act', k); for (const id of tasks.ingestActivity(k)) change().tasks.add(id); }));
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       const c = this.pending;
       if (!c) return;
       this.pending = undefined;
+      if (this.removals.length > 0) this.applyRemovals(c);
       c.local = tr.origin === LOCAL_ORIGIN;
       c.origin = tr.origin;
       for (const l of this.listeners) l(c);
@@ -86,6 +98,37 @@ export class TaskBoard {
     for (const k of data.dataMap.keys()) data.ingestData(k);
     for (const k of tasks.segsMap.keys()) tasks.ingestSegment(k);
     for (const k of tasks.actsMap.keys()) tasks.ingestActivity(k);
+  }
+
+  /**
+   * Takes the entries deleted in a transaction out of the index. First the records of every task
+   * whose spec goes (its spec and all its facts, deleted ones included), then the removals; the
+   * records of tasks that are really gone go out with the change (the peer archives them).
+   */
+  private applyRemovals(c: BoardChange): void {
+    const removals = this.removals;
+    this.removals = [];
+    c.deleted += removals.length;
+    const tasks = this.tasks;
+    const leaving = new Set<string>();
+    for (const [kind, key] of removals) {
+      if (kind === 'task' && tasks.specs.has(key) && tasks.facts.get(key)?.segment === undefined) leaving.add(key);
+      if (kind === 'seg') for (const id of tasks.segTasks.get(key) ?? []) if (tasks.facts.get(id)?.segment === key) leaving.add(id);
+    }
+    const records = new Map<string, TaskRecord>();
+    for (const id of leaving) {
+      const rec = copy.recordOf(tasks, id);
+      if (rec) records.set(id, rec);
+    }
+    for (const [kind, key] of removals) {
+      if (kind === 'task') c.tasks.add(tasks.ingestTask(key));
+      else if (kind === 'fact') {
+        const t = tasks.ingestFact(key);
+        if (t) c.tasks.add(t);
+      } else if (kind === 'seg') for (const id of tasks.ingestSegment(key)) c.tasks.add(id);
+      else for (const id of tasks.ingestActivity(key)) c.tasks.add(id);
+    }
+    for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
   }
 
   onChange(listener: (c: BoardChange) => void): () => void {
@@ -239,6 +282,32 @@ export class TaskBoard {
    */
   restore(rec: TaskRecord): number {
     return copy.restore(this.parts(), rec);
+  }
+
+  /**
+   * Deletes the live entries of these tasks (they leave the live document for the archives): every
+   * replica, this one included, then reports them in a change's `removed` records. A task batch
+   * goes only with all its tasks, an activity batch only when it names no task that stays.
+   * Returns the number of entries deleted (the tombstones left in the document).
+   */
+  deleteTasks(ids: ReadonlySet<string>): number {
+    return copy.deleteTasks(this.parts(), ids);
+  }
+
+  /** Live task entries in the document (single tasks, facts, task batches, activity batches). */
+  entryCount(): number {
+    const t = this.tasks;
+    return t.tasksMap.size + t.factsMap.size + t.segsMap.size + t.actsMap.size;
+  }
+
+  /** The task batch holding a task, if it came in one. */
+  batchOf(id: string): string | undefined {
+    return this.tasks.facts.get(id)?.segment;
+  }
+
+  /** The tasks a task batch holds (as this replica ingested it). */
+  batchTasks(key: string): readonly string[] {
+    return this.tasks.segTasks.get(key) ?? [];
   }
 
   private parts(): copy.BoardParts {

@@ -11,7 +11,7 @@
 import type * as Y from 'yjs';
 import type { TaskBoard } from '@agentmesh/crdt-store';
 import { DEFAULT_WEIGHTS, MeshError, createRng, type ObjectiveWeights, type Rng, type StrategyName, type TaskSpec, type TaskView } from '@agentmesh/scheduler';
-import { MemoryArchive, type Archive, type ArchiveRecord, type Generation, type InvalidEntry } from '@agentmesh/crdt-store';
+import { MemoryArchive, type Archive, type ArchiveRecord, type Generation, type InvalidEntry, type TaskRecord } from '@agentmesh/crdt-store';
 import { agentDefinition, type AgentDefinition } from './agents.js';
 import type { Clock } from './clock.js';
 import { TypedEmitter } from './emitter.js';
@@ -19,6 +19,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { SyncEngine, type SyncStats } from './sync/engine.js';
 import { buildTaskSpec, type TaskInput } from './task-input.js';
 import { ActivityWriter } from './peer/activity.js';
+import { Archiver } from './peer/archiver.js';
 import { Assigned } from './peer/assigned.js';
 import { Bidding } from './peer/bidding.js';
 import { Submitter } from './peer/submit.js';
@@ -67,6 +68,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly submitter: Submitter;
   private readonly quorum: Quorum;
   private readonly generations: Generations;
+  private readonly archiver: Archiver;
   private readonly loop: MainLoop;
   private started = false;
   private stopped = false;
@@ -137,7 +139,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.log.log('warn', 'rejected update', { from, reason });
       this.emit('invalid', { source: from, reason });
     });
-    this.durability = new Durability(this.ctx, opts.storage, this.document);
+    this.durability = new Durability(this.ctx, opts.storage, this.document, () => this.archiver.settled());
     this.liveness = new Liveness(this.ctx, this.sync);
     this.taskViews = new Views(this.ctx, this.archive);
     const activity = new ActivityWriter(this.ctx);
@@ -157,15 +159,25 @@ export class Peer extends TypedEmitter<PeerEvents> {
       rollover: this.rollover,
       newDocument: () => this.newDocument(),
       caughtUp: () => this.loop.isCaughtUp(),
-      forget: (id) => {
-        this.loop.forget(id);
-        this.bidding.poolDelete(id);
-        this.taskViews.forget(id);
-        this.bidding.release(id);
-      },
+      tombstones: () => this.archiver.tombstones,
+      entered: () => this.archiver.newGeneration(),
+      forget: (id) => this.forget(id),
       markDirty: (id) => this.loop.markDirty(id),
     });
+    this.archiver = new Archiver(this.ctx, {
+      live: this.document,
+      views: this.taskViews,
+      archive: this.archive,
+      liveness: this.liveness,
+      sync: this.sync,
+      rollover: this.rollover,
+      running: () => this.runs.ids(),
+      caughtUp: () => this.loop.isCaughtUp(),
+      docBytes: () => this.generations.bytes,
+      forget: (id) => this.forget(id),
+    });
     this.loop = new MainLoop(this.ctx, {
+      archiver: this.archiver,
       assigned: this.assigned,
       views: this.taskViews,
       runs: this.runs,
@@ -180,6 +192,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   private newDocument(): { doc: Y.Doc; board: TaskBoard } {
     return newDocument(this.rng, () => this.clock.now(), (e) => this.reportInvalid(e));
+  }
+
+  /** A task left the live document: every part forgets it. */
+  private forget(id: string): void {
+    this.loop.forget(id);
+    this.bidding.poolDelete(id);
+    this.taskViews.forget(id);
+    this.bidding.release(id);
   }
 
   private reportInvalid(e: InvalidEntry): void {
@@ -201,8 +221,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   private async startInner(): Promise<void> {
+    // Tasks archived before a crash whose archive write may not have made it: their deletions
+    // replay from the log (with everything they had), so they are archived again (idempotent).
+    const replayed: { records: TaskRecord[]; deleted: number } = { records: [], deleted: 0 };
+    const off = this.document.board.onChange((c) => {
+      replayed.records.push(...c.removed);
+      replayed.deleted += c.deleted;
+    });
     const loaded = await this.durability.load();
+    off();
     const board = this.document.board;
+    if (replayed.deleted > 0) this.archiver.onRemoved(replayed.records, replayed.deleted, true);
     this.document.loaded(board.generation());
     this.generations.loaded(loaded.bytes);
     this.durability.hook();
@@ -319,8 +348,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /** Waits for the archive writes and compaction of past generation changes. */
-  settled(): Promise<void> {
-    return this.generations.settled();
+  async settled(): Promise<void> {
+    await this.generations.settled();
+    await this.archiver.settled();
   }
 
   /** True when an update carries changes of an earlier generation's document (a stale replica). */
@@ -422,7 +452,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.bidding.clear();
     this.assigned.clear();
     await this.runs.drain(this.timing.drainMs);
-    await this.generations.settled();
+    await this.settled();
     await this.flush();
     this.sync.flush();
     this.shutdown();

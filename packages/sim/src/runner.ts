@@ -75,7 +75,7 @@ export const SIM_TIMING: Partial<PeerTiming> = {
  * Archival in the simulator: short enough that finished tasks leave the live document for the
  * archives several times per run, during partitions and crashes too.
  */
-export const SIM_ROLLOVER = { retentionMs: 2000, maxFinished: 15, minArchive: 8, checkMs: 250, staggerMs: 400 };
+export const SIM_ROLLOVER = { retentionMs: 2000, maxFinished: 15, maxTombstones: 40, checkMs: 250, staggerMs: 400 };
 
 interface SimNode {
   id: string;

@@ -33,6 +33,8 @@ export class Durability {
     private readonly ctx: PeerContext,
     private readonly storage: Storage,
     private readonly live: LiveDocument,
+    /** Resolves when what a compaction would drop from the log is safe elsewhere (the archive). */
+    private readonly beforeCompact: () => Promise<void> = async () => {},
   ) {}
 
   /** The live document was replaced: log the new one's updates from now on. */
@@ -121,6 +123,8 @@ export class Durability {
 
   /** Folds the update log into one snapshot of the whole document. */
   async compact(): Promise<void> {
+    // Tasks archived since the last compaction are only in the log until then: archive them first.
+    await this.beforeCompact();
     await this.storage.compact(Y.encodeStateAsUpdate(this.live.doc));
   }
 

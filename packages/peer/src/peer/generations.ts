@@ -15,7 +15,7 @@ import type { PeerContext } from './context.js';
 import type { Durability } from './durability.js';
 import type { LiveDocument } from './live-document.js';
 import type { Liveness } from './liveness.js';
-import { archiveRecord, dropSet, keepFor, splitTasks, type RolloverPolicy, type TaskSplit } from './rollover.js';
+import type { RolloverPolicy } from './rollover.js';
 import type { Runs } from './runs.js';
 import type { Views } from './views.js';
 
@@ -32,6 +32,10 @@ export interface GenerationsDeps {
   newDocument(): { doc: Y.Doc; board: TaskBoard };
   /** Has the peer caught up with the mesh since it started? */
   caughtUp(): boolean;
+  /** Entries deleted from the live document since its generation began. */
+  tombstones(): number;
+  /** The new generation began (its document has no tombstones). */
+  entered(): void;
   /** A task left the live document: the main loop, bidding and views forget it. */
   forget(id: string): void;
   /** A task of the new document is to be evaluated again. */
@@ -45,6 +49,7 @@ export class Generations {
   /** When this peer last moved to a new generation (-Infinity: not since it started). */
   private genEnteredAt = -Infinity;
   private lastRolloverCheck = -Infinity;
+  private lastMeasured = -Infinity;
   private rolloverDueSince: number | undefined;
   /** A later generation we asked a peer for (its whole document, the base of ours). */
   private pendingGen: { name: string; gen: Generation; from: string; askedAt: number } | undefined;
@@ -88,68 +93,40 @@ export class Generations {
     if (this.deps.archive.mightHave(id)) this.toCheck.add(id);
   }
 
-  /** Starts a new generation now if one is due (called from the main loop every `checkMs`). */
+  /**
+   * Starts a new generation now if one is due (called from the main loop every `checkMs`): when
+   * the live document holds many tombstones (entries deleted by archival) and few live tasks, so
+   * the copy is small and clears them; or when the document is over its size budget. Finished
+   * tasks leave by archival (archiver.ts), not here.
+   */
   maybeRollover(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;
     if (ctx.quiet() || !deps.caughtUp() || this.pendingGen || now - this.lastRolloverCheck < policy.checkMs) return;
     this.lastRolloverCheck = now;
     const board = ctx.board();
-    // Cheap pre-check on the states already derived: nothing to do without enough finished tasks.
     const age = now - this.genStartedAt;
-    let finished = 0;
-    for (const st of deps.views.lastStates()) if (isTerminal(st)) finished++;
-    const keepMax = Math.min(policy.maxFinished, board.taskCount);
-    const couldBeDue = finished > 0 && (finished - keepMax >= policy.minArchive || age >= policy.retentionMs || this.genBytes > policy.maxDocBytes / 2);
-    if (!couldBeDue && !(this.genBytes > policy.maxDocBytes && age >= 60_000)) {
+    const tombstones = deps.tombstones();
+    // The byte count only grows (every update adds): measure the real size, rarely, once it is large.
+    if (this.genBytes > policy.maxDocBytes && now - this.lastMeasured >= 30_000) {
+      this.lastMeasured = now;
+      this.genBytes = Y.encodeStateAsUpdate(deps.live.doc).byteLength;
+    }
+    // Worth it when the copy (the live entries) is no bigger than what it clears (the tombstones).
+    const cleanup = tombstones >= policy.maxTombstones && board.entryCount() <= 2 * tombstones;
+    const oversize = this.genBytes > policy.maxDocBytes && age >= 60_000;
+    if (!cleanup && !oversize) {
       this.rolloverDueSince = undefined;
       return;
     }
-    const split = splitTasks(deps.views.views(now), (id) => board.getFacts(id));
-    if (this.genBytes > policy.maxDocBytes / 2) this.genBytes = Y.encodeStateAsUpdate(deps.live.doc).byteLength;
-    const unfinished = split.views.size - split.finished.length;
-    const keep = keepFor(policy, this.genBytes, split.views.size, unfinished);
-    const cut: Generation = { n: deps.live.generation.n + 1, at: Math.max(1, Math.round(now)), keep, by: ctx.id };
-    const drop = this.stableOnly(dropSet(split, cut, policy.retentionMs, new Set(deps.runs.ids())), now);
-    const due = drop.size >= policy.minArchive || (drop.size > 0 && age >= policy.retentionMs) || (this.genBytes > policy.maxDocBytes && age >= 60_000);
-    if (!due) {
-      this.rolloverDueSince = undefined;
-      return;
-    }
+    const cut: Generation = { n: deps.live.generation.n + 1, at: Math.max(1, Math.round(now)), keep: board.taskCount, by: ctx.id };
     this.rolloverDueSince ??= now;
     // One peer usually starts it: the alive peers take turns by a hash of the generation number.
     const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
     alive.sort((a, b) => unitHash('gen', cut.n, a) - unitHash('gen', cut.n, b) || (a < b ? -1 : 1));
     const rank = Math.max(0, alive.indexOf(ctx.id));
     if (now - this.rolloverDueSince < rank * policy.staggerMs) return;
-    this.enter(cut, undefined, split);
-  }
-
-  /**
-   * Keeps the tasks every present peer already holds entirely (its latest state vector covers
-   * each of their entries). A task some peer may still lack a fact of stays live: archiving it
-   * here would freeze an outcome others could decide differently. Peers not heard from for a
-   * while are not waited for; what they bring back later stays live until everyone has it.
-   */
-  private stableOnly(ids: Set<string>, now: number): Set<string> {
-    if (ids.size === 0) return ids;
-    const { ctx, deps } = this;
-    const board = ctx.board();
-    const awayMs = Math.max(10 * ctx.timing.heartbeatMs, 2 * ctx.timing.lease.leaseMs);
-    const svs: ReadonlyMap<number, number>[] = [];
-    for (const p of board.peers()) {
-      if (p.id === ctx.id) continue;
-      const heard = deps.sync.lastHeardFrom(p.id);
-      if (heard === undefined || now - heard > awayMs) continue;
-      const sv = deps.sync.stateVectorOf(p.id);
-      if (!sv) return new Set();
-      svs.push(sv);
-    }
-    const out = new Set<string>();
-    for (const id of ids) {
-      if (board.taskItemIds(id).every(({ client, clock }) => svs.every((sv) => (sv.get(client) ?? 0) > clock))) out.add(id);
-    }
-    return out;
+    this.enter(cut, undefined);
   }
 
   /**
@@ -187,17 +164,18 @@ export class Generations {
    * Moves to generation `g`: a fresh document gets the base (when another peer started it), then
    * every entry of ours it lacks except finished tasks the cut archives; the archive gets those.
    */
-  private enter(g: Generation, base: { from: string; update: Uint8Array } | undefined, split?: TaskSplit): void {
+  private enter(g: Generation, base: { from: string; update: Uint8Array } | undefined): void {
     const { ctx, deps } = this;
     const now = ctx.clock.now();
     const old = deps.live.board;
     const oldDoc = deps.live.doc;
     const gen = deps.live.generation;
-    split ??= splitTasks(deps.views.views(now), (id) => old.getFacts(id));
     const { doc, board } = deps.newDocument();
     const oldName = gen.n === 0 ? encodeGeneration(GENESIS) : encodeGeneration(gen);
     const mine = [...old.lineage(), oldName].slice(-32);
-    let drop = this.stableOnly(dropSet(split, g, deps.rollover.retentionMs, new Set(deps.runs.ids())), now);
+    // Nothing is archived at a generation change (archival deletes entries as tasks finish): the
+    // new document holds every live entry, without the old one's tombstones.
+    const drop = new Set<string>();
     let reinsert: ArchiveRecord[] = [];
     if (base) {
       Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
@@ -210,7 +188,6 @@ export class Generations {
         const common = [...mine].reverse().find((n) => theirs.includes(n));
         const ours = common === undefined ? mine : mine.slice(mine.indexOf(common) + 1);
         reinsert = ours.flatMap((n) => deps.archive.byGeneration(n));
-        drop = new Set();
         ctx.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
       }
     } else board.setLineage(mine);
@@ -222,11 +199,6 @@ export class Generations {
     board.markGeneration(g);
     const name = encodeGeneration(g);
     const archived: ArchiveRecord[] = [];
-    for (const r of records) {
-      const v = split.views.get(r.id);
-      const f = old.getFacts(r.id);
-      if (v && f) archived.push(archiveRecord(r, v, f, g, now));
-    }
     for (const client of Y.decodeStateVector(Y.encodeStateVector(oldDoc)).keys()) this.retiredClients.add(client);
     this.genStartedAt = this.genEnteredAt = now;
     this.pendingGen = undefined;
@@ -234,6 +206,7 @@ export class Generations {
     const snapshot = Y.encodeStateAsUpdate(doc);
     this.genBytes = snapshot.byteLength;
     deps.durability.logGeneration(snapshot);
+    deps.entered();
     // Every part follows the new document (storage, main loop, sync, websocket clients).
     deps.live.replace(doc, board, g);
     for (const id of drop) deps.forget(id);
@@ -264,6 +237,11 @@ export class Generations {
   settling(now: number): boolean {
     if (this.pendingGen !== undefined) return true;
     return now - this.genEnteredAt < Math.max(4 * this.ctx.timing.bidWindowMs, 4 * this.deps.sync.maxRtt(), 60);
+  }
+
+  /** Bytes of updates since the generation began (an upper estimate of the encoded document). */
+  get bytes(): number {
+    return this.genBytes;
   }
 
   /** Waits for the archive writes and compaction of past generation changes. */

@@ -9,6 +9,7 @@ import { isTerminal, type TaskSpec, type TaskView } from '@agentmesh/scheduler';
 import type { BoardChange, TaskBoard } from '@agentmesh/crdt-store';
 import type { TimerId } from '../clock.js';
 import type { SyncEngine } from '../sync/engine.js';
+import type { Archiver } from './archiver.js';
 import type { Assigned } from './assigned.js';
 import type { Bidding } from './bidding.js';
 import type { PeerContext } from './context.js';
@@ -22,6 +23,7 @@ import { SweepIndex } from './sweep-index.js';
 import type { Views } from './views.js';
 
 export interface MainLoopDeps {
+  archiver: Archiver;
   assigned: Assigned;
   views: Views;
   runs: Runs;
@@ -94,6 +96,7 @@ export class MainLoop {
   }
 
   private onBoardChange(c: BoardChange): void {
+    if (c.deleted > 0) this.deps.archiver.onRemoved(c.removed, c.deleted);
     for (const id of c.tasks) {
       this.dirty.add(id);
       if (!c.local && !this.deps.views.known(id)) this.deps.generations.noteNew(id);
@@ -131,6 +134,7 @@ export class MainLoop {
     this.deps.quorum.fence(now);
     this.deps.generations.restoreFromArchive();
     this.process();
+    this.deps.archiver.maybeArchive(now);
     this.deps.generations.maybeRollover(now);
     this.deps.durability.maybeFlush(now);
   }
@@ -198,6 +202,7 @@ export class MainLoop {
       const v = deps.views.derive(id, facts, pass.now, pass.memo);
       pass.memo.set(id, v.state);
       deps.views.note(id, v);
+      deps.archiver.note(id, facts.spec, facts, isTerminal(v.state));
       this.evaluateTask(pass, id, facts.spec, v);
     }
     // Free capacity: start tasks assigned here, then look at pending tasks not evaluated in this pass.

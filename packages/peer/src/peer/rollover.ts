@@ -13,13 +13,13 @@ export interface RolloverPolicy {
   maxFinished: number;
   /** Size budget of the live document: past it, finished tasks go sooner (default 4 MiB). */
   maxDocBytes: number;
-  /**
-   * A new generation is started once at least this many tasks can leave (default 2,000), or once
-   * any can and the generation is older than the retention.
-   */
-  minArchive: number;
-  /** How often a peer checks whether a new generation is due. */
+  /** How often a peer checks whether archival or a new generation is due. */
   checkMs: number;
+  /**
+   * Entries deleted from the live document (by archival) after which a new generation clears
+   * their tombstones, once few tasks are live (default 50,000).
+   */
+  maxTombstones: number;
   /** The peer ranked i for starting a generation waits i x this after it is due, so usually one starts it. */
   staggerMs: number;
 }
@@ -28,8 +28,8 @@ export const DEFAULT_ROLLOVER: RolloverPolicy = {
   retentionMs: DEFAULT_RETENTION.retentionMs,
   maxFinished: DEFAULT_RETENTION.maxFinished,
   maxDocBytes: 4 * 1024 * 1024,
-  minArchive: 2000,
   checkMs: 1000,
+  maxTombstones: 50_000,
   staggerMs: 2000,
 };
 

@@ -1,0 +1,211 @@
+// Archival by deletion: finished tasks past the retention (or beyond the newest `maxFinished`)
+// leave the live document when every present peer holds all of their entries: one peer (the
+// first of a rendezvous order among the alive peers, the others after a stagger) deletes their
+// entries in one transaction, and every replica that sees the deletion puts the tasks in its own
+// archive. A task batch leaves only with all its tasks. A deletion leaves a small tombstone in the
+// document; a new generation (generations.ts) clears those now and then.
+
+import { deriveTask, finishedAt, selectArchivable, unitHash, type FinishedTask, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
+import { factsFromRecord, type Archive, type ArchiveRecord, type TaskRecord } from '@agentmesh/crdt-store';
+import type { SyncEngine } from '../sync/engine.js';
+import type { PeerContext } from './context.js';
+import type { LiveDocument } from './live-document.js';
+import type { Liveness } from './liveness.js';
+import { keepFor, type RolloverPolicy } from './rollover.js';
+import type { Views } from './views.js';
+
+export interface ArchiverDeps {
+  live: LiveDocument;
+  views: Views;
+  archive: Archive;
+  liveness: Liveness;
+  sync: SyncEngine;
+  rollover: RolloverPolicy;
+  /** Tasks running here (never archived while they run). */
+  running: () => Iterable<string>;
+  caughtUp: () => boolean;
+  /** Bytes of the live document (an upper estimate). */
+  docBytes: () => number;
+  /** A task left the live document: every part forgets it. */
+  forget: (id: string) => void;
+}
+
+/**
+ * The tasks every present peer holds entirely (its latest state vector covers each of their
+ * entries). A task some peer may still lack a fact of stays live: archiving it would freeze an
+ * outcome others could decide differently. Peers not heard from for a while are not waited for;
+ * what they bring back later comes back into the live document (see onRemoved, restore).
+ */
+export function stableTasks(ctx: PeerContext, sync: SyncEngine, ids: Iterable<string>, now: number): Set<string> {
+  const board = ctx.board();
+  const awayMs = Math.max(10 * ctx.timing.heartbeatMs, 2 * ctx.timing.lease.leaseMs);
+  const svs: ReadonlyMap<number, number>[] = [];
+  for (const p of board.peers()) {
+    if (p.id === ctx.id) continue;
+    const heard = sync.lastHeardFrom(p.id);
+    if (heard === undefined || now - heard > awayMs) continue;
+    const sv = sync.stateVectorOf(p.id);
+    if (!sv) return new Set();
+    svs.push(sv);
+  }
+  const out = new Set<string>();
+  for (const id of ids) {
+    if (board.taskItemIds(id).every(({ client, clock }) => svs.every((sv) => (sv.get(client) ?? 0) > clock))) out.add(id);
+  }
+  return out;
+}
+
+export class Archiver {
+  /** Finished live tasks as last derived. */
+  private readonly finished = new Map<string, FinishedTask>();
+  /** Unfinished live tasks that depend on others (their dependencies stay live). */
+  private readonly waiting = new Map<string, readonly string[]>();
+  private lastCheck = -Infinity;
+  /** Since when each unit (task batch key or single task id) has been due here. */
+  private readonly dueSince = new Map<string, number>();
+  /** Entries deleted from the live document since its generation began (its tombstones). */
+  tombstones = 0;
+  /** Archive writes in order (durable before what depends on them). */
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly deps: ArchiverDeps,
+  ) {}
+
+  /** The main loop derived a task: finished ones become candidates. */
+  note(id: string, spec: TaskSpec, facts: TaskFacts, terminal: boolean): void {
+    if (terminal) {
+      this.waiting.delete(id);
+      if (!this.finished.has(id)) this.finished.set(id, { id, finishedAt: finishedAt(facts), dependsOn: spec.dependsOn });
+    } else {
+      this.finished.delete(id);
+      if (spec.dependsOn.length > 0) this.waiting.set(id, spec.dependsOn);
+      else this.waiting.delete(id);
+    }
+  }
+
+  forget(id: string): void {
+    this.finished.delete(id);
+    this.waiting.delete(id);
+  }
+
+  /** A new generation began: its document has no tombstones. */
+  newGeneration(): void {
+    this.tombstones = 0;
+    this.dueSince.clear();
+  }
+
+  /** Deletes what is due and stable, at most every `checkMs` (main loop). */
+  maybeArchive(now: number): void {
+    const { ctx, deps } = this;
+    const policy = deps.rollover;
+    if (ctx.quiet() || !deps.caughtUp() || now - this.lastCheck < policy.checkMs || this.finished.size === 0) return;
+    this.lastCheck = now;
+    const board = ctx.board();
+    const unfinished = board.taskCount - this.finished.size;
+    const keep = keepFor(policy, deps.docBytes(), board.taskCount, unfinished);
+    const liveDeps: string[] = [];
+    for (const d of this.waiting.values()) liveDeps.push(...d);
+    const selected = new Set(selectArchivable([...this.finished.values()], liveDeps, { at: now, keep, retentionMs: policy.retentionMs }));
+    if (selected.size === 0) {
+      this.dueSince.clear();
+      return;
+    }
+    for (const id of deps.running()) selected.delete(id);
+    // Units: a task batch goes only with every one of its tasks.
+    const units = new Map<string, string[]>();
+    for (const id of selected) {
+      const key = board.batchOf(id) ?? id;
+      let list = units.get(key);
+      if (!list) units.set(key, (list = []));
+      list.push(id);
+    }
+    for (const [key, ids] of units) {
+      const batch = board.batchOf(ids[0]!) === key;
+      if (batch && board.batchTasks(key).some((t) => !selected.has(t) && board.batchOf(t) === key)) units.delete(key);
+    }
+    const stable = stableTasks(ctx, deps.sync, [...units.values()].flat(), now);
+    const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
+    const go = new Set<string>();
+    const seen = new Set<string>();
+    for (const [key, ids] of units) {
+      seen.add(key);
+      if (!ids.every((id) => stable.has(id))) continue;
+      const since = this.dueSince.get(key) ?? now;
+      this.dueSince.set(key, since);
+      // One peer usually does it: the alive peers take turns by a hash of the unit.
+      const order = [...alive].sort((a, b) => unitHash('archive', key, a) - unitHash('archive', key, b) || (a < b ? -1 : 1));
+      const rank = Math.max(0, order.indexOf(ctx.id));
+      if (now - since < rank * policy.staggerMs) continue;
+      for (const id of ids) go.add(id);
+    }
+    for (const key of this.dueSince.keys()) if (!seen.has(key)) this.dueSince.delete(key);
+    if (go.size === 0) return;
+    const n = board.deleteTasks(go);
+    if (n > 0) ctx.log.log('debug', 'archived finished tasks', { tasks: go.size, entries: n });
+  }
+
+  /**
+   * Tasks left the live document (deleted by this peer or another): each finished one goes into
+   * this peer's archive; one this replica still sees unfinished (it lacked facts the deleter had)
+   * is written back, so it stays live until everyone agrees how it ended.
+   */
+  onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false): void {
+    const { ctx, deps } = this;
+    const generation = deps.live.name;
+    this.tombstones += deletedEntries;
+    const now = ctx.clock.now();
+    const archived: ArchiveRecord[] = [];
+    const back: TaskRecord[] = [];
+    for (const rec of records) {
+      this.forget(rec.id);
+      deps.forget(rec.id);
+      const facts = factsFromRecord(rec);
+      if (!facts) continue;
+      const v = deriveTask(facts, {
+        now,
+        taskSeenAt: now,
+        seenAt: () => now,
+        lastSeen: () => now,
+        depState: (dep) => deps.views.lastStateOf(dep) ?? deps.archive.get(dep)?.state,
+        lease: ctx.timing.lease,
+        backoff: ctx.timing.backoff,
+        seed: ctx.meshSeed,
+        knownPeers: deps.liveness.knownPeers(),
+      });
+      if (v.state !== 'done' && v.state !== 'dead' && v.state !== 'cancelled') {
+        // Replaying this peer's own log: the write-back that followed is in the log too.
+        if (!replay) back.push(rec);
+        continue;
+      }
+      archived.push({
+        ...rec,
+        state: v.state,
+        finishedAt: finishedAt(facts),
+        result: v.result?.result ?? null,
+        peer: v.result?.peer ?? null,
+        attempts: v.attempts,
+        gen: generation,
+        archivedAt: now,
+      });
+    }
+    if (back.length > 0) {
+      ctx.log.log('info', 'tasks left the live document before this replica saw them end: written back', { tasks: back.length });
+      const board = ctx.board();
+      board.transact(() => {
+        for (const r of back) board.restore(r);
+      });
+    }
+    if (archived.length > 0) {
+      this.work = this.work
+        .then(() => deps.archive.append(archived))
+        .catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
+    }
+  }
+
+  /** Waits for the archive writes so far. */
+  settled(): Promise<void> {
+    return this.work;
+  }
+}
