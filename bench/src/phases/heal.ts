@@ -1,6 +1,7 @@
 // Why: partition tolerance has a price at heal time. Two halves of the mesh work apart, then
 // heal; this measures the sync bytes the peers send and the time until every peer agrees, and
 // compares them with the least possible: the two Yjs diffs between the halves' documents.
+import { TaskBoard } from '@agentmesh/crdt-store';
 import { performance } from 'node:perf_hooks';
 import * as Y from 'yjs';
 import type { Config } from '../args.js';
@@ -67,7 +68,8 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     let docA: Y.Doc;
     let docB: Y.Doc;
     try {
-      await until('client copies to hold every task', () => ca.doc.getMap('tasks').size >= cfg.healTasks && cb.doc.getMap('tasks').size >= cfg.healTasks, 20_000, 50);
+      const boards = [ca, cb].map((c) => new TaskBoard(c.doc, { now: () => Date.now() }));
+      await until('client copies to hold every task', () => boards.every((b) => b.taskCount >= cfg.healTasks), 20_000, 50);
       await sleep(500);
       docA = copyDoc(ca.doc);
       docB = copyDoc(cb.doc);

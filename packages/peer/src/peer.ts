@@ -17,23 +17,22 @@ import type { Clock } from './clock.js';
 import { TypedEmitter } from './emitter.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SyncEngine, type SyncStats } from './sync/engine.js';
-import { buildTaskSpec, type TaskInput } from './task-input.js';
-import { ActivityWriter } from './peer/activity.js';
-import { Archiver } from './peer/archiver.js';
-import { Assigned } from './peer/assigned.js';
-import { Bidding } from './peer/bidding.js';
-import { Submitter } from './peer/submit.js';
+import type { TaskInput } from './task-input.js';
+import type { Archiver } from './peer/archiver.js';
+import type { Assigned } from './peer/assigned.js';
+import type { Bidding } from './peer/bidding.js';
+import type { Submitter } from './peer/submit.js';
 import { DEFAULT_TIMING, capabilitiesOf, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
-import { Durability } from './peer/durability.js';
-import { Generations } from './peer/generations.js';
+import type { Durability } from './peer/durability.js';
+import type { Generations } from './peer/generations.js';
 import { LiveDocument, compareGenerationNames, newDocument } from './peer/live-document.js';
-import { Liveness } from './peer/liveness.js';
-import { MainLoop } from './peer/main-loop.js';
-import { Quorum } from './peer/quorum.js';
+import type { Liveness } from './peer/liveness.js';
+import type { MainLoop } from './peer/main-loop.js';
+import { assembleParts } from './peer/parts.js';
 import { DEFAULT_ROLLOVER, type RolloverPolicy } from './peer/rollover.js';
-import { Runs } from './peer/runs.js';
+import type { Runs } from './peer/runs.js';
 import { documentStats, peerStatus, type DocStats, type PeerStatus } from './peer/status.js';
-import { Views } from './peer/views.js';
+import type { Views } from './peer/views.js';
 
 export { DEFAULT_TIMING, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
 export { DEFAULT_ROLLOVER, type RolloverPolicy } from './peer/rollover.js';
@@ -66,10 +65,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly bidding: Bidding;
   private readonly assigned: Assigned;
   private readonly submitter: Submitter;
-  private readonly quorum: Quorum;
   private readonly generations: Generations;
   private readonly archiver: Archiver;
   private readonly loop: MainLoop;
+  /** A task left the live document: every part forgets it. */
+  private readonly forget: (id: string) => void;
   private started = false;
   private stopped = false;
   private quiet = false;
@@ -139,67 +139,26 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.log.log('warn', 'rejected update', { from, reason });
       this.emit('invalid', { source: from, reason });
     });
-    this.durability = new Durability(this.ctx, opts.storage, this.document, () => this.archiver.settled());
-    this.liveness = new Liveness(this.ctx, this.sync);
-    this.taskViews = new Views(this.ctx, this.archive);
-    const activity = new ActivityWriter(this.ctx);
-    this.runs = new Runs(this.ctx, { agents, views: this.taskViews, archive: this.archive, liveness: this.liveness, activity, writeSeq: () => this.durability.lastWriteSeq });
-    this.bidding = new Bidding(this.ctx, { runs: this.runs, views: this.taskViews, liveness: this.liveness, sync: this.sync, k: opts.shortlist ?? 2, weights });
-    this.assigned = new Assigned(this.ctx, this.runs, this.bidding, this.taskViews);
-    this.submitter = new Submitter({ ctx: this.ctx, liveness: this.liveness, rng: this.rng, defaultStrategy: this.defaultStrategy, selfRoom: () => this.bidding.freeSlots() - this.assigned.queued });
-    this.quorum = new Quorum(this.ctx, this.liveness, this.runs, this.bidding);
-    this.generations = new Generations(this.ctx, {
+    const parts = assembleParts({
+      ctx: this.ctx,
       live: this.document,
-      durability: this.durability,
       sync: this.sync,
-      views: this.taskViews,
-      runs: this.runs,
-      liveness: this.liveness,
+      storage: opts.storage,
       archive: this.archive,
       rollover: this.rollover,
+      agents,
+      rng: this.rng,
+      defaultStrategy: this.defaultStrategy,
+      shortlist: opts.shortlist ?? 2,
+      weights,
       newDocument: () => this.newDocument(),
-      caughtUp: () => this.loop.isCaughtUp(),
-      tombstones: () => this.archiver.tombstones,
-      entered: () => this.archiver.newGeneration(),
-      forget: (id) => this.forget(id),
-      markDirty: (id) => this.loop.markDirty(id),
     });
-    this.archiver = new Archiver(this.ctx, {
-      live: this.document,
-      views: this.taskViews,
-      archive: this.archive,
-      liveness: this.liveness,
-      sync: this.sync,
-      rollover: this.rollover,
-      running: () => this.runs.ids(),
-      caughtUp: () => this.loop.isCaughtUp(),
-      docBytes: () => this.generations.bytes,
-      forget: (id) => this.forget(id),
-    });
-    this.loop = new MainLoop(this.ctx, {
-      archiver: this.archiver,
-      assigned: this.assigned,
-      views: this.taskViews,
-      runs: this.runs,
-      bidding: this.bidding,
-      quorum: this.quorum,
-      generations: this.generations,
-      durability: this.durability,
-      liveness: this.liveness,
-      sync: this.sync,
-    });
+    ({ durability: this.durability, liveness: this.liveness, views: this.taskViews, runs: this.runs, bidding: this.bidding, assigned: this.assigned, submitter: this.submitter, generations: this.generations, archiver: this.archiver, loop: this.loop } = parts);
+    this.forget = parts.forget;
   }
 
   private newDocument(): { doc: Y.Doc; board: TaskBoard } {
     return newDocument(this.rng, () => this.clock.now(), (e) => this.reportInvalid(e));
-  }
-
-  /** A task left the live document: every part forgets it. */
-  private forget(id: string): void {
-    this.loop.forget(id);
-    this.bidding.poolDelete(id);
-    this.taskViews.forget(id);
-    this.bidding.release(id);
   }
 
   private reportInvalid(e: InvalidEntry): void {

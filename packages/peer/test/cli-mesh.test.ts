@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as Y from 'yjs';
+import { decodeTaskBatch } from '@agentmesh/crdt-store';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 import { spawnPeer, type ReadyLine } from '../dist/cli/up-command.js';
@@ -82,11 +83,23 @@ describe('three peer processes over libp2p', () => {
     }
     expect(statuses[0].duplicateRuns).toBeLessThanOrEqual(5); // "a handful": a restarted peer waits to catch up before it bids
 
-    // A stock y-websocket client on C finds every task id.
+    // A stock y-websocket client on C finds every task id, following the documented layout: single
+    // entries in `tasks`, and task batches in `segs` (binary; decoded with the reference decoder).
     const doc = new Y.Doc();
     const provider = new WebsocketProvider(c.ready.wsUrl.replace(/\/agentmesh$/, ''), 'agentmesh', doc, { WebSocketPolyfill: WebSocket as never });
     try {
-      await until('stock client sync', async () => ids.every((id: string) => doc.getMap('tasks').has(id)), 20_000);
+      const held = () => {
+        const found = new Set<string>(doc.getMap('tasks').keys());
+        for (const [key, bytes] of doc.getMap('segs').entries()) {
+          const batch = decodeTaskBatch(key, bytes);
+          if (batch.ok) for (const t of batch.value.tasks) found.add(t.spec.id);
+        }
+        return found;
+      };
+      await until('stock client sync', async () => {
+        const found = held();
+        return ids.every((id: string) => found.has(id));
+      }, 20_000);
     } finally {
       provider.destroy();
       doc.destroy();

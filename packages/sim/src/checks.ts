@@ -100,6 +100,8 @@ export function dumpTask(peers: Peer[], id: string): void {
     const v = p.view(id);
     const f = p.document.board.getFacts(id);
     const spec = f ? { ...f.spec, payload: undefined } : undefined;
-    process.stderr.write(`${p.id}: ${JSON.stringify({ state: v?.state, round: v?.round, assignee: f?.assignee, bids: v?.bids, claims: f?.claims, expiries: f?.expiries, fails: f?.fails, spec, timing: p.timingNow() })}\n`);
+    const rec = p.archived(id);
+    const archived = rec ? { state: rec.state, peer: rec.peer, gen: rec.gen, archivedAt: rec.archivedAt, facts: Object.keys(rec.facts) } : undefined;
+    process.stderr.write(`${p.id}: ${JSON.stringify({ state: v?.state, round: v?.round, assignee: f?.assignee, bids: v?.bids, claims: f?.claims, expiries: f?.expiries, fails: f?.fails, spec, archived })}\n`);
   }
 }

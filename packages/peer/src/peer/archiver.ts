@@ -24,6 +24,8 @@ export interface ArchiverDeps {
   /** Tasks running here (never archived while they run). */
   running: () => Iterable<string>;
   caughtUp: () => boolean;
+  /** When this peer started (its clock). */
+  startedAt: () => number;
   /** Bytes of the live document (an upper estimate). */
   docBytes: () => number;
   /** A task left the live document: every part forgets it. */
@@ -31,19 +33,20 @@ export interface ArchiverDeps {
 }
 
 /**
- * The tasks every present peer holds entirely (its latest state vector covers each of their
- * entries). A task some peer may still lack a fact of stays live: archiving it would freeze an
- * outcome others could decide differently. Peers not heard from for a while are not waited for;
- * what they bring back later comes back into the live document (see onRemoved, restore).
+ * The tasks every known peer holds entirely (the latest state vector it announced covers each of
+ * their entries). A task some peer may lack a fact of stays live: archiving it would freeze an
+ * outcome that peer could decide differently (both sides of a partition archiving their own
+ * runs of one task would never compare them). A peer away longer than `forgetAfterMs` (a dead
+ * one) is no longer waited for; until this peer has heard from a known peer since it started, it
+ * waits for it too (up to the same bound).
  */
-export function stableTasks(ctx: PeerContext, sync: SyncEngine, ids: Iterable<string>, now: number): Set<string> {
+export function stableTasks(ctx: PeerContext, sync: SyncEngine, ids: Iterable<string>, now: number, startedAt: number, forgetAfterMs: number): Set<string> {
   const board = ctx.board();
-  const awayMs = Math.max(10 * ctx.timing.heartbeatMs, 2 * ctx.timing.lease.leaseMs);
   const svs: ReadonlyMap<number, number>[] = [];
   for (const p of board.peers()) {
     if (p.id === ctx.id) continue;
-    const heard = sync.lastHeardFrom(p.id);
-    if (heard === undefined || now - heard > awayMs) continue;
+    const heard = sync.lastHeardFrom(p.id) ?? startedAt;
+    if (now - heard > forgetAfterMs) continue;
     const sv = sync.stateVectorOf(p.id);
     if (!sv) return new Set();
     svs.push(sv);
@@ -125,7 +128,7 @@ export class Archiver {
       const batch = board.batchOf(ids[0]!) === key;
       if (batch && board.batchTasks(key).some((t) => !selected.has(t) && board.batchOf(t) === key)) units.delete(key);
     }
-    const stable = stableTasks(ctx, deps.sync, [...units.values()].flat(), now);
+    const stable = stableTasks(ctx, deps.sync, [...units.values()].flat(), now, deps.startedAt(), policy.forgetPeersAfterMs);
     const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
     const go = new Set<string>();
     const seen = new Set<string>();

@@ -69,6 +69,11 @@ export class MainLoop {
     this.unsubscribeBoard = board.onChange((c) => this.onBoardChange(c));
   }
 
+  /** When the peer started (its clock). */
+  get startTime(): number {
+    return this.startedAt;
+  }
+
   /** Has the peer caught up with the mesh since it started? */
   isCaughtUp(): boolean {
     return this.caughtUp;

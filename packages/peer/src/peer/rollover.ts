@@ -13,6 +13,11 @@ export interface RolloverPolicy {
   maxFinished: number;
   /** Size budget of the live document: past it, finished tasks go sooner (default 4 MiB). */
   maxDocBytes: number;
+  /**
+   * A finished task leaves the live document only once every known peer holds all of it; a peer
+   * not heard from for this long (a dead one) is no longer waited for (default 10 minutes).
+   */
+  forgetPeersAfterMs: number;
   /** How often a peer checks whether archival or a new generation is due. */
   checkMs: number;
   /**
@@ -28,6 +33,7 @@ export const DEFAULT_ROLLOVER: RolloverPolicy = {
   retentionMs: DEFAULT_RETENTION.retentionMs,
   maxFinished: DEFAULT_RETENTION.maxFinished,
   maxDocBytes: 4 * 1024 * 1024,
+  forgetPeersAfterMs: 10 * 60_000,
   checkMs: 1000,
   maxTombstones: 50_000,
   staggerMs: 2000,

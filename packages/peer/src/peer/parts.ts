@@ -1,0 +1,108 @@
+// Builds the parts of a peer and wires them to each other (constructor injection, no part reaches
+// into another's fields). The Peer (peer.ts) owns the result; this file is only the wiring, so
+// the dependency graph between parts is visible in one place.
+
+import type * as Y from 'yjs';
+import type { ObjectiveWeights, Rng, StrategyName } from '@agentmesh/scheduler';
+import type { Archive, Storage, TaskBoard } from '@agentmesh/crdt-store';
+import type { AgentDefinition } from '../agents.js';
+import type { SyncEngine } from '../sync/engine.js';
+import { ActivityWriter } from './activity.js';
+import { Archiver } from './archiver.js';
+import { Assigned } from './assigned.js';
+import { Bidding } from './bidding.js';
+import type { PeerContext } from './context.js';
+import { Durability } from './durability.js';
+import { Generations } from './generations.js';
+import type { LiveDocument } from './live-document.js';
+import { Liveness } from './liveness.js';
+import { MainLoop } from './main-loop.js';
+import { Quorum } from './quorum.js';
+import type { RolloverPolicy } from './rollover.js';
+import { Runs } from './runs.js';
+import { Submitter } from './submit.js';
+import { Views } from './views.js';
+
+export interface PartsInit {
+  ctx: PeerContext;
+  live: LiveDocument;
+  sync: SyncEngine;
+  storage: Storage;
+  archive: Archive;
+  rollover: RolloverPolicy;
+  agents: ReadonlyMap<string, AgentDefinition>;
+  rng: Rng;
+  defaultStrategy: StrategyName;
+  shortlist: number;
+  weights: ObjectiveWeights;
+  newDocument(): { doc: Y.Doc; board: TaskBoard };
+}
+
+export interface Parts {
+  durability: Durability;
+  liveness: Liveness;
+  views: Views;
+  runs: Runs;
+  bidding: Bidding;
+  assigned: Assigned;
+  submitter: Submitter;
+  quorum: Quorum;
+  generations: Generations;
+  archiver: Archiver;
+  loop: MainLoop;
+  /** A task left the live document: every part forgets it. */
+  forget(id: string): void;
+}
+
+export function assembleParts(init: PartsInit): Parts {
+  const { ctx, live, sync, archive, rollover } = init;
+  // Late-bound: parts built later are reached through these closures only after construction.
+  let p: Parts;
+  const durability = new Durability(ctx, init.storage, live, () => p.archiver.settled());
+  const liveness = new Liveness(ctx, sync);
+  const views = new Views(ctx, archive);
+  const activity = new ActivityWriter(ctx);
+  const runs = new Runs(ctx, { agents: init.agents, views, archive, liveness, activity, writeSeq: () => durability.lastWriteSeq });
+  const bidding = new Bidding(ctx, { runs, views, liveness, sync, k: init.shortlist, weights: init.weights });
+  const assigned = new Assigned(ctx, runs, bidding, views);
+  const submitter = new Submitter({ ctx, liveness, rng: init.rng, defaultStrategy: init.defaultStrategy, selfRoom: () => bidding.freeSlots() - assigned.queued });
+  const quorum = new Quorum(ctx, liveness, runs, bidding);
+  const forget = (id: string) => {
+    p.loop.forget(id);
+    bidding.poolDelete(id);
+    views.forget(id);
+    bidding.release(id);
+  };
+  const generations = new Generations(ctx, {
+    live,
+    durability,
+    sync,
+    views,
+    runs,
+    liveness,
+    archive,
+    rollover,
+    newDocument: init.newDocument,
+    caughtUp: () => p.loop.isCaughtUp(),
+    tombstones: () => p.archiver.tombstones,
+    entered: () => p.archiver.newGeneration(),
+    forget,
+    markDirty: (id) => p.loop.markDirty(id),
+  });
+  const archiver = new Archiver(ctx, {
+    live,
+    views,
+    archive,
+    liveness,
+    sync,
+    rollover,
+    running: () => runs.ids(),
+    caughtUp: () => p.loop.isCaughtUp(),
+    startedAt: () => p.loop.startTime,
+    docBytes: () => generations.bytes,
+    forget,
+  });
+  const loop = new MainLoop(ctx, { archiver, assigned, views, runs, bidding, quorum, generations, durability, liveness, sync });
+  p = { durability, liveness, views, runs, bidding, assigned, submitter, quorum, generations, archiver, loop, forget };
+  return p;
+}
