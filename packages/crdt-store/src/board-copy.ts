@@ -4,7 +4,7 @@
 // Only valid entries move; raw values are copied as they are, so the new document holds the same
 // JSON as the old one.
 
-import { factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
+import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
 import type { FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
@@ -201,6 +201,13 @@ export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>): number
       if (!(t.actFacts.get(key) ?? []).every((fk) => gone(fk.task)) || !t.actsMap.has(key)) continue;
       t.actsMap.delete(key);
       n++;
+    }
+    // A deletion alone does not move the state vector, so a replica that missed it would never
+    // learn of it from anti-entropy (it compares state vectors): insert something with it.
+    if (n > 0) {
+      const meta = t.tasksMap.doc!.getMap(ROOT.meta);
+      const mark = `deleted:${t.tasksMap.doc!.clientID.toString(36)}`;
+      meta.set(mark, ((meta.get(mark) as number | undefined) ?? 0) + n);
     }
   });
   return n;

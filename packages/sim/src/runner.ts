@@ -4,6 +4,7 @@
 // is made whole and the run must converge within a step budget; then the checks run.
 // The same seed gives the same run, event for event.
 
+import * as Y from 'yjs';
 import { createRng, quorumOf, type Rng } from '@agentmesh/scheduler';
 import { MemoryArchive, MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
 import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
@@ -383,6 +384,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
 
   const peers = nodes.map((n) => n.peer!);
   if (process.env.SIM_DEBUG_TASK) dumpTask(peers, process.env.SIM_DEBUG_TASK);
+  if (process.env.SIM_DEBUG_CONVERGE) for (const p of peers) process.stderr.write(`${p.id} gen ${p.status().generation.name} fp ${replicaFingerprint(p.document.doc).slice(0, 40)} tasks ${p.document.board.taskCount} entries ${p.document.board.entryCount()} sv ${JSON.stringify([...Y.decodeStateVector(Y.encodeStateVector(p.document.doc))])}\n`);
   const report = checkRun(peers, work.map((w) => ({ id: w.id, acked: w.acked, expected: expectedResult(w.payload), failTimes: w.payload.failTimes, dependsOn: w.input.dependsOn ?? [], exclusive: w.input.exclusive === true })), ackedData);
   if (!converged) problems.push(`did not converge within ${config.healBudget} heal steps`);
   problems.push(...report.problems);
