@@ -127,7 +127,11 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
       const type = types[decoding.readVarUint(dec)];
       if (type === undefined) return { ok: false, reason: 'task batch type index out of range' };
       const raw: Record<string, unknown> = { id: flags & F_ID ? decoding.readVarString(dec) : batchTaskId(key, i), type, createdAt, createdBy };
-      if (flags & F_PAYLOAD) raw.payload = decoding.readAny(dec);
+      if (flags & F_PAYLOAD) {
+        const start = dec.pos;
+        raw.payload = decoding.readAny(dec);
+        if (dec.pos - start > LIMITS.valueBytes || !isPlainJson(raw.payload)) return { ok: false, reason: `task ${i} of the batch: payload is not plain JSON within the size limit` };
+      }
       if (flags & F_PRIORITY) raw.priority = decoding.readFloat64(dec);
       if (flags & F_REQUIRES) raw.requires = readStrings(dec);
       if (flags & F_PREFERS) raw.prefers = readStrings(dec);
@@ -143,7 +147,7 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
         assignee = peers[decoding.readVarUint(dec)];
         if (assignee === undefined) return { ok: false, reason: 'task batch assignee index out of range' };
       }
-      const spec = parseTaskSpec(raw);
+      const spec = parseTaskSpec(raw, undefined, true);
       if (!spec.ok) return { ok: false, reason: `task ${i} of the batch: ${spec.reason}` };
       tasks.push(assignee === undefined ? { spec: spec.value } : { spec: spec.value, assignee });
     }

@@ -6,7 +6,7 @@
 
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
-import type { FactIndex } from './fact-index.js';
+import { newFactIndex, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
@@ -82,8 +82,13 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
 
 /** See TaskBoard.carryObservations. @internal */
 export function carryObservations(from: BoardParts, target: BoardParts, drop: ReadonlySet<string>): void {
-  for (const [k, t] of from.tasks.seen) if (!drop.has(k.slice(0, k.indexOf('/'))) && !target.tasks.seen.has(k)) target.tasks.seen.set(k, t);
-  for (const [k, t] of from.tasks.taskSeen) if (!drop.has(k) && !target.tasks.taskSeen.has(k)) target.tasks.taskSeen.set(k, t);
+  for (const [id, idx] of from.tasks.facts) {
+    if (drop.has(id)) continue;
+    let to = target.tasks.facts.get(id);
+    if (!to) target.tasks.facts.set(id, (to = newFactIndex()));
+    if (idx.taskSeenAt !== undefined) to.taskSeenAt ??= idx.taskSeenAt;
+    for (const [k, t] of idx.seen) if (!to.seen.has(k)) to.seen.set(k, t);
+  }
   for (const [id, t] of from.peers.beatSeen) if (!target.peers.beatSeen.has(id)) target.peers.beatSeen.set(id, t);
 }
 

@@ -23,13 +23,17 @@ export interface FactIndex {
   segment: string | undefined;
   /** Activity batches (`acts` keys) that hold facts of this task. */
   acts: Set<string> | undefined;
+  /** When this replica first saw each fact (`<kind>/<round>/<peer>`, `expire/<round>`), its clock. */
+  seen: Map<string, number>;
+  /** When this replica first saw the task itself. */
+  taskSeenAt: number | undefined;
   /** Cached TaskFacts, cleared on change. */
   cached: TaskFacts | undefined;
 }
 
 /** @internal */
 export function newFactIndex(): FactIndex {
-  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), votes: new Map(), progress: new Map(), cancel: undefined, assignee: undefined, segment: undefined, acts: undefined, cached: undefined };
+  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), votes: new Map(), progress: new Map(), cancel: undefined, assignee: undefined, segment: undefined, acts: undefined, seen: new Map(), taskSeenAt: undefined, cached: undefined };
 }
 
 /** @internal */

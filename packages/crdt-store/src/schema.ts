@@ -108,12 +108,16 @@ function checkValue(value: unknown, what: string): string | null {
   return null;
 }
 
-export function parseTaskSpec(x: unknown, expectedId?: string): Parsed<TaskSpec> {
+/**
+ * Validates a task spec. `payloadChecked`: the caller already checked the payload is plain JSON
+ * within the size limit (a task batch knows each payload's encoded size), so it is not measured again.
+ */
+export function parseTaskSpec(x: unknown, expectedId?: string, payloadChecked = false): Parsed<TaskSpec> {
   if (!isRecord(x)) return bad('task is not an object');
   if (!isId(x.id)) return bad('task id is missing or not [A-Za-z0-9._:-]{1,128}');
   if (expectedId !== undefined && x.id !== expectedId) return bad(`task id ${String(x.id)} does not match its key ${expectedId}`);
   if (typeof x.type !== 'string' || x.type.length === 0 || x.type.length > LIMITS.typeLength) return bad('task type is missing or too long');
-  const payloadProblem = checkValue(x.payload, 'payload');
+  const payloadProblem = payloadChecked ? null : checkValue(x.payload, 'payload');
   if (payloadProblem) return bad(payloadProblem);
   const priority = x.priority ?? 0;
   if (!isFiniteNumber(priority)) return bad('priority is not a finite number');

@@ -26,10 +26,6 @@ export class TaskIndex {
   private readonly rivals = new Map<string, Set<string>>();
   readonly specs = new Map<string, TaskSpec>();
   readonly facts = new Map<string, FactIndex>();
-  /** Fact key -> when this replica first saw the fact. */
-  readonly seen = new Map<string, number>();
-  /** Task id -> when this replica first saw the task. */
-  readonly taskSeen = new Map<string, number>();
   private readonly keyIndex = new Map<string, string>();
 
   constructor(
@@ -76,9 +72,9 @@ export class TaskIndex {
     }
     this.specs.set(id, parsed.value);
     if (parsed.value.key !== undefined) this.keyIndex.set(parsed.value.key, id);
-    if (!this.taskSeen.has(id)) this.taskSeen.set(id, this.ctx.now());
     let f = this.facts.get(id);
     if (!f) this.facts.set(id, (f = newFactIndex()));
+    f.taskSeenAt ??= this.ctx.now();
     f.cached = undefined;
     // A single entry under the same id as a task of a batch wins, whatever arrived first.
     f.segment = undefined;
@@ -141,9 +137,9 @@ export class TaskIndex {
   private take(key: string, spec: TaskSpec, assignee: string | undefined): void {
     this.specs.set(spec.id, spec);
     if (spec.key !== undefined) this.keyIndex.set(spec.key, spec.id);
-    if (!this.taskSeen.has(spec.id)) this.taskSeen.set(spec.id, this.ctx.now());
     let idx = this.facts.get(spec.id);
     if (!idx) this.facts.set(spec.id, (idx = newFactIndex()));
+    idx.taskSeenAt ??= this.ctx.now();
     idx.cached = undefined;
     idx.segment = key;
     idx.assignee = assignee;
@@ -196,8 +192,8 @@ export class TaskIndex {
       if (!idx) this.facts.set(r.task, (idx = newFactIndex()));
       idx.cached = undefined;
       (idx.acts ??= new Set()).add(key);
-      const fkey = factKey(fk);
-      if (!this.seen.has(fkey)) this.seen.set(fkey, now);
+      const sub = seenKey(fk);
+      if (!idx.seen.has(sub)) idx.seen.set(sub, now);
       addFact(idx, fk, value);
       added.push(fk);
       touched.add(r.task);
@@ -227,7 +223,8 @@ export class TaskIndex {
     }
     if (!idx) this.facts.set(fk.task, (idx = newFactIndex()));
     idx.cached = undefined;
-    if (!this.seen.has(key)) this.seen.set(key, this.ctx.now());
+    const sub = seenKey(fk);
+    if (!idx.seen.has(sub)) idx.seen.set(sub, this.ctx.now());
     addFact(idx, fk, parsed.value);
     return fk.task;
   }
@@ -321,14 +318,15 @@ export class TaskIndex {
   }
 
   seenAt(task: string, kind: FactKind, round: number, peer: string): number {
-    const key = kind === 'expire' ? factKey({ task, kind, round }) : factKey({ task, kind, round, peer });
-    return this.seen.get(key) ?? this.taskSeenAt(task);
+    const idx = this.facts.get(task);
+    const t = idx?.seen.get(kind === 'expire' ? `expire/${round}` : `${kind}/${round}/${peer}`);
+    return t ?? this.taskSeenAt(task);
   }
 
   taskSeenAt(task: string): number {
-    let t = this.taskSeen.get(task);
-    if (t === undefined) this.taskSeen.set(task, (t = this.ctx.now()));
-    return t;
+    let idx = this.facts.get(task);
+    if (!idx) this.facts.set(task, (idx = newFactIndex()));
+    return (idx.taskSeenAt ??= this.ctx.now());
   }
 }
 
@@ -344,4 +342,10 @@ function factOf(peer: string, r: ActivityRecord): [FactKey, FactValue] {
     case 'release':
       return [{ task: r.task, kind: 'expire', round: r.round }, { kind: 'expire', value: { round: r.round, by: peer, at: r.at } }];
   }
+}
+
+/** The key of a fact's first sighting in its task's index: `<kind>/<round>/<peer>` or `<kind>/<round>`. */
+export function seenKey(fk: FactKey): string {
+  if (fk.kind === 'cancel') return 'cancel';
+  return 'peer' in fk ? `${fk.kind}/${fk.round}/${fk.peer}` : `${fk.kind}/${fk.round}`;
 }

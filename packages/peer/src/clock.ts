@@ -10,11 +10,23 @@ export interface Clock {
   clearTimeout(id: TimerId): void;
 }
 
+/** `setImmediate` where the platform has it (Node); browsers fall back to a 0 ms timeout. */
+const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+const cancelImmediate = (globalThis as { clearImmediate?: (id: unknown) => void }).clearImmediate;
+
+/** A 0 ms timer of the system clock: the next turn of the event loop, not Node's 1 ms minimum. */
+class Soon {
+  constructor(readonly handle: unknown) {}
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return t;
+    if (ms <= 0 && immediate) return new Soon(immediate(fn));
+    return setTimeout(fn, ms);
   },
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+  clearTimeout: (id) => {
+    if (id instanceof Soon) cancelImmediate?.(id.handle);
+    else clearTimeout(id as ReturnType<typeof setTimeout>);
+  },
 };

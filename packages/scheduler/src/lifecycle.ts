@@ -141,8 +141,71 @@ export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: Run
   return { result, duplicates: voided.length > 0 ? [...duplicates, ...voided] : duplicates };
 }
 
+/**
+ * The common case in one pass, with no grouping: a task still in round 1 with nothing but claims
+ * and results in it (no bids, failures, expiries, votes, retries, cancel, dependencies), either
+ * assigned (task batches) or not claimed at all. Gives exactly what the general rules give
+ * (property-tested against them); undefined for anything else.
+ */
+function deriveSimple(facts: TaskFacts, ctx: DeriveContext): TaskView | undefined {
+  const { spec } = facts;
+  if (spec.exclusive || spec.dependsOn.length > 0 || facts.bids.length > 0 || facts.fails.length > 0 || facts.expiries.length > 0 || facts.cancel) return undefined;
+  if ((facts.retries?.length ?? 0) > 0 || (facts.votes?.length ?? 0) > 0) return undefined;
+  const assignee = facts.assignee;
+  if (assignee === undefined && (facts.claims.length > 0 || facts.dones.length > 0)) return undefined;
+  let claim: Claim | undefined;
+  for (const c of facts.claims) {
+    if (c.round !== 1) return undefined;
+    if (c.peer === assignee) claim = c;
+  }
+  let result: RunDone | undefined;
+  let voided: RunDone[] | undefined;
+  for (const d of facts.dones) {
+    if (d.round !== 1) return undefined;
+    if (d.peer === assignee) {
+      if (claim && !result) result = d;
+    } else if (facts.claims.some((c) => c.peer === d.peer)) (voided ??= []).push(d);
+  }
+  if (voided && voided.length > 1) voided.sort((x, y) => (x.peer < y.peer ? -1 : x.peer > y.peer ? 1 : 0));
+  const roundOpenedAt = ctx.taskSeenAt;
+  const eligibleAt = spec.notBefore > 0 ? roundOpenedAt + Math.max(0, spec.notBefore - spec.createdAt) : roundOpenedAt;
+  const state: TaskState = result ? 'done' : claim ? 'running' : assignee !== undefined ? 'claimed' : 'pending';
+  let lapsed = false;
+  if (state === 'running' && claim) {
+    lapsed = leaseLapsed({ holderLastSeen: ctx.lastSeen(claim.peer), claimSeenAt: ctx.seenAt('claim', 1, claim.peer), timeoutMs: spec.timeoutMs }, ctx.now, ctx.lease);
+  } else if (state === 'claimed' && assignee !== undefined) {
+    lapsed = leaseLapsed({ holderLastSeen: ctx.lastSeen(assignee), claimSeenAt: ctx.taskSeenAt, timeoutMs: 0 }, ctx.now, ctx.lease);
+  }
+  return {
+    id: spec.id,
+    state,
+    round: 1,
+    claim,
+    bids: [],
+    attempts: claim ? 1 : 0,
+    failures: 0,
+    expiries: 0,
+    result,
+    duplicates: voided ?? [],
+    errors: [],
+    blockedBy: [],
+    eligibleAt,
+    lapsed,
+    deadReason: undefined,
+    roundOpenedAt,
+    awaitingQuorum: [],
+    votes: [],
+    assignee,
+  };
+}
+
 /** Derives everything about one task from its facts. Pure. */
 export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
+  return deriveSimple(facts, ctx) ?? deriveGeneral(facts, ctx);
+}
+
+/** The general rules (every round, award, failure, expiry, vote, retry, cancel and dependency). */
+export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const { spec } = facts;
   const taskId = spec.id;
   const claimsByRound = groupByRound(facts.claims);
