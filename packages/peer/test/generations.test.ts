@@ -8,7 +8,7 @@ import { echoAgent } from '@agentmesh/agents';
 import { MemoryHub, Peer, systemClock } from '../src/index.js';
 import { FAST_TIMING, until } from './helpers.js';
 
-const ROLLOVER = { retentionMs: 60_000, maxFinished: 5, maxTombstones: 4, checkMs: 50, staggerMs: 100 };
+const ROLLOVER = { retentionMs: 60_000, maxFinished: 5, maxTombstones: 4, forgetPeersAfterMs: 1000, checkMs: 50, staggerMs: 100 };
 
 function mesh(n: number, hub = new MemoryHub()) {
   return Array.from({ length: n }, (_, i) => {
