@@ -6,7 +6,7 @@
 
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
-import { newFactIndex, type FactIndex } from './fact-index.js';
+import { factsOf, newFactIndex, seenKey, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
@@ -87,7 +87,13 @@ export function carryObservations(from: BoardParts, target: BoardParts, drop: Re
     let to = target.tasks.facts.get(id);
     if (!to) target.tasks.facts.set(id, (to = newFactIndex()));
     if (idx.taskSeenAt !== undefined) to.taskSeenAt ??= idx.taskSeenAt;
-    for (const [k, t] of idx.seen) if (!to.seen.has(k)) to.seen.set(k, t);
+    // First sightings move with the facts: entries the target already holds keep theirs.
+    for (const [k, e] of idx.entries ?? []) {
+      const entries = (to.entries ??= new Map());
+      const mine = entries.get(k);
+      if (!mine) entries.set(k, { ...e });
+      else if (e.seen < mine.seen) mine.seen = e.seen;
+    }
   }
   for (const [id, t] of from.peers.beatSeen) if (!target.peers.beatSeen.has(id)) target.peers.beatSeen.set(id, t);
 }
@@ -113,19 +119,8 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
 
 /** The plain JSON value of a fact held in an index (as a single `facts` entry would hold it). */
 function rawFact(idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
-  if (fk.kind === 'cancel') return idx.cancel && toPlain(idx.cancel);
-  if (fk.kind === 'expire') {
-    const e = idx.expiries.get(fk.round);
-    return e && toPlain(e);
-  }
-  if (fk.kind === 'retry') {
-    const r = idx.retries.get(fk.round);
-    return r && toPlain(r);
-  }
-  if (!('peer' in fk)) return undefined;
-  const sub = `${fk.round}/${fk.peer}`;
-  const v = { bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress, vote: idx.votes }[fk.kind].get(sub);
-  return v && toPlain(v as object);
+  const e = idx.entries?.get(seenKey(fk));
+  return e && toPlain(e.fact.value as object);
 }
 
 /** The record of a live task: its spec (with its assignee) and every fact, as plain JSON. @internal */
@@ -135,25 +130,7 @@ export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
   if (!spec) return undefined;
   const rec: TaskRecord = { id, spec: toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
   if (!idx) return rec;
-  const put = (fk: FactKey) => {
-    const raw = rawFact(idx, fk);
-    if (raw) rec.facts[factKey(fk)] = raw;
-  };
-  const each = (kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress' | 'vote', m: Map<string, unknown>) => {
-    for (const sub of m.keys()) {
-      const slash = sub.indexOf('/');
-      put({ task: id, kind, round: Number(sub.slice(0, slash)), peer: sub.slice(slash + 1) });
-    }
-  };
-  each('bid', idx.bids);
-  each('claim', idx.claims);
-  each('done', idx.dones);
-  each('fail', idx.fails);
-  each('progress', idx.progress);
-  each('vote', idx.votes);
-  for (const round of idx.expiries.keys()) put({ task: id, kind: 'expire', round });
-  for (const round of idx.retries.keys()) put({ task: id, kind: 'retry', round });
-  if (idx.cancel) put({ task: id, kind: 'cancel' });
+  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = toPlain(fact.value as object);
   return rec;
 }
 
@@ -180,18 +157,7 @@ export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>): number
   for (const id of ids) {
     const idx = t.facts.get(id);
     if (!idx) continue;
-    const each = (kind: string, m: Map<string, unknown>) => {
-      for (const sub of m.keys()) factKeys.push(`${id}/${kind}/${sub}`);
-    };
-    each('bid', idx.bids);
-    each('claim', idx.claims);
-    each('done', idx.dones);
-    each('fail', idx.fails);
-    each('progress', idx.progress);
-    each('vote', idx.votes);
-    for (const round of idx.expiries.keys()) factKeys.push(factKey({ task: id, kind: 'expire', round }));
-    for (const round of idx.retries.keys()) factKeys.push(factKey({ task: id, kind: 'retry', round }));
-    if (idx.cancel) factKeys.push(factKey({ task: id, kind: 'cancel' }));
+    for (const [fk] of factsOf(id, idx)) factKeys.push(factKey(fk));
   }
   let n = 0;
   board.ctx.transact(() => {

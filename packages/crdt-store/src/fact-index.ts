@@ -1,30 +1,29 @@
-// The validated facts of one task, grouped by kind, and the TaskFacts view the lifecycle rules
-// read. Shared by the live board (one index per task, updated from Yjs events, its view cached
-// until the next change) and archived task records (built once from the raw facts).
+// The validated facts of one task and the TaskFacts view the lifecycle rules read. Shared by the
+// live board (one index per task, updated from Yjs events, its view cached until the next change)
+// and archived task records (built once from the raw facts). One map per task holds every fact,
+// keyed by `<kind>/<round>/<peer>` (or `<kind>/<round>`, `cancel`), with when this replica first
+// saw it: a busy board holds tens of thousands of these, so they are kept small.
 
-import type { Bid, Cancel, Claim, LeaseExpired, Retry, RunDone, RunFailed, TaskFacts, TaskSpec, Vote } from '@agentmesh/scheduler';
+import type { Cancel, TaskFacts, TaskSpec } from '@agentmesh/scheduler';
 import { isId, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
 import type { TaskRecord } from './board-types.js';
 
+/** One fact of a task and when this replica first saw it (its clock). @internal */
+export interface FactEntry {
+  fact: FactValue;
+  seen: number;
+}
+
 /** @internal */
 export interface FactIndex {
-  bids: Map<string, Bid>;
-  claims: Map<string, Claim>;
-  dones: Map<string, RunDone>;
-  fails: Map<string, RunFailed>;
-  expiries: Map<number, LeaseExpired>;
-  retries: Map<number, Retry>;
-  votes: Map<string, Vote>;
-  progress: Map<string, Progress>;
-  cancel: Cancel | undefined;
+  /** Every fact, by `seenKey`. */
+  entries: Map<string, FactEntry> | undefined;
   /** Who runs round 1, when the task came in a task batch that assigned it. */
   assignee: string | undefined;
   /** The task batch (`segs` key) that holds the spec, if it came in one. */
   segment: string | undefined;
   /** Activity batches (`acts` keys) that hold facts of this task. */
   acts: Set<string> | undefined;
-  /** When this replica first saw each fact (`<kind>/<round>/<peer>`, `expire/<round>`), its clock. */
-  seen: Map<string, number>;
   /** When this replica first saw the task itself. */
   taskSeenAt: number | undefined;
   /** Cached TaskFacts, cleared on change. */
@@ -33,58 +32,80 @@ export interface FactIndex {
 
 /** @internal */
 export function newFactIndex(): FactIndex {
-  return { bids: new Map(), claims: new Map(), dones: new Map(), fails: new Map(), expiries: new Map(), retries: new Map(), votes: new Map(), progress: new Map(), cancel: undefined, assignee: undefined, segment: undefined, acts: undefined, seen: new Map(), taskSeenAt: undefined, cached: undefined };
+  return { entries: undefined, assignee: undefined, segment: undefined, acts: undefined, taskSeenAt: undefined, cached: undefined };
 }
 
-/** @internal */
-export function addFact(idx: FactIndex, fk: FactKey, v: FactValue): void {
-  const sub = 'peer' in fk ? `${fk.round}/${fk.peer}` : '';
-  switch (v.kind) {
-    case 'bid': idx.bids.set(sub, v.value); break;
-    case 'claim': idx.claims.set(sub, v.value); break;
-    case 'done': idx.dones.set(sub, v.value); break;
-    case 'fail': idx.fails.set(sub, v.value); break;
-    case 'progress': idx.progress.set(sub, v.value); break;
-    case 'expire': idx.expiries.set(v.value.round, v.value); break;
-    case 'retry': idx.retries.set(v.value.round, v.value); break;
-    case 'vote': idx.votes.set(sub, v.value); break;
-    case 'cancel': idx.cancel = v.value; break;
-  }
+/** The key of a fact in its task's index: `<kind>/<round>/<peer>`, `<kind>/<round>` or `cancel`. */
+export function seenKey(fk: FactKey): string {
+  if (fk.kind === 'cancel') return 'cancel';
+  return 'peer' in fk ? `${fk.kind}/${fk.round}/${fk.peer}` : `${fk.kind}/${fk.round}`;
+}
+
+/** Adds a fact (replacing one under the same key); `seen` is kept from an earlier sighting. @internal */
+export function addFact(idx: FactIndex, fk: FactKey, v: FactValue, now: number): void {
+  const key = seenKey(fk);
+  const entries = (idx.entries ??= new Map());
+  const old = entries.get(key);
+  entries.set(key, { fact: v, seen: old?.seen ?? now });
+  idx.cached = undefined;
 }
 
 /** @internal */
 export function removeFact(idx: FactIndex, fk: FactKey): void {
   idx.cached = undefined;
-  if (fk.kind === 'cancel') idx.cancel = undefined;
-  else if (fk.kind === 'expire') idx.expiries.delete(fk.round);
-  else if (fk.kind === 'retry') idx.retries.delete(fk.round);
-  else if ('peer' in fk) {
-    const sub = `${fk.round}/${fk.peer}`;
-    ({ bid: idx.bids, claim: idx.claims, done: idx.dones, fail: idx.fails, progress: idx.progress, vote: idx.votes })[fk.kind].delete(sub);
+  idx.entries?.delete(seenKey(fk));
+}
+
+/** When this replica first saw a fact of the index, if it holds it. @internal */
+export function factSeen(idx: FactIndex, key: string): number | undefined {
+  return idx.entries?.get(key)?.seen;
+}
+
+/** Every fact of the index with its key (`kind/round/peer` form) and the FactKey it stands for. @internal */
+export function* factsOf(id: string, idx: FactIndex): Generator<[FactKey, FactValue]> {
+  if (!idx.entries) return;
+  for (const [key, { fact }] of idx.entries) {
+    const parts = key.split('/');
+    const kind = parts[0] as FactKey['kind'];
+    if (kind === 'cancel') yield [{ task: id, kind }, fact];
+    else if (kind === 'expire' || kind === 'retry') yield [{ task: id, kind, round: Number(parts[1]) }, fact];
+    else yield [{ task: id, kind, round: Number(parts[1]), peer: parts.slice(2).join('/') }, fact];
   }
+}
+
+/** Progress reports of a task. @internal */
+export function progressOf(idx: FactIndex | undefined): Progress[] {
+  const out: Progress[] = [];
+  for (const { fact } of idx?.entries?.values() ?? []) if (fact.kind === 'progress') out.push(fact.value);
+  return out;
+}
+
+/** The TaskFacts view of a fact index (what the lifecycle rules read). @internal */
+export function taskFactsOf(spec: TaskSpec, idx: FactIndex): TaskFacts {
+  const facts: TaskFacts = { spec, bids: [], claims: [], dones: [], fails: [], expiries: [], cancel: undefined, retries: [], votes: [] };
+  let cancel: Cancel | undefined;
+  for (const { fact } of idx.entries?.values() ?? []) {
+    switch (fact.kind) {
+      case 'bid': facts.bids.push(fact.value); break;
+      case 'claim': facts.claims.push(fact.value); break;
+      case 'done': facts.dones.push(fact.value); break;
+      case 'fail': facts.fails.push(fact.value); break;
+      case 'expire': facts.expiries.push(fact.value); break;
+      case 'retry': facts.retries!.push(fact.value); break;
+      case 'vote': facts.votes!.push(fact.value); break;
+      case 'cancel': cancel = fact.value; break;
+      case 'progress': break;
+    }
+  }
+  facts.cancel = cancel;
+  if (idx.assignee !== undefined) facts.assignee = idx.assignee;
+  return facts;
 }
 
 /** The optional `assignee` of a task entry (who runs round 1), if it is a valid peer id. @internal */
 export function assigneeOf(raw: unknown): string | undefined {
   const a = typeof raw === 'object' && raw !== null ? (raw as { assignee?: unknown }).assignee : undefined;
   return isId(a) ? a : undefined;
-}
-
-/** The TaskFacts view of a fact index (what the lifecycle rules read). @internal */
-export function taskFactsOf(spec: TaskSpec, idx: FactIndex): TaskFacts {
-  const facts: TaskFacts = {
-    spec,
-    bids: [...idx.bids.values()],
-    claims: [...idx.claims.values()],
-    dones: [...idx.dones.values()],
-    fails: [...idx.fails.values()],
-    expiries: [...idx.expiries.values()],
-    cancel: idx.cancel,
-    retries: [...idx.retries.values()],
-    votes: [...idx.votes.values()],
-  };
-  if (idx.assignee !== undefined) facts.assignee = idx.assignee;
-  return facts;
 }
 
 /** The validated facts of an archived task record (invalid parts skipped); undefined if its spec is invalid. */
@@ -97,7 +118,7 @@ export function factsFromRecord(rec: TaskRecord): TaskFacts | undefined {
     const fk = parseFactKey(key);
     if (!fk || fk.task !== rec.id) continue;
     const parsed = parseFact(fk, raw);
-    if (parsed.ok) addFact(idx, fk, parsed.value);
+    if (parsed.ok) addFact(idx, fk, parsed.value, 0);
   }
   return taskFactsOf(spec.value, idx);
 }

@@ -94,11 +94,27 @@ export function jsonSize(value: unknown): number {
       return okAll;
     };
     if (value === undefined) return 0;
+    if (value === null) return 4;
     if (!check(value, 0)) return -1;
-    return new TextEncoder().encode(JSON.stringify(value)).length;
+    return utf8Length(JSON.stringify(value));
   } catch {
     return -1;
   }
+}
+
+/** Bytes of a string in UTF-8, without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 function checkValue(value: unknown, what: string): string | null {

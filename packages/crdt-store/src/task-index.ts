@@ -6,7 +6,7 @@
 import * as Y from 'yjs';
 import { MeshError, type FactKind, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, isId, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
-import { addFact, assigneeOf, newFactIndex, removeFact, taskFactsOf, type FactIndex } from './fact-index.js';
+import { addFact, assigneeOf, factSeen, factsOf, newFactIndex, progressOf, removeFact, seenKey, taskFactsOf, type FactIndex } from './fact-index.js';
 import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskBatch, type ActivityBatch, type ActivityRecord, type TaskBatch } from './batch-codec.js';
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
@@ -192,9 +192,7 @@ export class TaskIndex {
       if (!idx) this.facts.set(r.task, (idx = newFactIndex()));
       idx.cached = undefined;
       (idx.acts ??= new Set()).add(key);
-      const sub = seenKey(fk);
-      if (!idx.seen.has(sub)) idx.seen.set(sub, now);
-      addFact(idx, fk, value);
+      addFact(idx, fk, value, now);
       added.push(fk);
       touched.add(r.task);
     }
@@ -223,9 +221,7 @@ export class TaskIndex {
     }
     if (!idx) this.facts.set(fk.task, (idx = newFactIndex()));
     idx.cached = undefined;
-    const sub = seenKey(fk);
-    if (!idx.seen.has(sub)) idx.seen.set(sub, this.ctx.now());
-    addFact(idx, fk, parsed.value);
+    addFact(idx, fk, parsed.value, this.ctx.now());
     return fk.task;
   }
 
@@ -289,18 +285,7 @@ export class TaskIndex {
     if (!idx) return out;
     if (idx.segment !== undefined) push(this.segsMap, idx.segment);
     for (const k of idx.acts ?? []) push(this.actsMap, k);
-    const each = (kind: 'bid' | 'claim' | 'done' | 'fail' | 'progress' | 'vote', m: Map<string, unknown>) => {
-      for (const sub of m.keys()) push(this.factsMap, `${id}/${kind}/${sub}`);
-    };
-    each('bid', idx.bids);
-    each('claim', idx.claims);
-    each('done', idx.dones);
-    each('fail', idx.fails);
-    each('progress', idx.progress);
-    each('vote', idx.votes);
-    for (const round of idx.expiries.keys()) push(this.factsMap, factKey({ task: id, kind: 'expire', round }));
-    for (const round of idx.retries.keys()) push(this.factsMap, factKey({ task: id, kind: 'retry', round }));
-    if (idx.cancel) push(this.factsMap, factKey({ task: id, kind: 'cancel' }));
+    for (const [fk] of factsOf(id, idx)) push(this.factsMap, factKey(fk));
     return out;
   }
 
@@ -314,12 +299,12 @@ export class TaskIndex {
   }
 
   progress(id: string): Progress[] {
-    return [...(this.facts.get(id)?.progress.values() ?? [])];
+    return progressOf(this.facts.get(id));
   }
 
   seenAt(task: string, kind: FactKind, round: number, peer: string): number {
     const idx = this.facts.get(task);
-    const t = idx?.seen.get(kind === 'expire' ? `expire/${round}` : `${kind}/${round}/${peer}`);
+    const t = idx ? factSeen(idx, kind === 'expire' ? `expire/${round}` : `${kind}/${round}/${peer}`) : undefined;
     return t ?? this.taskSeenAt(task);
   }
 
@@ -344,8 +329,3 @@ function factOf(peer: string, r: ActivityRecord): [FactKey, FactValue] {
   }
 }
 
-/** The key of a fact's first sighting in its task's index: `<kind>/<round>/<peer>` or `<kind>/<round>`. */
-export function seenKey(fk: FactKey): string {
-  if (fk.kind === 'cancel') return 'cancel';
-  return 'peer' in fk ? `${fk.kind}/${fk.round}/${fk.peer}` : `${fk.kind}/${fk.round}`;
-}

@@ -14,6 +14,11 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
     this.handlers.get(event)?.delete(fn as (e: never) => void);
   }
 
+  /** True when at least one handler listens to `event`. */
+  listens(event: keyof Events): boolean {
+    return (this.handlers.get(event)?.size ?? 0) > 0;
+  }
+
   protected emit<K extends keyof Events>(event: K, e: Events[K]): void {
     const set = this.handlers.get(event);
     if (!set) return;

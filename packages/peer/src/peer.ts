@@ -112,6 +112,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       counters: this.counters,
       board: () => this.document.board,
       emit: (event, e) => this.emit(event, e),
+      listens: (event) => this.listens(event),
       processSoon: () => this.loop.processSoon(),
       stopped: () => this.stopped,
       quiet: () => this.quiet,

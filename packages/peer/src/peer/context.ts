@@ -158,6 +158,8 @@ export interface PeerContext {
   /** The live board: it changes at each generation change, so ask for it each time. */
   board(): TaskBoard;
   emit<K extends keyof PeerEvents>(event: K, e: PeerEvents[K]): void;
+  /** Someone listens to this event (skip building an event nobody reads). */
+  listens(event: keyof PeerEvents): boolean;
   /** Asks for a pass of the main loop on the next timer turn. */
   processSoon(): void;
   /** The peer stopped (or crashed): parts do nothing more. */

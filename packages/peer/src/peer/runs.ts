@@ -17,7 +17,10 @@ interface Run {
   id: string;
   round: number;
   startedAt: number;
-  controller: AbortController;
+  /** Made when the agent first asks for its abort signal (most runs never do). */
+  controller: AbortController | undefined;
+  /** Why the run was aborted, if it was (for a signal asked for afterwards). */
+  abortedWith: unknown;
   /** Set when the run must not write its outcome. */
   discard: string | undefined;
   timer: TimerId | undefined;
@@ -85,8 +88,7 @@ export class Runs {
   start(id: string, spec: TaskSpec, round: number, claim?: { score: number }): void {
     const { ctx } = this;
     const now = ctx.clock.now();
-    const controller = new AbortController();
-    const run: Run = { id, round, startedAt: now, controller, discard: undefined, timer: undefined, lastProgressAt: -Infinity };
+    const run: Run = { id, round, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity };
     this.running.set(id, run);
     if (claim) this.deps.activity.add({ kind: 'claim', task: id, round, at: now, score: claim.score });
     ctx.emit('run-start', { id, round, type: spec.type });
@@ -94,7 +96,7 @@ export class Runs {
     if (spec.timeoutMs > 0) {
       run.timer = ctx.clock.setTimeout(() => {
         if (this.running.get(id) !== run || run.discard) return;
-        controller.abort(new MeshError('TIMEOUT', `timed out after ${spec.timeoutMs} ms`));
+        abortSignal(run, new MeshError('TIMEOUT', `timed out after ${spec.timeoutMs} ms`));
         this.finish(run, { ok: false, error: `timeout: run exceeded ${spec.timeoutMs} ms` });
       }, spec.timeoutMs);
     }
@@ -102,7 +104,9 @@ export class Runs {
       taskId: id,
       attempt: round,
       peer: { id: ctx.id, name: ctx.name },
-      signal: controller.signal,
+      get signal() {
+        return signalOf(run);
+      },
       progress: (pct, message) => this.progress(run, pct, message),
       data: {
         put: (key, value, namespace) => this.agentWrite(run, spec, key, value, namespace),
@@ -110,7 +114,7 @@ export class Runs {
       },
       inputs: this.inputsOf(spec),
       now: () => ctx.clock.now(),
-      sleep: (ms) => this.sleep(ms, controller.signal),
+      sleep: (ms) => this.sleep(ms, signalOf(run)),
     };
     const exec = async () => {
       if (!def) throw new MeshError('UNKNOWN_AGENT', `no agent for task type ${spec.type}`);
@@ -164,7 +168,7 @@ export class Runs {
   private abortRun(run: Run, reason: string): void {
     if (run.discard) return;
     run.discard = reason;
-    run.controller.abort(new MeshError('ABORTED', reason));
+    abortSignal(run, new MeshError('ABORTED', reason));
     if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
     if (this.running.get(run.id) === run) this.running.delete(run.id);
     this.ctx.counters.aborted++;
@@ -238,7 +242,7 @@ export class Runs {
   crash(): void {
     for (const run of this.running.values()) {
       run.discard = 'crashed';
-      run.controller.abort(new MeshError('ABORTED', 'crashed'));
+      abortSignal(run, new MeshError('ABORTED', 'crashed'));
       if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
     }
     this.running.clear();
@@ -249,4 +253,20 @@ export class Runs {
   close(): void {
     this.deps.activity.close();
   }
+}
+
+/** The run's abort signal, made on first use (aborted already if the run was). */
+function signalOf(run: Run): AbortSignal {
+  if (!run.controller) {
+    run.controller = new AbortController();
+    if (run.abortedWith !== undefined) run.controller.abort(run.abortedWith);
+  }
+  return run.controller.signal;
+}
+
+/** Aborts the run's signal (or remembers why, for a signal asked for later). */
+function abortSignal(run: Run, reason: unknown): void {
+  if (run.abortedWith !== undefined) return;
+  run.abortedWith = reason;
+  run.controller?.abort(reason);
 }

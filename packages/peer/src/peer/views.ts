@@ -95,7 +95,7 @@ export class Views {
     else this.dupCount.delete(id);
     if (this.lastState.get(id) === v.state) return;
     this.lastState.set(id, v.state);
-    this.ctx.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
+    if (this.ctx.listens('task')) this.ctx.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
   }
 
   /** Has the main loop derived this task since it came into the live document? */
