@@ -56,6 +56,8 @@ export interface BoardContext {
   reject(map: string, key: string, reason: string): void;
   /** Runs writes as one Yjs transaction with LOCAL_ORIGIN (the board's `transact`). */
   transact<T>(fn: () => T): T;
+  /** Tasks this replica indexed from its own write (inside a transaction): reported with its change. */
+  changed(tasks: Iterable<string>): void;
 }
 
 /** Drops undefined fields so Yjs stores plain JSON. @internal */

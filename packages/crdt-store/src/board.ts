@@ -47,10 +47,15 @@ export class TaskBoard {
     this.doc = doc;
     this.now = opts.now;
     this.onInvalid = opts.onInvalid ?? (() => {});
+    const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), removed: [], deleted: 0, local: false, origin: undefined });
     this.ctx = {
       now: () => this.now(),
       reject: (map, key, reason) => this.reject(map, key, reason),
       transact: (fn) => this.transact(fn),
+      changed: (tasks) => {
+        const c = change();
+        for (const id of tasks) c.tasks.add(id);
+      },
     };
     // The maps are created in this order: tasks, facts (TaskIndex), peers, beats (PeerIndex), data.
     const tasks = (this.tasks = new TaskIndex(doc, this.ctx));
@@ -59,7 +64,6 @@ export class TaskBoard {
     // Schema 2's batch maps come last, so a document of schema 1 keeps its map order.
     tasks.openBatches(doc);
 
-    const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), removed: [], deleted: 0, local: false, origin: undefined });
     // Deleted task entries are taken out of the index at the end of the transaction, all together,
     // so the record of a task that left (for the archive) still holds every fact deleted with it.
     const removal = (kind: Removal[0], key: string) => {

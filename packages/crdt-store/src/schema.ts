@@ -128,6 +128,14 @@ function checkValue(value: unknown, what: string): string | null {
  * Validates a task spec. `payloadChecked`: the caller already checked the payload is plain JSON
  * within the size limit (a task batch knows each payload's encoded size), so it is not measured again.
  */
+/** Specs this module built (every field checked): writers need not check them again. */
+const validated = new WeakSet<object>();
+
+/** True for a spec returned by parseTaskSpec (not one built elsewhere to look like it). */
+export function isValidatedSpec(spec: object): boolean {
+  return validated.has(spec);
+}
+
 export function parseTaskSpec(x: unknown, expectedId?: string, payloadChecked = false): Parsed<TaskSpec> {
   if (!isRecord(x)) return bad('task is not an object');
   if (!isId(x.id)) return bad('task id is missing or not [A-Za-z0-9._:-]{1,128}');
@@ -173,6 +181,7 @@ export function parseTaskSpec(x: unknown, expectedId?: string, payloadChecked = 
   };
   if (typeof x.key === 'string') spec.key = x.key;
   if (x.exclusive === true) spec.exclusive = true;
+  validated.add(spec);
   return ok(spec);
 }
 

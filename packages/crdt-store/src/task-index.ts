@@ -5,7 +5,7 @@
 
 import * as Y from 'yjs';
 import { MeshError, type FactKind, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
-import { ROOT, factKey, isId, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
+import { ROOT, factKey, isId, isValidatedSpec, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
 import { addFact, assigneeOf, factSeen, factsOf, newFactIndex, progressOf, removeFact, seenKey, taskFactsOf, type FactIndex } from './fact-index.js';
 import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskBatch, type ActivityBatch, type ActivityRecord, type TaskBatch } from './batch-codec.js';
 import { toPlain, type BoardContext } from './board-types.js';
@@ -114,9 +114,14 @@ export class TaskIndex {
       this.ctx.reject(ROOT.segs, key, parsed.reason);
       return [];
     }
+    return this.ingestTasks(key, parsed.value.tasks);
+  }
+
+  /** Takes the tasks of batch `key` into the index (see ingestSegment); returns those whose spec changed. */
+  private ingestTasks(key: string, tasks: readonly { spec: TaskSpec; assignee?: string }[]): string[] {
     const ids: string[] = [];
     const changed: string[] = [];
-    for (const { spec, assignee } of parsed.value.tasks) {
+    for (const { spec, assignee } of tasks) {
       ids.push(spec.id);
       if (this.tasksMap.has(spec.id)) continue;
       const current = this.specs.has(spec.id) ? this.facts.get(spec.id)?.segment : undefined;
@@ -182,11 +187,16 @@ export class TaskIndex {
       this.ctx.reject(ROOT.acts, key, parsed.reason);
       return [];
     }
-    const { peer } = parsed.value;
+    return this.ingestRecords(key, parsed.value);
+  }
+
+  /** Takes the records of activity batch `key` into the index; returns the tasks they touched. */
+  private ingestRecords(key: string, batch: ActivityBatch): string[] {
+    const { peer } = batch;
     const added: FactKey[] = [];
     const touched = new Set<string>();
     const now = this.ctx.now();
-    for (const r of parsed.value.records) {
+    for (const r of batch.records) {
       const [fk, value] = factOf(peer, r);
       let idx = this.facts.get(r.task);
       if (!idx) this.facts.set(r.task, (idx = newFactIndex()));
@@ -238,14 +248,25 @@ export class TaskIndex {
   putTaskBatch(key: string, batch: TaskBatch): boolean {
     if (!isId(key)) throw new MeshError('INVALID_ARGUMENT', `task batch key ${key} is not an id`);
     if (batch.tasks.length === 0 || batch.tasks.length > BATCH_MAX) throw new MeshError('INVALID_ARGUMENT', `a task batch holds 1..${BATCH_MAX} tasks`);
+    const tasks: { spec: TaskSpec; assignee?: string }[] = [];
     for (const t of batch.tasks) {
-      const parsed = parseTaskSpec(t.spec, t.spec.id);
-      if (!parsed.ok) throw new MeshError('INVALID_TASK', `invalid task: ${parsed.reason}`, { id: t.spec.id });
-      if (t.spec.createdBy !== batch.createdBy || t.spec.createdAt !== batch.createdAt) throw new MeshError('INVALID_TASK', 'a task of a batch must have the batch\'s createdBy and createdAt', { id: t.spec.id });
+      let spec = t.spec;
+      if (!isValidatedSpec(spec)) {
+        const parsed = parseTaskSpec(t.spec, t.spec.id);
+        if (!parsed.ok) throw new MeshError('INVALID_TASK', `invalid task: ${parsed.reason}`, { id: t.spec.id });
+        spec = parsed.value;
+      }
+      if (spec.createdBy !== batch.createdBy || spec.createdAt !== batch.createdAt) throw new MeshError('INVALID_TASK', 'a task of a batch must have the batch\'s createdBy and createdAt', { id: spec.id });
+      if (t.assignee !== undefined && !isId(t.assignee)) throw new MeshError('INVALID_ARGUMENT', `assignee ${t.assignee} is not a peer id`);
+      tasks.push(t.assignee === undefined ? { spec } : { spec, assignee: t.assignee });
     }
     if (this.segsMap.has(key)) return false;
-    const bytes = encodeTaskBatch(key, batch);
-    this.ctx.transact(() => this.segsMap.set(key, bytes));
+    const bytes = encodeTaskBatch(key, { ...batch, tasks });
+    this.ctx.transact(() => {
+      this.segsMap.set(key, bytes);
+      // This replica's own batch is indexed from what it wrote, not decoded back.
+      this.ctx.changed(this.ingestTasks(key, tasks));
+    });
     return true;
   }
 
@@ -254,7 +275,10 @@ export class TaskIndex {
     if (batch.records.length === 0) return false;
     if (this.actsMap.has(key)) return false;
     const bytes = encodeActivity(batch);
-    this.ctx.transact(() => this.actsMap.set(key, bytes));
+    this.ctx.transact(() => {
+      this.actsMap.set(key, bytes);
+      this.ctx.changed(this.ingestRecords(key, batch));
+    });
     return true;
   }
 
