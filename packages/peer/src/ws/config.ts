@@ -12,6 +12,8 @@ import { LiveDocument } from '../peer/live-document.js';
 
 export const DEFAULT_WS_ROOM = 'agentmesh';
 export const DEFAULT_WS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** How long the websocket replica outlives its last client by default, ms. */
+export const DEFAULT_WS_REPLICA_GRACE_MS = 2000;
 /** Close code sent to websocket clients when the peer moved to a new document generation. */
 export const WS_CLOSE_GENERATION = 4000;
 
@@ -50,6 +52,12 @@ export interface WsEndpointOptions {
    * document across a generation change): it is refused and the client told to start afresh (4000).
    */
   isStale?: (update: Uint8Array) => boolean;
+  /**
+   * The endpoint keeps a second copy of the document (the y-websocket server doc) only while a
+   * client is connected; after the last one leaves, the copy lives on this long (ms) so that a
+   * reconnect is cheap. Default 2000; 0 drops it at once.
+   */
+  replicaGraceMs?: number;
 }
 
 export interface WsEndpoint {
@@ -76,6 +84,8 @@ export interface WsConfig {
   room: string;
   /** Largest accepted message, bytes. */
   max: number;
+  /** How long the websocket replica outlives its last client, ms. */
+  graceMs: number;
 }
 
 /** Checks the options and fills in defaults; throws MeshError INVALID_ARGUMENT. */
@@ -96,7 +106,9 @@ export function resolveConfig(opts: WsEndpointOptions): WsConfig {
     throw new MeshError('INVALID_ARGUMENT', 'token must be a non-empty string');
   }
   if (opts.token === undefined && !isLoopbackHost(host)) throw new MeshError('INVALID_ARGUMENT', TOKEN_REQUIRED);
-  return { host, port, room, max };
+  const graceMs = opts.replicaGraceMs ?? DEFAULT_WS_REPLICA_GRACE_MS;
+  if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > 2 ** 31 - 1) throw new MeshError('INVALID_ARGUMENT', `replicaGraceMs must be a number in 0..2^31-1, got ${graceMs}`);
+  return { host, port, room, max, graceMs };
 }
 
 function isWildcardHost(host: string): boolean {
