@@ -103,8 +103,7 @@ export class DocBridge {
   // may then carry content the other side lacks, so it is forwarded instead of dropped.
   private echoToDoc = false;
   private echoToShared = false;
-  /** Peer doc updates applied to a replica, ever (a cost counter, read by tests and stats). */
-  forwarded = 0;
+  private forwardedCount = 0;
 
   constructor(private readonly opts: DocBridgeOptions) {
     this.ownOrigin = new WsOrigin(0, undefined, opts.room);
@@ -118,6 +117,11 @@ export class DocBridge {
   get doc(): Y.Doc {
     if (this.target === undefined) throw new MeshError('CLOSED', 'the websocket document bridge is not bound');
     return this.target;
+  }
+
+  /** Peer doc updates applied to a replica so far (a cost counter: stays 0 while no client came). */
+  get forwarded(): number {
+    return this.forwardedCount;
   }
 
   /** True while a replica (the library's server doc) exists. */
@@ -276,7 +280,7 @@ export class DocBridge {
     const shared = this.replica.shared;
     const saved = this.echoToDoc;
     this.echoToDoc = hasPending(shared);
-    this.forwarded++;
+    this.forwardedCount++;
     try {
       Y.applyUpdate(shared, update, BRIDGE);
     } catch (e) {
