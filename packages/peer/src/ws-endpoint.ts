@@ -3,7 +3,8 @@
 // This file only assembles the parts in ./ws/:
 //   config.ts      options, the returned handle, defaults and their checks
 //   access.ts      the pure access policy (token, Host, Origin)
-//   bridge.ts      the peer doc <-> y-websocket server doc bridge (echo suppression, rebind)
+//   bridge.ts      the peer doc <-> y-websocket server doc bridge (echo suppression, rebind; the
+//                  server doc exists only while a client is connected, plus a short grace)
 //   messages.ts    what a client may write (inspectMessage)
 //   connection.ts  one client connection, validation in front of the library; the open set
 //   routes.ts      HTTP routes and websocket upgrades
@@ -24,12 +25,12 @@ import { abandon, shutdown } from './ws/shutdown.js';
 
 export { isLoopbackHost } from './ws/access.js';
 export { WsOrigin } from './ws/bridge.js';
-export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_ROOM, WS_CLOSE_GENERATION, type WsEndpoint, type WsEndpointOptions } from './ws/config.js';
+export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_REPLICA_GRACE_MS, DEFAULT_WS_ROOM, WS_CLOSE_GENERATION, type WsEndpoint, type WsEndpointOptions } from './ws/config.js';
 export { MESSAGE_AWARENESS, inspectMessage } from './ws/messages.js';
 
 /** Serves `opts.doc` to stock y-websocket clients over HTTP/websocket. */
 export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoint> {
-  const { host, port, room, max, logger: given } = resolveConfig(opts);
+  const { host, port, room, max, graceMs, logger: given } = resolveConfig(opts);
   const roomPath = `/${room}`;
   const logger: Logger = {
     log: (level, msg, fields) => {
@@ -58,6 +59,7 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
     clientOrigin: clientOriginOf,
     beforeRebind: () => connections.closeAll(WS_CLOSE_GENERATION, 'new document generation: reconnect with a fresh document'),
     onDocDestroyed: () => void close(),
+    graceMs,
   });
   const live = opts.doc instanceof Y.Doc ? undefined : opts.doc;
   bridge.bind(live ? live.doc : (opts.doc as Y.Doc));

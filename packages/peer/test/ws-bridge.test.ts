@@ -1,6 +1,7 @@
 // The doc bridge on its own (no sockets): the peer doc and the y-websocket server doc stay equal,
 // client writes land with their WsOrigin, nothing echoes, and bind / rebind / stop / destroy leave
-// the library's global `docs` map and both documents in the state they promise.
+// the library's global `docs` map and both documents in the state they promise. The server doc
+// (replica) exists only while a lease is held, plus a grace period.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { docs } from '@y/websocket-server/utils';
@@ -19,7 +20,7 @@ afterEach(() => {
   while (made.length) made.pop()!.destroy();
 });
 
-function bridge(extra: { beforeRebind?: () => void; onDocDestroyed?: () => void } = {}) {
+function bridge(extra: { beforeRebind?: () => void; onDocDestroyed?: () => void; graceMs?: number } = {}) {
   const logs: Array<{ level: LogLevel; msg: string }> = [];
   const b = new DocBridge({
     room: 'r',
@@ -34,15 +35,16 @@ function bridge(extra: { beforeRebind?: () => void; onDocDestroyed?: () => void 
 const shared = (b: DocBridge) => docs.get(b.libraryDocName())!;
 
 describe('ws doc bridge', () => {
-  it('bind copies the peer doc into a fresh library doc and carries updates both ways without echo', () => {
+  it('the first client copies the peer doc into a fresh library doc and carries updates both ways without echo', () => {
     const doc = new Y.Doc();
     doc.getMap('m').set('before', 1);
     const before = docs.size;
     const { b } = bridge();
     b.bind(doc);
-    expect(docs.size).toBe(before + 1);
+    expect(docs.size).toBe(before);
     expect(b.doc).toBe(doc);
     const s = shared(b);
+    expect(docs.size).toBe(before + 1);
     expect(b.libraryDocName()).toMatch(new RegExp(`^r#agentmesh-ws-\\d+-${process.pid}$`));
     expect(s.getMap('m').get('before')).toBe(1);
 
@@ -183,5 +185,118 @@ describe('ws doc bridge', () => {
     doc.destroy();
     expect(destroyed).toBe(1);
     expect(logs.some((l) => l.level === 'warn' && /destroyed/.test(l.msg))).toBe(true);
+  });
+});
+
+/** Update listeners on a doc (lib0's ObservableV2 keeps them in `_observers`). */
+const updateListeners = (d: Y.Doc): number => (d as unknown as { _observers: Map<string, Set<unknown>> })._observers.get('update')?.size ?? 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('ws doc bridge: the replica exists only while a client holds it', () => {
+  it('no library doc and no forwarding without a client; the first client gets the full state', async () => {
+    const doc = new Y.Doc();
+    const baseline = updateListeners(doc);
+    const size = docs.size;
+    const { b } = bridge({ graceMs: 40 });
+    b.bind(doc);
+    for (let i = 0; i < 500; i++) doc.getMap('m').set(`k${i}`, i);
+    doc.getText('t').insert(0, 'hello');
+    expect(b.replicaOpen).toBe(false);
+    expect(docs.size).toBe(size);
+    expect(b.forwarded).toBe(0);
+    expect(updateListeners(doc)).toBe(baseline);
+
+    const lease = b.acquire();
+    expect(b.replicaOpen).toBe(true);
+    expect(docs.size).toBe(size + 1);
+    const s = docs.get(lease.docName)!;
+    expect(s.getMap('m').size).toBe(500);
+    expect(s.getText('t').toString()).toBe('hello');
+    expect(Y.encodeStateVector(s)).toEqual(Y.encodeStateVector(doc));
+    expect(b.forwarded).toBe(0); // seeded with the full state, not replayed
+    doc.getMap('m').set('live', 1);
+    expect(s.getMap('m').get('live')).toBe(1);
+    expect(b.forwarded).toBe(1);
+
+    // A reconnect within the grace period keeps the replica (same key, nothing re-encoded).
+    lease.release();
+    lease.release(); // idempotent: one lease counts once
+    await sleep(5);
+    expect(b.replicaOpen).toBe(true);
+    const again = b.acquire();
+    expect(again.docName).toBe(lease.docName);
+    await sleep(80);
+    expect(b.replicaOpen).toBe(true); // held: no grace timer runs
+    again.release();
+    await sleep(80);
+    expect(b.replicaOpen).toBe(false);
+    expect(docs.has(lease.docName)).toBe(false);
+    expect(docs.size).toBe(size);
+    expect(s.isDestroyed).toBe(true);
+    expect(updateListeners(doc)).toBe(baseline);
+    const forwarded = b.forwarded;
+    for (let i = 0; i < 100; i++) doc.getMap('m').set(`after${i}`, i);
+    expect(b.forwarded).toBe(forwarded);
+
+    // The next client gets a fresh replica with everything, including what happened meanwhile.
+    const next = b.acquire();
+    expect(next.docName).not.toBe(lease.docName);
+    const s2 = docs.get(next.docName)!;
+    expect(s2.getMap('m').size).toBe(601);
+    expect(Y.encodeStateVector(s2)).toEqual(Y.encodeStateVector(doc));
+    next.release();
+  });
+
+  it('the replica stays while any client holds it; graceMs 0 drops it with the last one', () => {
+    const doc = new Y.Doc();
+    const { b } = bridge({ graceMs: 0 });
+    b.bind(doc);
+    const l1 = b.acquire();
+    const l2 = b.acquire();
+    expect(l2.docName).toBe(l1.docName);
+    l1.release();
+    expect(b.replicaOpen).toBe(true);
+    doc.getMap('m').set('x', 1);
+    expect(docs.get(l2.docName)!.getMap('m').get('x')).toBe(1);
+    l2.release();
+    expect(b.replicaOpen).toBe(false);
+    expect(docs.has(l1.docName)).toBe(false);
+  });
+
+  it('rebind drops the replica; the next client opens one of the next doc while old leases run out', () => {
+    const d1 = new Y.Doc();
+    d1.getMap('m').set('gen', 1);
+    const { b } = bridge({ graceMs: 0 });
+    b.bind(d1);
+    const old = b.acquire();
+    const d2 = new Y.Doc();
+    d2.getMap('m').set('gen', 2);
+    b.rebind(d2);
+    expect(b.replicaOpen).toBe(false);
+    expect(docs.has(old.docName)).toBe(false);
+    expect(updateListeners(d1)).toBe(0);
+    const fresh = b.acquire();
+    expect(fresh.docName).not.toBe(old.docName);
+    expect(docs.get(fresh.docName)!.getMap('m').get('gen')).toBe(2);
+    old.release(); // an old client closing late does not take the new replica with it
+    expect(b.replicaOpen).toBe(true);
+    fresh.release();
+    expect(b.replicaOpen).toBe(false);
+  });
+
+  it('acquire is refused once stopped; destroy cancels a pending grace period', () => {
+    const doc = new Y.Doc();
+    const { b } = bridge({ graceMs: 60_000 });
+    b.bind(doc);
+    const lease = b.acquire();
+    lease.release();
+    expect(b.replicaOpen).toBe(true);
+    const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    b.stop();
+    expect(() => b.acquire()).toThrow(MeshError);
+    b.destroy();
+    expect(b.replicaOpen).toBe(false);
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(timers);
+    expect(() => new DocBridge({ room: 'r', logger: { log: () => {} }, clientOrigin: () => undefined, graceMs: -1 })).toThrow(MeshError);
   });
 });

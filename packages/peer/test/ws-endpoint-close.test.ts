@@ -28,10 +28,11 @@ describe('ws endpoint: close', () => {
     const docsBefore = docs.size;
     const doc = new Y.Doc();
     const ep = await startWsEndpoint({ doc });
-    expect(docs.size).toBe(docsBefore + 1);
+    expect(docs.size).toBe(docsBefore); // no server doc before the first client
     const a = client(ep);
     const b = client(ep);
     await Promise.all([synced(a.provider), synced(b.provider)]);
+    expect(docs.size).toBe(docsBefore + 1);
     a.provider.awareness.setLocalStateField('user', 'a');
     const r = await raw(ep.url);
     expect(ep.connections()).toBe(3);

@@ -6,6 +6,7 @@ import { UsageError, parseFlags, usageText, type CommandSpec, type FlagValues } 
 import { ApiError, CANCEL, GET, HEAL, PARTITION, RETRY, STATUS, SUBMIT, runCancel, runGet, runHeal, runPartition, runRetry, runStatus, runSubmit } from './client.js';
 import { PEER, runPeer, describeStartError } from './peer-command.js';
 import { UP, runUp } from './up-command.js';
+import { flushCliOutput } from './line-buffer.js';
 
 const COMMANDS: [CommandSpec, (v: FlagValues) => Promise<number>][] = [
   [PEER, runPeer],
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await run(v);
   } catch (e) {
+    flushCliOutput(); // lines a peer queued before it failed come before the error
     if (e instanceof UsageError) {
       process.stderr.write(`agentmesh ${spec.name}: ${e.message}\nRun "agentmesh ${spec.name} --help" for usage.\n`);
       return 2;
@@ -68,6 +70,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 2000).unref();
   },
   (e) => {
+    flushCliOutput();
     process.stderr.write(`agentmesh: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);
   },

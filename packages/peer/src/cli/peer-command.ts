@@ -1,7 +1,8 @@
 // `agentmesh peer`: one real peer process. It keeps its identity (libp2p key) and its document
 // (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, gossipsub,
 // a private network when a secret is set), serves the y-websocket endpoint and the HTTP API on
-// --ws-port, prints a ready line, then one event line per task state change it causes.
+// --ws-port, prints a ready line, then one event line per task state change it causes (buffered
+// and written once per event-loop turn: see line-buffer.ts).
 // SIGTERM/SIGINT: finish or release running work, flush, exit 0.
 
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { builtinAgents, BUILTIN_AGENT_NAMES } from '@agentmesh/agents';
 import { createMeshTransport, generatePeerKey, peerKeyFromBytes, peerKeyToBytes } from '../net/libp2p-transport.js';
 import { startWsEndpoint } from '../ws-endpoint.js';
 import { apiHandler } from './api.js';
+import { flushOnExit, stderrLines, stdoutLines } from './line-buffer.js';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
 
 export const PEER: CommandSpec = {
@@ -70,7 +72,9 @@ export async function runPeer(v: FlagValues): Promise<number> {
   const name = String(v.name);
   const dir = String(v['data-dir']);
   const json = Boolean(v.json);
-  const logger = lineLogger((l) => process.stderr.write(l + '\n'), { min: level as LogLevel, json, name });
+  // Event lines (stdout) and log lines (stderr) are written once per event-loop turn, and on exit.
+  flushOnExit();
+  const logger = lineLogger(stderrLines.line, { min: level as LogLevel, json, name });
   const log = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => logger.log(lvl, msg, fields);
 
   let secret = v.secret === undefined ? undefined : String(v.secret);
@@ -152,9 +156,10 @@ export async function runPeer(v: FlagValues): Promise<number> {
   }
 
   const ready = { event: 'ready', name, peerId: peer.id, multiaddrs: transport.multiaddrs(), wsUrl: endpoint.url };
-  process.stdout.write(json ? JSON.stringify(ready) + '\n' : `peer ${name} ready\n  peer id   ${peer.id}\n  libp2p    ${ready.multiaddrs.join(' ')}\n  websocket ${endpoint.url}\n`);
+  stdoutLines.write(json ? JSON.stringify(ready) + '\n' : `peer ${name} ready\n  peer id   ${peer.id}\n  libp2p    ${ready.multiaddrs.join(' ')}\n  websocket ${endpoint.url}\n`);
+  stdoutLines.flush();
   const emit = (e: Record<string, unknown>) => {
-    if (json) process.stdout.write(JSON.stringify({ ...e, t: Date.now() }) + '\n');
+    if (json) stdoutLines.line(JSON.stringify({ ...e, t: Date.now() }));
     else {
       const { event, id, state, ...rest } = e;
       log('info', id ? `${String(event)} ${String(id)} ${String(state)}` : String(event), rest);

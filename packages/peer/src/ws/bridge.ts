@@ -4,26 +4,32 @@
 // WSSharedDoc instances. Its per-doc behaviour (broadcast on 'update', the awareness instance, the
 // `conns` map) is wired inside the WSSharedDoc constructor with module-private handlers, so the
 // peer's own Y.Doc cannot be registered there without grafting those internals onto it. Instead we
-// construct a WSSharedDoc ourselves, register it under a key unique to this bridge (several
-// endpoints may share one process and one room name), hand that key as `docName` to
+// construct a WSSharedDoc ourselves (the replica), register it under a key unique to this bridge
+// (several endpoints may share one process and one room name), hand that key as `docName` to
 // setupWSConnection, and carry updates in both directions:
 //   - websocket writes reach the peer doc with a `WsOrigin` (one per connection), so the peer's sync
 //     engine forwards them to the mesh like local writes;
-//   - every other peer doc update (mesh, local, storage) is applied to the shared doc at once with a
+//   - every other peer doc update (mesh, local, storage) is applied to the replica at once with a
 //     private origin, and the library broadcasts it to every client in the same tick.
 // Echoes are cut by origin; when the target held pending (out-of-order) structs before the apply,
-// the echo is forwarded anyway, since it may carry content the other side never saw. Costs: a
-// second in-memory copy of the document, and each update is integrated twice.
+// the echo is forwarded anyway, since it may carry content the other side never saw.
 //
-// bind(doc) wires one peer doc; rebind(doc) swaps it for another (a new document generation: a
-// fresh shared doc under a fresh key, so clients of the old one cannot write into the new one);
-// destroy() unwires and frees the shared doc. The peer doc itself is never modified beyond the
-// updates carried over, and never destroyed.
+// The replica exists only while clients need it: the first client's acquire() opens it, seeded
+// with the peer doc's full state at that moment (pending structs included), and wires the peer
+// doc's 'update' listener; once the last lease is released it lives on for a short grace (a
+// reconnect stays cheap) and is then unwired and destroyed. With no client connected the peer doc
+// carries no update listener of ours and no second copy of the document exists.
+//
+// bind(doc) sets the peer doc; rebind(doc) swaps it for another (a new document generation: the
+// replica is dropped and the next one opens under a fresh key, so clients of the old one cannot
+// write into the new one); destroy() unwires and frees everything. The peer doc itself is never
+// modified beyond the updates carried over, and never destroyed.
 
 import * as Y from 'yjs';
 import { WSSharedDoc, docs, getPersistence, setPersistence } from '@y/websocket-server/utils';
 import { MeshError } from '@agentmesh/scheduler';
 import type { LogLevel, Logger } from '../logger.js';
+import { DEFAULT_WS_REPLICA_GRACE_MS } from './config.js';
 
 /** Origin of updates that websocket clients wrote into the peer's document (one per connection). */
 export class WsOrigin {
@@ -36,7 +42,7 @@ export class WsOrigin {
   ) {}
 }
 
-let bindingSeq = 0;
+let replicaSeq = 0;
 let connectionSeq = 0;
 
 /** Origin of the bridge's own applies to the shared doc. */
@@ -65,17 +71,31 @@ export interface DocBridgeOptions {
   beforeRebind?: () => void;
   /** The bound peer doc was destroyed. */
   onDocDestroyed?: () => void;
+  /** How long the replica outlives its last client, ms (default DEFAULT_WS_REPLICA_GRACE_MS; 0: at once). */
+  graceMs?: number;
 }
 
-interface Binding {
+/** One client's hold on the replica: `docName` for setupWSConnection; release() once it has gone. */
+export interface ReplicaLease {
+  readonly docName: string;
+  /** Idempotent. */
+  release(): void;
+}
+
+interface Replica {
   doc: Y.Doc;
   key: string;
   shared: WSSharedDoc;
 }
 
 export class DocBridge {
-  private binding: Binding | undefined;
+  private target: Y.Doc | undefined;
+  private replica: Replica | undefined;
   private state: 'live' | 'stopped' | 'destroyed' = 'live';
+  /** Leases not yet released. */
+  private holders = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly graceMs: number;
   private readonly mine = new WeakSet<WsOrigin>();
   /** The origin of shared-doc updates that no client wrote. */
   private readonly ownOrigin: WsOrigin;
@@ -83,15 +103,30 @@ export class DocBridge {
   // may then carry content the other side lacks, so it is forwarded instead of dropped.
   private echoToDoc = false;
   private echoToShared = false;
+  private forwardedCount = 0;
 
   constructor(private readonly opts: DocBridgeOptions) {
     this.ownOrigin = new WsOrigin(0, undefined, opts.room);
     this.mine.add(this.ownOrigin);
+    const grace = opts.graceMs ?? DEFAULT_WS_REPLICA_GRACE_MS;
+    if (!Number.isFinite(grace) || grace < 0) throw new MeshError('INVALID_ARGUMENT', `graceMs must be a number >= 0, got ${grace}`);
+    this.graceMs = grace;
   }
 
   /** The peer doc currently bound. */
   get doc(): Y.Doc {
-    return this.bound().doc;
+    if (this.target === undefined) throw new MeshError('CLOSED', 'the websocket document bridge is not bound');
+    return this.target;
+  }
+
+  /** Peer doc updates applied to a replica so far (a cost counter: stays 0 while no client came). */
+  get forwarded(): number {
+    return this.forwardedCount;
+  }
+
+  /** True while a replica (the library's server doc) exists. */
+  get replicaOpen(): boolean {
+    return this.replica !== undefined;
   }
 
   /** A new client origin (process-unique connection number) whose writes the bridge will not echo. */
@@ -102,36 +137,50 @@ export class DocBridge {
   }
 
   /**
-   * The `docName` to hand setupWSConnection. Puts the shared doc back into the library's map if
-   * someone removed it: the library would otherwise create a fresh, unbridged doc under our key.
+   * A client is about to be handed to setupWSConnection: opens the replica if there is none (or
+   * keeps the one in its grace period) and returns its name. Throws MeshError CLOSED once stopped.
+   */
+  acquire(): ReplicaLease {
+    if (this.state !== 'live') throw new MeshError('CLOSED', 'the websocket document bridge is closed');
+    const docName = this.libraryDocName();
+    this.holders++;
+    this.cancelIdle();
+    let held = true;
+    return {
+      docName,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.holders--;
+        if (this.holders === 0 && this.state === 'live') this.scheduleIdle();
+      },
+    };
+  }
+
+  /**
+   * The `docName` of the replica, opening it if needed. Puts the replica back into the library's
+   * map if someone removed it: the library would otherwise create a fresh, unbridged doc under our key.
    */
   libraryDocName(): string {
-    const { key, shared } = this.bound();
+    const { key, shared } = this.replica ?? this.openReplica();
     if (docs.get(key) !== shared) docs.set(key, shared);
     return key;
   }
 
-  /** Starts serving `doc`: a fresh shared doc holding its state, wired both ways. */
+  /** Sets the peer doc to serve; the replica opens with the first client. */
   bind(doc: Y.Doc): void {
     if (this.state === 'destroyed') throw new MeshError('CLOSED', 'the websocket document bridge was destroyed');
-    if (this.binding !== undefined) throw new MeshError('INVALID_ARGUMENT', 'the websocket document bridge is already bound (use rebind)');
-    const key = `${this.opts.room}#agentmesh-ws-${++bindingSeq}-${process.pid}`;
-    const shared = new WSSharedDoc(key);
-    shared.gc = doc.gc;
-    Y.applyUpdate(shared, Y.encodeStateAsUpdate(doc), BRIDGE);
-    this.binding = { doc, key, shared };
-    shared.on('update', this.onSharedUpdate);
-    doc.on('update', this.onDocUpdate);
+    if (this.target !== undefined) throw new MeshError('INVALID_ARGUMENT', 'the websocket document bridge is already bound (use rebind)');
+    this.target = doc;
     doc.on('destroy', this.onDocDestroy);
-    docs.set(key, shared);
   }
 
   /**
    * Serves `next` instead of the bound doc (nothing happens for the same doc, or once stopped):
-   * beforeRebind runs, the old shared doc is freed, and `next` is bound afresh.
+   * beforeRebind runs, the replica of the old doc is freed, and `next` is bound afresh.
    */
   rebind(next: Y.Doc): void {
-    if (this.state !== 'live' || this.binding === undefined || next === this.binding.doc) return;
+    if (this.state !== 'live' || this.target === undefined || next === this.target) return;
     this.opts.beforeRebind?.();
     this.unbind();
     this.bind(next);
@@ -143,32 +192,66 @@ export class DocBridge {
     if (this.state === 'live') this.state = 'stopped';
   }
 
-  /** Unwires the peer doc and frees the shared doc; idempotent. */
+  /** Unwires the peer doc and frees the replica; idempotent. */
   destroy(): void {
     if (this.state === 'destroyed') return;
     this.state = 'destroyed';
     this.unbind();
   }
 
-  private bound(): Binding {
-    if (this.binding === undefined) throw new MeshError('CLOSED', 'the websocket document bridge is not bound');
-    return this.binding;
+  private openReplica(): Replica {
+    const doc = this.doc;
+    const key = `${this.opts.room}#agentmesh-ws-${++replicaSeq}-${process.pid}`;
+    const shared = new WSSharedDoc(key);
+    shared.gc = doc.gc;
+    Y.applyUpdate(shared, Y.encodeStateAsUpdate(doc), BRIDGE);
+    const replica = { doc, key, shared };
+    this.replica = replica;
+    shared.on('update', this.onSharedUpdate);
+    doc.on('update', this.onDocUpdate);
+    docs.set(key, shared);
+    return replica;
   }
 
-  private unbind(): void {
-    const b = this.binding;
-    if (b === undefined) return;
-    this.binding = undefined;
-    b.doc.off('update', this.onDocUpdate);
-    b.doc.off('destroy', this.onDocDestroy);
-    b.shared.off('update', this.onSharedUpdate);
-    if (docs.get(b.key) === b.shared) docs.delete(b.key);
+  private closeReplica(): void {
+    this.cancelIdle();
+    const r = this.replica;
+    if (r === undefined) return;
+    this.replica = undefined;
+    r.doc.off('update', this.onDocUpdate);
+    r.shared.off('update', this.onSharedUpdate);
+    if (docs.get(r.key) === r.shared) docs.delete(r.key);
     try {
-      b.shared.awareness.destroy();
-      b.shared.destroy();
+      r.shared.awareness.destroy();
+      r.shared.destroy();
     } catch (e) {
       this.log('error', 'ws: destroying the websocket document failed', { error: String(e) });
     }
+  }
+
+  private scheduleIdle(): void {
+    this.cancelIdle();
+    if (this.replica === undefined) return;
+    if (this.graceMs === 0) return this.closeReplica();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.holders === 0) this.closeReplica();
+    }, this.graceMs);
+    this.idleTimer.unref?.();
+  }
+
+  private cancelIdle(): void {
+    if (this.idleTimer === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private unbind(): void {
+    this.closeReplica();
+    const doc = this.target;
+    if (doc === undefined) return;
+    this.target = undefined;
+    doc.off('destroy', this.onDocDestroy);
   }
 
   private log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
@@ -176,9 +259,9 @@ export class DocBridge {
   }
 
   private readonly onSharedUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (this.state !== 'live' || this.binding === undefined) return;
+    if (this.state !== 'live' || this.replica === undefined) return;
     if (origin === BRIDGE && !this.echoToDoc) return;
-    const doc = this.binding.doc;
+    const doc = this.replica.doc;
     const o = this.opts.clientOrigin(origin) ?? this.ownOrigin;
     const saved = this.echoToShared;
     this.echoToShared = hasPending(doc);
@@ -192,11 +275,12 @@ export class DocBridge {
   };
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (this.state !== 'live' || this.binding === undefined) return;
+    if (this.state !== 'live' || this.replica === undefined) return;
     if (origin instanceof WsOrigin && this.mine.has(origin) && !this.echoToShared) return;
-    const shared = this.binding.shared;
+    const shared = this.replica.shared;
     const saved = this.echoToDoc;
     this.echoToDoc = hasPending(shared);
+    this.forwardedCount++;
     try {
       Y.applyUpdate(shared, update, BRIDGE);
     } catch (e) {

@@ -12,6 +12,8 @@ import { LiveDocument } from '../peer/live-document.js';
 
 export const DEFAULT_WS_ROOM = 'agentmesh';
 export const DEFAULT_WS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** How long the websocket replica outlives its last client by default, ms. */
+export const DEFAULT_WS_REPLICA_GRACE_MS = 2000;
 /** Close code sent to websocket clients when the peer moved to a new document generation. */
 export const WS_CLOSE_GENERATION = 4000;
 
@@ -51,6 +53,12 @@ export interface WsEndpointOptions {
    * document across a generation change): it is refused and the client told to start afresh (4000).
    */
   isStale?: (update: Uint8Array) => boolean;
+  /**
+   * The endpoint keeps a second copy of the document (the y-websocket server doc) only while a
+   * client is connected; after the last one leaves, the copy lives on this long (ms) so that a
+   * reconnect is cheap. Default 2000; 0 drops it at once.
+   */
+  replicaGraceMs?: number;
 }
 
 export interface WsEndpoint {
@@ -79,6 +87,8 @@ export interface WsConfig {
   max: number;
   /** The logger given, or the silent one. */
   logger: Logger;
+  /** How long the websocket replica outlives its last client, ms. */
+  graceMs: number;
 }
 
 /** Checks the options and fills in defaults; throws MeshError INVALID_ARGUMENT. */
@@ -100,7 +110,9 @@ export function resolveConfig(opts: WsEndpointOptions): WsConfig {
   }
   if (opts.token === undefined && !isLoopbackHost(host)) throw new MeshError('INVALID_ARGUMENT', TOKEN_REQUIRED);
   const logger = resolveLogger(opts, silentLogger);
-  return { host, port, room, max, logger };
+  const graceMs = opts.replicaGraceMs ?? DEFAULT_WS_REPLICA_GRACE_MS;
+  if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > 2 ** 31 - 1) throw new MeshError('INVALID_ARGUMENT', `replicaGraceMs must be a number in 0..2^31-1, got ${graceMs}`);
+  return { host, port, room, max, logger, graceMs };
 }
 
 function isWildcardHost(host: string): boolean {

@@ -14,7 +14,7 @@ import type * as http from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { setupWSConnection } from '@y/websocket-server/utils';
 import type { Logger } from '../logger.js';
-import type { DocBridge, WsOrigin } from './bridge.js';
+import type { DocBridge, ReplicaLease, WsOrigin } from './bridge.js';
 import { WS_CLOSE_GENERATION } from './config.js';
 import { inspectMessage, toBytes } from './messages.js';
 
@@ -139,6 +139,7 @@ export function acceptConnection(ws: WebSocket, req: http.IncomingMessage, ctx: 
   let rejected = false;
   let unknownLogged = 0;
   let rejectTimer: NodeJS.Timeout | undefined;
+  let lease: ReplicaLease | undefined;
   const conn = new LibConn(ws, origin, (e) => log('warn', 'ws send failed', { ...fields, error: String(e) }));
   ctx.connections.track(ws, conn, () => {
     if (rejectTimer !== undefined) clearTimeout(rejectTimer);
@@ -147,6 +148,7 @@ export function acceptConnection(ws: WebSocket, req: http.IncomingMessage, ctx: 
     } catch (e) {
       log('error', 'ws close handling failed', { ...fields, error: String(e) });
     }
+    lease?.release(); // the last client out starts the replica's grace period
     log('debug', 'ws client disconnected', fields);
   });
 
@@ -208,7 +210,8 @@ export function acceptConnection(ws: WebSocket, req: http.IncomingMessage, ctx: 
   });
 
   try {
-    setupWSConnection(conn as unknown as WebSocket, req, { docName: bridge.libraryDocName(), gc: bridge.doc.gc });
+    lease = bridge.acquire();
+    setupWSConnection(conn as unknown as WebSocket, req, { docName: lease.docName, gc: bridge.doc.gc });
     log('debug', 'ws client connected', fields);
   } catch (e) {
     log('error', 'ws connection setup failed', { ...fields, error: String(e) });
