@@ -5,6 +5,7 @@ export * from './schema.js';
 export * from './board.js';
 export * from './equality.js';
 export * from './log-codec.js';
+export * from './log-reader.js';
 export * from './storage.js';
 export * from './memory-storage.js';
 export * from './generation.js';
