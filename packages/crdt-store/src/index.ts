@@ -6,6 +6,7 @@ export * from './board.js';
 export * from './equality.js';
 export * from './log-codec.js';
 export * from './log-reader.js';
+export * from './update-gaps.js';
 export * from './storage.js';
 export * from './memory-storage.js';
 export * from './generation.js';
