@@ -7,6 +7,7 @@ export * from './equality.js';
 export * from './log-codec.js';
 export * from './log-reader.js';
 export * from './update-gaps.js';
+export * from './damaged-update.js';
 export * from './storage.js';
 export * from './memory-storage.js';
 export * from './generation.js';

@@ -28,6 +28,11 @@ export interface LogDamage {
   /** Records read before the span: the lost ones sat between records[before - 1] and records[before]. */
   before: number;
   reason: string;
+  /**
+   * The damaged payload as it is on disk (it failed its checksum), when the span is exactly one
+   * record of at most 4 MiB: for naming what was lost (damaged-update.ts), never for loading.
+   */
+  payload?: Uint8Array;
 }
 
 /** The end of the log cut short by a crash: the last record was never completely written. */
@@ -74,6 +79,9 @@ interface RecordFormat {
   /** The next offset >= from where a record header can be read, or b.length. */
   next(b: Uint8Array, view: DataView, from: number): number;
 }
+
+/** Largest damaged payload kept in a LogDamage for naming what was lost. */
+const MAX_KEPT_PAYLOAD = 4 * 1024 * 1024;
 
 /** Bytes of CRC a format-1 resynchronisation may compute (it has no marker to look for). */
 const V1_SCAN_BUDGET = 64 * 1024 * 1024;
@@ -160,9 +168,12 @@ function readRecords(b: Uint8Array, start: number, f: RecordFormat): Body {
       last.bytes += end - offset;
       last.records++;
       last.exact &&= exact;
+      delete last.payload;
       return;
     }
     last = { offset, bytes: end - offset, records: 1, exact, before: records.length, reason };
+    const body = b.subarray(offset + f.headerBytes, end);
+    if (exact && body.length > 0 && body.length <= MAX_KEPT_PAYLOAD) last.payload = body.slice();
     damage.push(last);
   };
   const keep = (payload: Uint8Array, end: number): void => {

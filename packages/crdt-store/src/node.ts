@@ -1,6 +1,7 @@
 // Node-only Storage on real files, so a peer killed with kill -9 restarts with every update it
 // acknowledged: log.bin (append + fdatasync, group commit), snapshot.bin (atomic replace on
-// compaction) and a LOCK file holding the owner's pid, in one data directory per peer.
+// compaction) and a LOCK file holding the owner's pid, in one data directory per peer. What
+// happens to damaged files when it opens is node-recovery.ts.
 
 import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

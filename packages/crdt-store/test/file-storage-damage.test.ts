@@ -74,7 +74,8 @@ describe('FileStorage: one bad byte', () => {
     expect(state.warnings[0]).toContain(`after record #${victim} of the ${N - 1} read; the ${N - 1 - victim} records after it are kept`);
     expect(state.warnings[1]).toMatch(/kept the damaged log as .*log\.bin\.corrupt-1; the log now holds the 999 readable records/);
     expect(state.logs).toEqual(state.warnings); // every warning also went to the logger
-    expect(state.lost).toEqual([{ offset: starts[victim], bytes: end - starts[victim]!, records: 1, exact: true, before: victim, reason: expect.any(String) }]);
+    expect(state.lost).toEqual([{ offset: starts[victim], bytes: end - starts[victim]!, records: 1, exact: true, before: victim, reason: expect.any(String), payload: expect.any(Uint8Array) }]);
+    expect(Buffer.compare(Buffer.from(state.lost![0]!.payload!), damaged.subarray(starts[victim]! + RECORD_HEADER_BYTES, end))).toBe(0); // as on disk
     expect(Buffer.compare(await readFile(`${path}.corrupt-1`), damaged)).toBe(0);
     // The repaired log is clean, and appends after it load after the kept records.
     const s = await openFileStorage(dir, { logger: { log: () => {} } });

@@ -95,8 +95,10 @@ describe('decodeLog: damage in the middle costs one record', () => {
     bad[at[1]! + RECORD_HEADER_BYTES + 2]! ^= 0x01;
     const d = decodeLog(bad);
     expect(strings(d.records)).toEqual(['first', 'third', 'fourth', 'fifth']);
+    const hit = words[1]!.slice();
+    hit[2]! ^= 0x01;
     expect(d.damage).toEqual([
-      { offset: at[1], bytes: RECORD_HEADER_BYTES + 6, records: 1, exact: true, before: 1, reason: expect.stringMatching(/checksum mismatch/) },
+      { offset: at[1], bytes: RECORD_HEADER_BYTES + 6, records: 1, exact: true, before: 1, reason: expect.stringMatching(/checksum mismatch/), payload: hit },
     ]);
     expect(d.tail).toBeNull();
     expect(d.problem).toEqual({ offset: at[1], reason: expect.stringMatching(/checksum/) });

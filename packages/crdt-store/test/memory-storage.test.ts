@@ -103,7 +103,7 @@ describe('MemoryStorage', () => {
     expect(state.warnings).toHaveLength(2);
     expect(state.warnings[0]).toMatch(new RegExp(`^log: lost 1 record at bytes ${second}\\.\\.${second + 19} .*checksum.* after record #1 of the 3 read`));
     expect(state.warnings[1]).toMatch(/kept the damaged log as damaged copy #1/);
-    expect(state.lost).toEqual([{ offset: second, bytes: 19, records: 1, exact: true, before: 1, reason: expect.stringMatching(/checksum/) }]);
+    expect(state.lost).toEqual([{ offset: second, bytes: 19, records: 1, exact: true, before: 1, reason: expect.stringMatching(/checksum/), payload: Uint8Array.of(10, 11 ^ 0xff, 12) }]);
     expect(disk.damagedLogs).toEqual([damaged]);
     expect(disk.logBytes().length).toBe(before.length - 19); // rewritten without the damaged record
     s2.append(u(40));

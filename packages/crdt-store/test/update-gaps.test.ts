@@ -1,10 +1,16 @@
 // Checks filling the gaps a lost log record leaves in a document's history: the updates that wait
 // for the lost clocks apply once the gap is filled, what the lost record held stays lost, nothing
-// else is lost or invented, and a gap that another peer can still fill is not needed at all.
+// else is lost or invented, and a gap that another peer can still fill is not needed at all; and
+// naming the tasks a damaged update held.
 
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import type { TaskSpec } from '@agentmesh/scheduler';
 import { encodeGapFiller, fillMissingClocks, missingClocks } from '../src/update-gaps.js';
+import { namesInDamagedUpdate } from '../src/damaged-update.js';
+import { batchTaskId, encodeActivity, encodeTaskBatch } from '../src/batch-codec.js';
+import { encodeGenerationRecord } from '../src/log-codec.js';
+import { ROOT } from '../src/schema.js';
 
 /** A document with a fixed client id whose every update is recorded. */
 function recorded(client: number): { doc: Y.Doc; updates: Uint8Array[] } {
@@ -103,5 +109,31 @@ describe('missingClocks / fillMissingClocks', () => {
     const before = Y.encodeStateAsUpdate(doc);
     Y.applyUpdate(doc, encodeGapFiller([]));
     expect(Y.encodeStateAsUpdate(doc)).toEqual(before);
+  });
+});
+
+describe('namesInDamagedUpdate', () => {
+  const spec = (id: string): TaskSpec => ({
+    id, type: 'echo', payload: { pad: 'x'.repeat(40) }, priority: 0, requires: [], prefers: [], dependsOn: [], maxAttempts: 3,
+    timeoutMs: 0, createdAt: 1000, createdBy: 'p1', notBefore: 0, strategy: 'capacity-weighted',
+  });
+
+  it('names the tasks a damaged update created or touched, as far as its bytes still decode', () => {
+    const { doc, updates } = recorded(4);
+    doc.transact(() => {
+      doc.getMap(ROOT.segs).set('bk-1', encodeTaskBatch('bk-1', { createdBy: 'p1', createdAt: 1000, tasks: [0, 1, 2].map((i) => ({ spec: spec(batchTaskId('bk-1', i)) })) }));
+      doc.getMap(ROOT.acts).set('ak-1', encodeActivity({ peer: 'p1', records: [{ kind: 'claim', task: 'other.0', round: 1, at: 5, score: 1 }] }));
+      doc.getMap(ROOT.peers).set('p1', { id: 'p1' });
+    });
+    const update = updates[0]!;
+    expect(namesInDamagedUpdate(update)).toEqual({ created: ['bk-1.0', 'bk-1.1', 'bk-1.2'], touched: ['other.0'], entries: ['peers/p1'], generation: false, unreadable: false });
+    // One bad byte: whatever still decodes is named; it never throws.
+    for (let at = 0; at < update.length; at++) {
+      const bad = update.slice();
+      bad[at]! ^= 0x5a;
+      const n = namesInDamagedUpdate(bad);
+      expect(Array.isArray(n.created) && Array.isArray(n.entries)).toBe(true);
+    }
+    expect(namesInDamagedUpdate(encodeGenerationRecord(update)).generation).toBe(true);
   });
 });

@@ -92,6 +92,8 @@ describe('a lone peer process with a damaged log', () => {
     expect(said).toMatch(new RegExp(`log\\.bin: lost 1 record at bytes ${victim}\\.\\.`));
     expect(said).toMatch(/kept the damaged log as .*log\.bin\.corrupt-1/);
     expect(said).toMatch(/gave up updates lost with damaged log records/);
+    const couldNot = second.stderr.find((l) => l.includes('could not read a damaged log record'));
+    expect(couldNot).toContain(missing[0]!.replace(/\.\d+$/, '')); // names the task (or its batch)
     expect(existsSync(`${logPath}.corrupt-1`)).toBe(true);
     await kill(second.child);
 

@@ -70,6 +70,10 @@ describe('a lone peer with one damaged log record', () => {
       await again.start();
       const present = ids.filter((id) => again.view(id) !== undefined);
       expect(present.length).toBe(199);
+      // It says which tasks it could not read (by id, or by the batch key the ids start with).
+      const lost = ids.find((id) => !present.includes(id))!;
+      expect(lines.join('\n')).toMatch(/could not read a damaged log record/);
+      expect(lines.join('\n')).toContain(lost.replace(/\.\d+$/, ''));
       expect(again.loadWarnings.join('\n')).toMatch(new RegExp(`lost 1 record at bytes ${victim}\\.\\.`));
       expect(lines.join('\n')).toMatch(/gave up updates lost with damaged log records/);
       if (kind === 'file') expect(readdirSync(dir)).toContain('log.bin.corrupt-1');

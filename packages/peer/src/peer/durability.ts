@@ -6,7 +6,7 @@
 // update-gaps.ts) at once on a lone peer, or after catch-up when no other peer supplied it.
 
 import * as Y from 'yjs';
-import { encodeGapFiller, encodeGenerationRecord, fillMissingClocks, generationRecordPayload, isGenerationRecord, type ClockGap, type Storage } from '@agentmesh/crdt-store';
+import { encodeGapFiller, encodeGenerationRecord, fillMissingClocks, generationRecordPayload, isGenerationRecord, namesInDamagedUpdate, type ClockGap, type LogDamage, type Storage } from '@agentmesh/crdt-store';
 import { STORAGE_ORIGIN } from '../sync/wire.js';
 import type { LiveDocument } from './live-document.js';
 import type { PeerContext } from './context.js';
@@ -73,19 +73,27 @@ export class Durability {
     const marked = from > 0 || (loaded.updates[0] !== undefined && isGenerationRecord(loaded.updates[0]));
     if (loaded.snapshot && !marked) replay(loaded.snapshot, 'snapshot');
     for (const u of loaded.updates.slice(from)) replay(isGenerationRecord(u) ? generationRecordPayload(u) : u, 'update');
-    this.settleLost(loaded.lost?.reduce((n, l) => n + l.records, 0) ?? 0);
+    this.settleLost(loaded.lost ?? []);
     let bytes = loaded.snapshot?.byteLength ?? 0;
     for (const u of loaded.updates) bytes += u.byteLength;
     return { replayed: loaded.updates.length + (loaded.snapshot ? 1 : 0), bytes };
   }
 
   /**
-   * Updates read back that wait for clocks lost with a damaged record: a lone peer fills the gap
+   * Names what each damaged record held (its tasks, as far as its bytes still decode). Updates read
+   * back that wait for clocks lost with a damaged record: a lone peer fills the gap
    * now (the lost record's content is gone, the rest applies); a peer that knows others gives them
    * until catch-up to send what was lost, then fills what is still missing (maybeFlush).
    */
-  private settleLost(lostRecords: number): void {
+  private settleLost(lost: readonly LogDamage[]): void {
+    for (const d of lost) {
+      // Which tasks it held, as far as the damaged bytes still tell.
+      const n = d.payload ? namesInDamagedUpdate(d.payload) : undefined;
+      const names = n && { tasks: n.created.slice(0, 100), touched: n.touched.slice(0, 100), entries: n.entries.slice(0, 20), generation: n.generation };
+      this.ctx.log.log('warn', 'could not read a damaged log record', { bytes: `${d.offset}..${d.offset + d.bytes}`, records: d.records, ...names });
+    }
     const doc = this.live.doc;
+    const lostRecords = lost.reduce((sum, d) => sum + d.records, 0);
     // Only after the storage lost records: a gap kept in a snapshot from the network is the sync's.
     if (lostRecords === 0 || !doc.store.pendingStructs) return;
     const scratch = new Y.Doc(); // every gap, without touching the live document yet
