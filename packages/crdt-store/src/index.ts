@@ -12,5 +12,6 @@ export * from './storage.js';
 export * from './memory-storage.js';
 export * from './generation.js';
 export * from './archive.js';
+export * from './archive-lines.js';
 export * from './derive-context.js';
 export * from './batch-codec.js';
