@@ -1,17 +1,30 @@
 // Byte formats of a peer's durable state: an append-only log of checksummed records and a
 // single checksummed snapshot. Pure and browser-safe (Uint8Array/DataView only) so the file
-// storage and the in-memory storage of the simulator share exactly the same encoding.
+// storage and the in-memory storage of the simulator share exactly the same encoding. Reading a
+// damaged log (skipping bad records, finding the next good one) is log-reader.ts.
 
 import { MeshError } from '@agentmesh/scheduler';
 
-/** First 8 bytes of every log file. */
-export const LOG_MAGIC: Uint8Array = new TextEncoder().encode('AMLOG1\n\0');
+/** First 8 bytes of every log file (format 2: records with a sync marker and a header checksum). */
+export const LOG_MAGIC: Uint8Array = new TextEncoder().encode('AMLOG2\n\0');
+/** First 8 bytes of a log in format 1 (records without marker), still read and then rewritten as format 2. */
+export const LOG_MAGIC_V1: Uint8Array = new TextEncoder().encode('AMLOG1\n\0');
 /** First 8 bytes of every snapshot file. */
 export const SNAPSHOT_MAGIC: Uint8Array = new TextEncoder().encode('AMSNAP1\0');
 /** Largest payload of one record or snapshot (256 MiB); anything longer is rejected as absurd. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024;
-/** Bytes in front of each record payload: u32 LE length, u32 LE crc32(payload). */
-export const RECORD_HEADER_BYTES = 8;
+/**
+ * First 4 bytes of every format-2 record: after damage the reader looks for the next place where
+ * these bytes start a header whose checksum holds, so one bad byte costs one record, not the rest.
+ */
+export const RECORD_MARKER: Uint8Array = Uint8Array.of(0xa7, 0x52, 0x4c, 0xe5);
+/**
+ * Bytes in front of each format-2 record payload: the marker, u32 LE length, u32 LE
+ * crc32(payload), u32 LE crc32 of those first 12 header bytes.
+ */
+export const RECORD_HEADER_BYTES = 16;
+/** Bytes in front of each format-1 record payload: u32 LE length, u32 LE crc32(payload). */
+export const RECORD_HEADER_BYTES_V1 = 8;
 
 const CRC_TABLE = ((): Uint32Array => {
   const table = new Uint32Array(256);
@@ -44,69 +57,62 @@ function checkPayload(payload: Uint8Array, what: string, minBytes: number): void
   }
 }
 
+/** prefix + [u32 LE length][u32 LE crc32(payload)][payload]: a snapshot file, or a format-1 record. */
 function frame(prefix: Uint8Array, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(prefix.length + RECORD_HEADER_BYTES + payload.length);
+  const out = new Uint8Array(prefix.length + RECORD_HEADER_BYTES_V1 + payload.length);
   out.set(prefix, 0);
   const view = new DataView(out.buffer);
   view.setUint32(prefix.length, payload.length, true);
   view.setUint32(prefix.length + 4, crc32(payload), true);
-  out.set(payload, prefix.length + RECORD_HEADER_BYTES);
+  out.set(payload, prefix.length + RECORD_HEADER_BYTES_V1);
   return out;
 }
 
 /**
- * One log record: [u32 LE length][u32 LE crc32(payload)][payload].
+ * One format-2 log record: RECORD_MARKER, [u32 LE length][u32 LE crc32(payload)]
+ * [u32 LE crc32(the 12 bytes before)], payload. The header checksum tells a damaged header (look
+ * for the next record) from a damaged payload (skip exactly this record).
  * Empty payloads are rejected: a zero-filled tail (what some filesystems show after a crash)
- * would otherwise decode as endless valid empty records, since crc32 of nothing is 0.
+ * would otherwise risk decoding as valid empty records, since crc32 of nothing is 0.
  */
 export function encodeRecord(payload: Uint8Array): Uint8Array {
+  checkPayload(payload, 'log record', 1);
+  const out = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
+  out.set(RECORD_MARKER, 0);
+  const view = new DataView(out.buffer);
+  view.setUint32(4, payload.length, true);
+  view.setUint32(8, crc32(payload), true);
+  view.setUint32(12, crc32(out.subarray(0, 12)), true);
+  out.set(payload, RECORD_HEADER_BYTES);
+  return out;
+}
+
+/** One format-1 record, [u32 LE length][u32 LE crc32(payload)][payload] (for tests and old logs). */
+export function encodeRecordV1(payload: Uint8Array): Uint8Array {
   checkPayload(payload, 'log record', 1);
   return frame(new Uint8Array(0), payload);
 }
 
-export interface DecodedLog {
-  /** Every intact record before the first damage, as copies. */
-  records: Uint8Array[];
-  /** Length of the intact prefix (header included); 0 when the header itself is bad. */
-  validBytes: number;
-  /** Where and why decoding stopped early; null when the whole input is intact. */
-  problem: null | { offset: number; reason: string };
+/** A whole format-2 log: LOG_MAGIC followed by one record per payload. */
+export function encodeLog(payloads: readonly Uint8Array[]): Uint8Array {
+  const records = payloads.map(encodeRecord);
+  let total = LOG_MAGIC.length;
+  for (const r of records) total += r.length;
+  const out = new Uint8Array(total);
+  out.set(LOG_MAGIC, 0);
+  let at = LOG_MAGIC.length;
+  for (const r of records) {
+    out.set(r, at);
+    at += r.length;
+  }
+  return out;
 }
 
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+/** True when `bytes` begins with `prefix`. */
+export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
   return true;
-}
-
-/** Decodes a whole log file (magic header included). Never throws: damage is reported in `problem`. */
-export function decodeLog(bytes: Uint8Array): DecodedLog {
-  const records: Uint8Array[] = [];
-  if (!startsWith(bytes, LOG_MAGIC)) {
-    const reason =
-      bytes.length < LOG_MAGIC.length && startsWith(LOG_MAGIC, bytes)
-        ? `truncated log header (${bytes.length} of ${LOG_MAGIC.length} bytes)`
-        : 'not a log file (bad magic header)';
-    return { records, validBytes: 0, problem: { offset: 0, reason } };
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = LOG_MAGIC.length;
-  const stop = (reason: string): DecodedLog => ({ records, validBytes: offset, problem: { offset, reason } });
-  while (offset < bytes.length) {
-    const left = bytes.length - offset;
-    if (left < RECORD_HEADER_BYTES) return stop(`truncated record header (${left} of ${RECORD_HEADER_BYTES} bytes)`);
-    const length = view.getUint32(offset, true);
-    const crc = view.getUint32(offset + 4, true);
-    if (length === 0 || length > MAX_PAYLOAD_BYTES) return stop(`bad record length ${length}`);
-    if (length > left - RECORD_HEADER_BYTES) {
-      return stop(`truncated record (length ${length}, only ${left - RECORD_HEADER_BYTES} bytes left)`);
-    }
-    const payload = bytes.subarray(offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length);
-    if (crc32(payload) !== crc) return stop(`record checksum mismatch (length ${length})`);
-    records.push(payload.slice());
-    offset += RECORD_HEADER_BYTES + length;
-  }
-  return { records, validBytes: offset, problem: null };
 }
 
 /** A snapshot file: SNAPSHOT_MAGIC + [u32 LE length][u32 LE crc32(payload)][payload]. */
@@ -120,7 +126,7 @@ export function decodeSnapshot(bytes: Uint8Array): Uint8Array {
   const fail = (reason: string): never => {
     throw new MeshError('CORRUPT_SNAPSHOT', `corrupt snapshot: ${reason}`, { bytes: bytes.length });
   };
-  const headerBytes = SNAPSHOT_MAGIC.length + RECORD_HEADER_BYTES;
+  const headerBytes = SNAPSHOT_MAGIC.length + RECORD_HEADER_BYTES_V1;
   if (!startsWith(bytes, SNAPSHOT_MAGIC)) fail('not a snapshot file (bad magic header)');
   if (bytes.length < headerBytes) fail(`truncated header (${bytes.length} of ${headerBytes} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

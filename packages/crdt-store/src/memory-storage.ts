@@ -1,10 +1,12 @@
 // In-memory Storage for the deterministic simulator: a MemoryDisk holds a peer's durable bytes
 // (in the same formats as the file storage) and survives simulated crashes, which lose or tear
 // whatever was written but not yet flushed. No timers and no randomness of its own: the
-// simulator decides when flushes complete (opts.defer) and where crashes land.
+// simulator decides when flushes complete (opts.defer) and where crashes land. Recovery repairs
+// exactly as the file storage does (log-reader.ts), keeping copies of what it set aside.
 
 import { MeshError } from '@agentmesh/scheduler';
-import { LOG_MAGIC, decodeLog, decodeSnapshot, encodeRecord, encodeSnapshot } from './log-codec.js';
+import { LOG_MAGIC, decodeSnapshot, encodeRecord, encodeSnapshot } from './log-codec.js';
+import { planLogRepair } from './log-reader.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
@@ -29,6 +31,10 @@ export class MemoryDisk {
   generation = 0;
   /** @internal The live MemoryStorage using this disk, if any (the in-memory "LOCK"). */
   owner: object | null = null;
+  /** Copies of damaged logs, kept by recovery before it repaired them (the file storage's log.bin.corrupt-<n>). */
+  readonly damagedLogs: Uint8Array[] = [];
+  /** Corrupt snapshots that recovery set aside (the file storage's snapshot.bin.corrupt-<n>). */
+  readonly damagedSnapshots: Uint8Array[] = [];
 
   /** Durable log bytes (empty when no log was ever written). */
   logBytes(): Uint8Array {
@@ -144,25 +150,26 @@ export class MemoryStorage implements Storage {
       try {
         snapshot = decodeSnapshot(snapBytes);
       } catch (e) {
-        warnings.push(`snapshot: ${(e as Error).message}; dropped it, continuing with the log alone`);
+        this.disk.damagedSnapshots.push(snapBytes.slice());
+        warnings.push(`snapshot: ${(e as Error).message}; set it aside, continuing with the log alone`);
         this.disk.setSnapshotBytes(null);
       }
     }
     const bytes = this.disk.logBytes();
-    let updates: Uint8Array[] = [];
-    if (bytes.length === 0) {
-      this.disk.setLogBytes(LOG_MAGIC);
-    } else {
-      const decoded = decodeLog(bytes);
-      updates = decoded.records;
-      if (decoded.problem) {
-        const { offset, reason } = decoded.problem;
-        warnings.push(`log: ${reason} at offset ${offset}; cut ${bytes.length - decoded.validBytes} bytes`);
-        this.disk.setLogBytes(decoded.validBytes > 0 ? bytes.subarray(0, decoded.validBytes) : LOG_MAGIC);
-      }
+    const plan = planLogRepair(bytes);
+    if (plan.keepCopy) this.disk.damagedLogs.push(bytes.slice());
+    for (const note of plan.notes) warnings.push(`log: ${note}`);
+    const action = plan.action;
+    if (action.kind === 'create') this.disk.setLogBytes(LOG_MAGIC);
+    else if (action.kind === 'rewrite') this.disk.setLogBytes(action.bytes);
+    else if (action.kind === 'truncate') this.disk.setLogBytes(bytes.subarray(0, action.to));
+    if (plan.keepCopy) {
+      warnings.push(`log: kept the damaged log as damaged copy #${this.disk.damagedLogs.length}; the log now holds the ${plan.records.length} readable records`);
     }
-    this.logRecords = updates.length;
-    return { snapshot, updates, warnings };
+    this.logRecords = plan.records.length;
+    const state: LoadedState = { snapshot, updates: plan.records, warnings };
+    if (plan.lost.length > 0) state.lost = plan.lost;
+    return state;
   }
 
   load(): Promise<LoadedState> {

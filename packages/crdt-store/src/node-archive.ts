@@ -2,12 +2,15 @@
 // in 256 bucket files chosen by a hash of the task id, so reading one task reads one small file and
 // nothing grows in memory but a fixed-size Bloom filter. Appends are fsynced before the peer drops
 // the tasks from its document; a torn last line (kill -9 mid-write) is cut on open with a warning.
+// Each line carries a checksum (archive-lines.ts): a damaged line costs that record only, and the
+// bucket is copied aside (b-xx.jsonl.corrupt-<n>) before it is rewritten without the damage.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { appendFile, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hash32, resolveLogger, type Logger } from '@agentmesh/scheduler';
-import { BloomFilter, countRecord, emptyCounts, isArchiveRecord, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
+import { BloomFilter, countRecord, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
+import { encodeArchiveLine, parseArchiveLine, parseArchiveText } from './archive-lines.js';
 
 const BUCKETS = 256;
 const COUNTS_FILE = 'counts.json';
@@ -22,6 +25,35 @@ const consoleWarnings: Logger = { log: (_level, msg) => console.warn(msg) };
 
 function genFile(gen: string): string {
   return `gen-${gen.replace(/[^A-Za-z0-9.-]/g, '_')}.ids`;
+}
+
+/** Writes `text` to `path` atomically and durably (tmp file, fsync, rename, fsync of the directory). */
+function replaceFileSync(dir: string, path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  syncPath(tmp, 'r+');
+  renameSync(tmp, path);
+  if (process.platform !== 'win32') syncPath(dir, 'r');
+}
+
+function syncPath(path: string, flags: string): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Copies `path` to the first free `<path>.corrupt-<n>` (durably); returns its name. */
+function keepCopySync(path: string): string {
+  for (let n = 1; ; n++) {
+    const aside = `${path}.corrupt-${n}`;
+    if (existsSync(aside)) continue;
+    copyFileSync(path, aside, constants.COPYFILE_EXCL);
+    syncPath(aside, 'r+');
+    return aside;
+  }
 }
 
 function bucketOf(id: string): string {
@@ -56,25 +88,25 @@ export class FileArchive implements Archive {
       if (!/^b-[0-9a-f]{2}\.jsonl$/.test(name)) continue;
       const path = join(this.dir, name);
       const buf = readFileSync(path);
-      let good = buf.lastIndexOf(0x0a) + 1;
-      if (good < buf.length) {
-        this.logger.log('warn', `archive ${name}: cut a torn last line (${buf.length - good} bytes)`);
-        truncateSync(path, good);
+      const parsed = parseArchiveText(buf);
+      for (const r of parsed.records) {
+        this.bloom.add(r.id);
+        latest.set(r.id, r.state);
       }
-      const text = buf.subarray(0, good).toString('utf8');
-      let start = 0;
-      while (start < text.length) {
-        const end = text.indexOf('\n', start);
-        const line = text.slice(start, end);
-        start = end + 1;
-        try {
-          const r = JSON.parse(line) as unknown;
-          if (!isArchiveRecord(r)) throw new Error('not an archive record');
-          this.bloom.add(r.id);
-          latest.set(r.id, r.state);
-        } catch (e) {
-          this.logger.log('warn', `archive ${name}: skipped an unreadable line (${(e as Error).message})`);
-        }
+      if (parsed.badLines.length > 0 || parsed.unterminated) {
+        // Keep the damaged bucket, then rewrite it with every readable record.
+        const aside = keepCopySync(path);
+        const text = parsed.records.map(encodeArchiveLine).join('');
+        replaceFileSync(this.dir, path, text);
+        const lost = parsed.badLines.length > 0 ? `skipped unreadable line${parsed.badLines.length === 1 ? '' : 's'} ${parsed.badLines.join(', ')}` : 'repaired the newline of its last line';
+        this.logger.log('warn', `archive ${name}: ${lost}${parsed.tornBytes > 0 ? ` and a torn last line (${parsed.tornBytes} bytes)` : ''}; kept the damaged file as ${aside}, ${parsed.records.length} records remain`);
+        this.total += Buffer.byteLength(text);
+        continue;
+      }
+      const good = buf.length - parsed.tornBytes;
+      if (parsed.tornBytes > 0) {
+        this.logger.log('warn', `archive ${name}: cut a torn last line (${parsed.tornBytes} bytes)`);
+        truncateSync(path, good);
       }
       this.total += good;
     }
@@ -103,8 +135,7 @@ export class FileArchive implements Archive {
         const b = bucketOf(r.id);
         let list = byBucket.get(b);
         if (!list) byBucket.set(b, (list = []));
-        const { id, ...rest } = r;
-        list.push(JSON.stringify({ id, ...rest }) + '\n');
+        list.push(encodeArchiveLine(r));
       }
       // Asynchronous writes and fsyncs (the thread pool), so a large archive batch does not stall
       // the peer's event loop; a few buckets at a time.
@@ -149,12 +180,9 @@ export class FileArchive implements Archive {
     while (at >= 0) {
       if (at === 0 || text[at - 1] === '\n') {
         const end = text.indexOf('\n', at);
-        try {
-          const r = JSON.parse(text.slice(at, end < 0 ? undefined : end)) as unknown;
-          if (isArchiveRecord(r) && r.id === id) return r;
-        } catch {
-          // a damaged line: look further back
-        }
+        // A damaged line has no record of this id: look further back.
+        const r = parseArchiveLine(text.slice(at, end < 0 ? undefined : end)).records.find((x) => x.id === id);
+        if (r) return r;
       }
       at = at === 0 ? -1 : text.lastIndexOf(needle, at - 1);
     }
@@ -182,12 +210,7 @@ export class FileArchive implements Archive {
       const want = new Set(list);
       for (const line of text.split('\n')) {
         if (!line) continue;
-        try {
-          const r = JSON.parse(line) as unknown;
-          if (isArchiveRecord(r) && want.has(r.id)) latest.set(r.id, r);
-        } catch {
-          // damaged line: skipped
-        }
+        for (const r of parseArchiveLine(line).records) if (want.has(r.id)) latest.set(r.id, r); // damaged parts skipped
       }
       for (const id of list) {
         const r = this.pending.get(id) ?? latest.get(id);

@@ -1,11 +1,13 @@
 // Node-only Storage on real files, so a peer killed with kill -9 restarts with every update it
 // acknowledged: log.bin (append + fdatasync, group commit), snapshot.bin (atomic replace on
-// compaction) and a LOCK file holding the owner's pid, in one data directory per peer.
+// compaction) and a LOCK file holding the owner's pid, in one data directory per peer. What
+// happens to damaged files when it opens is node-recovery.ts.
 
-import { access, mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MeshError, resolveLogger, type Logger } from '@agentmesh/scheduler';
-import { LOG_MAGIC, decodeLog, decodeSnapshot, encodeRecord, encodeSnapshot } from './log-codec.js';
+import { LOG_MAGIC, encodeRecord, encodeSnapshot } from './log-codec.js';
+import { LOG_FILE, SNAPSHOT_FILE, errno, fsyncDir, readOrNull, recover, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 export interface FileStorageOptions {
@@ -15,8 +17,6 @@ export interface FileStorageOptions {
   maxBufferBytes?: number;
 }
 
-const LOG_FILE = 'log.bin';
-const SNAPSHOT_FILE = 'snapshot.bin';
 const SNAPSHOT_TMP = 'snapshot.bin.tmp';
 const LOCK_FILE = 'LOCK';
 
@@ -26,7 +26,6 @@ const openDirs = new Set<string>();
 const noop = (): void => {};
 /** Without a logger, warnings go to the console as they always did. */
 const consoleWarnings: Logger = { log: (_level, msg) => console.warn(`[crdt-store] ${msg}`) };
-const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
 const closedError = (): MeshError => new MeshError('STORAGE_CLOSED', 'storage is closed');
 
 function pidAlive(pid: number): boolean {
@@ -35,65 +34,6 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return errno(e) === 'EPERM'; // exists, but belongs to someone else
-  }
-}
-
-async function readOrNull(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-async function unlinkIfExists(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (e) {
-    if (errno(e) !== 'ENOENT') throw e;
-  }
-}
-
-async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-/** Writes a whole file and fsyncs it (the directory entry is the caller's business). */
-async function writeDurable(path: string, bytes: Uint8Array): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await writeAll(fh, bytes, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Makes renames/creations in `dir` durable. Windows cannot fsync a directory; there it is a no-op. */
-async function fsyncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Renames a damaged file to `<path>.corrupt-<n>` (first free n) so nothing is destroyed. */
-async function setAside(dir: string, path: string): Promise<string> {
-  for (let n = 1; ; n++) {
-    const aside = `${path}.corrupt-${n}`;
-    const taken = await access(aside).then(() => true, () => false);
-    if (taken) continue;
-    await rename(path, aside);
-    await fsyncDir(dir);
-    return aside;
   }
 }
 
@@ -117,64 +57,6 @@ async function acquireLock(dir: string, shownDir: string, say: (msg: string) => 
     await unlinkIfExists(path);
   }
   throw new MeshError('DATA_DIR_LOCKED', `data dir ${shownDir} is in use (could not take its LOCK)`, { dir: shownDir });
-}
-
-interface Recovered {
-  state: LoadedState;
-  logSize: number;
-  snapshotSize: number;
-}
-
-/** Reads snapshot and log, repairing damage (cut tails, moved-aside files) with warnings. */
-async function recover(dir: string, say: (msg: string) => void): Promise<Recovered> {
-  const warnings: string[] = [];
-  const warn = (msg: string): void => {
-    warnings.push(msg);
-    say(msg);
-  };
-  const logPath = join(dir, LOG_FILE);
-  const snapPath = join(dir, SNAPSHOT_FILE);
-
-  // A leftover tmp is a compaction that never reached its rename: the old snapshot + log rule.
-  await unlinkIfExists(join(dir, SNAPSHOT_TMP));
-
-  let snapshot: Uint8Array | null = null;
-  let snapshotSize = 0;
-  const snapBytes = await readOrNull(snapPath);
-  if (snapBytes) {
-    try {
-      snapshot = decodeSnapshot(snapBytes);
-      snapshotSize = snapBytes.length;
-    } catch (e) {
-      const aside = await setAside(dir, snapPath);
-      warn(`${snapPath}: ${(e as Error).message}; moved it to ${aside}, continuing with the log alone`);
-    }
-  }
-
-  const bytes = (await readOrNull(logPath)) ?? new Uint8Array(0);
-  const decoded = decodeLog(bytes);
-  if (decoded.validBytes === 0) {
-    // Missing, empty or not a log at all: keep any bytes aside and start a fresh log.
-    if (bytes.length > 0) {
-      const aside = await setAside(dir, logPath);
-      warn(`${logPath}: ${decoded.problem?.reason}; moved it to ${aside}, starting a fresh log`);
-    }
-    await writeDurable(logPath, LOG_MAGIC);
-    await fsyncDir(dir);
-    return { state: { snapshot, updates: [], warnings }, logSize: LOG_MAGIC.length, snapshotSize };
-  }
-  if (decoded.problem) {
-    const { offset, reason } = decoded.problem;
-    warn(`${logPath}: ${reason} at offset ${offset}; cut the ${bytes.length - decoded.validBytes} bytes from there`);
-    const fh = await open(logPath, 'r+');
-    try {
-      await fh.truncate(decoded.validBytes);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-  }
-  return { state: { snapshot, updates: decoded.records, warnings }, logSize: decoded.validBytes, snapshotSize };
 }
 
 /**
@@ -205,7 +87,7 @@ export class FileStorage implements Storage {
     readonly dir: string,
     private fh: FileHandle,
     private readonly lockPath: string,
-    private readonly say: (msg: string) => void,
+    private readonly logger: Logger,
     private readonly maxBufferBytes: number,
     r: Recovered,
   ) {
@@ -229,9 +111,9 @@ export class FileStorage implements Storage {
       await mkdir(abs, { recursive: true });
       const lockPath = await acquireLock(abs, dir, say);
       try {
-        const r = await recover(abs, say);
+        const r = await recover(abs, logger);
         const fh = await open(join(abs, LOG_FILE), 'r+');
-        return new FileStorage(abs, fh, lockPath, say, maxBufferBytes, r);
+        return new FileStorage(abs, fh, lockPath, logger, maxBufferBytes, r);
       } catch (e) {
         await unlink(lockPath).catch(noop);
         throw e;
@@ -254,7 +136,7 @@ export class FileStorage implements Storage {
 
   private fail(e: unknown, what: string): never {
     this.failure = e instanceof Error ? e : new Error(String(e));
-    this.say(`${join(this.dir, LOG_FILE)}: ${what} failed, storage stops accepting work: ${this.failure.message}`);
+    this.logger.log('warn', `${join(this.dir, LOG_FILE)}: ${what} failed, storage stops accepting work: ${this.failure.message}`);
     throw this.failure;
   }
 
@@ -266,7 +148,7 @@ export class FileStorage implements Storage {
         this.recovered = null;
         return first;
       }
-      const r = await recover(this.dir, this.say);
+      const r = await recover(this.dir, this.logger);
       await this.fh.close();
       this.fh = await open(join(this.dir, LOG_FILE), 'r+');
       this.logSize = r.logSize;

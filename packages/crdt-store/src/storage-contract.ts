@@ -2,7 +2,8 @@
 // runStorageAdapterTests, so every implementation (MemoryStorage, the file storage, any future
 // one) is held to the same promises: empty load, flushed appends come back in order and byte for
 // byte after a restart, compaction keeps the state and later appends, stats, close, refusal of
-// work after close, exclusive use of the durable state. Checks are plain async functions that
+// work after close, exclusive use of the durable state, and (when the harness can flip a byte of
+// its durable log) that one bad byte costs at most the record it sits in. Checks are plain async functions that
 // collect failures (no test framework needed); runStorageContract() registers them with any
 // describe/it pair (vitest, node:test, mocha), so this module has no test-framework dependency.
 
@@ -16,6 +17,11 @@ export interface StorageHarness {
   reopen(): Storage | Promise<Storage>;
   /** Removes the durable state (temporary directories); called once per check. */
   cleanup?(): void | Promise<void>;
+  /**
+   * Changes one byte of the durable log (every bit flipped) while no storage is open: the byte at
+   * `pick(size of the log in bytes)`. Without it, the checks of damaged logs pass without running.
+   */
+  damageLog?(pick: (size: number) => number): void | Promise<void>;
 }
 
 export type StorageSetup = () => StorageHarness | Promise<StorageHarness>;
@@ -29,6 +35,8 @@ export interface ContractFailure {
 export interface CheckContext {
   readonly storage: Storage;
   reopen(): Promise<Storage>;
+  /** The harness's damageLog, when it has one. */
+  damageLog?: (pick: (size: number) => number) => Promise<void>;
   /** Records a failure unless `cond` holds; returns `cond`. */
   ok(cond: boolean, message: string): boolean;
   /** Records a failure unless both lists hold the same bytes in the same order. */
@@ -100,6 +108,42 @@ function statsSay(c: CheckContext, s: StorageStats, want: Partial<StorageStats>,
   for (const [k, v] of Object.entries(want)) {
     c.ok(s[k as keyof StorageStats] === v, `${what}: stats().${k} is ${s[k as keyof StorageStats]}, expected ${v}`);
   }
+}
+
+/** True when `got` is `want` with at most `missing` updates left out, in order, each byte for byte. */
+function keptInOrder(got: readonly Uint8Array[], want: readonly Uint8Array[], missing: number): boolean {
+  if (got.length < want.length - missing || got.length > want.length) return false;
+  let i = 0;
+  for (const w of want) if (i < got.length && sameBytes(got[i]!, w)) i++;
+  return i === got.length;
+}
+
+/**
+ * A flushed update survives a restart even if another one is damaged: one changed byte of the
+ * durable log costs at most the update it sits in, the others come back in order (none invented),
+ * the damage is reported in `warnings`, and the repair lasts (the next restart is clean).
+ */
+function damagedLogCheck(where: string, pick: (size: number) => number): StorageCheck {
+  return {
+    name: `a changed byte ${where} costs at most the update it sits in; the others come back, and the repair lasts`,
+    async run(c) {
+      if (!c.damageLog) return;
+      const updates = Array.from({ length: 40 }, (_, i) => bytes(200 + (i % 7) * 37, 500 + i));
+      for (const u of updates) c.storage.append(u);
+      await c.storage.close();
+      await c.damageLog(pick);
+      const s = await c.reopen();
+      const state = await s.load();
+      c.ok(keptInOrder(state.updates, updates, 1), `after the damage: ${state.updates.length} of ${updates.length} updates came back, or not in order, or altered`);
+      c.ok(state.warnings.length > 0, 'the damage was not reported in warnings');
+      const later = bytes(33, 999);
+      s.append(later);
+      await s.close();
+      const again = await (await c.reopen()).load();
+      c.sameUpdates(again.updates, [...state.updates, later], 'after a second restart');
+      c.ok(again.warnings.length === 0, `the repair did not last: warnings after a second restart: ${JSON.stringify(again.warnings)}`);
+    },
+  };
 }
 
 /** Every check of the contract, in the order they run. */
@@ -260,6 +304,9 @@ export const storageContractChecks: readonly StorageCheck[] = [
       c.sameUpdates((await (await c.reopen()).load()).updates, [bytes(8, 1)], 'after close, a new open');
     },
   },
+  damagedLogCheck('in the middle of the log', (size) => Math.floor(size * 0.6)),
+  damagedLogCheck('at the start of the log', () => 0),
+  damagedLogCheck('in the last byte of the log', (size) => size - 1),
 ];
 
 /** Runs one check on a fresh harness; returns its failures (an exception is one failure). */
@@ -270,8 +317,10 @@ export async function runStorageCheck(check: StorageCheck, setup: StorageSetup):
   };
   const h = await setup();
   const opened: Storage[] = [h.storage];
+  const damageLog = h.damageLog?.bind(h);
   const c: CheckContext = {
     storage: h.storage,
+    ...(damageLog ? { damageLog: async (pick: (size: number) => number) => void (await damageLog(pick)) } : {}),
     async reopen() {
       const s = await h.reopen();
       opened.push(s);

@@ -2,6 +2,8 @@
 // the simulator's in-memory storage. Pure types, browser-safe. The executable form of this
 // contract is storage-contract.ts ('@agentmesh/crdt-store/testing'); every implementation runs it.
 
+import type { LogDamage } from './log-reader.js';
+
 export interface LoadedState {
   /** Payload of the last snapshot (a whole-document update), or null when there is none. */
   snapshot: Uint8Array | null;
@@ -9,6 +11,11 @@ export interface LoadedState {
   updates: Uint8Array[];
   /** Human-readable notes about damage that was found and repaired while loading. */
   warnings: string[];
+  /**
+   * Records of the log that could not be read (damage in the middle of it): where they were and
+   * how many. The readable records after them are in `updates`. Absent when nothing was lost.
+   */
+  lost?: LogDamage[];
 }
 
 export interface StorageStats {
@@ -28,8 +35,9 @@ export interface StorageStats {
  */
 export interface Storage {
   /**
-   * Reads what is on disk. Damaged tails are cut off (and the file repaired) with a warning,
-   * never a throw. Recovery already ran when the storage was opened, so appends made before
+   * Reads what is on disk. A torn tail is cut off with a warning; a damaged record costs that
+   * record only (the ones after it load, the loss is in `warnings` and `lost`, and a copy of the
+   * damaged log is kept before it is repaired); never a throw. Recovery already ran when the storage was opened, so appends made before
    * load() are safe; the first load() returns what recovery found.
    */
   load(): Promise<LoadedState>;

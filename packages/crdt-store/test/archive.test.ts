@@ -1,12 +1,14 @@
 // The archive: records survive a reopen (file), the latest record of an id wins, the Bloom filter
-// never forgets an id, a torn last line is cut on open, and records are found by generation.
-import { mkdtempSync, readdirSync, appendFileSync, rmSync } from 'node:fs';
+// never forgets an id, a torn last line is cut on open, records are found by generation, and a bad
+// byte in a bucket costs at most the record it sits in (each line is checksummed).
+import { mkdtempSync, readdirSync, appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@agentmesh/scheduler';
 import { BloomFilter, MemoryArchive, type Archive, type ArchiveRecord } from '../src/index.js';
 import { FileArchive } from '../src/node.js';
+import { encodeArchiveLine, parseArchiveText } from '../src/archive-lines.js';
 
 const rec = (id: string, state: ArchiveRecord['state'] = 'done', gen = '1.10.5.p'): ArchiveRecord => ({
   id, state, finishedAt: 1, result: { id }, peer: 'p', attempts: 1, gen, archivedAt: 5, spec: { id }, facts: { [`${id}/done/1/p`]: { round: 1 } },
@@ -70,5 +72,59 @@ describe('archive', () => {
     const dir = join(tmpdir(), `am-arch-none-${process.pid}`);
     const opts = { log: () => {} } as unknown as Parameters<typeof FileArchive.open>[1];
     expect(() => FileArchive.open(dir, opts)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
+  it('lines carry a checksum; lines written before checksums are still read', () => {
+    const line = encodeArchiveLine(rec('t-a'));
+    expect(line).toMatch(/^\{"id":"t-a",.*\}\t[0-9a-f]{8}\n$/);
+    const legacy = JSON.stringify(rec('t-old')) + '\n';
+    const parsed = parseArchiveText(new TextEncoder().encode(legacy + line));
+    expect(parsed.records.map((r) => r.id)).toEqual(['t-old', 't-a']);
+    expect(parsed).toMatchObject({ badLines: [], tornBytes: 0, unterminated: false });
+  });
+
+  /** A data dir with one bucket file holding `n` records t-0..t-{n-1} (open reads every bucket whatever its name). */
+  function oneBucket(n: number): { dir: string; path: string; bytes: Buffer } {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const path = join(dir, 'b-00.jsonl');
+    writeFileSync(path, Array.from({ length: n }, (_, i) => encodeArchiveLine(rec(`t-${i}`))).join(''));
+    return { dir, path, bytes: readFileSync(path) };
+  }
+
+  it('file: a changed byte costs at most the record it sits in, invents none, and the damaged bucket is kept aside', () => {
+    let seed = 7;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    for (let round = 0; round < 80; round++) {
+      const { dir, path, bytes } = oneBucket(12);
+      bytes[rand(bytes.length)]! ^= 1 + rand(255);
+      writeFileSync(path, bytes);
+      const warnings: string[] = [];
+      const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
+      const kept = parseArchiveText(readFileSync(path));
+      expect(kept.records.length).toBeGreaterThanOrEqual(11);
+      expect(a.counts().total).toBe(kept.records.length);
+      for (const r of kept.records) expect(r).toEqual(rec(r.id)); // nothing altered
+      if (kept.records.length < 12) {
+        expect(readdirSync(dir)).toContain('b-00.jsonl.corrupt-1');
+        expect(warnings.join('\n')).toMatch(/unreadable line|torn/);
+      }
+      const again: string[] = [];
+      FileArchive.open(dir, { logger: { log: (_l, m) => again.push(m) } });
+      expect(again).toEqual([]); // the repair lasts
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('file: a damaged newline loses nothing (two lines run together, or the last line)', () => {
+    const { dir, path, bytes } = oneBucket(10);
+    bytes[bytes.indexOf(0x0a)]! = 0x58; // first newline
+    bytes[bytes.length - 1]! = 0x59; // last newline
+    writeFileSync(path, bytes);
+    const warnings: string[] = [];
+    const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
+    expect(a.counts().total).toBe(10);
+    expect(parseArchiveText(readFileSync(path)).records).toHaveLength(10);
+    expect(warnings.join('\n')).toMatch(/kept the damaged file as .*b-00\.jsonl\.corrupt-1/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -62,7 +62,7 @@ describe('FileStorage basics', () => {
     s.append(u(2, 5));
     expect(s.stats()).toEqual({ logBytes: 8, snapshotBytes: 0, logRecords: 0, pendingRecords: 2 });
     await s.flush();
-    expect(s.stats()).toEqual({ logBytes: 8 + 28 + 13, snapshotBytes: 0, logRecords: 2, pendingRecords: 0 });
+    expect(s.stats()).toEqual({ logBytes: 8 + 36 + 21, snapshotBytes: 0, logRecords: 2, pendingRecords: 0 });
     expect(list((await s.load()).updates)).toEqual(list([u(1), u(2, 5)])); // a later load re-reads the disk
     s.append(u(3));
     await s.close();
@@ -70,7 +70,7 @@ describe('FileStorage basics', () => {
     const state = await reload(dir);
     expect(list(state.updates)).toEqual(list([u(1), u(2, 5), u(3)]));
     expect(state.warnings).toEqual([]);
-    expect(statSync(join(dir, 'log.bin')).size).toBe(8 + 28 + 13 + 28);
+    expect(statSync(join(dir, 'log.bin')).size).toBe(8 + 36 + 21 + 36);
   });
 
   it('rejects work after close; close is idempotent', async () => {
@@ -121,14 +121,14 @@ describe('FileStorage basics', () => {
     expect(s.stats().pendingRecords).toBeGreaterThan(0);
     for (let i = 0; i < 200 && s.stats().pendingRecords > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(s.stats()).toMatchObject({ pendingRecords: 0, logRecords: 5 });
-    expect(statSync(join(dir, 'log.bin')).size).toBe(8 + 5 * 38);
+    expect(statSync(join(dir, 'log.bin')).size).toBe(8 + 5 * 46);
     await s.close();
   });
 });
 
 describe('FileStorage repair', () => {
   it('a truncated tail loads the records before it with a warning, repairs the file, and later appends load', async () => {
-    const rec = encodeRecord(u(3)).length; // 28
+    const rec = encodeRecord(u(3)).length; // 36
     for (const cut of [1, 2, 7, 8, 9, rec - 1, rec + 1, rec + 20]) {
       const dir = newDir();
       await writeRecords(dir, [u(1), u(2), u(3)]);
@@ -150,18 +150,20 @@ describe('FileStorage repair', () => {
     }
   });
 
-  it('a flipped byte mid-log cuts from that record with a warning', async () => {
+  it('a flipped byte mid-log costs that record only: the damaged log is kept aside, the rest loads', async () => {
     const dir = newDir();
     await writeRecords(dir, [u(1), u(2), u(3), u(4)]);
     const path = join(dir, 'log.bin');
     const bytes = await readFile(path);
-    const second = 8 + 28;
-    bytes[second + 8 + 10]! ^= 0x40;
+    const second = 8 + 36;
+    bytes[second + 16 + 10]! ^= 0x40;
     await writeFile(path, bytes);
     const state = await reload(dir);
-    expect(list(state.updates)).toEqual(list([u(1)]));
-    expect(state.warnings[0]).toMatch(new RegExp(`checksum mismatch .* at offset ${second}`));
-    expect(statSync(path).size).toBe(second);
+    expect(list(state.updates)).toEqual(list([u(1), u(3), u(4)]));
+    expect(state.warnings[0]).toMatch(new RegExp(`log\\.bin: lost 1 record at bytes ${second}\\.\\.${second + 36} .*checksum mismatch`));
+    expect(state.warnings[1]).toMatch(/kept the damaged log as .*log\.bin\.corrupt-1/);
+    expect(Array.from(await readFile(`${path}.corrupt-1`))).toEqual(Array.from(bytes));
+    expect(statSync(path).size).toBe(8 + 3 * 36);
   });
 
   it('a garbage log (random bytes) does not throw: it is moved aside and a fresh log starts', async () => {
@@ -174,7 +176,9 @@ describe('FileStorage repair', () => {
       const state = await s.load();
       expect(state.snapshot).toBeNull();
       expect(state.updates).toEqual([]);
-      expect(state.warnings).toHaveLength(2);
+      expect(state.warnings).toHaveLength(3);
+      expect(state.warnings[1]).toMatch(/log\.bin: .*; starting a fresh log$/);
+      expect(state.warnings[2]).toMatch(/log\.bin: kept the damaged log as .*log\.bin\.corrupt-1; the log now holds the 0 readable records/);
       expect((await readdir(dir)).sort()).toEqual(
         ['LOCK', 'log.bin', 'log.bin.corrupt-1', 'snapshot.bin.corrupt-1'].sort(),
       );

@@ -8,13 +8,13 @@ import * as Y from 'yjs';
 import { isMeshError } from '@agentmesh/scheduler';
 import {
   GENERATION_RECORD_PREFIX,
-  decodeLog,
   encodeGenerationRecord,
   encodeRecord,
   generationRecordPayload,
   isGenerationRecord,
   LOG_MAGIC,
 } from '../src/log-codec.js';
+import { decodeLog } from '../src/log-reader.js';
 
 /** The prefix as peers have written it since generations exist: 0xff 'AMGEN' 0x00 0x01. */
 const PREFIX_BYTES = [0xff, 0x41, 0x4d, 0x47, 0x45, 0x4e, 0x00, 0x01];

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { isMeshError } from '@agentmesh/scheduler';
-import { LOG_MAGIC, decodeLog, encodeRecord } from '../src/log-codec.js';
+import { LOG_MAGIC, RECORD_HEADER_BYTES, encodeRecord } from '../src/log-codec.js';
+import { decodeLog } from '../src/log-reader.js';
 import { MemoryDisk, MemoryStorage } from '../src/memory-storage.js';
 
 const u = (n: number): Uint8Array => Uint8Array.of(n, n + 1, n + 2);
@@ -88,16 +89,42 @@ describe('MemoryStorage', () => {
     }
   });
 
-  it('a corrupted byte cuts the log from that record on', async () => {
+  it('a corrupted byte costs that record only: a copy is kept, the records after it load, the loss is named', async () => {
     const disk = new MemoryDisk();
     const s = new MemoryStorage(disk);
     for (let i = 0; i < 4; i++) s.append(u(i * 10));
     await s.close();
-    const secondRecordPayload = LOG_MAGIC.length + encodeRecord(u(0)).length + 8;
-    disk.corruptLogAt(secondRecordPayload + 1);
+    const second = LOG_MAGIC.length + encodeRecord(u(0)).length;
+    const before = disk.logBytes().slice();
+    disk.corruptLogAt(second + RECORD_HEADER_BYTES + 1);
+    const damaged = disk.logBytes().slice();
+    const { s: s2, state } = await loadFresh(disk);
+    expect(list(state.updates)).toEqual(list([u(0), u(20), u(30)]));
+    expect(state.warnings).toHaveLength(2);
+    expect(state.warnings[0]).toMatch(new RegExp(`^log: lost 1 record at bytes ${second}\\.\\.${second + 19} .*checksum.* after record #1 of the 3 read`));
+    expect(state.warnings[1]).toMatch(/kept the damaged log as damaged copy #1/);
+    expect(state.lost).toEqual([{ offset: second, bytes: 19, records: 1, exact: true, before: 1, reason: expect.stringMatching(/checksum/), payload: Uint8Array.of(10, 11 ^ 0xff, 12) }]);
+    expect(disk.damagedLogs).toEqual([damaged]);
+    expect(disk.logBytes().length).toBe(before.length - 19); // rewritten without the damaged record
+    s2.append(u(40));
+    await s2.close();
+    const again = await loadFresh(disk);
+    expect(list(again.state.updates)).toEqual(list([u(0), u(20), u(30), u(40)]));
+    expect(again.state.warnings).toEqual([]);
+  });
+
+  it('a corrupted log header keeps every record', async () => {
+    const disk = new MemoryDisk();
+    const s = new MemoryStorage(disk);
+    for (let i = 0; i < 4; i++) s.append(u(i * 10));
+    await s.close();
+    disk.corruptLogAt(3);
     const { state } = await loadFresh(disk);
-    expect(list(state.updates)).toEqual(list([u(0)]));
-    expect(state.warnings[0]).toMatch(/checksum/);
+    expect(list(state.updates)).toEqual(list([u(0), u(10), u(20), u(30)]));
+    expect(state.warnings[0]).toMatch(/bad magic header; read the 4 records after it anyway/);
+    expect(state.lost).toBeUndefined();
+    expect(disk.damagedLogs).toHaveLength(1);
+    expect(decodeLog(disk.logBytes()).problem).toBeNull();
   });
 
   it('with defer, nothing is durable until the simulator runs the deferred flush', async () => {
@@ -174,6 +201,7 @@ describe('MemoryStorage', () => {
     expect(state.snapshot).toBeNull();
     expect(list(state.updates)).toEqual(list([u(1)]));
     expect(state.warnings[0]).toMatch(/snapshot.*bad magic/);
+    expect(disk.damagedSnapshots).toHaveLength(1);
     expect(disk.snapshotBytes()).toBeNull();
   });
 

@@ -1,10 +1,10 @@
 // Runs the Storage contract ('@agentmesh/crdt-store/testing') against both implementations, and
 // shows that the contract has teeth: deliberately broken storages (one losing the last flushed
-// update on restart, one accepting appends after close, one whose stats forget pending records)
-// each fail the checks they break, and only those.
+// update on restart, one accepting appends after close, one whose stats forget pending records,
+// one losing every update after a damaged one) each fail the checks they break, and only those.
 
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@agentmesh/scheduler';
@@ -15,16 +15,22 @@ import { checkStorageContract, runStorageContract, storageContractChecks, type S
 
 const memorySetup: StorageSetup = () => {
   const disk = new MemoryDisk();
-  return { storage: new MemoryStorage(disk), reopen: () => new MemoryStorage(disk) };
+  return { storage: new MemoryStorage(disk), reopen: () => new MemoryStorage(disk), damageLog: (pick) => disk.corruptLogAt(pick(disk.logSize())) };
 };
 
 const fileSetup: StorageSetup = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'crdt-store-contract-'));
   const quiet = { logger: silentLogger };
+  const log = join(dir, 'log.bin');
   return {
     storage: await openFileStorage(dir, quiet),
     reopen: () => openFileStorage(dir, quiet),
     cleanup: () => rm(dir, { recursive: true, force: true }),
+    async damageLog(pick) {
+      const bytes = await readFile(log);
+      bytes[pick(bytes.length)]! ^= 0xff;
+      await writeFile(log, bytes);
+    },
   };
 };
 
@@ -32,11 +38,11 @@ runStorageContract('MemoryStorage', memorySetup, { describe, it });
 runStorageContract('MemoryStorage with a deferred flush', () => {
   const disk = new MemoryDisk();
   const defer = (fn: () => void) => void setTimeout(fn, 1);
-  return { storage: new MemoryStorage(disk, { defer }), reopen: () => new MemoryStorage(disk, { defer }) };
+  return { storage: new MemoryStorage(disk, { defer }), reopen: () => new MemoryStorage(disk, { defer }), damageLog: (pick) => disk.corruptLogAt(pick(disk.logSize())) };
 }, { describe, it });
 runStorageContract('FileStorage', fileSetup, { describe, it });
 
-type Defect = 'drops-last-update' | 'appends-after-close' | 'forgets-pending';
+type Defect = 'drops-last-update' | 'appends-after-close' | 'forgets-pending' | 'cuts-after-damage';
 
 /** A MemoryStorage with one defect, for showing that the contract notices it. */
 class Broken implements Storage {
@@ -47,7 +53,10 @@ class Broken implements Storage {
   private closed = false;
   async load(): Promise<LoadedState> {
     const state = await this.inner.load();
-    return this.defect === 'drops-last-update' ? { ...state, updates: state.updates.slice(0, -1) } : state;
+    if (this.defect === 'drops-last-update') return { ...state, updates: state.updates.slice(0, -1) };
+    // What the log did before format 2: everything after the first damaged record is gone.
+    if (this.defect === 'cuts-after-damage' && state.lost) return { ...state, updates: state.updates.slice(0, state.lost[0]!.before) };
+    return state;
   }
   append(update: Uint8Array): void {
     if (this.defect === 'appends-after-close' && this.closed) return; // silently lost
@@ -71,7 +80,11 @@ class Broken implements Storage {
 
 const brokenSetup = (defect: Defect): StorageSetup => () => {
   const disk = new MemoryDisk();
-  return { storage: new Broken(new MemoryStorage(disk), defect), reopen: () => new Broken(new MemoryStorage(disk), defect) };
+  return {
+    storage: new Broken(new MemoryStorage(disk), defect),
+    reopen: () => new Broken(new MemoryStorage(disk), defect),
+    damageLog: (pick) => disk.corruptLogAt(pick(disk.logSize())),
+  };
 };
 
 describe('the Storage contract fails broken storages', () => {
@@ -94,6 +107,12 @@ describe('the Storage contract fails broken storages', () => {
     const failures = await checkStorageContract(brokenSetup('appends-after-close'));
     expect(failures.map((f) => f.check)).toEqual(['after close(), append throws STORAGE_CLOSED and load/flush/compact reject with it']);
     expect(failures[0]!.message).toMatch(/append after close: did not throw/);
+  });
+
+  it('a storage that loses every update after a damaged one fails the damaged-log checks only', async () => {
+    const failures = await checkStorageContract(brokenSetup('cuts-after-damage'));
+    expect(new Set(failures.map((f) => f.check))).toEqual(new Set(storageContractChecks.filter((c) => c.name.includes('in the middle of the log')).map((c) => c.name)));
+    expect(failures[0]!.message).toMatch(/after the damage: \d+ of 40 updates came back/);
   });
 
   it('a storage whose stats forget pending records fails the stats check only', async () => {

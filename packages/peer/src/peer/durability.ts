@@ -1,10 +1,12 @@
 // What makes a peer's writes durable: replaying its storage into the document at start, appending
 // every local update to the log, group-committing (fsync) on the main loop's beat, compacting the
 // log into a snapshot, and logging a whole new generation behind a marker record. It owns the
-// write and durable sequence numbers that `submit` and agents' data writes wait on.
+// write and durable sequence numbers that `submit` and agents' data writes wait on. A damaged log
+// record costs that record only: the gap it leaves in the document's history is filled (see
+// update-gaps.ts) at once on a lone peer, or after catch-up when no other peer supplied it.
 
 import * as Y from 'yjs';
-import { encodeGenerationRecord, generationRecordPayload, isGenerationRecord, type Storage } from '@agentmesh/crdt-store';
+import { encodeGapFiller, encodeGenerationRecord, fillMissingClocks, generationRecordPayload, isGenerationRecord, namesInDamagedUpdate, type ClockGap, type LogDamage, type Storage } from '@agentmesh/crdt-store';
 import { STORAGE_ORIGIN } from '../sync/wire.js';
 import type { LiveDocument } from './live-document.js';
 import type { PeerContext } from './context.js';
@@ -23,6 +25,8 @@ export class Durability {
   private flushing: Promise<void> | undefined;
   /** What the storage repaired when it was loaded (cut tails, snapshots moved aside). */
   loadWarnings: string[] = [];
+  /** Clocks lost with damaged log records that logged updates wait for, and when to give up on them. */
+  private lost: { gaps: ClockGap[]; at: number } | undefined;
   private readonly onUpdate = (u: Uint8Array, origin: unknown) => {
     if (origin === STORAGE_ORIGIN || this.ctx.stopped()) return;
     this.storage.append(u);
@@ -39,6 +43,7 @@ export class Durability {
 
   /** The live document was replaced: log the new one's updates from now on. */
   follow(doc: Y.Doc, previous: Y.Doc): void {
+    this.lost = undefined; // gaps of the old generation's history
     previous.off('update', this.onUpdate);
     doc.on('update', this.onUpdate);
   }
@@ -70,9 +75,56 @@ export class Durability {
     const marked = from > 0 || (loaded.updates[0] !== undefined && isGenerationRecord(loaded.updates[0]));
     if (loaded.snapshot && !marked) replay(loaded.snapshot, 'snapshot');
     for (const u of loaded.updates.slice(from)) replay(isGenerationRecord(u) ? generationRecordPayload(u) : u, 'update');
+    this.settleLost(loaded.lost ?? []);
     let bytes = loaded.snapshot?.byteLength ?? 0;
     for (const u of loaded.updates) bytes += u.byteLength;
     return { replayed: loaded.updates.length + (loaded.snapshot ? 1 : 0), bytes };
+  }
+
+  /**
+   * Names what each damaged record held (its tasks, as far as its bytes still decode). Updates read
+   * back that wait for clocks lost with a damaged record: a lone peer fills the gap
+   * now (the lost record's content is gone, the rest applies); a peer that knows others gives them
+   * until catch-up to send what was lost, then fills what is still missing (maybeFlush).
+   */
+  private settleLost(lost: readonly LogDamage[]): void {
+    for (const d of lost) {
+      // Which tasks it held, as far as the damaged bytes still tell.
+      const n = d.payload ? namesInDamagedUpdate(d.payload) : undefined;
+      const names = n && { tasks: n.created.slice(0, 100), touched: n.touched.slice(0, 100), entries: n.entries.slice(0, 20), generation: n.generation };
+      this.ctx.log.log('warn', 'could not read a damaged log record', { bytes: `${d.offset}..${d.offset + d.bytes}`, records: d.records, ...names });
+    }
+    const doc = this.live.doc;
+    const lostRecords = lost.reduce((sum, d) => sum + d.records, 0);
+    // Only after the storage lost records: a gap kept in a snapshot from the network is the sync's.
+    if (lostRecords === 0 || !doc.store.pendingStructs) return;
+    const scratch = new Y.Doc(); // every gap, without touching the live document yet
+    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(doc));
+    const gaps = fillMissingClocks(scratch, null).sort((a, b) => a.client - b.client || a.from - b.from);
+    if (gaps.length === 0) return;
+    const lone = !this.live.board.peers().some((p) => p.id !== this.ctx.id);
+    const clocks = gaps.map((g) => `${g.client}:${g.from}..${g.to}`).join(' ');
+    this.ctx.log.log('warn', 'updates read from storage wait for lost ones', { lostRecords, clocks, lone });
+    this.lost = { gaps, at: lone ? -Infinity : this.ctx.clock.now() + this.ctx.timing.catchUpMs };
+    if (lone) this.fillLost();
+  }
+
+  /** Fills the lost clocks no peer supplied (only those), logging the filler so a restart needs no repeat. */
+  private fillLost(): void {
+    const gaps = this.lost?.gaps ?? [];
+    this.lost = undefined;
+    const doc = this.live.doc;
+    const given: string[] = [];
+    for (const g of gaps) {
+      const state = Y.getState(doc.store, g.client);
+      if (state < g.from || state >= g.to) continue; // a peer sent it (or an earlier gap is still open)
+      const filler = encodeGapFiller([{ client: g.client, from: state, to: g.to }]);
+      Y.applyUpdate(doc, filler, STORAGE_ORIGIN);
+      this.storage.append(filler);
+      this.writeSeq++;
+      given.push(`${g.client}:${state}..${g.to}`);
+    }
+    if (given.length > 0) this.ctx.log.log('warn', 'gave up updates lost with damaged log records; the updates after them now apply', { clocks: given.join(' ') });
   }
 
   /** From now on, every local update of the live document goes to the log. */
@@ -91,6 +143,7 @@ export class Durability {
 
   /** The main loop's group commit: a flush when updates wait and the flush period has passed. */
   maybeFlush(now: number): void {
+    if (this.lost && now >= this.lost.at) this.fillLost();
     if (now - this.lastFlush >= this.ctx.timing.flushMs && this.durableSeq < this.writeSeq) {
       this.lastFlush = now;
       void this.flush().catch((e) => this.ctx.log.log('error', 'storage flush failed', { error: (e as Error).message }));
