@@ -139,7 +139,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       log,
       onInvalid: (reason) => log('warn', 'websocket client sent an invalid update', { reason }),
       status: () => p.status(),
-      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }),
+      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }, { wire: () => t.wireStats() }),
       isStale: (u) => p.isStaleUpdate(u),
     });
   } catch (e) {

@@ -221,6 +221,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
    * its state (and probes the round trip), and pulls one peer at a time.
    */
   private onConnect(peer: string): void {
+    this.pulls.connected(peer);
     this.sendNotice(peer);
     if (this.opts.clock.now() - this.startedAt < STARTUP_PULL_MS) this.sendStep1(peer);
     else this.probe(peer);
@@ -380,7 +381,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     }
     const local = docClocks(this.doc);
     const ahead = remoteIsAhead(sv, local);
-    if (sv.size > 0) this.pulls.announce(from, sv, now, ahead);
+    this.pulls.announce(from, sv, now, ahead);
     if (sub === SYNC_STEP1) {
       let diff: Uint8Array;
       try {

@@ -20,6 +20,11 @@ const BIG_PULL_ITEMS = 2000;
 const RTT_FLOOR_MS = 10;
 /** A peer not measured for this long gets a probe in the next anti-entropy round. */
 const PROBE_EVERY_MS = 5000;
+/**
+ * The grace never exceeds this: round trips measured through a bad patch (or a pull that carried
+ * a heal) would otherwise hold back a real repair for seconds.
+ */
+const MAX_GRACE_MS = 250;
 
 export interface PullsDeps {
   clock: Clock;
@@ -44,6 +49,10 @@ export class Pulls {
   private readonly lastRepair = new Map<string, number>();
   /** Peers a repair was put off for while a pull was under way. */
   private readonly repairWanted = new Set<string>();
+  /** Peers whose link came up and who have not announced their state since. */
+  private readonly fresh = new Set<string>();
+  /** Peers we were told are connected. */
+  private readonly links = new Set<string>();
   /** When maybePull() next runs by itself (an announcement falls due, or a pull times out). */
   private checkTimer: TimerId | undefined;
   private checkAt = 0;
@@ -60,9 +69,21 @@ export class Pulls {
     this.d.sendPull(peer);
   }
 
-  /** `peer` announced `sv` (a notice or a pull); `ahead` says whether it holds something we lack. */
+  /**
+   * `peer` announced `sv` (a notice or a pull); `ahead` says whether it holds something we lack.
+   * The first announcement over a link that just came up is due at once: what it names is not in
+   * flight (after a partition heals, both sides hold what the other lacks).
+   */
   announce(peer: string, sv: ReadonlyMap<number, number>, now: number, ahead: boolean): void {
-    this.announced.announce(peer, sv, now, ahead, this.graceMs());
+    const fresh = this.fresh.delete(peer);
+    if (sv.size > 0) this.announced.announce(peer, sv, now, ahead, fresh ? 0 : this.graceMs());
+  }
+
+  /** A link to `peer` came up (a repeated connect without a disconnect between is not news). */
+  connected(peer: string): void {
+    if (this.links.has(peer)) return;
+    this.links.add(peer);
+    this.fresh.add(peer);
   }
 
   /** A step 2 from `peer` arrived. */
@@ -92,6 +113,8 @@ export class Pulls {
 
   /** A pull from a peer that went away will never be answered: pull elsewhere at once. */
   disconnected(peer: string): void {
+    this.links.delete(peer);
+    this.fresh.delete(peer);
     if (this.pulling?.peer !== peer) return;
     this.pulling = undefined;
     this.maybePull();
@@ -100,6 +123,7 @@ export class Pulls {
   /** A new generation: nothing announced or under way holds for it. */
   reset(): void {
     this.announced.clear();
+    this.fresh.clear();
     this.clearCheck();
     this.pulling = undefined;
   }
@@ -134,7 +158,7 @@ export class Pulls {
 
   /** How long an announced state may stay uncovered before it is pulled: it may be in flight. */
   graceMs(): number {
-    return 3 * Math.max(this.maxRtt(), RTT_FLOOR_MS) + this.d.batchMs;
+    return Math.min(MAX_GRACE_MS, 3 * Math.max(this.maxRtt(), RTT_FLOOR_MS) + this.d.batchMs);
   }
 
   private underWay(now: number): boolean {
