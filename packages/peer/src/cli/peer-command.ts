@@ -1,5 +1,5 @@
 // `agentmesh peer`: one real peer process. It keeps its identity (libp2p key) and its document
-// (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, gossipsub,
+// (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, direct streams,
 // a private network when a secret is set), serves the y-websocket endpoint and the HTTP API on
 // --ws-port, prints a ready line, then one event line per task state change it causes.
 // SIGTERM/SIGINT: finish or release running work, flush, exit 0.

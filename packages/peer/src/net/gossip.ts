@@ -1,6 +1,7 @@
 // Broadcasts on the gossipsub topic 'agentmesh/sync/1' (@libp2p/gossipsub 17, which does see
 // subscribers under libp2p 3), when the transport's fan-out is one of the gossipsub ones (the
-// default fan-out is direct streams, see fanout.ts: it measured better at 3 and at 15 peers).
+// default fan-out is direct streams: it measured better at 3 and at 15 peers, see
+// docs/performance.md, "Fan-out", and bench/src/fanout.ts).
 //
 // - 'gossipsub': tuned for a mesh that pnet and Noise already authenticate and encrypt: no
 //   per-message signature (StrictNoSign), so the origin travels in a small header in front of

@@ -120,7 +120,7 @@ export class SyncStreams implements Startable {
     }
     out.queue.push(frame);
     out.queuedBytes += frame.byteLength;
-    void this.pump(out);
+    if (!out.pumping) void this.pump(out);
   }
 
   /** Forgets the peer's channel: its queue is dropped (and counted), its stream aborted. */

@@ -24,7 +24,7 @@ const PROBE_EVERY_MS = 5000;
  * The grace never exceeds this: round trips measured through a bad patch (or a pull that carried
  * a heal) would otherwise hold back a real repair for seconds.
  */
-const MAX_GRACE_MS = 250;
+const MAX_GRACE_MS = 100;
 
 export interface PullsDeps {
   clock: Clock;

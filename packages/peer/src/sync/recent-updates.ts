@@ -18,7 +18,11 @@ export interface RecentUpdatesLimits {
   maxBytes: number;
 }
 
-export const DEFAULT_RECENT_LIMITS: RecentUpdatesLimits = { maxEntries: 512, maxBytes: 4 * 1024 * 1024 };
+/**
+ * Y.mergeUpdates grows faster than linearly with the number of updates: past a few hundred it costs
+ * as much as re-encoding a document of a few MB, so the ring stays short.
+ */
+export const DEFAULT_RECENT_LIMITS: RecentUpdatesLimits = { maxEntries: 256, maxBytes: 1024 * 1024 };
 
 interface Entry {
   update: Uint8Array;
