@@ -8,6 +8,6 @@ export * from './ws-endpoint.js';
 export * from './net/libp2p-transport.js';
 export { FileArchive, FileStorage, openFileStorage, type FileArchiveOptions, type FileStorageOptions } from '@agentmesh/crdt-store/node';
 export { respond, type ResponseHeaders } from './http/respond.js';
-export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl } from './cli/api.js';
+export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl, type StatusExtras } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';
 export { stopChild, isRunning } from './cli/processes.js';

@@ -82,6 +82,15 @@ describe('three peer processes over libp2p', () => {
       expect(s.duplicateRuns).toBe(statuses[0].duplicateRuns);
     }
     expect(statuses[0].duplicateRuns).toBeLessThanOrEqual(5); // "a handful": a restarted peer waits to catch up before it bids
+    // /api/status carries the transport's wire counters next to the sync engine's.
+    const raw = (await (await fetch(a.ready.wsUrl.replace(/^ws/, 'http').replace(/\/agentmesh$/, '/api/status'))).json()) as {
+      sync: { sentBytes: number };
+      wire: { fanout: string; sentBytes: number; receivedBytes: number; sync: { sentMessages: number } };
+    };
+    expect(raw.wire.fanout).toBe('direct');
+    expect(raw.wire.sentBytes).toBeGreaterThan(raw.wire.sync.sentMessages);
+    expect(raw.wire.receivedBytes).toBeGreaterThan(0);
+    expect(raw.sync.sentBytes).toBeGreaterThan(0);
 
     // A stock y-websocket client on C finds every task id, following the documented layout: single
     // entries in `tasks`, and task batches in `segs` (binary; decoded with the reference decoder).

@@ -87,10 +87,10 @@ describe('libp2p mesh transport', () => {
     expect(a.connectedPeers()).toEqual([b.localId]);
   });
 
-  it('delivers direct and broadcast messages (gossipsub reaches subscribers)', async () => {
-    const { t: a } = await node();
-    const { t: b } = await node({ bootstrap: a.multiaddrs() });
-    const { t: c } = await node({ bootstrap: a.multiaddrs() });
+  it('delivers direct and broadcast messages (gossipsub fan-out: gossipsub reaches subscribers)', async () => {
+    const { t: a } = await node({ fanout: 'gossipsub' });
+    const { t: b } = await node({ bootstrap: a.multiaddrs(), fanout: 'gossipsub' });
+    const { t: c } = await node({ bootstrap: a.multiaddrs(), fanout: 'gossipsub' });
     await until(() => [a, b, c].every((t) => t.connectedPeers().length === 2), 5_000, 'full mesh');
     const got: Record<string, string[]> = { a: [], b: [], c: [] };
     for (const [k, t] of [['a', a], ['b', b], ['c', c]] as const) {

@@ -15,6 +15,12 @@ export interface PartitionControl {
   blocked(): string[];
 }
 
+/** More of the peer's state for /api/status, from parts the Peer does not own. */
+export interface StatusExtras {
+  /** The transport's wire counters (`wire` in /api/status), e.g. MeshTransport.wireStats(). */
+  wire?: () => unknown;
+}
+
 /** The public JSON shape of one task (`agentmesh submit --wait`, `agentmesh get`). */
 export interface TaskJson {
   id: string;
@@ -107,11 +113,11 @@ export function submitInputs(body: unknown): TaskInput[] {
  * Routes: GET /api/status, POST /api/tasks, GET /api/tasks?ids=a,b, GET /api/tasks/:id,
  * POST /api/tasks/:id/cancel, POST /api/tasks/:id/retry, POST /api/partition {"block":[ids]}, POST /api/heal.
  */
-export function apiHandler(peer: Peer, partition: PartitionControl | undefined): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function apiHandler(peer: Peer, partition: PartitionControl | undefined, extras: StatusExtras = {}): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/api/')) return false;
-    void route(peer, partition, req, res, url).catch((e: unknown) => {
+    void route(peer, partition, extras, req, res, url).catch((e: unknown) => {
       if (e instanceof HttpError) respond(res, e.status, { error: e.message }, API_HEADERS);
       else if (isMeshError(e)) respond(res, e.code === 'NOT_FOUND' ? 404 : e.code === 'CLOSED' ? 503 : 400, { error: e.message, code: e.code }, API_HEADERS);
       else respond(res, 500, { error: (e as Error).message ?? String(e) }, API_HEADERS);
@@ -120,12 +126,13 @@ export function apiHandler(peer: Peer, partition: PartitionControl | undefined):
   };
 }
 
-async function route(peer: Peer, partition: PartitionControl | undefined, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function route(peer: Peer, partition: PartitionControl | undefined, extras: StatusExtras, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const path = url.pathname;
   const method = req.method ?? 'GET';
   if (path === '/api/status' && method === 'GET') {
     const status = peer.status();
-    respond(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: peer.syncStats() }, API_HEADERS);
+    const wire = extras.wire?.();
+    respond(res, 200, { ...status, self: { name: peer.name, peerId: peer.id }, blocked: partition?.blocked() ?? [], sync: peer.syncStats(), ...(wire !== undefined ? { wire } : {}) }, API_HEADERS);
     return;
   }
   if (path === '/api/doc' && method === 'GET') {

@@ -1,5 +1,5 @@
 // `agentmesh peer`: one real peer process. It keeps its identity (libp2p key) and its document
-// (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, gossipsub,
+// (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, direct streams,
 // a private network when a secret is set), serves the y-websocket endpoint and the HTTP API on
 // --ws-port, prints a ready line, then one event line per task state change it causes (buffered
 // and written once per event-loop turn: see line-buffer.ts).
@@ -143,7 +143,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       logger,
       onInvalid: (reason) => log('warn', 'websocket client sent an invalid update', { reason }),
       status: () => p.status(),
-      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }),
+      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }, { wire: () => t.wireStats() }),
       isStale: (u) => p.isStaleUpdate(u),
     });
   } catch (e) {

@@ -21,13 +21,20 @@ export function encodeFrameHeader(length: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Header and body in one buffer (for tests and small messages). */
+/** Header and body in one new buffer (what the direct streams queue and write). */
 export function encodeFrame(data: Uint8Array): Uint8Array {
   const header = encodeFrameHeader(data.byteLength);
   const out = new Uint8Array(header.byteLength + data.byteLength);
   out.set(header, 0);
   out.set(data, header.byteLength);
   return out;
+}
+
+/** The header length of a frame whose total length (header and body) is `frameLength`. */
+export function frameHeaderLength(frameLength: number): number {
+  let h = 1;
+  while (frameLength - h >= 0x80 ** h) h++;
+  return h;
 }
 
 /** A chunk as a libp2p stream yields it: one buffer, or a list of buffers (Uint8ArrayList). */

@@ -4,8 +4,10 @@
 //
 // - sync-streams.ts: send(), one framed direct stream per peer on /agentmesh/sync/1.0.0, with
 //   per-peer queues and backpressure;
-// - gossip.ts: broadcast() on gossipsub topic 'agentmesh/sync/1', with direct sends to peers
-//   gossipsub did not reach, and large broadcasts always direct;
+// - broadcast(): by default ('direct' fan-out) one framed send on every connected peer's direct
+//   stream; with a gossipsub fan-out, gossip.ts (topic 'agentmesh/sync/1', direct sends to peers
+//   gossipsub did not reach, large broadcasts always direct);
+// - wire-meter.ts: bytes and messages on the wire, every copy included (libp2p's metrics hook);
 // - connections.ts: the connected set, bootstrap dials and redials of lost peers with one
 //   backoff (backoff.ts), and the address book (address-book.ts);
 // - peer-exchange.ts: /agentmesh/px/1.0.0, neighbours' addresses so a full mesh forms through one
@@ -35,10 +37,13 @@ import { validateOptions, type MeshTransportOptions } from './options.js';
 import { PartitionGater } from './partition-gater.js';
 import { peerExchange, type PeerExchange } from './peer-exchange.js';
 import { emptyStats, type MeshComponents, type MeshNode, type MeshTransportStats, type Startable } from './service.js';
-import { syncStreams, type SyncStreams } from './sync-streams.js';
+import { SYNC_PROTOCOL, syncStreams, type SyncStreams } from './sync-streams.js';
+import type { Fanout } from './options.js';
+import { WireMeter, type WireStats } from './wire-meter.js';
 
 export { generatePeerKey, peerKeyToBytes, peerKeyFromBytes, peerIdOfKey, pskFromSecret, type PrivateKey } from './keys.js';
-export { DEFAULT_MAX_MESSAGE_BYTES, type MeshTransportOptions } from './options.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_FANOUT, FANOUTS, type Fanout, type MeshTransportOptions } from './options.js';
+export type { WireStats, ProtocolWireStats } from './wire-meter.js';
 export type { MeshTransportStats } from './service.js';
 export { SYNC_PROTOCOL } from './sync-streams.js';
 export { PX_PROTOCOL } from './peer-exchange.js';
@@ -46,8 +51,9 @@ export { SYNC_TOPIC } from './gossip.js';
 
 /** Creates and starts a libp2p node and wraps it as a Transport. */
 export async function createMeshTransport(opts: MeshTransportOptions): Promise<MeshTransport> {
-  const { listen, bootstrap, maxMessageBytes } = validateOptions(opts);
+  const { listen, bootstrap, maxMessageBytes, fanout } = validateOptions(opts);
   const blocked = new Set<string>();
+  const meter = new WireMeter(SYNC_PROTOCOL);
   // The node is created before the transport exists; its reports are routed once it does.
   let t: MeshTransport | undefined;
   const node = await createMeshNode({
@@ -57,8 +63,10 @@ export async function createMeshTransport(opts: MeshTransportOptions): Promise<M
     gater: new PartitionGater(blocked).connectionGater(),
     onLibp2pError: (component, format, args) => t?.onLibp2pError(component, format, args),
     onSecretRefused: (info) => t?.onSecretRefused(info),
+    fanout,
+    meter,
   });
-  t = new MeshTransport(node, { ...opts, maxMessageBytes }, blocked, bootstrap);
+  t = new MeshTransport(node, { ...opts, maxMessageBytes, fanout }, blocked, bootstrap, meter);
   await t.start();
   return t;
 }
@@ -66,6 +74,8 @@ export async function createMeshTransport(opts: MeshTransportOptions): Promise<M
 export class MeshTransport implements Transport {
   readonly localId: string;
   readonly maxMessageBytes: number;
+  /** How broadcast() reaches the peers. */
+  readonly fanout: Fanout;
   private readonly log: MeshLog;
   private readonly counters = emptyStats();
   private readonly gater: PartitionGater;
@@ -73,19 +83,21 @@ export class MeshTransport implements Transport {
   private readonly diagnostics: Diagnostics;
   private readonly connections: Connections;
   private readonly streams: SyncStreams;
-  private readonly gossip: Gossip;
+  private readonly gossip: Gossip | undefined;
   private readonly px: PeerExchange;
   private closing: Promise<void> | undefined;
 
   /** Use createMeshTransport(). */
   constructor(
     private readonly node: MeshNode,
-    private readonly opts: MeshTransportOptions & { maxMessageBytes: number },
+    private readonly opts: MeshTransportOptions & { maxMessageBytes: number; fanout: Fanout },
     blockedSet: Set<string>,
     bootstrap: Multiaddr[],
+    private readonly meter: WireMeter = new WireMeter(SYNC_PROTOCOL),
   ) {
     this.localId = peerIdOfKey(opts.privateKey);
     this.maxMessageBytes = opts.maxMessageBytes;
+    this.fanout = opts.fanout;
     const clock = opts.clock ?? systemClock;
     this.log = new MeshLog(opts.logger ?? silentLogger, clock);
     const base: MeshComponents = { node, clock, log: this.log, stats: this.counters, localId: this.localId };
@@ -94,7 +106,8 @@ export class MeshTransport implements Transport {
     this.diagnostics = diagnostics({ privateMesh: opts.secret !== undefined })(base);
     const conns = (this.connections = connections({ bootstrap })({ ...base, gater }));
     const streams = (this.streams = syncStreams({ maxMessageBytes: this.maxMessageBytes })({ ...base, gater, inbox }));
-    this.gossip = gossip({ maxMessageBytes: this.maxMessageBytes })({ ...base, gater, inbox, streams, connections: conns });
+    this.gossip =
+      opts.fanout === 'direct' ? undefined : gossip({ maxMessageBytes: this.maxMessageBytes, mode: opts.fanout })({ ...base, gater, inbox, streams, connections: conns });
     const px = (this.px = peerExchange()({ ...base, gater, connections: conns }));
     conns.on('gone', (id) => {
       streams.drop(id, 'peer disconnected');
@@ -111,7 +124,7 @@ export class MeshTransport implements Transport {
   }
 
   private get services(): Startable[] {
-    return [this.connections, this.streams, this.px, this.gossip, this.diagnostics];
+    return [this.connections, this.streams, this.px, ...(this.gossip ? [this.gossip] : []), this.diagnostics];
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------------
@@ -129,8 +142,8 @@ export class MeshTransport implements Transport {
       }
       throw e;
     }
-    this.gossip.afterStart();
-    this.log.log('info', 'mesh transport listening', { id: this.localId, addrs: this.multiaddrs(), private: this.opts.secret !== undefined });
+    this.gossip?.afterStart();
+    this.log.log('info', 'mesh transport listening', { id: this.localId, addrs: this.multiaddrs(), private: this.opts.secret !== undefined, fanout: this.fanout });
     this.connections.afterStart();
     this.px.afterStart();
   }
@@ -172,10 +185,18 @@ export class MeshTransport implements Transport {
     this.streams.send(to, data);
   }
 
-  /** Publishes on the gossipsub topic; connected peers gossipsub did not reach get it directly. */
+  /**
+   * Sends `data` to every connected peer: one framed send on each direct stream (the buffer framed
+   * once), or with a gossipsub fan-out a publish (peers it did not reach get it directly).
+   * Never throws; drops (and counts) what it cannot send.
+   */
   broadcast(data: Uint8Array): void {
     if (this.closing) return;
-    this.gossip.broadcast(data);
+    const peers = this.connections.peers();
+    if (peers.length === 0) return;
+    this.counters.broadcasts++;
+    if (this.gossip) this.gossip.broadcast(data);
+    else this.streams.sendToAll(peers, data);
   }
 
   // ---- extras ----------------------------------------------------------------------------------------
@@ -185,8 +206,25 @@ export class MeshTransport implements Transport {
     return this.node.getMultiaddrs().map((m) => m.toString());
   }
 
-  stats(): MeshTransportStats {
-    return { ...this.counters };
+  /**
+   * The transport's counters, and the wire totals: wireSentBytes/wireReceivedBytes are TCP bytes
+   * (every protocol, every copy, Noise and yamux included); wireSentMessages/wireReceivedMessages
+   * the length-prefixed messages on sync and gossipsub streams (sync frames, gossipsub RPCs).
+   */
+  stats(): MeshTransportStats & { wireSentBytes: number; wireReceivedBytes: number; wireSentMessages: number; wireReceivedMessages: number } {
+    const w = this.meter.snapshot();
+    return {
+      ...this.counters,
+      wireSentBytes: w.sentBytes,
+      wireReceivedBytes: w.receivedBytes,
+      wireSentMessages: w.sync.sentMessages + w.gossip.sentMessages,
+      wireReceivedMessages: w.sync.receivedMessages + w.gossip.receivedMessages,
+    };
+  }
+
+  /** What crossed the wire, per level and protocol family (see wire-meter.ts), and the fan-out. */
+  wireStats(): WireStats & { fanout: Fanout } {
+    return { ...this.meter.snapshot(), fanout: this.fanout };
   }
 
   blocked(): string[] {

@@ -1,9 +1,10 @@
-// The libp2p node under MeshTransport: TCP, Noise, Yamux, identify and gossipsub, a private
-// network (pnet plus the marker check of pnet-guard.ts) when a mesh secret is set, the partition
-// gater, and a logger that keeps libp2p quiet but routes its error lines to diagnostics.ts.
+// The libp2p node under MeshTransport: TCP, Noise, Yamux, identify, gossipsub when the fan-out
+// uses it (gossip.ts), a private network (pnet plus the marker check of pnet-guard.ts) when a
+// mesh secret is set, the partition gater, the wire meter as libp2p's metrics (wire-meter.ts),
+// and a logger that keeps libp2p quiet but routes its error lines to diagnostics.ts.
 // Created stopped; MeshTransport starts it once its protocol handlers are registered.
 
-import { createLibp2p } from 'libp2p';
+import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -14,6 +15,9 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import { pskFromSecret } from './keys.js';
 import { errorCapturingLogger, type Libp2pErrorSink } from './libp2p-logger.js';
 import { guardedPreSharedKey, type RefusedHandler } from './pnet-guard.js';
+import { gossipsubOptions } from './gossip.js';
+import type { Fanout } from './options.js';
+import type { WireMeter } from './wire-meter.js';
 import type { MeshNode, MeshServices } from './service.js';
 
 export interface MeshNodeInit {
@@ -25,6 +29,9 @@ export interface MeshNodeInit {
   onLibp2pError: Libp2pErrorSink;
   /** A connection the mesh-secret check refused. */
   onSecretRefused: RefusedHandler;
+  fanout: Fanout;
+  /** Counts bytes on the wire (libp2p's metrics component). */
+  meter: WireMeter;
 }
 
 export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
@@ -38,14 +45,7 @@ export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
     ...(init.secret !== undefined ? { connectionProtector: guardedPreSharedKey(pskFromSecret(init.secret), init.onSecretRefused) } : {}),
     connectionGater: init.gater,
     logger: errorCapturingLogger(init.onLibp2pError),
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({
-        emitSelf: false,
-        allowPublishToZeroTopicPeers: true,
-        ignoreDuplicatePublishError: true,
-        floodPublish: true,
-      }),
-    },
+    metrics: () => init.meter,
+    services: (init.fanout === 'direct' ? { identify: identify() } : { identify: identify(), pubsub: gossipsub(gossipsubOptions(init.fanout)) }) as Libp2pOptions<MeshServices>['services'],
   });
 }

@@ -11,6 +11,15 @@ import { peerOfAddr } from './address-book.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * How broadcast() reaches every peer: 'direct' (one framed send on each peer's direct sync
+ * stream), 'gossipsub' (unsigned, fast message ids, mesh publish) or 'gossipsub-signed' (the
+ * configuration before issue 11, for comparison). See docs/performance.md, "Fan-out".
+ */
+export type Fanout = 'direct' | 'gossipsub' | 'gossipsub-signed';
+export const FANOUTS: readonly Fanout[] = ['direct', 'gossipsub', 'gossipsub-signed'];
+export const DEFAULT_FANOUT: Fanout = 'direct';
+
 export interface MeshTransportOptions {
   /** The peer's identity (Ed25519); the same key gives the same peer id. */
   privateKey: PrivateKey;
@@ -26,12 +35,15 @@ export interface MeshTransportOptions {
   clock?: Clock;
   /** Largest message sent or accepted; larger direct frames reset the stream. Default 64 MiB. */
   maxMessageBytes?: number;
+  /** How broadcast() fans out (default 'direct'). */
+  fanout?: Fanout;
 }
 
 export interface ValidOptions {
   listen: Multiaddr[];
   bootstrap: Multiaddr[];
   maxMessageBytes: number;
+  fanout: Fanout;
 }
 
 export function validateOptions(opts: MeshTransportOptions): ValidOptions {
@@ -70,5 +82,7 @@ export function validateOptions(opts: MeshTransportOptions): ValidOptions {
   if (clock !== undefined && (clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
     throw new MeshError('INVALID_ARGUMENT', 'clock must be a Clock ({ now, setTimeout, clearTimeout })');
   }
-  return { listen, bootstrap, maxMessageBytes };
+  const fanout = opts.fanout ?? DEFAULT_FANOUT;
+  if (!FANOUTS.includes(fanout)) throw new MeshError('INVALID_ARGUMENT', `fanout must be one of ${FANOUTS.join(', ')}`);
+  return { listen, bootstrap, maxMessageBytes, fanout };
 }

@@ -11,7 +11,8 @@ import type { Clock } from '../clock.js';
 import type { LogLevel } from '../logger.js';
 import type { MeshLog } from './mesh-log.js';
 
-export type MeshServices = { identify: Identify; pubsub: GossipSub };
+/** `pubsub` only when the fan-out is a gossipsub one. */
+export type MeshServices = { identify: Identify; pubsub?: GossipSub };
 export type MeshNode = Libp2p<MeshServices>;
 
 export interface MeshComponents {
@@ -33,7 +34,10 @@ export interface Startable {
 }
 
 export interface MeshTransportStats {
-  /** Messages handed to the network (direct frames + gossip publishes). */
+  /**
+   * Messages handed to the network (direct frames + gossip publishes): a gossip publish counts
+   * once however many copies travel; the wire* counters of MeshTransport.stats() count them all.
+   */
   sentMessages: number;
   sentBytes: number;
   /** Messages delivered to the handlers (direct + gossip). */
@@ -55,6 +59,8 @@ export interface MeshTransportStats {
   streamErrors: number;
   /** Times a direct stream said "full" and the sender waited for it to drain. */
   backpressureWaits: number;
+  /** broadcast() calls that sent something. */
+  broadcasts: number;
 }
 
 export function emptyStats(): MeshTransportStats {
@@ -73,6 +79,7 @@ export function emptyStats(): MeshTransportStats {
     streamsOpened: 0,
     streamErrors: 0,
     backpressureWaits: 0,
+    broadcasts: 0,
   };
 }
 

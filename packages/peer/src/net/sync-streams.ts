@@ -1,13 +1,14 @@
 // Direct sync messages: one long-lived outbound stream per remote peer on /agentmesh/sync/1.0.0,
-// opened lazily and reopened after an error. Messages are queued per peer (bounded), sent
-// varint-length framed (framing.ts) with the stream's backpressure (send() -> false, then
-// onDrain()), and reassembled on the receiving side, where a frame over maxMessageBytes resets
-// the stream. Whole messages go to the Inbox.
+// opened lazily and reopened after an error. Messages are queued per peer (bounded), framed once
+// (varint length and bytes in one buffer, framing.ts, so one yamux frame and one Noise record per
+// message; a broadcast shares that buffer among its peers), sent with the stream's backpressure
+// (send() -> false, then onDrain()), and reassembled on the receiving side, where a frame over
+// maxMessageBytes resets the stream. Whole messages go to the Inbox.
 
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Connection, Stream, StreamMessageEvent } from '@libp2p/interface';
 import { MeshError } from '@agentmesh/scheduler';
-import { FrameDecoder, encodeFrameHeader } from './framing.js';
+import { FrameDecoder, encodeFrame, frameHeaderLength } from './framing.js';
 import { errText } from './diagnostics.js';
 import type { Inbox } from './inbox.js';
 import type { PartitionGater } from './partition-gater.js';
@@ -32,6 +33,7 @@ export interface SyncStreamsComponents extends MeshComponents {
 interface OutChannel {
   peer: string;
   stream: Stream | undefined;
+  /** Framed messages (header and bytes), possibly shared with other channels: never written to. */
   queue: Uint8Array[];
   queuedBytes: number;
   pumping: boolean;
@@ -74,12 +76,37 @@ export class SyncStreams implements Startable {
       countDrop(this.c, 'send needs a peer id string and a Uint8Array', { to: String(to) });
       return;
     }
-    if (to === this.c.localId || this.c.gater.has(to)) {
-      this.c.stats.dropped++;
+    if (!this.sendable(data, to)) return;
+    // A copy (the frame): the Transport contract lets the caller reuse its buffer once send() returns.
+    this.enqueue(to, encodeFrame(data));
+  }
+
+  /**
+   * Queues `data` for each of `peers`: framed once, the one buffer shared by every queue.
+   * Never throws; drops (and counts) what it cannot send.
+   */
+  sendToAll(peers: readonly string[], data: Uint8Array): void {
+    if (this.stopped || peers.length === 0) return;
+    if (!(data instanceof Uint8Array)) {
+      countDrop(this.c, 'broadcast needs a Uint8Array');
       return;
     }
+    if (!this.sendable(data)) return;
+    const frame = encodeFrame(data);
+    for (const to of peers) this.enqueue(to, frame);
+  }
+
+  private sendable(data: Uint8Array, to?: string): boolean {
     if (data.byteLength > this.maxMessageBytes) {
-      countDrop(this.c, 'message over maxMessageBytes not sent', { to, bytes: data.byteLength, limit: this.maxMessageBytes }, 'warn');
+      countDrop(this.c, 'message over maxMessageBytes not sent', { ...(to !== undefined ? { to } : {}), bytes: data.byteLength, limit: this.maxMessageBytes }, 'warn');
+      return false;
+    }
+    return true;
+  }
+
+  private enqueue(to: string, frame: Uint8Array): void {
+    if (to === this.c.localId || this.c.gater.has(to)) {
+      this.c.stats.dropped++;
       return;
     }
     let out = this.outs.get(to);
@@ -87,14 +114,13 @@ export class SyncStreams implements Startable {
       out = { peer: to, stream: undefined, queue: [], queuedBytes: 0, pumping: false };
       this.outs.set(to, out);
     }
-    if (out.queuedBytes + data.byteLength > this.maxQueueBytes) {
-      countDrop(this.c, 'send queue full, message dropped', { to, queued: out.queuedBytes, bytes: data.byteLength }, 'warn');
+    if (out.queuedBytes + frame.byteLength > this.maxQueueBytes) {
+      countDrop(this.c, 'send queue full, message dropped', { to, queued: out.queuedBytes, bytes: frame.byteLength }, 'warn');
       return;
     }
-    // A copy: the Transport contract lets the caller reuse its buffer once send() returns.
-    out.queue.push(data.slice());
-    out.queuedBytes += data.byteLength;
-    void this.pump(out);
+    out.queue.push(frame);
+    out.queuedBytes += frame.byteLength;
+    if (!out.pumping) void this.pump(out);
   }
 
   /** Forgets the peer's channel: its queue is dropped (and counted), its stream aborted. */
@@ -154,14 +180,13 @@ export class SyncStreams implements Startable {
           });
           out.stream = s;
         }
-        const data = out.queue.shift()!;
-        out.queuedBytes -= data.byteLength;
+        const frame = out.queue.shift()!;
+        out.queuedBytes -= frame.byteLength;
         let canSendMore: boolean;
         try {
-          stream.send(encodeFrameHeader(data.byteLength));
-          canSendMore = stream.send(data);
+          canSendMore = stream.send(frame);
           stats.sentMessages++;
-          stats.sentBytes += data.byteLength;
+          stats.sentBytes += frame.byteLength - frameHeaderLength(frame.byteLength);
         } catch (e) {
           stats.dropped++;
           stats.streamErrors++;

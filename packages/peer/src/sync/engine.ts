@@ -2,76 +2,50 @@
 // on connect both sides send step 1 (their state vector) and answer with step 2 (what the other is
 // missing); after that, local changes go out as incremental updates, merged over a short window
 // (Y.mergeUpdates) so many small transactions cost one message. A periodic anti-entropy round
-// (step 1 again) repairs whatever the network dropped, and since a diff always carries the full
-// delete set, deletions converge too. Every remote update is size-checked and decoded before it
-// touches the document; a bad one is reported (an 'invalid' event) and dropped, never thrown.
-// Messages of a later document generation are raised as typed events for the peer to act on.
+// announces each peer's state vector (a notice); what a notice names that is STILL missing after
+// a grace period of a few round trips is pulled, from one peer at a time (pulls.ts), and a pull
+// from a peer only a little behind is answered from a ring of recent updates
+// (recent-updates.ts) instead of re-encoding the document. Every remote update is size-checked and
+// applied once, inside a try: a bad one is reported (an 'invalid' event) and dropped, never
+// thrown. Ephemeral messages carry application bytes that never touch the document; probes
+// measure round trips. Messages of a later document generation are raised as typed events.
 
 import * as Y from 'yjs';
-import type { Clock, TimerId } from '../clock.js';
+import type { TimerId } from '../clock.js';
 import type { Transport } from '../transport.js';
 import { TypedEmitter } from '../emitter.js';
 import type { LiveDocument } from '../peer/live-document.js';
-import { RoundTrips } from './round-trips.js';
-import { covers, missingItems, remoteIsAhead } from './state-vectors.js';
-import { GENESIS_NAME, MeshOrigin, STORAGE_ORIGIN, SYNC_NOTICE, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, checkUpdate, decodeSyncMessage, encodeSyncMessage, type SyncMessage } from './wire.js';
+import { MeshError } from '@agentmesh/scheduler';
+import { DEFAULT_MAX_EPHEMERAL_BYTES, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
+import { Pulls } from './pulls.js';
+import { RecentUpdates, answerPull } from './recent-updates.js';
+import { docClocks, remoteIsAhead } from './state-vectors.js';
+import { GENESIS_NAME, MeshOrigin, STORAGE_ORIGIN, SYNC_NOTICE, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE } from './wire.js';
+import { decodeMeshMessage, encodeEphemeral, encodeProbe, encodeSyncMessage, type MeshMessage } from './wire.js';
 
-const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
-/**
- * A pull of at least this many missing items (a heal) holds back gap repairs until it is answered:
- * it will most likely bring what they would ask for, and each would be a full diff too.
- */
-const BIG_PULL_ITEMS = 2000;
 /** For this long after start, every new link is pulled from at once (see onConnect). */
 const STARTUP_PULL_MS = 2000;
-
-export interface SyncStats {
-  sentMessages: number;
-  sentBytes: number;
-  receivedMessages: number;
-  receivedBytes: number;
-  rejected: number;
-  updatesSent: number;
-  /** Gap repairs asked for (step 1 sent because updates were missing). */
-  repairs: number;
-}
-
-export interface SyncOptions {
-  clock: Clock;
-  /** Window over which local updates are merged into one message; 0 sends on the next timer turn. */
-  batchMs: number;
-  /** Period of the anti-entropy state-vector exchange. */
-  antiEntropyMs: number;
-  /** Minimum time between two gap repairs asked of one peer. */
-  repairMs: number;
-  /** Messages larger than this are rejected unread. */
-  maxMessageBytes: number;
-  /** Orders two generation names (negative: a before b). Without it, other generations are rejected. */
-  compareGenerations?: (a: string, b: string) => number;
-}
-
-export type SyncEvents = {
-  /** Something a peer sent was rejected (oversized, undecodable, a bad update); it was dropped. */
-  invalid: { from: string; reason: string };
-  /**
-   * A peer on a later generation spoke to us (the peer decides whether to move, and may ask it for
-   * that generation's document with `requestBase`).
-   */
-  laterGeneration: { from: string; name: string };
-  /** A peer on a later generation sent its whole document of it (the answer to `requestBase`). */
-  base: { from: string; name: string; update: Uint8Array };
-};
+export { DEFAULT_MAX_EPHEMERAL_BYTES, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
 
 export class SyncEngine extends TypedEmitter<SyncEvents> {
-  readonly stats: SyncStats = { sentMessages: 0, sentBytes: 0, receivedMessages: 0, receivedBytes: 0, rejected: 0, updatesSent: 0, repairs: 0 };
+  readonly stats: SyncStats = {
+    sentMessages: 0,
+    sentBytes: 0,
+    receivedMessages: 0,
+    receivedBytes: 0,
+    rejected: 0,
+    updatesSent: 0,
+    repairs: 0,
+    pulls: 0,
+    answeredFromRecent: 0,
+    answeredFull: 0,
+    ephemeralSent: 0,
+    ephemeralReceived: 0,
+  };
   private outbox: Uint8Array[] = [];
   private batchTimer: TimerId | undefined;
   private aeTimer: TimerId | undefined;
   private running = false;
-  /** Last time we asked each peer to repair a gap (its updates arrived out of order or were lost). */
-  private readonly lastRepair = new Map<string, number>();
-  /** Pulls timed until their answers (the step 2 reply times the round trip). */
-  private readonly roundTrips = new RoundTrips();
   /**
    * When a message last arrived directly from each peer (this clock). Unlike a heartbeat seen in
    * the document, which a third peer's sync may relay long after it was written, this is direct
@@ -79,23 +53,29 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
    */
   private readonly lastHeard = new Map<string, number>();
   /**
-   * The latest state vector each peer sent us (its step 1) in this generation: what it holds, so
-   * what it has acknowledged of ours. Archival only drops what every present peer holds.
+   * Who we pull from and when; it also keeps what each peer announced it holds in this generation
+   * (archival only drops what every present peer holds) and the round trips.
    */
-  private readonly remoteSV = new Map<string, Map<number, number>>();
+  private readonly pulls: Pulls;
+  /** Recent updates of the document, to answer small pulls without re-encoding it. */
+  private readonly recent = new RecentUpdates();
   /** Peers whose step 2 (full diff) we have applied since start. */
   private readonly syncedWith = new Set<string>();
-  private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
-    if (!this.running || origin instanceof MeshOrigin || origin === STORAGE_ORIGIN) return;
+  /** The origin of the remote update being applied, and whether it changed the document. */
+  private applying: MeshOrigin | undefined;
+  private appliedSome = false;
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
+    if (!this.running) return;
+    this.recent.record(update, tr.beforeState);
+    if (origin instanceof MeshOrigin) {
+      if (origin === this.applying) this.appliedSome = true;
+      return;
+    }
+    if (origin === STORAGE_ORIGIN) return;
     this.outbox.push(update);
     if (this.batchTimer === undefined) this.batchTimer = this.opts.clock.setTimeout(() => this.flush(), this.opts.batchMs);
   };
 
-  /**
-   * The step 1 we sent to pull what we lack, and when: one pull at a time, so after a heal the
-   * other side's content comes once, from one peer, instead of from each of them.
-   */
-  private pulling: { peer: string; at: number; big: boolean } | undefined;
   /** When we last told each peer on an earlier generation about ours. */
   private readonly lastNotice = new Map<string, number>();
 
@@ -113,6 +93,15 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     generation = GENESIS_NAME,
   ) {
     super();
+    this.pulls = new Pulls({
+      clock: opts.clock,
+      batchMs: opts.batchMs,
+      repairMs: opts.repairMs,
+      connectedPeers: () => this.transport.connectedPeers(),
+      doc: () => this.doc,
+      sendPull: (peer) => this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc), this.generation)),
+      stats: this.stats,
+    });
     if (doc instanceof Y.Doc) {
       this.doc = doc;
       this.generation = generation;
@@ -133,7 +122,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
 
   /** The latest state vector `peer` announced in this generation (what it holds), if any. */
   stateVectorOf(peer: string): ReadonlyMap<number, number> | undefined {
-    return this.remoteSV.get(peer);
+    return this.pulls.announced.of(peer);
   }
 
   /** Peers whose full diff this engine applied (or who held nothing new) since start or the last generation change. */
@@ -163,8 +152,8 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     this.doc = doc;
     this.generation = generation;
     this.syncedWith.clear();
-    this.remoteSV.clear();
-    this.pulling = undefined;
+    this.recent.clear();
+    this.pulls.reset();
     if (this.running) {
       this.doc.on('update', this.onDocUpdate);
       for (const p of this.transport.connectedPeers()) this.sendNotice(p);
@@ -186,14 +175,9 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     this.transport.setHandlers({
       message: (from, data) => this.receive(from, data),
       connect: (peer) => this.onConnect(peer),
-      // A pull from a peer that went away will never be answered: pull elsewhere at once.
-      disconnect: (peer) => {
-        if (this.pulling?.peer === peer) {
-          this.pulling = undefined;
-          this.maybePull();
-        }
-      },
+      disconnect: (peer) => this.pulls.disconnected(peer),
     });
+    this.pulls.start();
     this.startedAt = this.opts.clock.now();
     for (const p of this.transport.connectedPeers()) this.onConnect(p);
     this.scheduleAntiEntropy();
@@ -208,6 +192,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     if (this.batchTimer !== undefined) this.opts.clock.clearTimeout(this.batchTimer);
     if (this.aeTimer !== undefined) this.opts.clock.clearTimeout(this.aeTimer);
     this.batchTimer = this.aeTimer = undefined;
+    this.pulls.stop();
     this.outbox = [];
   }
 
@@ -233,11 +218,13 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   /**
    * A link came up. Right after start a peer pulls from every peer it meets at once (it knows
    * nothing yet, and the registry of peers it learns decides quorums); later it only announces
-   * its state, and pulls one peer at a time.
+   * its state (and probes the round trip), and pulls one peer at a time.
    */
   private onConnect(peer: string): void {
+    this.pulls.connected(peer);
     this.sendNotice(peer);
     if (this.opts.clock.now() - this.startedAt < STARTUP_PULL_MS) this.sendStep1(peer);
+    else this.probe(peer);
   }
 
   /** Tells `peer` our state vector (it pulls from us if it lacks something; no reply expected). */
@@ -247,70 +234,58 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   }
 
   /**
-   * How long a pull may stay unanswered before another is sent (and gap repairs wait for it): a
-   * large one (a heal) gets seconds, a small one a few round trips.
+   * Sends application bytes to `to`, or to every connected peer: never stored, never applied to
+   * the document; the other side raises an 'ephemeral' event. Best effort, like every send.
+   * Throws MeshError('INVALID_ARGUMENT') when `data` is not bytes or is over maxEphemeralBytes.
    */
-  private pullTimeoutMs(big = this.pulling?.big ?? false): number {
-    return big ? Math.max(2000, 4 * this.maxRtt()) : Math.max(150, 3 * this.maxRtt());
+  sendEphemeral(data: Uint8Array, to?: string): void {
+    if (!(data instanceof Uint8Array)) throw new MeshError('INVALID_ARGUMENT', 'sendEphemeral needs a Uint8Array');
+    const limit = this.maxEphemeralBytes;
+    if (data.byteLength > limit) throw new MeshError('INVALID_ARGUMENT', `ephemeral message of ${data.byteLength} bytes is over the ${limit}-byte limit`);
+    if (!this.running) return;
+    const msg = encodeEphemeral(data);
+    this.stats.ephemeralSent++;
+    if (to !== undefined) this.sendRaw(to, msg);
+    else if (this.transport.broadcast) {
+      if (this.transport.connectedPeers().length === 0) return;
+      this.count(msg);
+      this.transport.broadcast(msg);
+    } else for (const p of this.transport.connectedPeers()) this.sendRaw(p, msg);
   }
 
-  /** Pulls from a connected peer known to hold something we lack, unless a pull is under way. */
-  private maybePull(): void {
-    const now = this.opts.clock.now();
-    if (this.pulling && now - this.pulling.at < this.pullTimeoutMs()) return;
-    this.pulling = undefined;
-    const connected = new Set(this.transport.connectedPeers());
-    let local: Map<number, number> | undefined;
-    for (const [peer, sv] of this.remoteSV) {
-      if (!connected.has(peer)) continue;
-      local ??= Y.decodeStateVector(Y.encodeStateVector(this.doc));
-      if (remoteIsAhead(sv, local)) {
-        this.sendStep1(peer, missingItems(sv, local) >= BIG_PULL_ITEMS);
-        return;
-      }
-    }
+  private get maxEphemeralBytes(): number {
+    return this.opts.maxEphemeralBytes ?? DEFAULT_MAX_EPHEMERAL_BYTES;
+  }
+
+  /** Asks `peer` to echo our clock (a round-trip sample when the pong comes back). */
+  private probe(peer: string): void {
+    if (!this.running) return;
+    this.sendRaw(peer, encodeProbe(false, this.opts.clock.now()));
   }
 
   /** Asks `peer` for what we miss (a pull; the reply is a step 2). */
   sendStep1(peer: string, big = false): void {
     if (!this.running) return;
-    this.pulling = { peer, at: this.opts.clock.now(), big };
-    this.roundTrips.sent(peer, this.opts.clock.now());
-    this.sendRaw(peer, encodeSyncMessage(SYNC_STEP1, Y.encodeStateVector(this.doc), this.generation));
+    this.pulls.pull(peer, big);
   }
 
   /** The largest smoothed round trip to a connected peer, ms (0 when none measured yet). */
   maxRtt(): number {
-    return this.roundTrips.max(this.transport.connectedPeers());
+    return this.pulls.maxRtt();
   }
-
-  private repair(peer: string): void {
-    const now = this.opts.clock.now();
-    // A pull under way (after a heal, the other side's whole diff) will most likely bring what is
-    // missing: wait for it instead of asking every sender of a dependent update for a full diff.
-    // One pull at a time, repairs included: under load, every sender of an update that depends
-    // on something missing would otherwise be asked for a full diff at once.
-    if (this.pulling && now - this.pulling.at < this.pullTimeoutMs()) {
-      this.repairWanted.add(peer);
-      return;
-    }
-    const last = this.lastRepair.get(peer);
-    if (last !== undefined && now - last < this.opts.repairMs) return;
-    this.lastRepair.set(peer, now);
-    this.stats.repairs++;
-    this.sendStep1(peer);
-  }
-
-  /** Peers a repair was put off for while a pull was under way. */
-  private readonly repairWanted = new Set<string>();
 
   /**
-   * One anti-entropy round: our state vector to every connected peer (small), and a pull if some
-   * peer's last announced state holds something we lack.
+   * One anti-entropy round: our state vector to every connected peer (small), a probe to peers
+   * not measured lately, and a pull if some peer's announced state is still ahead of ours after
+   * the grace period.
    */
   antiEntropy(): void {
-    for (const p of this.transport.connectedPeers()) this.sendNotice(p);
-    this.maybePull();
+    const now = this.opts.clock.now();
+    for (const p of this.transport.connectedPeers()) {
+      this.sendNotice(p);
+      if (this.pulls.probeDue(p, now)) this.probe(p);
+    }
+    this.pulls.maybePull();
   }
 
   private scheduleAntiEntropy(): void {
@@ -345,14 +320,29 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
       this.reject(from, `message of ${data.byteLength} bytes is over the ${this.opts.maxMessageBytes}-byte limit`);
       return;
     }
-    let msg: SyncMessage;
+    let msg: MeshMessage;
     try {
-      msg = decodeSyncMessage(data);
+      msg = decodeMeshMessage(data);
     } catch (e) {
       this.reject(from, `undecodable message: ${(e as Error).message}`);
       return;
     }
-    this.lastHeard.set(from, this.opts.clock.now());
+    const now = this.opts.clock.now();
+    this.lastHeard.set(from, now);
+    if (msg.type === 'ephemeral') {
+      if (msg.data.byteLength > this.maxEphemeralBytes) {
+        this.reject(from, `ephemeral message of ${msg.data.byteLength} bytes is over the ${this.maxEphemeralBytes}-byte limit`);
+        return;
+      }
+      this.stats.ephemeralReceived++;
+      this.emit('ephemeral', { from, data: msg.data });
+      return;
+    }
+    if (msg.type === 'probe') {
+      if (msg.pong) this.pulls.roundTrips.sample(from, now - msg.time, now);
+      else this.sendRaw(from, encodeProbe(true, msg.time));
+      return;
+    }
     if (msg.gen !== this.generation) {
       const cmp = this.opts.compareGenerations?.(msg.gen, this.generation) ?? 0;
       if (cmp > 0) {
@@ -361,7 +351,6 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
       }
       else if (cmp < 0) {
         // The sender is behind: our step 1 tells it which generation we are on (at most once per repair period).
-        const now = this.opts.clock.now();
         const last = this.lastNotice.get(from);
         if (last === undefined || now - last >= this.opts.repairMs) {
           this.lastNotice.set(from, now);
@@ -371,71 +360,68 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
       return;
     }
     if (msg.sub === SYNC_STEP1 || msg.sub === SYNC_NOTICE) {
-      let sv: Map<number, number>;
+      this.onStateVector(from, msg.sub, msg.payload, now);
+      return;
+    }
+    if (msg.sub === SYNC_STEP2) this.pulls.answered(from, now);
+    if (this.applyRemote(from, msg.payload) && msg.sub === SYNC_STEP2) {
+      this.syncedWith.add(from);
+      this.pulls.afterAnswer();
+    }
+  }
+
+  /** A notice (what `from` holds) or a pull (answered with what it lacks). */
+  private onStateVector(from: string, sub: number, payload: Uint8Array, now: number): void {
+    let sv: Map<number, number>;
+    try {
+      sv = Y.decodeStateVector(payload);
+    } catch (e) {
+      this.reject(from, `bad state vector: ${(e as Error).message}`);
+      return;
+    }
+    const local = docClocks(this.doc);
+    const ahead = remoteIsAhead(sv, local);
+    this.pulls.announce(from, sv, now, ahead);
+    if (sub === SYNC_STEP1) {
+      let diff: Uint8Array;
       try {
-        sv = Y.decodeStateVector(msg.payload);
+        diff = answerPull(this.doc, this.recent, sv, payload, local, this.stats);
       } catch (e) {
         this.reject(from, `bad state vector: ${(e as Error).message}`);
         return;
       }
-      if (sv.size > 0) this.remoteSV.set(from, sv);
-      const local = Y.decodeStateVector(Y.encodeStateVector(this.doc));
-      if (msg.sub === SYNC_STEP1) {
-        // A pull: answer with what the asker lacks. When it holds every client clock of ours it
-        // lacks nothing (this document never deletes without inserting, so deletions travel with
-        // the insertions that caused them): an empty answer instead of the whole delete set.
-        let diff: Uint8Array;
-        try {
-          diff = covers(sv, local) ? EMPTY_UPDATE : Y.encodeStateAsUpdate(this.doc, msg.payload);
-        } catch (e) {
-          this.reject(from, `bad state vector: ${(e as Error).message}`);
-          return;
-        }
-        this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff, this.generation));
-      } else if (!remoteIsAhead(sv, local)) {
-        // It holds nothing we lack: as good as a full sync with it (a restarted peer has caught up).
-        this.syncedWith.add(from);
-      }
-      this.maybePull();
-      return;
-    }
-    if (msg.sub === SYNC_STEP2) {
-      this.roundTrips.answered(from, this.opts.clock.now());
-      if (this.pulling?.peer === from) this.pulling = undefined;
-    }
-    if (this.applyRemote(from, msg.payload) && msg.sub === SYNC_STEP2) {
+      this.sendRaw(from, encodeSyncMessage(SYNC_STEP2, diff, this.generation));
+    } else if (!ahead) {
+      // It holds nothing we lack: as good as a full sync with it (a restarted peer has caught up).
       this.syncedWith.add(from);
-      if (this.pulling === undefined && this.repairWanted.size > 0) {
-        const still = this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
-        const next = [...this.repairWanted].find((p) => this.transport.connectedPeers().includes(p));
-        this.repairWanted.clear();
-        if (still && next !== undefined) {
-          this.repair(next);
-          return;
-        }
-      }
-      this.maybePull();
     }
+    this.pulls.maybePull();
   }
 
-  /** Validates and applies a remote update. Returns false (and reports) when rejected. */
+  /**
+   * Applies a remote update, once, inside a try. Yjs reads every struct before it integrates any,
+   * so malformed structs change nothing; the delete set is read after, so a malformed one leaves
+   * the update's well-formed structs (and the deletions read before the fault) applied, as if they
+   * had come alone: nothing a well-formed update could not do, and reported all the same.
+   * Returns false (and reports) when rejected.
+   */
   applyRemote(from: string, update: Uint8Array): boolean {
-    const problem = checkUpdate(update);
-    if (problem) {
-      this.reject(from, problem);
-      return false;
-    }
+    const origin = new MeshOrigin(from);
+    this.applying = origin;
+    this.appliedSome = false;
     try {
-      Y.applyUpdate(this.doc, update, new MeshOrigin(from));
-      // Yjs integrates each client's updates in order: after a lost message everything later from
-      // that client waits as "pending". Ask the sender for a diff now instead of at the next
-      // anti-entropy round, so one drop does not hide a peer's bids and claims for a whole period.
-      if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) this.repair(from);
-      return true;
+      Y.applyUpdate(this.doc, update, origin);
     } catch (e) {
-      this.reject(from, `update failed to apply: ${(e as Error).message}`);
+      const text = (e as Error).message || String(e);
+      this.reject(from, this.appliedSome ? `update failed part way (its well-formed part stays applied): ${text}` : `malformed update: ${text}`);
       return false;
+    } finally {
+      this.applying = undefined;
     }
+    // Yjs integrates each client's updates in order: after a lost message everything later from
+    // that client waits as "pending". Ask the sender for a diff now instead of at the next
+    // anti-entropy round, so one drop does not hide a peer's bids and claims for a whole period.
+    if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) this.pulls.repair(from);
+    return true;
   }
 }
-

@@ -1,6 +1,27 @@
-// Comparisons of Yjs state vectors (client id -> clock), used to decide who pulls from whom.
+// Comparisons of Yjs state vectors (client id -> clock), used to decide who pulls from whom, and a
+// live view of a document's own clocks that reads its struct store instead of encoding and
+// decoding a state vector (which costs a pass over every client on each message).
 
-export type StateVector = ReadonlyMap<number, number>;
+import * as Y from 'yjs';
+
+/** A state vector: looked up by client, iterated as [client, clock]. A Map is one. */
+export interface StateVector extends Iterable<[number, number]> {
+  get(client: number): number | undefined;
+}
+
+/** The document's current clocks, read from its store when asked (not a snapshot). */
+export function docClocks(doc: Y.Doc): StateVector {
+  const store = doc.store;
+  return {
+    get: (client) => Y.getState(store, client),
+    *[Symbol.iterator]() {
+      for (const [client, structs] of store.clients) {
+        const last = structs[structs.length - 1];
+        if (last) yield [client, last.id.clock + last.length] as [number, number];
+      }
+    },
+  };
+}
 
 /** True when `remote` (a state vector) holds every client clock of `local`. */
 export function covers(remote: StateVector, local: StateVector): boolean {
