@@ -15,6 +15,8 @@ export interface BoardDeriveOptions {
   depState: (id: string) => TaskState | undefined;
   /** The observing peer: it is alive now as far as it is concerned. */
   self?: string;
+  /** When the observer last saw each peer alive (default: the heartbeats in the document). */
+  lastSeen?: (peer: string) => number | undefined;
   /** Peers in the registry, when exclusive claims' quorums matter. */
   knownPeers?: number;
 }
@@ -26,7 +28,7 @@ export function boardDeriveContext(board: TaskBoard, id: string, o: BoardDeriveO
     now,
     taskSeenAt: board.taskSeenAt(id),
     seenAt: (kind, round, peer) => board.seenAt(id, kind, round, peer),
-    lastSeen: self === undefined ? (peer) => board.beatSeenAt(peer) : (peer) => (peer === self ? now : board.beatSeenAt(peer)),
+    lastSeen: o.lastSeen ?? (self === undefined ? (peer) => board.beatSeenAt(peer) : (peer) => (peer === self ? now : board.beatSeenAt(peer))),
     depState: o.depState,
     lease: o.lease,
     backoff: o.backoff,

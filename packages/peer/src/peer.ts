@@ -24,6 +24,7 @@ import type { Bidding } from './peer/bidding.js';
 import type { Submitter } from './peer/submit.js';
 import { DEFAULT_TIMING, capabilitiesOf, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
 import type { Durability } from './peer/durability.js';
+import type { Presence } from './peer/presence.js';
 import type { Generations } from './peer/generations.js';
 import { LiveDocument, compareGenerationNames, newDocument } from './peer/live-document.js';
 import type { Liveness } from './peer/liveness.js';
@@ -59,6 +60,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly defaultStrategy: StrategyName;
   private readonly ctx: PeerContext;
   private readonly durability: Durability;
+  private readonly presence: Presence;
   private readonly liveness: Liveness;
   private readonly taskViews: Views;
   private readonly runs: Runs;
@@ -154,7 +156,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       weights,
       newDocument: () => this.newDocument(),
     });
-    ({ durability: this.durability, liveness: this.liveness, views: this.taskViews, runs: this.runs, bidding: this.bidding, assigned: this.assigned, submitter: this.submitter, generations: this.generations, archiver: this.archiver, loop: this.loop } = parts);
+    ({ durability: this.durability, presence: this.presence, liveness: this.liveness, views: this.taskViews, runs: this.runs, bidding: this.bidding, assigned: this.assigned, submitter: this.submitter, generations: this.generations, archiver: this.archiver, loop: this.loop } = parts);
     this.forget = parts.forget;
   }
 
@@ -208,9 +210,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const now = this.clock.now();
     this.loop.start(now);
     this.bidding.started(now);
+    this.presence.started(now);
     this.generations.started(now);
-    this.loop.heartbeat();
     this.sync.start();
+    this.loop.heartbeat();
     this.log.log('info', 'peer started', { id: this.id, tasks: board.taskCount, replayed: loaded.replayed });
     this.loop.scheduleTick();
     this.loop.processSoon();

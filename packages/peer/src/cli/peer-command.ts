@@ -46,6 +46,8 @@ export const PEER: CommandSpec = {
     { name: 'retention-ms', type: 'int', arg: 'MS', help: 'finished tasks older than this leave the live document for the archive', default: 600_000, min: 0, max: 365 * 24 * 3600 * 1000 },
     { name: 'max-finished', type: 'int', arg: 'N', help: 'finished tasks kept in the live document at most', default: 10_000, min: 0, max: 10_000_000 },
     { name: 'max-doc-bytes', type: 'int', arg: 'BYTES', help: 'size budget of the live document', default: 4 * 1024 * 1024, min: 64 * 1024, max: 2 ** 31 - 1 },
+    { name: 'max-tombstones', type: 'int', arg: 'N', help: 'entries deleted by archival after which a new document generation clears them', default: 50_000, min: 1, max: 100_000_000 },
+    { name: 'forget-peers-ms', type: 'int', arg: 'MS', help: 'archival stops waiting for a known peer not heard from for this long', default: 600_000, min: 0, max: 365 * 24 * 3600 * 1000 },
     { name: 'log-level', type: 'string', arg: 'LEVEL', help: 'debug|info|warn|error', default: 'info' },
     { name: 'json', type: 'bool', help: 'print the ready line and events as JSON lines on stdout' },
   ],
@@ -129,7 +131,13 @@ export async function runPeer(v: FlagValues): Promise<number> {
       seed: randomInt(2 ** 47),
       logger,
       archive,
-      rollover: { retentionMs: Number(v['retention-ms']), maxFinished: Number(v['max-finished']), maxDocBytes: Number(v['max-doc-bytes']) },
+      rollover: {
+        retentionMs: Number(v['retention-ms']),
+        maxFinished: Number(v['max-finished']),
+        maxDocBytes: Number(v['max-doc-bytes']),
+        maxTombstones: Number(v['max-tombstones']),
+        forgetPeersAfterMs: Number(v['forget-peers-ms']),
+      },
     });
     await peer.start();
     const p = peer;

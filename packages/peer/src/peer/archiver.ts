@@ -7,7 +7,7 @@
 
 import { deriveTask, finishedAt, selectArchivable, unitHash, type FinishedTask, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
 import { factsFromRecord, type Archive, type ArchiveRecord, type TaskRecord } from '@agentmesh/crdt-store';
-import type { SyncEngine } from '../sync/engine.js';
+import type { Presence } from './presence.js';
 import type { PeerContext } from './context.js';
 import type { LiveDocument } from './live-document.js';
 import type { Liveness } from './liveness.js';
@@ -19,7 +19,7 @@ export interface ArchiverDeps {
   views: Views;
   archive: Archive;
   liveness: Liveness;
-  sync: SyncEngine;
+  presence: Presence;
   rollover: RolloverPolicy;
   /** Tasks running here (never archived while they run). */
   running: () => Iterable<string>;
@@ -33,21 +33,22 @@ export interface ArchiverDeps {
 }
 
 /**
- * The tasks every known peer holds entirely (the latest state vector it announced covers each of
- * their entries). A task some peer may lack a fact of stays live: archiving it would freeze an
- * outcome that peer could decide differently (both sides of a partition archiving their own
- * runs of one task would never compare them). A peer away longer than `forgetAfterMs` (a dead
- * one) is no longer waited for; until this peer has heard from a known peer since it started, it
- * waits for it too (up to the same bound).
+ * The tasks every known peer holds entirely *on disk* (the durable state vector of its latest
+ * presence covers each of their entries). A task some peer may lack a fact of stays live:
+ * archiving it would freeze an outcome that peer could decide differently (both sides of a
+ * partition archiving their own runs of one task would never compare them, and a peer that
+ * crashed before its disk had a fact would come back without it). A peer away longer than
+ * `forgetAfterMs` (a dead one) is no longer waited for; a known peer this one has not heard from
+ * since it started is waited for too (up to the same bound).
  */
-export function stableTasks(ctx: PeerContext, sync: SyncEngine, ids: Iterable<string>, now: number, startedAt: number, forgetAfterMs: number): Set<string> {
+export function stableTasks(ctx: PeerContext, presence: Presence, generation: string, ids: Iterable<string>, now: number, startedAt: number, forgetAfterMs: number): Set<string> {
   const board = ctx.board();
   const svs: ReadonlyMap<number, number>[] = [];
   for (const p of board.peers()) {
     if (p.id === ctx.id) continue;
-    const heard = sync.lastHeardFrom(p.id) ?? startedAt;
+    const heard = presence.seenAt(p.id) ?? startedAt;
     if (now - heard > forgetAfterMs) continue;
-    const sv = sync.stateVectorOf(p.id);
+    const sv = presence.durableOf(p.id, generation);
     if (!sv) return new Set();
     svs.push(sv);
   }
@@ -128,7 +129,7 @@ export class Archiver {
       const batch = board.batchOf(ids[0]!) === key;
       if (batch && board.batchTasks(key).some((t) => !selected.has(t) && board.batchOf(t) === key)) units.delete(key);
     }
-    const stable = stableTasks(ctx, deps.sync, [...units.values()].flat(), now, deps.startedAt(), policy.forgetPeersAfterMs);
+    const stable = stableTasks(ctx, deps.presence, deps.live.name, [...units.values()].flat(), now, deps.startedAt(), policy.forgetPeersAfterMs);
     const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
     const go = new Set<string>();
     const seen = new Set<string>();

@@ -255,7 +255,6 @@ export class Bidding {
    * heartbeat would be here. Evidence, not elapsed time: a stalled process does not expire bids.
    */
   bestLiveBid(v: TaskView, now: number, ignoreOwn = false): Bid | undefined {
-    const board = this.ctx.board();
     const t = this.ctx.timing;
     for (const b of v.bids) {
       if (b.peer === this.ctx.id) {
@@ -263,8 +262,8 @@ export class Bidding {
         return b;
       }
       if (!this.deps.liveness.isAlive(b.peer, now)) continue;
-      const beat = board.beat(b.peer);
-      if (beat && beat.at - b.at > t.maxBidWindowMs + t.bidStaleMs) continue;
+      const at = this.deps.liveness.lastDirectAt(b.peer);
+      if (at !== undefined && at - b.at > t.maxBidWindowMs + t.bidStaleMs) continue;
       return b;
     }
     return undefined;

@@ -27,6 +27,8 @@ export class Durability {
   loadWarnings: string[] = [];
   /** Clocks lost with damaged log records that logged updates wait for, and when to give up on them. */
   private lost: { gaps: ClockGap[]; at: number } | undefined;
+  /** The state vector of what is on disk, and the generation it belongs to (see `durable`). */
+  private durableState: { generation: string; sv: Uint8Array } = { generation: '', sv: new Uint8Array([0]) };
   private readonly onUpdate = (u: Uint8Array, origin: unknown) => {
     if (origin === STORAGE_ORIGIN || this.ctx.stopped()) return;
     this.storage.append(u);
@@ -127,8 +129,18 @@ export class Durability {
     if (given.length > 0) this.ctx.log.log('warn', 'gave up updates lost with damaged log records; the updates after them now apply', { clocks: given.join(' ') });
   }
 
+  /**
+   * What this peer holds on disk: the state vector of the document as of the last completed flush,
+   * and its generation's name. Archival waits until every known peer holds a task durably, so a
+   * peer that crashes cannot come back without facts the others already archived.
+   */
+  get durable(): { generation: string; sv: Uint8Array } {
+    return this.durableState;
+  }
+
   /** From now on, every local update of the live document goes to the log. */
   hook(): void {
+    this.durableState = { generation: this.live.name, sv: Y.encodeStateVector(this.live.doc) };
     this.live.doc.on('update', this.onUpdate);
   }
 
@@ -159,9 +171,12 @@ export class Durability {
         continue;
       }
       const upTo = this.writeSeq;
+      // Every update the document took so far is in the log: once flushed, this is on disk.
+      const state = { generation: this.live.name, sv: Y.encodeStateVector(this.live.doc) };
       this.flushing = this.storage.flush().then(() => {
         if (upTo > this.durableSeq) {
           this.durableSeq = upTo;
+          this.durableState = state;
           this.ctx.emit('durable', { seq: upTo });
         }
       });

@@ -5,6 +5,7 @@
 import { quorumOf } from '@agentmesh/scheduler';
 import type { SyncEngine } from '../sync/engine.js';
 import type { PeerContext } from './context.js';
+import type { Presence } from './presence.js';
 
 /** A peer as the shortlist and the award see it. */
 export interface EligiblePeer {
@@ -17,13 +18,29 @@ export class Liveness {
   constructor(
     private readonly ctx: PeerContext,
     private readonly sync: SyncEngine,
+    private readonly presence: Presence,
   ) {}
 
-  /** Is `peer` alive as this replica sees it (its heartbeat changed within the lease)? */
+  /** Is `peer` alive as this replica sees it (its presence moved within the lease)? */
   isAlive(peer: string, now = this.ctx.clock.now()): boolean {
     if (peer === this.ctx.id) return !this.ctx.stopped();
-    const seen = this.ctx.board().beatSeenAt(peer);
+    const seen = this.presence.seenAt(peer);
     return seen !== undefined && now - seen <= this.ctx.timing.lease.leaseMs;
+  }
+
+  /** When this replica last saw `peer`'s presence move (its clock): what leases are measured by. */
+  lastSeen(peer: string): number | undefined {
+    return peer === this.ctx.id ? this.ctx.clock.now() : this.presence.seenAt(peer);
+  }
+
+  /** `peer`'s load (runs, reservations and queued tasks) as it last reported it. */
+  loadOf(peer: string): number | undefined {
+    return this.presence.stateOf(peer)?.load;
+  }
+
+  /** The sender's clock of `peer`'s latest presence heard directly (see Bidding.bestLiveBid). */
+  lastDirectAt(peer: string): number | undefined {
+    return this.presence.lastDirectAt(peer);
   }
 
   /** Peers in the registry (at least 1: this one). */

@@ -17,6 +17,7 @@ import type { Durability } from './durability.js';
 import type { Generations } from './generations.js';
 import type { Liveness } from './liveness.js';
 import { Pass } from './pass.js';
+import type { Presence } from './presence.js';
 import type { Quorum } from './quorum.js';
 import type { Runs } from './runs.js';
 import { SweepIndex } from './sweep-index.js';
@@ -32,6 +33,7 @@ export interface MainLoopDeps {
   generations: Generations;
   durability: Durability;
   liveness: Liveness;
+  presence: Presence;
   sync: SyncEngine;
 }
 
@@ -45,7 +47,6 @@ export class MainLoop {
   private soonTimer: TimerId | undefined;
   private lastSweep = -Infinity;
   private lastBeat = -Infinity;
-  private beatSeq = 0;
   private caughtUp = false;
   private startedAt = 0;
   private unsubscribeBoard: (() => void) | undefined;
@@ -144,19 +145,10 @@ export class MainLoop {
     this.deps.durability.maybeFlush(now);
   }
 
-  /** Writes this peer's heartbeat (its liveness and load, as others see them). */
+  /** Sends this peer's presence (its liveness and load, as others see them; not in the document). */
   heartbeat(): void {
-    const { ctx, deps } = this;
-    const now = ctx.clock.now();
-    this.lastBeat = now;
-    ctx.board().heartbeat(ctx.id, {
-      at: now,
-      seq: ++this.beatSeq,
-      load: deps.bidding.load() + deps.assigned.queued,
-      running: deps.runs.count,
-      done: ctx.counters.done,
-      dataWrites: ctx.counters.dataWrites,
-    });
+    this.lastBeat = this.ctx.clock.now();
+    this.deps.presence.beat();
   }
 
   /** Evaluates changed tasks (all live tasks on a sweep): expire lapsed leases, bid, claim, run. */

@@ -16,6 +16,7 @@ import { Durability } from './durability.js';
 import { Generations } from './generations.js';
 import type { LiveDocument } from './live-document.js';
 import { Liveness } from './liveness.js';
+import { Presence } from './presence.js';
 import { MainLoop } from './main-loop.js';
 import { Quorum } from './quorum.js';
 import type { RolloverPolicy } from './rollover.js';
@@ -40,6 +41,7 @@ export interface PartsInit {
 
 export interface Parts {
   durability: Durability;
+  presence: Presence;
   liveness: Liveness;
   views: Views;
   runs: Runs;
@@ -59,8 +61,15 @@ export function assembleParts(init: PartsInit): Parts {
   // Late-bound: parts built later are reached through these closures only after construction.
   let p: Parts;
   const durability = new Durability(ctx, init.storage, live, () => p.archiver.settled());
-  const liveness = new Liveness(ctx, sync);
-  const views = new Views(ctx, archive);
+  const presence = new Presence(ctx, sync, () => ({
+    load: p.bidding.load() + p.assigned.queued,
+    running: p.runs.count,
+    done: ctx.counters.done,
+    dataWrites: ctx.counters.dataWrites,
+    ...(({ generation, sv }) => ({ generation, durableSV: sv }))(durability.durable),
+  }));
+  const liveness = new Liveness(ctx, sync, presence);
+  const views = new Views(ctx, archive, (peer) => liveness.lastSeen(peer));
   const activity = new ActivityWriter(ctx);
   const runs = new Runs(ctx, { agents: init.agents, views, archive, liveness, activity, writeSeq: () => durability.lastWriteSeq });
   const bidding = new Bidding(ctx, { runs, views, liveness, sync, k: init.shortlist, weights: init.weights });
@@ -94,7 +103,7 @@ export function assembleParts(init: PartsInit): Parts {
     views,
     archive,
     liveness,
-    sync,
+    presence,
     rollover,
     running: () => runs.ids(),
     caughtUp: () => p.loop.isCaughtUp(),
@@ -102,7 +111,7 @@ export function assembleParts(init: PartsInit): Parts {
     docBytes: () => generations.bytes,
     forget,
   });
-  const loop = new MainLoop(ctx, { archiver, assigned, views, runs, bidding, quorum, generations, durability, liveness, sync });
-  p = { durability, liveness, views, runs, bidding, assigned, submitter, quorum, generations, archiver, loop, forget };
+  const loop = new MainLoop(ctx, { archiver, assigned, views, runs, bidding, quorum, generations, durability, liveness, presence, sync });
+  p = { durability, presence, liveness, views, runs, bidding, assigned, submitter, quorum, generations, archiver, loop, forget };
   return p;
 }

@@ -78,7 +78,7 @@ export function peerStatus(s: StatusSources): PeerStatus {
     name: p.name,
     peerId: p.id,
     capacity: p.capacity,
-    load: p.id === ctx.id ? s.load : (board.beat(p.id)?.load ?? 0),
+    load: p.id === ctx.id ? s.load : (s.liveness.loadOf(p.id) ?? 0),
     alive: s.liveness.isAlive(p.id, now),
   }));
   peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

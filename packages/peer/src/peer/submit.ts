@@ -81,7 +81,7 @@ export class Submitter {
     return liveness.aliveEligiblePeers(now).map((p) => {
       if (p.id === ctx.id) return { ...p, room: this.d.selfRoom() };
       const info = board.peer(p.id);
-      const load = board.beat(p.id)?.load ?? 0;
+      const load = liveness.loadOf(p.id) ?? 0;
       return { ...p, room: Math.max(0, (info?.concurrency ?? 0) - load) };
     });
   }

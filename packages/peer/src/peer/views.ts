@@ -19,6 +19,8 @@ export class Views {
   constructor(
     private readonly ctx: PeerContext,
     private readonly archive: Archive,
+    /** When this replica last saw a peer alive (its clock): what leases are measured by. */
+    private readonly lastSeen: (peer: string) => number | undefined,
   ) {}
 
   /** Derives task `id` from its facts; dependencies are derived (or read from the archive) through `memo`. */
@@ -29,7 +31,7 @@ export class Views {
       facts,
       boardDeriveContext(board, id, {
         now,
-        self: this.ctx.id,
+        lastSeen: this.lastSeen,
         depState: (dep) => {
           if (memo.has(dep)) return memo.get(dep);
           const f = board.getFacts(dep);

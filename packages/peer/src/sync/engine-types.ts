@@ -51,4 +51,6 @@ export type SyncEvents = {
   base: { from: string; name: string; update: Uint8Array };
   /** Application bytes a peer sent with sendEphemeral (never stored, never applied). */
   ephemeral: { from: string; data: Uint8Array };
+  /** A link to a peer came up (after the engine's own greeting went out). */
+  connect: { peer: string };
 };

@@ -225,6 +225,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     this.sendNotice(peer);
     if (this.opts.clock.now() - this.startedAt < STARTUP_PULL_MS) this.sendStep1(peer);
     else this.probe(peer);
+    this.emit('connect', { peer });
   }
 
   /** Tells `peer` our state vector (it pulls from us if it lacks something; no reply expected). */
