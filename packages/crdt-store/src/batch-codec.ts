@@ -163,7 +163,7 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
 export type ActivityRecord =
   | { kind: 'claim'; task: string; round: number; at: number; score: number }
   | { kind: 'done'; task: string; round: number; at: number; ms: number; result: unknown }
-  | { kind: 'fail'; task: string; round: number; at: number; error: string }
+  | { kind: 'fail'; task: string; round: number; at: number; error: string; permanent?: boolean }
   /** The author gives back a round it holds (an assigned round it will not start): an expiry of it. */
   | { kind: 'release'; task: string; round: number; at: number };
 
@@ -174,6 +174,8 @@ export interface ActivityBatch {
 }
 
 const KINDS = ['claim', 'done', 'fail', 'release'] as const;
+/** Record kind of a permanent failure (a fail that ends the task at once). */
+const PERMANENT_FAIL = 4;
 
 /** Splits `<batch key>.<index>` ids (index without leading zeros) into their batch key and index. */
 function splitTaskId(id: string): [string, number] | undefined {
@@ -206,7 +208,7 @@ export function encodeActivity(batch: ActivityBatch): Uint8Array {
   for (const p of prefixes) encoding.writeVarString(enc, p);
   encoding.writeVarUint(enc, batch.records.length);
   batch.records.forEach((r, i) => {
-    encoding.writeUint8(enc, KINDS.indexOf(r.kind));
+    encoding.writeUint8(enc, r.kind === 'fail' && r.permanent ? PERMANENT_FAIL : KINDS.indexOf(r.kind));
     const ref = refs[i];
     if (ref) {
       encoding.writeVarUint(enc, ref[0] + 1);
@@ -253,7 +255,8 @@ export function decodeActivity(bytes: unknown): Parsed<ActivityBatch> {
     if (n === 0 || n > BATCH_MAX) return { ok: false, reason: `activity batch holds ${n} records (1..${BATCH_MAX})` };
     const records: ActivityRecord[] = [];
     for (let i = 0; i < n; i++) {
-      const kind = KINDS[decoding.readUint8(dec)];
+      const code = decoding.readUint8(dec);
+      const kind = code === PERMANENT_FAIL ? 'fail' : KINDS[code];
       if (kind === undefined) return { ok: false, reason: 'unknown activity record kind' };
       const ref = decoding.readVarUint(dec);
       let task: string;
@@ -278,7 +281,8 @@ export function decodeActivity(bytes: unknown): Parsed<ActivityBatch> {
         if (dec.pos - start > LIMITS.valueBytes || !isPlainJson(result)) return { ok: false, reason: 'result is not plain JSON within the size limit' };
         records.push({ kind, task, round, at, ms, result });
       } else if (kind === 'fail') {
-        records.push({ kind, task, round, at, error: decoding.readVarString(dec).slice(0, LIMITS.errorLength) });
+        const error = decoding.readVarString(dec).slice(0, LIMITS.errorLength);
+        records.push(code === PERMANENT_FAIL ? { kind, task, round, at, error, permanent: true } : { kind, task, round, at, error });
       } else records.push({ kind, task, round, at });
     }
     if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the activity batch' };

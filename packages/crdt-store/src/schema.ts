@@ -298,7 +298,9 @@ export function parseFact(key: FactKey, x: unknown): Parsed<FactValue> {
     }
     case 'fail': {
       if (typeof x.error !== 'string') return bad('fail.error is not a string');
-      return ok({ kind: 'fail', value: { peer: key.peer, round: key.round, error: x.error.slice(0, LIMITS.errorLength), at } });
+      const fail: RunFailed = { peer: key.peer, round: key.round, error: x.error.slice(0, LIMITS.errorLength), at };
+      if (x.permanent === true) fail.permanent = true;
+      return ok({ kind: 'fail', value: fail });
     }
     case 'expire': {
       if (!isId(x.by)) return bad('expire.by is not a peer id');

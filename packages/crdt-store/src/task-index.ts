@@ -347,7 +347,7 @@ function factOf(peer: string, r: ActivityRecord): [FactKey, FactValue] {
     case 'done':
       return [{ task: r.task, kind: 'done', round: r.round, peer }, { kind: 'done', value: { peer, round: r.round, result: r.result, at: r.at, ms: r.ms } }];
     case 'fail':
-      return [{ task: r.task, kind: 'fail', round: r.round, peer }, { kind: 'fail', value: { peer, round: r.round, error: r.error, at: r.at } }];
+      return [{ task: r.task, kind: 'fail', round: r.round, peer }, { kind: 'fail', value: r.permanent ? { peer, round: r.round, error: r.error, at: r.at, permanent: true } : { peer, round: r.round, error: r.error, at: r.at } }];
     case 'release':
       return [{ task: r.task, kind: 'expire', round: r.round }, { kind: 'expire', value: { round: r.round, by: peer, at: r.at } }];
   }

@@ -95,6 +95,7 @@ describe('activity batch codec', () => {
         { kind: 'done', task: 'seg-1.0', round: 1, at: 5003, ms: 3, result: { ok: [1, 2] } },
         { kind: 'fail', task: 'seg-1.17', round: 2, at: 4990, error: 'boom' },
         { kind: 'release', task: 'plain-id', round: 1, at: 5001 },
+        { kind: 'fail', task: 'seg-1.18', round: 1, at: 5001, error: 'bad input', permanent: true },
         { kind: 'claim', task: 'seg-2.007', round: 1, at: 5002, score: 1.5 },
       ],
     };

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryMesh, until } from './helpers.js';
 import { sameReplicaState } from '@agentmesh/crdt-store';
 import type { AgentRegistry } from '../src/index.js';
+import { permanentError } from '@agentmesh/scheduler';
 
 const agents: AgentRegistry = {
   echo: (p) => p,
@@ -14,6 +15,9 @@ const agents: AgentRegistry = {
   },
   boom: () => {
     throw new Error('boom');
+  },
+  picky: () => {
+    throw permanentError('picky: payload.n must be a number');
   },
   sum: (_p, ctx) => Object.values(ctx.inputs).reduce((a: number, r) => a + ((r as { n: number }).n ?? 0), 0),
 };
@@ -69,6 +73,19 @@ describe('Peer on the in-memory hub', () => {
     const v = peers[0]!.view(spec!.id)!;
     expect(v.failures).toBe(3);
     expect(v.errors.map((e) => e.error)).toEqual(['boom', 'boom', 'boom']);
+    await Promise.all(peers.map((p) => p.stop()));
+  });
+
+  it('a permanent failure (bad input) is dead after one attempt, with its reason', async () => {
+    const peers = mesh(2);
+    await Promise.all(peers.map((p) => p.start()));
+    const [spec] = await peers[1]!.submit({ type: 'picky', maxAttempts: 5 });
+    await until(() => peers.every((p) => p.view(spec!.id)?.state === 'dead'));
+    const v = peers[0]!.view(spec!.id)!;
+    expect(v.attempts).toBe(1);
+    expect(v.deadReason).toBe('permanent');
+    expect(v.errors.map((e) => e.error)).toEqual(['picky: payload.n must be a number']);
+    expect(peers.reduce((n, p) => n + p.counters.failed, 0)).toBe(1);
     await Promise.all(peers.map((p) => p.stop()));
   });
 });

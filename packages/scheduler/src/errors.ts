@@ -15,7 +15,9 @@ export type MeshErrorCode =
   | 'TIMEOUT'
   | 'ABORTED'
   | 'CLOSED'
-  | 'USAGE';
+  | 'USAGE'
+  /** An agent's failure that retrying cannot fix (bad input): the task is dead at once. */
+  | 'PERMANENT';
 
 export class MeshError extends Error {
   readonly code: MeshErrorCode;
@@ -26,6 +28,20 @@ export class MeshError extends Error {
     this.code = code;
     this.details = details;
   }
+}
+
+/** An error an agent throws when retrying cannot help (bad input): the task is dead at once. */
+export function permanentError(message: string, details?: Record<string, unknown>): MeshError {
+  return new MeshError('PERMANENT', message, details);
+}
+
+/**
+ * Whether a run's failure is permanent: an agent threw a PERMANENT error, or a validation error of
+ * its input (INVALID_ARGUMENT or INVALID_TASK, what payload checks throw): the same input fails the
+ * same way on every peer and in every round.
+ */
+export function isPermanentFailure(e: unknown): boolean {
+  return isMeshError(e, 'PERMANENT') || isMeshError(e, 'INVALID_ARGUMENT') || isMeshError(e, 'INVALID_TASK');
 }
 
 export function isMeshError(e: unknown, code?: MeshErrorCode): e is MeshError {

@@ -67,7 +67,7 @@ export interface TaskView {
   /** The current claim's lease has lapsed: some peer should write an expiry for `round`. */
   lapsed: boolean;
   /** Why a dead task is dead. */
-  deadReason: 'attempts' | 'expiries' | 'dependency' | 'interrupted' | undefined;
+  deadReason: 'attempts' | 'expiries' | 'dependency' | 'interrupted' | 'permanent' | undefined;
   /** Observation time at which the current round opened (task seen, or previous round closed). */
   roundOpenedAt: number;
   /** Exclusive tasks: claims of the current round still waiting for a quorum, best first. */
@@ -247,7 +247,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   let failures = 0;
   let expiries = 0;
   const errors: RunFailed[] = [];
-  const closures: { round: number; kind: 'fail' | 'expire' | 'interrupted' }[] = [];
+  const closures: { round: number; kind: 'fail' | 'expire' | 'interrupted'; permanent?: boolean }[] = [];
   let lastClosedSeenAt: number | undefined;
   const maxRound = Math.max(0, ...facts.claims.map((c) => c.round)) + 1;
   for (;;) {
@@ -257,7 +257,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     if (info.failOfCanonical) {
       failures++;
       errors.push(info.failOfCanonical);
-      closures.push({ round, kind: 'fail' });
+      closures.push({ round, kind: 'fail', permanent: info.failOfCanonical.permanent === true });
       lastClosedSeenAt = ctx.seenAt('fail', round, info.failOfCanonical.peer);
     } else if (info.expired) {
       expiries++;
@@ -275,6 +275,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const failuresCounted = closures.filter((c) => c.kind === 'fail' && c.round >= retryFrom).length;
   const expiriesCounted = closures.filter((c) => c.kind === 'expire' && c.round >= retryFrom).length;
   const interrupted = closures.some((c) => c.kind === 'interrupted' && c.round >= retryFrom);
+  const permanent = closures.some((c) => c.permanent === true && c.round >= retryFrom);
 
   const { result, duplicates } = canonicalResult(facts, ctx.knownPeers);
   const current = roundInfo(round);
@@ -300,7 +301,10 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   let deadReason: TaskView['deadReason'];
   if (result) state = 'done';
   else if (facts.cancel) state = 'cancelled';
-  else if (!hasAttemptsLeft(failuresCounted, spec.maxAttempts)) {
+  else if (permanent) {
+    state = 'dead';
+    deadReason = 'permanent';
+  } else if (!hasAttemptsLeft(failuresCounted, spec.maxAttempts)) {
     state = 'dead';
     deadReason = 'attempts';
   } else if (interrupted) {

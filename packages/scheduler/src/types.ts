@@ -94,6 +94,8 @@ export interface RunFailed {
   round: number;
   error: string;
   at: number;
+  /** The agent said retrying cannot help (bad input): the task is dead at once. */
+  permanent?: boolean;
 }
 
 /** Some peer saw the lease of round `round` lapse (its holder gone or past its timeout). */

@@ -3,7 +3,7 @@
 // Outcomes of runs that end in the same timer turn (and the claims of assigned tasks started in
 // it) are written together as one activity batch (activity.ts).
 
-import { MeshError, type TaskSpec } from '@agentmesh/scheduler';
+import { MeshError, isPermanentFailure, type TaskSpec } from '@agentmesh/scheduler';
 import { LIMITS, jsonSize, type Archive } from '@agentmesh/crdt-store';
 import type { AgentContext, AgentDefinition } from '../agents.js';
 import type { TimerId } from '../clock.js';
@@ -27,7 +27,7 @@ interface Run {
   lastProgressAt: number;
 }
 
-type Outcome = { ok: true; result: unknown } | { ok: false; error: string };
+type Outcome = { ok: true; result: unknown } | { ok: false; error: string; permanent?: boolean };
 
 export interface RunsDeps {
   agents: ReadonlyMap<string, AgentDefinition>;
@@ -122,7 +122,7 @@ export class Runs {
     };
     exec().then(
       (result) => this.finish(run, { ok: true, result }),
-      (err) => this.finish(run, { ok: false, error: errorText(err) }),
+      (err) => this.finish(run, { ok: false, error: errorText(err), permanent: isPermanentFailure(err) }),
     );
   }
 
@@ -204,7 +204,7 @@ export class Runs {
       });
     } else {
       const error = outcome.error;
-      this.deps.activity.add({ kind: 'fail', task: id, round, at: now, error }, () => {
+      this.deps.activity.add({ kind: 'fail', task: id, round, at: now, error, ...(outcome.permanent ? { permanent: true } : {}) }, () => {
         ctx.counters.failed++;
         ctx.emit('run-end', { id, round, outcome: 'failed', ms, error });
       });
