@@ -1,6 +1,8 @@
 // Who this peer believes is alive, and whether it sees a majority. Two kinds of evidence: a
-// heartbeat that changed in the document within the lease (it may arrive relayed by a third
-// peer), and messages heard directly over the transport (what exclusive tasks' quorums rely on).
+// presence whose sequence moved within the lease (presence.ts; it may arrive relayed by a third
+// peer) or any message heard directly from it, and messages heard directly over the transport
+// alone (what exclusive tasks' quorums rely on). A stall of this peer's own event loop is not
+// counted against others (see `stalled`).
 
 import { quorumOf } from '@agentmesh/scheduler';
 import type { SyncEngine } from '../sync/engine.js';
@@ -21,16 +23,25 @@ export class Liveness {
     private readonly presence: Presence,
   ) {}
 
-  /** Is `peer` alive as this replica sees it (its presence moved within the lease)? */
+  /** Is `peer` alive as this replica sees it (seen within the lease)? */
   isAlive(peer: string, now = this.ctx.clock.now()): boolean {
     if (peer === this.ctx.id) return !this.ctx.stopped();
-    const seen = this.presence.seenAt(peer);
+    const seen = this.lastSeen(peer);
     return seen !== undefined && now - seen <= this.ctx.timing.lease.leaseMs;
   }
 
-  /** When this replica last saw `peer`'s presence move (its clock): what leases are measured by. */
+  /** When this replica last saw `peer` alive (its clock): what leases are measured by. */
   lastSeen(peer: string): number | undefined {
-    return peer === this.ctx.id ? this.ctx.clock.now() : this.presence.seenAt(peer);
+    if (peer === this.ctx.id) return this.ctx.clock.now();
+    const seen = this.presence.seenAt(peer);
+    const heard = this.sync.lastHeardFrom(peer);
+    if (seen === undefined) return heard;
+    return heard === undefined ? seen : Math.max(seen, heard);
+  }
+
+  /** This peer's event loop ran `lateMs` late: a stall no other peer should pay for (see Presence.credit). */
+  stalled(lateMs: number): void {
+    if (lateMs > 2 * this.ctx.timing.tickMs) this.presence.credit(lateMs);
   }
 
   /** `peer`'s load (runs, reservations and queued tasks) as it last reported it. */

@@ -37,6 +37,9 @@ export interface MainLoopDeps {
   sync: SyncEngine;
 }
 
+/** Changed tasks looked at in one pass at most (see processOnce). */
+const PASS_MAX = 2000;
+
 export class MainLoop {
   /** What a sweep looks at (held by others, timed, dependent or exclusive tasks). */
   private readonly sweepIndex = new SweepIndex();
@@ -118,7 +121,9 @@ export class MainLoop {
     this.tickTimer = clock.setTimeout(() => {
       // How late this timer fired: a starved process handles its messages just as late, so the
       // bid window and the stagger stretch to cover it (decaying maximum).
-      this.deps.bidding.noteLag(clock.now() - due);
+      const late = clock.now() - due;
+      this.deps.bidding.noteLag(late);
+      this.deps.liveness.stalled(late);
       this.tick();
       this.scheduleTick();
     }, timing.tickMs);
@@ -172,8 +177,21 @@ export class MainLoop {
     const settling = deps.generations.settling(now);
     const sweep = now - this.lastSweep >= ctx.timing.sweepMs;
     if (sweep) this.lastSweep = now;
-    const ids = new Set<string>(this.dirty);
-    this.dirty.clear();
+    // At most PASS_MAX changed tasks per pass, the rest in the next turn: a burst (a heal, a big
+    // batch) must not hold up this peer's presence and the messages waiting for it.
+    let ids: Set<string>;
+    if (this.dirty.size <= PASS_MAX) {
+      ids = new Set<string>(this.dirty);
+      this.dirty.clear();
+    } else {
+      ids = new Set<string>();
+      for (const id of this.dirty) {
+        ids.add(id);
+        this.dirty.delete(id);
+        if (ids.size >= PASS_MAX) break;
+      }
+      this.processSoon();
+    }
     // A bid of ours is looked at again when its window has passed (or when its task changed).
     for (const id of deps.bidding.due(now, sweep)) ids.add(id);
     // The sweep re-derives what time alone can change (leases of holders no longer seen, timeouts,

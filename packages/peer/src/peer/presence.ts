@@ -139,6 +139,16 @@ export class Presence {
     return k;
   }
 
+  /**
+   * This peer's own event loop stalled for `ms` (its timers fired that late): nothing could be
+   * heard in that time, so every peer is given that time back, and no lease lapses only because
+   * this peer was not listening.
+   */
+  credit(ms: number): void {
+    const now = this.ctx.clock.now();
+    for (const k of this.known.values()) k.seenAt = Math.min(now, k.seenAt + ms);
+  }
+
   /** When this replica last saw `peer`'s presence move (its clock), if ever. */
   seenAt(peer: string): number | undefined {
     return this.known.get(peer)?.seenAt;
