@@ -23,6 +23,11 @@ export interface ArchiveRecord extends TaskRecord {
   gen: string;
   /** This peer's clock when archived. */
   archivedAt: number;
+  /**
+   * Archived while some known peer was not waited for (away longer than the archival waits): that
+   * peer may hold runs of the task this record lacks, so a branch merge puts the task back live.
+   */
+  partial?: boolean;
 }
 
 export interface ArchiveCounts {

@@ -162,6 +162,8 @@ export class Archiver {
     const now = ctx.clock.now();
     const archived: ArchiveRecord[] = [];
     const back: TaskRecord[] = [];
+    // Some known peer is no longer waited for (away too long): what leaves now may lack its runs.
+    const partial = this.skipsPeers(now);
     for (const rec of records) {
       this.forget(rec.id);
       deps.forget(rec.id);
@@ -192,6 +194,7 @@ export class Archiver {
         attempts: v.attempts,
         gen: generation,
         archivedAt: now,
+        ...(partial ? { partial: true } : {}),
       });
     }
     if (back.length > 0) {
@@ -206,6 +209,13 @@ export class Archiver {
         .then(() => deps.archive.append(archived))
         .catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
     }
+  }
+
+  /** True when archival does not wait for some known peer now (away longer than `forgetPeersAfterMs`). */
+  private skipsPeers(now: number): boolean {
+    const { ctx, deps } = this;
+    const forget = deps.rollover.forgetPeersAfterMs;
+    return ctx.board().peers().some((p) => p.id !== ctx.id && now - (deps.presence.seenAt(p.id) ?? deps.startedAt()) > forget);
   }
 
   /** Waits for the archive writes so far. */

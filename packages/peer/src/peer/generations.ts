@@ -187,7 +187,9 @@ export class Generations {
         // tasks leave the live document again at a later change, the same way everywhere.
         const common = [...mine].reverse().find((n) => theirs.includes(n));
         const ours = common === undefined ? mine : mine.slice(mine.indexOf(common) + 1);
-        reinsert = ours.flatMap((n) => deps.archive.byGeneration(n));
+        // Only what was archived without waiting for every known peer can lack runs the other
+        // side made; the rest was held by everyone (on disk) when it left, so both sides agree.
+        reinsert = ours.flatMap((n) => deps.archive.byGeneration(n)).filter((r) => r.partial === true);
         ctx.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
       }
     } else board.setLineage(mine);
@@ -210,11 +212,20 @@ export class Generations {
     // Every part follows the new document (storage, main loop, sync, websocket clients).
     deps.live.replace(doc, board, g);
     for (const id of drop) deps.forget(id);
+    const gone = new Set<string>();
     for (const id of board.taskIds()) {
       deps.markDirty(id);
-      // A task of the base that this replica had archived before may lack its outcome.
-      if (!old.getSpec(id) && deps.archive.mightHave(id)) this.toCheck.add(id);
+      if (old.getSpec(id) || !deps.archive.mightHave(id)) continue;
+      // A task of the base that this replica had archived: the base's starter had not seen it
+      // leave. If every known peer held it when it left, it leaves again now (else the generation
+      // changes would keep bringing it back); otherwise it may lack its outcome: restore it.
+      const rec = deps.archive.get(id);
+      if (rec && rec.partial !== true) {
+        board.restore(rec);
+        gone.add(id);
+      } else this.toCheck.add(id);
     }
+    if (gone.size > 0) board.deleteTasks(gone);
     ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
     ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
     // The archive is durable before the log that still holds the archived tasks is compacted away.
@@ -259,6 +270,9 @@ export class Generations {
     this.toCheck.clear();
     const board = this.ctx.board();
     for (const id of ids) {
+      // Only a task that is back in the live document (its spec is here): facts of a task that
+      // left (a late run, the deletion itself) do not bring it back.
+      if (!board.getSpec(id)) continue;
       const rec = this.deps.archive.get(id);
       if (!rec) continue;
       const n = board.restore(rec);
