@@ -147,7 +147,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     disk: new MemoryDisk(),
     archive: new MemoryArchive(),
     skew: faults.has('skew') ? faultRng.int(-3000, 3000) : 0,
-    capacity: faultRng.int(10, 40),
+    capacity: faultRng.int(10, 40), // runs/s: the heal budget assumes the lowest (heal-budget.ts)
     concurrency: faultRng.int(2, 8),
     incarnation: 0,
     owner: 0,
@@ -163,7 +163,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   const trackMajority = () => reach.update();
   /** Every run start and end, each start judged as it happens: a duplicate, and if so, why. */
   const ledger = new RunLedger(reach, nodes.map((n) => n.id), SIM_LEASE_MS);
-  const healBudget = config.healBudget ?? defaultHealBudget(config.peers, config.tasks);
+  const healBudget = config.healBudget ?? defaultHealBudget(config.peers, config.tasks, config.stepMs);
 
   const startNode = (node: SimNode): void => {
     node.incarnation++;

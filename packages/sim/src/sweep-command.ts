@@ -18,7 +18,7 @@ export function configOf(a: SimArgs, seed: number): SimConfig {
     steps: a.steps,
     stepMs: a.stepMs,
     faults: a.faults,
-    healBudget: a.healBudget ?? defaultHealBudget(a.peers, a.tasks),
+    healBudget: a.healBudget ?? defaultHealBudget(a.peers, a.tasks, a.stepMs),
     strictDuplicates: a.strictDuplicates,
   };
 }
@@ -86,7 +86,7 @@ export async function sweepCommand(a: SimArgs, from: number, to: number, o: Swee
 
 function summaryText(a: SimArgs, s: SweepSummary, results: SimResult[], timing: { seconds: number; rate: number; jobs: number } | undefined): string {
   const faults = a.faults.size === 0 ? 'none' : a.faults.size === 7 ? 'all' : [...a.faults].join(',');
-  const budget = a.healBudget !== undefined ? String(a.healBudget) : `${defaultHealBudget(a.peers, a.tasks)} (${HEAL_BUDGET_FORMULA})`;
+  const budget = a.healBudget !== undefined ? String(a.healBudget) : `${defaultHealBudget(a.peers, a.tasks, a.stepMs)} (${HEAL_BUDGET_FORMULA})`;
   const lines = [
     `${s.runs} seeds (${s.seeds}; ${a.peers} peers, ${a.tasks} tasks, ${a.steps} steps, faults ${faults}${a.strictDuplicates ? ', strict duplicates' : ''}): ${s.failed.length} failed${s.failed.length ? ': ' + s.failed.slice(0, 50).join(', ') + (s.failed.length > 50 ? ', ...' : '') : ''}`,
   ];
