@@ -33,7 +33,7 @@ export interface SimArgs {
 
 /** Seeds one sweep may cover, and the default per-seed wall-clock limit of a sweep. */
 export const MAX_SEEDS = 1_000_000;
-export const DEFAULT_SEED_TIMEOUT_S = 900;
+export const DEFAULT_SEED_TIMEOUT_S = 3600;
 
 export const USAGE = `Usage: pnpm sim -- [options]
 
