@@ -81,12 +81,17 @@ export const GENERATION_NEAR_MS = 1000;
 export class RunLedger {
   private readonly byTask = new Map<string, RunRecord[]>();
   private readonly open = new Map<string, RunRecord>();
-  private readonly generationMoves: number[] = [];
+  /** When a peer last moved to a new document generation (events arrive in time order). */
+  private lastGenerationMove = -Infinity;
   readonly duplicates: DuplicateRecord[] = [];
   readonly causes = emptyCauses();
   readonly kinds = emptyKinds();
-  /** Run starts seen, and unjustified duplicates that started within GENERATION_NEAR_MS of a generation move. */
+  /**
+   * Run starts seen; those within GENERATION_NEAR_MS after a generation move (the base rate), and
+   * the unjustified duplicates among them.
+   */
   starts = 0;
+  startsNearGeneration = 0;
   unjustifiedNearGeneration = 0;
 
   /**
@@ -105,11 +110,12 @@ export class RunLedger {
 
   /** A peer moved to a new document generation (for the diagnostic only). */
   generation(time: number): void {
-    this.generationMoves.push(time);
+    this.lastGenerationMove = time;
   }
 
   start(peer: string, incarnation: number, task: string, round: number, time: number): void {
     this.starts++;
+    if (time - this.lastGenerationMove <= GENERATION_NEAR_MS) this.startsNearGeneration++;
     const others = this.peerIds.filter((p) => p !== peer);
     const run: RunRecord = {
       task,
@@ -174,7 +180,7 @@ export class RunLedger {
     }
     this.causes[cause]++;
     for (const e of holders) e.charged = true;
-    const nearGeneration = this.generationMoves.some((t) => t <= r.start && r.start - t <= GENERATION_NEAR_MS);
+    const nearGeneration = r.start - this.lastGenerationMove <= GENERATION_NEAR_MS;
     if (cause === 'unjustified' && nearGeneration) this.unjustifiedNearGeneration++;
     const againstState = against.outcome === undefined ? 'still running' : `${against.outcome} at t=${against.end} ms`;
     this.duplicates.push({ run: r, cause, kind, against, againstState, nearGeneration });

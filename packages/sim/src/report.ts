@@ -42,7 +42,7 @@ export function summaryLine(r: SimResult): string {
     `seed ${r.seed}: ${r.ok ? 'OK' : 'FAILED'} (${r.peers} peers, ${r.tasks} tasks, ${r.steps} steps)`,
     `  converged: ${r.converged ? `yes, ${r.healSteps} heal steps` : 'NO'} (budget ${r.healBudget})`,
     `  completed ${r.completed}, dead ${r.dead}, stuck ${r.stuck}, duplicate runs ${r.duplicateRuns}`,
-    `  duplicate run starts ${dupStarts(r)} of ${r.runStarts} run starts: ${causesText(r.duplicateCauses, r.unjustifiedKinds, r.unjustifiedNearGeneration)}`,
+    `  duplicate run starts ${dupStarts(r)} of ${r.runStarts} run starts: ${causesText(r.duplicateCauses, r.unjustifiedKinds, r.unjustifiedNearGeneration, r.runStarts, r.runStartsNearGeneration)}`,
     ...r.unjustifiedExamples.slice(0, r.problems.length > 0 ? 0 : 3).map((e) => `    ${e}`),
     `  lost tasks ${r.lostTasks}, lost data ${r.lostData}, split winners ${r.tasksWithoutOneWinner}, wrong results ${r.wrongResults}`,
     `  bounded document: ${r.generations} generations, ${r.archived} tasks archived, ${r.generationMovesInPartition} generation moves during partitions`,

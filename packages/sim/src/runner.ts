@@ -68,6 +68,8 @@ export interface SimResult extends CheckReport {
   /** The unjustified duplicates by what went wrong, and how many started near a generation change. */
   unjustifiedKinds: UnjustifiedKinds;
   unjustifiedNearGeneration: number;
+  /** Run starts within 1 s after a generation move: the base rate for `unjustifiedNearGeneration`. */
+  runStartsNearGeneration: number;
   /** The first few unjustified duplicates, one line each (task, peers, rounds, times). */
   unjustifiedExamples: string[];
   healBudget: number;
@@ -385,6 +387,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     duplicateCauses: { ...ledger.causes },
     unjustifiedKinds: { ...ledger.kinds },
     unjustifiedNearGeneration: ledger.unjustifiedNearGeneration,
+    runStartsNearGeneration: ledger.startsNearGeneration,
     unjustifiedExamples: unjustified.slice(0, 5),
     healBudget,
     messages: { ...net.stats },

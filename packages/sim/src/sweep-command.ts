@@ -94,7 +94,7 @@ function summaryText(a: SimArgs, s: SweepSummary, results: SimResult[], timing: 
   if (timing) lines.push(`  ${timing.rate.toFixed(2)} seeds/s (${timing.seconds.toFixed(1)} s, ${timing.jobs} worker threads)`);
   lines.push(
     `  duplicate runs ${s.duplicateRuns}, completed ${s.completed}, dead ${s.dead}, lost tasks ${s.lostTasks}, lost data ${s.lostData}, split winners ${s.tasksWithoutOneWinner}, wrong results ${s.wrongResults}, stuck ${s.stuck}, max heal steps ${s.maxHealSteps}${s.maxHealSeed !== undefined ? ` (seed ${s.maxHealSeed}; budget ${budget})` : ''}`,
-    `  duplicate run starts ${s.duplicateCauses.partition + s.duplicateCauses.crash + s.duplicateCauses.unjustified} of ${s.runStarts} run starts: ${causesText(s.duplicateCauses, s.unjustifiedKinds, s.unjustifiedNearGeneration)}; ${s.seedsWithUnjustified} seeds with an unjustified one`,
+    `  duplicate run starts ${s.duplicateCauses.partition + s.duplicateCauses.crash + s.duplicateCauses.unjustified} of ${s.runStarts} run starts: ${causesText(s.duplicateCauses, s.unjustifiedKinds, s.unjustifiedNearGeneration, s.runStarts, s.runStartsNearGeneration)}; ${s.seedsWithUnjustified} seeds with an unjustified one`,
   );
   const firstUnjustified = results.find((r) => r.unjustifiedExamples.length > 0);
   if (firstUnjustified) lines.push(`  e.g. seed ${firstUnjustified.seed}: ${firstUnjustified.unjustifiedExamples[0]}`);

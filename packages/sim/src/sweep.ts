@@ -54,6 +54,7 @@ export function failedResult(config: SimConfig, problem: string): SimResult {
     duplicateCauses: emptyCauses(),
     unjustifiedKinds: emptyKinds(),
     unjustifiedNearGeneration: 0,
+    runStartsNearGeneration: 0,
     unjustifiedExamples: [],
     healBudget: config.healBudget ?? 0,
     messages: { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytes: 0 },
@@ -149,6 +150,7 @@ export interface SweepSummary {
   duplicateCauses: DuplicateCauses;
   unjustifiedKinds: UnjustifiedKinds;
   unjustifiedNearGeneration: number;
+  runStartsNearGeneration: number;
   /** Seeds with at least one unjustified duplicate run. */
   seedsWithUnjustified: number;
   maxHealSeed: number | undefined;
@@ -184,15 +186,17 @@ export function summarize(from: number, to: number, o: SweepOutcome): SweepSumma
     duplicateCauses: causes,
     unjustifiedKinds: kinds,
     unjustifiedNearGeneration: sum((r) => r.unjustifiedNearGeneration),
+    runStartsNearGeneration: sum((r) => r.runStartsNearGeneration),
     seedsWithUnjustified: rs.filter((r) => r.duplicateCauses.unjustified > 0).length,
     maxHealSeed: slowest?.seed,
     ok: failed.length === 0 && o.notRun === 0,
   };
 }
 
-/** "partition 3, crash 1, unjustified 4 (same-round 3, stale-round 1, ...)". */
-export function causesText(c: DuplicateCauses, k: UnjustifiedKinds, nearGeneration: number): string {
+/** "partition 3, crash 1, unjustified 4 (same-round 3, stale-round 1; 3 within 1 s after a generation change, as were 40% of all run starts)". */
+export function causesText(c: DuplicateCauses, k: UnjustifiedKinds, nearGeneration: number, starts: number, startsNearGeneration: number): string {
   const kinds = (Object.entries(k) as [string, number][]).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n}`);
-  const detail = c.unjustified > 0 ? ` (${kinds.join(', ')}; ${nearGeneration} within 1 s of a generation change)` : '';
+  const base = starts > 0 ? `, as were ${Math.round((100 * startsNearGeneration) / starts)}% of all run starts` : '';
+  const detail = c.unjustified > 0 ? ` (${kinds.join(', ')}; ${nearGeneration} within 1 s after a generation change${base})` : '';
   return `partition ${c.partition}, crash ${c.crash}, unjustified ${c.unjustified}${detail}`;
 }
