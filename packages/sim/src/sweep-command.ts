@@ -46,14 +46,16 @@ export async function sweepCommand(a: SimArgs, from: number, to: number, o: Swee
   process.on('SIGINT', onSigint);
   let failedSoFar = 0;
   let unjustifiedSoFar = 0;
-  let lastProgress = Date.now();
+  let doneSoFar = 0;
   const progress = (done: number) => {
     const s = (Date.now() - t0) / 1000;
     const rate = done / Math.max(s, 0.001);
     const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
     process.stderr.write(`${o.name}: ${done}/${total} seeds, ${failedSoFar} failed, ${unjustifiedSoFar} unjustified duplicates, ${s.toFixed(1)} s, ${rate.toFixed(2)} seeds/s, ~${eta} s left\n`);
-    lastProgress = Date.now();
   };
+  // Progress on a timer, so a sweep of slow seeds still shows it is alive.
+  const ticker = setInterval(() => progress(doneSoFar), o.progressEveryMs);
+  ticker.unref();
   const outcome = await runSweep(configs, {
     jobs: a.jobs,
     seedTimeoutMs: a.seedTimeout * 1000,
@@ -65,9 +67,11 @@ export async function sweepCommand(a: SimArgs, from: number, to: number, o: Swee
         failedSoFar++;
         process.stderr.write(`FAIL seed=${r.seed}: ${r.problems.join('; ')}\n  reproduce: ${reproduceCommand(a, r.seed)}\n`);
       }
-      if (Date.now() - lastProgress >= o.progressEveryMs || done === total) progress(done);
+      doneSoFar = done;
     },
   });
+  clearInterval(ticker);
+  progress(outcome.results.length);
   process.off('SIGINT', onSigint);
   const summary = summarize(from, to, outcome);
   const seconds = outcome.wallMs / 1000;
