@@ -2,6 +2,7 @@
 // fault list becomes a UsageError with a clear message (the CLI prints it and exits 2).
 
 import { FAULT_NAMES, DEFAULT_CONFIG, type FaultName } from './runner.js';
+import { HEAL_BUDGET_FORMULA } from './heal-budget.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -17,11 +18,22 @@ export interface SimArgs {
   tasks: number;
   steps: number;
   stepMs: number;
-  healBudget: number;
+  /** Explicit --heal-budget; undefined: derived from peers and tasks (`defaultHealBudget`). */
+  healBudget: number | undefined;
   faults: Set<FaultName>;
   jobs: number;
   seconds: number;
+  /** An unjustified duplicate run fails the seed. */
+  strictDuplicates: boolean;
+  /** Sweeps (--seeds, soak): a seed running longer than this many wall-clock seconds fails; 0 = never. */
+  seedTimeout: number;
+  /** Sweeps: hand out no new seed after this many wall-clock minutes; 0 = no limit. */
+  maxMinutes: number;
 }
+
+/** Seeds one sweep may cover, and the default per-seed wall-clock limit of a sweep. */
+export const MAX_SEEDS = 1_000_000;
+export const DEFAULT_SEED_TIMEOUT_S = 3600;
 
 export const USAGE = `Usage: pnpm sim -- [options]
 
@@ -33,10 +45,14 @@ Options:
   --tasks N          tasks submitted (0..100000, default ${DEFAULT_CONFIG.tasks})
   --steps N          steps of the fault phase (1..1000000, default ${DEFAULT_CONFIG.steps})
   --step-ms N        virtual milliseconds per step (1..1000, default ${DEFAULT_CONFIG.stepMs})
-  --heal-budget N    steps the heal phase may take (default ${DEFAULT_CONFIG.healBudget})
+  --heal-budget N    steps the heal phase may take (default ${HEAL_BUDGET_FORMULA})
   --seed N           the seed (non-negative integer, default 1)
   --seeds A..B       run every seed from A to B and print the failing ones
   --jobs N           worker threads for --seeds (default: CPU count)
+  --strict-duplicates  an unjustified duplicate run fails the seed (see README: "justified")
+  --seed-timeout S   with --seeds: a seed taking over S wall-clock seconds fails (default ${DEFAULT_SEED_TIMEOUT_S}; 0 = none)
+  --max-minutes M    with --seeds: start no new seed after M minutes; the sweep then fails as
+                     incomplete (default 0 = no limit)
   --faults LIST      comma list of ${FAULT_NAMES.join(',')}; or "all" or "none" (default all)
   --worked-case      run the brief's worked case (capacities 10/20/30, data 5/10/15 per s)
   --seconds N        measured seconds of the worked case (default 60)
@@ -77,10 +93,13 @@ export function parseArgs(argv: readonly string[]): SimArgs {
     tasks: DEFAULT_CONFIG.tasks,
     steps: DEFAULT_CONFIG.steps,
     stepMs: DEFAULT_CONFIG.stepMs,
-    healBudget: DEFAULT_CONFIG.healBudget,
+    healBudget: undefined,
     faults: new Set(DEFAULT_CONFIG.faults),
     jobs: 0,
     seconds: 60,
+    strictDuplicates: false,
+    seedTimeout: DEFAULT_SEED_TIMEOUT_S,
+    maxMinutes: 0,
   };
   const list = argv[0] === '--' ? argv.slice(1) : [...argv];
   for (let i = 0; i < list.length; i++) {
@@ -103,13 +122,16 @@ export function parseArgs(argv: readonly string[]): SimArgs {
       case '--jobs': args.jobs = int(flag, value(), 1, 256); break;
       case '--seconds': args.seconds = int(flag, value(), 1, 3600); break;
       case '--faults': args.faults = parseFaults(value()); break;
+      case '--strict-duplicates': args.strictDuplicates = true; break;
+      case '--seed-timeout': args.seedTimeout = int(flag, value(), 0, 86_400); break;
+      case '--max-minutes': args.maxMinutes = int(flag, value(), 0, 100_000); break;
       case '--seeds': {
         const v = value();
         const m = v === undefined ? null : /^([0-9]+)\.\.([0-9]+)$/.exec(v);
         if (!m) throw new UsageError(`--seeds must look like A..B (e.g. 1..100), got ${JSON.stringify(v)}`);
         const a = Number(m[1]);
         const b = Number(m[2]);
-        if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a > b) throw new UsageError(`--seeds range ${v} is empty or too large`);
+        if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a > b || b - a >= MAX_SEEDS) throw new UsageError(`--seeds range ${v} is empty or too large (at most ${MAX_SEEDS} seeds)`);
         args.seedRange = [a, b];
         break;
       }
@@ -121,10 +143,11 @@ export function parseArgs(argv: readonly string[]): SimArgs {
 }
 
 /** The command that reproduces one run exactly. */
-export function reproduceCommand(a: Pick<SimArgs, 'peers' | 'tasks' | 'steps' | 'stepMs' | 'healBudget' | 'faults'>, seed: number): string {
+export function reproduceCommand(a: Pick<SimArgs, 'peers' | 'tasks' | 'steps' | 'stepMs' | 'healBudget' | 'faults'> & Partial<Pick<SimArgs, 'strictDuplicates'>>, seed: number): string {
   const faults = a.faults.size === 0 ? 'none' : [...a.faults].join(',');
   let cmd = `pnpm sim -- --peers ${a.peers} --tasks ${a.tasks} --steps ${a.steps} --seed ${seed} --faults ${faults}`;
   if (a.stepMs !== DEFAULT_CONFIG.stepMs) cmd += ` --step-ms ${a.stepMs}`;
-  if (a.healBudget !== DEFAULT_CONFIG.healBudget) cmd += ` --heal-budget ${a.healBudget}`;
+  if (a.healBudget !== undefined) cmd += ` --heal-budget ${a.healBudget}`;
+  if (a.strictDuplicates) cmd += ' --strict-duplicates';
   return cmd;
 }

@@ -2,6 +2,8 @@
 // lost, one canonical result per finished task that every replica agrees on (and that is right),
 // nothing stuck, duplicate runs counted.
 
+import * as Y from 'yjs';
+import { replicaFingerprint } from '@agentmesh/crdt-store';
 import type { Peer } from '@agentmesh/peer';
 
 export interface CheckReport {
@@ -103,5 +105,15 @@ export function dumpTask(peers: Peer[], id: string): void {
     const rec = p.archived(id);
     const archived = rec ? { state: rec.state, peer: rec.peer, gen: rec.gen, archivedAt: rec.archivedAt, facts: Object.keys(rec.facts) } : undefined;
     process.stderr.write(`${p.id}: ${JSON.stringify({ state: v?.state, round: v?.round, assignee: f?.assignee, bids: v?.bids, claims: f?.claims, expiries: f?.expiries, fails: f?.fails, spec, archived })}\n`);
+  }
+}
+
+/** Debugging a seed: SIM_DEBUG_TASK=<id> prints one task on every replica, SIM_DEBUG_CONVERGE=1 every replica's document summary. */
+export function debugDump(peers: Peer[]): void {
+  if (process.env.SIM_DEBUG_TASK) dumpTask(peers, process.env.SIM_DEBUG_TASK);
+  if (!process.env.SIM_DEBUG_CONVERGE) return;
+  for (const p of peers) {
+    const sv = JSON.stringify([...Y.decodeStateVector(Y.encodeStateVector(p.document.doc))]);
+    process.stderr.write(`${p.id} gen ${p.status().generation.name} fp ${replicaFingerprint(p.document.doc).slice(0, 40)} tasks ${p.document.board.taskCount} entries ${p.document.board.entryCount()} sv ${sv}\n`);
   }
 }

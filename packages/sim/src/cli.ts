@@ -1,53 +1,14 @@
 #!/usr/bin/env node
-// `pnpm sim`: runs one seed, a range of seeds (in worker threads), or the brief's worked case.
+// `pnpm sim`: runs one seed, a range of seeds (in worker threads: sweep-command.ts), or the
+// brief's worked case.
 // With --json the last line of stdout is one JSON object; failures always print the seed and
 // the command that reproduces them on stderr.
 
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { parseArgs, reproduceCommand, UsageError, USAGE, type SimArgs } from './args.js';
-import { runSimulation, type SimConfig, type SimResult } from './runner.js';
+import { runSimulation } from './runner.js';
 import { runWorkedCase } from './worked-case.js';
 import { summaryLine, publicJson } from './report.js';
-
-function configOf(a: SimArgs, seed: number): SimConfig {
-  return { seed, peers: a.peers, tasks: a.tasks, steps: a.steps, stepMs: a.stepMs, faults: a.faults, healBudget: a.healBudget };
-}
-
-async function runRange(a: SimArgs, from: number, to: number): Promise<SimResult[]> {
-  const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
-  const jobs = Math.max(1, Math.min(a.jobs || availableParallelism(), seeds.length));
-  const results: SimResult[] = [];
-  let next = 0;
-  let finished = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: jobs }, () =>
-      new Promise<void>((resolve, reject) => {
-        const w = new Worker(new URL('./worker.js', import.meta.url));
-        const feed = () => {
-          if (next >= seeds.length) {
-            void w.terminate().then(() => resolve());
-            return;
-          }
-          w.postMessage(configOf(a, seeds[next++]!));
-        };
-        w.on('message', (r: SimResult) => {
-          results.push(r);
-          finished++;
-          if (!r.ok) process.stderr.write(`FAIL seed=${r.seed}: ${r.problems.join('; ')}\n  reproduce: ${reproduceCommand(a, r.seed)}\n`);
-          if (finished % 50 === 0 || finished === seeds.length) {
-            process.stderr.write(`sim: ${finished}/${seeds.length} seeds, ${results.filter((x) => !x.ok).length} failed, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-          }
-          feed();
-        });
-        w.on('error', reject);
-        feed();
-      }),
-    ),
-  );
-  return results.sort((x, y) => x.seed - y.seed);
-}
+import { configOf, sweepCommand } from './sweep-command.js';
 
 async function main(argv: string[]): Promise<number> {
   let a: SimArgs;
@@ -86,30 +47,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (a.seedRange) {
     const [from, to] = a.seedRange;
-    const results = await runRange(a, from, to);
-    const failed = results.filter((r) => !r.ok).map((r) => r.seed);
-    const sum = (k: 'duplicateRuns' | 'completed' | 'dead' | 'lostTasks' | 'lostData' | 'tasksWithoutOneWinner') => results.reduce((acc, r) => acc + r[k], 0);
-    const summary = {
-      seeds: `${from}..${to}`,
-      runs: results.length,
-      failed,
-      duplicateRuns: sum('duplicateRuns'),
-      completed: sum('completed'),
-      dead: sum('dead'),
-      lostTasks: sum('lostTasks'),
-      lostData: sum('lostData'),
-      tasksWithoutOneWinner: sum('tasksWithoutOneWinner'),
-      maxHealSteps: Math.max(0, ...results.map((r) => r.healSteps)),
-      ok: failed.length === 0,
-    };
-    if (a.json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else {
-      process.stdout.write(`${results.length} seeds (${from}..${to}): ${failed.length} failed${failed.length ? ': ' + failed.join(', ') : ''}\n`);
-      process.stdout.write(`  duplicate runs ${summary.duplicateRuns}, completed ${summary.completed}, dead ${summary.dead}, lost tasks ${summary.lostTasks}, lost data ${summary.lostData}, split winners ${summary.tasksWithoutOneWinner}, max heal steps ${summary.maxHealSteps}\n`);
-      for (const s of failed.slice(0, 20)) process.stdout.write(`  reproduce: ${reproduceCommand(a, s)}\n`);
-    }
-    process.stderr.write(`sim: ${results.length} seeds in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-    return failed.length === 0 ? 0 : 1;
+    return sweepCommand(a, from, to, { name: 'sim', progressEveryMs: 30_000, timing: false });
   }
   const r = await runSimulation(configOf(a, a.seed));
   if (!r.ok) process.stderr.write(`FAIL seed=${r.seed}: ${r.problems.join('; ')}\n  reproduce: ${reproduceCommand(a, r.seed)}\n`);

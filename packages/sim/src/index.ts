@@ -7,3 +7,7 @@ export * from './agents.js';
 export * from './worked-case.js';
 export * from './args.js';
 export * from './report.js';
+export * from './duplicates.js';
+export * from './reachability.js';
+export * from './heal-budget.js';
+export * from './sweep.js';

@@ -4,14 +4,17 @@
 // is made whole and the run must converge within a step budget; then the checks run.
 // The same seed gives the same run, event for event.
 
-import * as Y from 'yjs';
-import { createRng, quorumOf, type Rng } from '@agentmesh/scheduler';
+import { createRng, quorumOf } from '@agentmesh/scheduler';
 import { MemoryArchive, MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
 import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
 import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
 import { CALM, SimNetwork } from './network.js';
+import { planFaults } from './faults.js';
+import { defaultHealBudget } from './heal-budget.js';
 import { simAgents, expectedResult, type WorkPayload } from './agents.js';
-import { dumpTask, checkRun, type CheckReport } from './checks.js';
+import { checkRun, debugDump, type CheckReport } from './checks.js';
+import { Reachability } from './reachability.js';
+import { RunLedger, describeDuplicate, type DuplicateCauses, type UnjustifiedKinds } from './duplicates.js';
 
 export const FAULT_NAMES = ['partition', 'drop', 'duplicate', 'reorder', 'delay', 'crash', 'skew'] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
@@ -25,17 +28,21 @@ export interface SimConfig {
   /** Virtual ms per step. */
   stepMs: number;
   faults: ReadonlySet<FaultName>;
-  /** Steps the heal phase may take before the run counts as not converged. */
-  healBudget: number;
+  /** Steps the heal phase may take before the run counts as not converged (default: `defaultHealBudget`). */
+  healBudget?: number;
+  /** An unjustified duplicate run fails the run (see duplicates.ts); off by default for now. */
+  strictDuplicates?: boolean;
+  /** In-process only (not sent to worker threads): called with the run ledger once the run ends, to inspect every run. */
+  inspect?: (ledger: RunLedger) => void;
 }
 
-export const DEFAULT_CONFIG: Omit<SimConfig, 'seed'> = {
+/** The CLI's defaults (the heal budget is derived from peers and tasks: `defaultHealBudget`). */
+export const DEFAULT_CONFIG: Omit<SimConfig, 'seed' | 'healBudget' | 'strictDuplicates' | 'inspect'> = {
   peers: 5,
   tasks: 100,
   steps: 1500,
   stepMs: 10,
   faults: new Set(FAULT_NAMES),
-  healBudget: 3000,
 };
 
 export interface SimResult extends CheckReport {
@@ -55,6 +62,17 @@ export interface SimResult extends CheckReport {
   exclusiveTasks: number;
   exclusiveRuns: number;
   exclusiveViolations: number;
+  /** Run starts the simulator saw, and duplicate run starts by cause (see duplicates.ts). */
+  runStarts: number;
+  duplicateCauses: DuplicateCauses;
+  /** The unjustified duplicates by what went wrong, and how many started near a generation change. */
+  unjustifiedKinds: UnjustifiedKinds;
+  unjustifiedNearGeneration: number;
+  /** Run starts within 1 s after a generation move: the base rate for `unjustifiedNearGeneration`. */
+  runStartsNearGeneration: number;
+  /** The first few unjustified duplicates, one line each (task, peers, rounds, times). */
+  unjustifiedExamples: string[];
+  healBudget: number;
   messages: { sent: number; delivered: number; dropped: number; duplicated: number; bytes: number };
   ok: boolean;
   problems: string[];
@@ -125,56 +143,29 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   const exclusiveRunning = new Map<string, Set<string>>();
   const exclusiveProblems: string[] = [];
   let exclusiveRuns = 0;
-  /**
-   * Who can reach whom, on the simulated network itself: for each peer, the peers with a directed
-   * path to it (votes and heartbeats reach it directly or relayed by a third peer's sync), as
-   * Infinity while they can, or the time they stopped. A peer may start an exclusive run if a
-   * majority reached it within the time it takes to notice a loss (half a lease plus a
-   * heartbeat): it cannot know sooner, and nobody else ever runs that claim again.
-   */
-  const reach = new Map<string, Map<string, number>>();
-  const reachers = (id: string): Set<string> => {
-    const seen = new Set([id]);
-    const todo = [id];
-    while (todo.length) {
-      const a = todo.pop()!;
-      for (const n of nodes) {
-        if (!seen.has(n.id) && net.canSend(n.id, a)) {
-          seen.add(n.id);
-          todo.push(n.id);
-        }
-      }
-    }
-    return seen;
-  };
-  const trackMajority = () => {
-    for (const n of nodes) {
-      const now = n.peer ? reachers(n.id) : new Set<string>();
-      const row = reach.get(n.id) ?? new Map<string, number>();
-      for (const [q, until] of row) if (until === Infinity && !now.has(q)) row.set(q, sched.time);
-      for (const q of now) row.set(q, Infinity);
-      reach.set(n.id, row);
-    }
-  };
-  const reachedRecently = (id: string, withinMs: number): number => {
-    let count = 0;
-    for (const until of (reach.get(id) ?? new Map<string, number>()).values()) if (sched.time - until <= withinMs) count++;
-    return count;
-  };
-
   const nodes: SimNode[] = Array.from({ length: config.peers }, (_, i) => ({
     id: `p${i}`,
     index: i,
     disk: new MemoryDisk(),
     archive: new MemoryArchive(),
     skew: faults.has('skew') ? faultRng.int(-3000, 3000) : 0,
-    capacity: faultRng.int(10, 40),
+    capacity: faultRng.int(10, 40), // runs/s: the heal budget assumes the lowest (heal-budget.ts)
     concurrency: faultRng.int(2, 8),
     incarnation: 0,
     owner: 0,
     peer: undefined,
     pendingData: [],
   }));
+  /**
+   * Who can reach whom, on the simulated network itself (reachability.ts). A peer may start an
+   * exclusive run if a majority reached it within the time it takes to notice a loss (half a lease
+   * plus a heartbeat): it cannot know sooner, and nobody else ever runs that claim again.
+   */
+  const reach = new Reachability(nodes.map((n) => n.id), net, () => sched.time);
+  const trackMajority = () => reach.update();
+  /** Every run start and end, each start judged as it happens: a duplicate, and if so, why. */
+  const ledger = new RunLedger(reach, nodes.map((n) => n.id), SIM_LEASE_MS);
+  const healBudget = config.healBudget ?? defaultHealBudget(config.peers, config.tasks, config.stepMs);
 
   const startNode = (node: SimNode): void => {
     node.incarnation++;
@@ -202,14 +193,16 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     node.peer = peer;
     node.pendingData = [];
     peer.on('data-write', (e) => node.pendingData.push([e.seq, `${e.namespace}/${e.key}`]));
+    const incarnation = node.incarnation;
     peer.on('run-start', (e) => {
+      ledger.start(node.id, incarnation, e.id, e.round, sched.time);
       if (!exclusiveIds.has(e.id)) return;
       exclusiveRuns++;
       const set = exclusiveRunning.get(e.id) ?? new Set<string>();
       if (set.size > 0) exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id} while ${[...set].join(',')} ran it`);
       // A minority side never starts one: at least a majority must have reached this peer within
       // the time it takes to notice a loss (half a lease, plus a heartbeat).
-      const heard = reachedRecently(node.id, SIM_LEASE_MS / 2 + SIM_HEARTBEAT_MS);
+      const heard = reach.reachedRecently(node.id, SIM_LEASE_MS / 2 + SIM_HEARTBEAT_MS);
       if (heard < quorumOf(nodes.length)) {
         exclusiveProblems.push(`exclusive task ${e.id} started on ${node.id}, reached by only ${heard} peers lately`);
       }
@@ -217,9 +210,11 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       exclusiveRunning.set(e.id, set);
     });
     peer.on('generation', () => {
+      ledger.generation(sched.time);
       if (net.partitioned) generationMovesInPartition++;
     });
     peer.on('run-end', (e) => {
+      ledger.end(node.id, e.id, e.round, e.outcome, sched.time);
       if (exclusiveIds.has(e.id)) exclusiveRunning.get(e.id)?.delete(node.id);
     });
     peer.on('durable', (e) => {
@@ -238,6 +233,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     crashes++;
     node.peer.crash();
     node.peer = undefined;
+    ledger.crashed(node.id, sched.time);
     for (const set of exclusiveRunning.values()) set.delete(node.id);
     sched.cancelOwner(node.owner);
     net.detach(node.id);
@@ -247,62 +243,26 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
 
   for (const node of nodes) startNode(node);
 
-  // ---- the fault plan, drawn up front from the seed ----------------------------------------------
-  const base = { ...CALM };
-  if (faults.has('delay')) base.minDelayMs = base.maxDelayMs = 20;
-  if (faults.has('reorder')) base.maxDelayMs = base.minDelayMs + 50;
-  net.faults = { ...base, drop: faults.has('drop') ? 0.05 : 0, duplicate: faults.has('duplicate') ? 0.05 : 0 };
-
-  if (faults.has('partition')) {
-    const finalSplitAt = Math.max(0, faultEnd - 1500);
-    let t = faultRng.int(200, 1500);
-    while (t < finalSplitAt) {
-      const dur = faultRng.int(300, 4000);
-      const links = partitionLinks(nodes.map((n) => n.id), faultRng);
-      sched.at(t, () => {
-        partitions++;
-        net.setBlocked(links);
-        trackMajority();
-      });
-      sched.at(Math.min(t + dur, finalSplitAt), () => {
-        net.setBlocked([]);
-        trackMajority();
-      });
-      t += dur + faultRng.int(200, 2500);
-    }
-    // The run always ends split in two halves, so the heal phase has diverged sides to merge.
-    const halves = halvesLinks(nodes.map((n) => n.id), faultRng);
-    sched.at(finalSplitAt, () => {
+  planFaults({
+    faults,
+    faultEnd,
+    rng: faultRng,
+    sched,
+    net,
+    ids: nodes.map((n) => n.id),
+    split: (links) => {
       partitions++;
-      net.setBlocked(halves);
+      net.setBlocked(links);
       trackMajority();
-    });
-  }
-  if (faults.has('crash')) {
-    let t = faultRng.int(300, 2000);
-    while (t < faultEnd - 600) {
-      const victim = faultRng.int(0, nodes.length - 1);
-      const downFor = faultRng.int(100, 3000);
-      const tear = faultRng.chance(0.5);
-      sched.at(t, () => {
-        const node = nodes[victim]!;
-        const down = nodes.filter((n) => !n.peer).length;
-        if (!node.peer || down >= Math.floor((nodes.length - 1) / 2)) return;
-        crashNode(node, tear);
-        sched.at(downFor, () => {
-          if (!node.peer) startNode(node);
-        });
-      });
-      t += faultRng.int(500, 4000);
-    }
-    // And with a peer down (torn disk tail half the time) that only the heal brings back.
-    const last = faultRng.int(0, nodes.length - 1);
-    const lastTear = faultRng.chance(0.5);
-    sched.at(Math.max(0, faultEnd - 300), () => {
-      const node = nodes[last]!;
-      if (node.peer && nodes.filter((n) => !n.peer).length < Math.floor((nodes.length - 1) / 2)) crashNode(node, lastTear);
-    });
-  }
+    },
+    heal: () => {
+      net.setBlocked([]);
+      trackMajority();
+    },
+    isUp: (i) => nodes[i]!.peer !== undefined,
+    crash: (i, tear) => crashNode(nodes[i]!, tear),
+    restart: (i) => startNode(nodes[i]!),
+  });
 
   // ---- the workload: a client submitting tasks with idempotency keys, retrying until acked --------
   const work: WorkloadTask[] = [];
@@ -354,7 +314,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   let converged = false;
   let healSteps = 0;
   let quiet = false;
-  for (; healSteps < config.healBudget; healSteps++) {
+  for (; healSteps < healBudget; healSteps++) {
     submitDue(sched.time);
     await sched.runUntil(sched.time + stepMs, drainMicrotasks);
     if (healSteps % 5 !== 4) continue;
@@ -383,17 +343,22 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   }
 
   const peers = nodes.map((n) => n.peer!);
-  if (process.env.SIM_DEBUG_TASK) dumpTask(peers, process.env.SIM_DEBUG_TASK);
-  if (process.env.SIM_DEBUG_CONVERGE) for (const p of peers) process.stderr.write(`${p.id} gen ${p.status().generation.name} fp ${replicaFingerprint(p.document.doc).slice(0, 40)} tasks ${p.document.board.taskCount} entries ${p.document.board.entryCount()} sv ${JSON.stringify([...Y.decodeStateVector(Y.encodeStateVector(p.document.doc))])}\n`);
+  debugDump(peers);
   const report = checkRun(peers, work.map((w) => ({ id: w.id, acked: w.acked, expected: expectedResult(w.payload), failTimes: w.payload.failTimes, dependsOn: w.input.dependsOn ?? [], exclusive: w.input.exclusive === true })), ackedData);
-  if (!converged) problems.push(`did not converge within ${config.healBudget} heal steps`);
+  if (!converged) problems.push(`did not converge within ${healBudget} heal steps`);
   problems.push(...report.problems);
   for (const id of exclusiveIds) {
     const dups = Math.max(0, ...nodes.map((n) => (n.peer!.view(id) ?? n.peer!.archivedView(id))?.duplicates.length ?? 0));
     if (dups > 0) exclusiveProblems.push(`exclusive task ${id} ran to completion ${dups + 1} times`);
   }
   problems.push(...exclusiveProblems.slice(0, 5));
+  const unjustified = ledger.duplicates.filter((d) => d.cause === 'unjustified').map(describeDuplicate);
+  if (config.strictDuplicates && unjustified.length > 0) {
+    problems.push(...unjustified.slice(0, 5));
+    if (unjustified.length > 5) problems.push(`${unjustified.length - 5} more unjustified duplicate runs`);
+  }
   for (const p of peers) p.crash();
+  config.inspect?.(ledger);
   const ok = converged && problems.length === 0;
   const exclusiveViolations = exclusiveProblems.length;
   return {
@@ -419,33 +384,15 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     exclusiveTasks: exclusiveIds.size,
     exclusiveRuns,
     exclusiveViolations,
+    runStarts: ledger.starts,
+    duplicateCauses: { ...ledger.causes },
+    unjustifiedKinds: { ...ledger.kinds },
+    unjustifiedNearGeneration: ledger.unjustifiedNearGeneration,
+    runStartsNearGeneration: ledger.startsNearGeneration,
+    unjustifiedExamples: unjustified.slice(0, 5),
+    healBudget,
     messages: { ...net.stats },
     problems,
     ok,
   };
-}
-
-function halvesLinks(ids: string[], rng: Rng): [string, string][] {
-  const shuffled = rng.shuffle(ids);
-  const cut = Math.max(1, Math.floor(ids.length / 2));
-  const links: [string, string][] = [];
-  for (const x of shuffled.slice(0, cut)) for (const y of shuffled.slice(cut)) links.push([x, y], [y, x]);
-  return links;
-}
-
-/** Picks the links a partition blocks: one peer cut off, two halves, or a one-way (asymmetric) cut. */
-function partitionLinks(ids: string[], rng: Rng): [string, string][] {
-  const kind = rng.pick(['isolate', 'halves', 'asymmetric'] as const);
-  const shuffled = rng.shuffle(ids);
-  const cut = kind === 'isolate' ? 1 : Math.max(1, Math.floor(ids.length / 2));
-  const a = shuffled.slice(0, cut);
-  const b = shuffled.slice(cut);
-  const links: [string, string][] = [];
-  for (const x of a) {
-    for (const y of b) {
-      links.push([x, y]);
-      if (kind !== 'asymmetric') links.push([y, x]);
-    }
-  }
-  return links;
 }
