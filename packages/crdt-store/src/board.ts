@@ -345,6 +345,11 @@ export class TaskBoard {
     return this.tasks.itemIds(id);
   }
 
+  /** The keys (`facts` form) of every fact this replica holds of a task, with or without its spec. */
+  factKeysOf(id: string): string[] {
+    return this.tasks.factKeysOf(id);
+  }
+
   /** All validated facts of a task, or undefined if the task itself is unknown here. */
   getFacts(id: string): TaskFacts | undefined {
     return this.tasks.getFacts(id);
@@ -365,6 +370,11 @@ export class TaskBoard {
 
   peers(): PeerInfo[] {
     return [...this.peerIndex.peerInfos.values()];
+  }
+
+  /** Changes whenever the peer registry changes. */
+  get registryVersion(): number {
+    return this.peerIndex.version;
   }
 
   peer(id: string): PeerInfo | undefined {

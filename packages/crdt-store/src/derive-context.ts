@@ -2,7 +2,7 @@
 // replica first saw the task and each fact, and when it last saw each peer's heartbeat change.
 // The peer, its status and the dashboard all derive tasks through it.
 
-import type { BackoffPolicy, DeriveContext, LeasePolicy, TaskState } from '@agentmesh/scheduler';
+import type { BackoffPolicy, DeriveContext, LeasePolicy, RoundCandidate, TaskState } from '@agentmesh/scheduler';
 import type { TaskBoard } from './board.js';
 
 export interface BoardDeriveOptions {
@@ -19,6 +19,8 @@ export interface BoardDeriveOptions {
   lastSeen?: (peer: string) => number | undefined;
   /** Peers in the registry, when exclusive claims' quorums matter. */
   knownPeers?: number;
+  /** The registry's peers, who may be assigned rounds no batch assigned (see DeriveContext.candidates). */
+  candidates?: readonly RoundCandidate[];
 }
 
 /** The derive context of task `id` as `board`'s replica sees it. */
@@ -34,5 +36,6 @@ export function boardDeriveContext(board: TaskBoard, id: string, o: BoardDeriveO
     backoff: o.backoff,
     seed: o.seed,
     ...(o.knownPeers === undefined ? {} : { knownPeers: o.knownPeers }),
+    ...(o.candidates === undefined ? {} : { candidates: o.candidates }),
   };
 }

@@ -20,6 +20,8 @@ export interface FactIndex {
   entries: Map<string, FactEntry> | undefined;
   /** Who runs round 1, when the task came in a task batch that assigned it. */
   assignee: string | undefined;
+  /** Assignees of the other batches naming the same id (see TaskFacts.coAssignees). */
+  coAssignees?: string[] | undefined;
   /** The task batch (`segs` key) that holds the spec, if it came in one. */
   segment: string | undefined;
   /** Activity batches (`acts` keys) that hold facts of this task. */
@@ -99,6 +101,7 @@ export function taskFactsOf(spec: TaskSpec, idx: FactIndex): TaskFacts {
   }
   facts.cancel = cancel;
   if (idx.assignee !== undefined) facts.assignee = idx.assignee;
+  if (idx.coAssignees !== undefined) facts.coAssignees = idx.coAssignees;
   return facts;
 }
 

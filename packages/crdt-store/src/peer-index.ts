@@ -30,7 +30,11 @@ export class PeerIndex {
     this.beatsIndex.clear();
   }
 
+  /** Bumped whenever a registry entry changes (readers cache what they derive from the registry). */
+  version = 0;
+
   ingestPeer(id: string): void {
+    this.version++;
     const raw = this.peersMap.get(id);
     if (raw === undefined) {
       this.peerInfos.delete(id);

@@ -23,7 +23,7 @@ export class TaskIndex {
   /** Activity batch key -> the facts it added. */
   readonly actFacts = new Map<string, FactKey[]>();
   /** Task id -> every batch key naming it, for ids named by more than one batch. */
-  private readonly rivals = new Map<string, Set<string>>();
+  private readonly rivals = new Map<string, Map<string, string | undefined>>();
   readonly specs = new Map<string, TaskSpec>();
   readonly facts = new Map<string, FactIndex>();
   private readonly keyIndex = new Map<string, string>();
@@ -99,12 +99,20 @@ export class TaskIndex {
         const rivals = this.rivals.get(id);
         rivals?.delete(key);
         if (rivals && rivals.size <= 1) this.rivals.delete(id);
-        if (this.facts.get(id)?.segment !== key) continue;
+        if (this.facts.get(id)?.segment !== key) {
+          if (rivals) {
+            this.coAssign(id);
+            changed.push(id);
+          }
+          continue;
+        }
         changed.push(id);
-        const next = rivals && rivals.size > 0 ? [...rivals].sort()[0] : undefined;
+        const next = rivals && rivals.size > 0 ? [...rivals.keys()].sort()[0] : undefined;
         const task = next === undefined ? undefined : this.batchTask(next, id);
-        if (next !== undefined && task) this.take(next, task.spec, task.assignee);
-        else this.dropSpec(id);
+        if (next !== undefined && task) {
+          this.take(next, task.spec, task.assignee);
+          this.coAssign(id);
+        } else this.dropSpec(id);
       }
       return changed;
     }
@@ -127,11 +135,16 @@ export class TaskIndex {
       const current = this.specs.has(spec.id) ? this.facts.get(spec.id)?.segment : undefined;
       if (current !== undefined && current !== key) {
         let rivals = this.rivals.get(spec.id);
-        if (!rivals) this.rivals.set(spec.id, (rivals = new Set([current])));
-        rivals.add(key);
-        if (current < key) continue;
+        if (!rivals) this.rivals.set(spec.id, (rivals = new Map([[current, this.facts.get(spec.id)?.assignee]])));
+        rivals.set(key, assignee);
+        if (current < key) {
+          this.coAssign(spec.id);
+          changed.push(spec.id);
+          continue;
+        }
       }
       this.take(key, spec, assignee);
+      if (this.rivals.has(spec.id)) this.coAssign(spec.id);
       changed.push(spec.id);
     }
     this.segTasks.set(key, ids);
@@ -148,6 +161,17 @@ export class TaskIndex {
     idx.cached = undefined;
     idx.segment = key;
     idx.assignee = assignee;
+  }
+
+  /** The assignees of the other batches naming a contested id: they may claim round 1 too. */
+  private coAssign(id: string): void {
+    const idx = this.facts.get(id);
+    if (!idx) return;
+    idx.cached = undefined;
+    const rivals = this.rivals.get(id);
+    const others = new Set<string>();
+    for (const [k, a] of rivals ?? []) if (k !== idx.segment && a !== undefined && a !== idx.assignee) others.add(a);
+    idx.coAssignees = others.size > 0 ? [...others].sort() : undefined;
   }
 
   private dropSpec(id: string): void {
@@ -311,6 +335,11 @@ export class TaskIndex {
     for (const k of idx.acts ?? []) push(this.actsMap, k);
     for (const [fk] of factsOf(id, idx)) push(this.factsMap, factKey(fk));
     return out;
+  }
+
+  factKeysOf(id: string): string[] {
+    const idx = this.facts.get(id);
+    return idx ? [...factsOf(id, idx)].map(([fk]) => factKey(fk)) : [];
   }
 
   getFacts(id: string): TaskFacts | undefined {

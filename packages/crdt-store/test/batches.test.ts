@@ -157,9 +157,11 @@ describe('TaskBoard with batches', () => {
       for (const k of order) ba.putTaskBatch(k, named(k, `peer-of-${k}`));
       expect(bb.getSpec('job-1')!.type).toBe('from-b1');
       expect(bb.getFacts('job-1')!.assignee).toBe('peer-of-b1');
+      expect(bb.getFacts('job-1')!.coAssignees).toEqual(['peer-of-b2']);
       a.transact(() => a.getMap(ROOT.segs).delete('b1'));
       expect(bb.getSpec('job-1')!.type).toBe('from-b2');
       expect(bb.getFacts('job-1')!.assignee).toBe('peer-of-b2');
+      expect(bb.getFacts('job-1')!.coAssignees).toBeUndefined();
       a.transact(() => a.getMap(ROOT.segs).delete('b2'));
       expect(bb.getSpec('job-1')).toBeUndefined();
     }

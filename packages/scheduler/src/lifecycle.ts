@@ -8,7 +8,9 @@
 import { compareBids, rankBids, selectWinner } from './award.js';
 import { retryDelay, hasAttemptsLeft, type BackoffPolicy } from './backoff.js';
 import { leaseLapsed, type LeasePolicy } from './lease.js';
-import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskState, Vote } from './types.js';
+import { rendezvousScore } from './rendezvous.js';
+import { canRun } from './strategies.js';
+import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskSpec, TaskState, Vote } from './types.js';
 
 /** Lease expiries (holder died or hung) a task may suffer before it is dead, on top of failures. */
 export const MAX_LEASE_EXPIRIES = 10;
@@ -32,6 +34,45 @@ export interface DeriveContext {
   seed: number;
   /** Peers in the registry: the quorum of an exclusive claim that does not record its own. */
   knownPeers?: number;
+  /**
+   * The peers of the registry (the document's), who may be assigned a round no batch assigned:
+   * the round after a failed run, or round 1 of a single task entry. Without them such rounds are bid on.
+   */
+  candidates?: readonly RoundCandidate[];
+}
+
+/** A peer of the registry as round assignment sees it. */
+export interface RoundCandidate {
+  id: string;
+  capacity: number;
+  capabilities: readonly string[];
+}
+
+/**
+ * The assignee of a round no batch assigned: the capacity-weighted rendezvous winner among the
+ * registry's peers that can run the task, leaving out the peers that held an earlier round of it
+ * (it failed or lapsed with them) while any other is left. A pure function of the document.
+ */
+export function pickAssignee(spec: Pick<TaskSpec, 'id' | 'type' | 'requires'>, round: number, candidates: readonly RoundCandidate[], excluded: ReadonlySet<string>): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  let fallback: string | undefined;
+  let fallbackScore = Infinity;
+  const better = (s: number, id: string, bs: number, bid: string | undefined) => s < bs || (s === bs && bid !== undefined && id < bid);
+  for (const c of candidates) {
+    if (!canRun(spec, c.capabilities)) continue;
+    const score = rendezvousScore(spec.id, round, c.id, c.capacity);
+    if (score === Infinity) continue;
+    if (better(score, c.id, fallbackScore, fallback)) {
+      fallback = c.id;
+      fallbackScore = score;
+    }
+    if (!excluded.has(c.id) && better(score, c.id, bestScore, best)) {
+      best = c.id;
+      bestScore = score;
+    }
+  }
+  return best ?? fallback;
 }
 
 /** Votes an exclusive claim needs: a strict majority of the known peers. */
@@ -76,6 +117,8 @@ export interface TaskView {
   votes: Vote[];
   /** Round 1 was assigned to this peer by the task's creator (see TaskFacts.assignee). */
   assignee: string | undefined;
+  /** Other peers round 1 was assigned to (see TaskFacts.coAssignees); may also start it. */
+  coAssignees: string[];
 }
 
 interface RoundInfo {
@@ -104,7 +147,7 @@ function hasClaim(claimsByRound: Map<number, Claim[]>, round: number, peer: stri
  * Picks the canonical successful run among all successes: the earliest round first, then the
  * claim order within a round. A success without a claim of the same peer and round is ignored.
  */
-export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: RunDone | undefined; duplicates: RunDone[] } {
+export function canonicalResult(facts: TaskFacts, knownPeers = 1, mayClaim?: (round: number, peer: string) => boolean): { result: RunDone | undefined; duplicates: RunDone[] } {
   const taskId = facts.spec.id;
   let claims = facts.claims;
   let voided: RunDone[] = [];
@@ -112,14 +155,16 @@ export function canonicalResult(facts: TaskFacts, knownPeers = 1): { result: Run
     const q = quorumOf(knownPeers);
     const votes = facts.votes ?? [];
     claims = claims.filter((c) => new Set(votes.filter((v) => v.round === c.round && v.for === c.peer).map((v) => v.voter)).size >= Math.max(c.quorum ?? q, 1));
-  } else if (facts.assignee !== undefined) {
-    // An assigned round 1 is the assignee's alone: a claim of anyone else in it never counts. A
-    // run made under such a claim (the task was also named by another batch) is still a duplicate.
-    const assignee = facts.assignee;
+  } else if (mayClaim !== undefined || facts.assignee !== undefined) {
+    // An assigned round is its assignee's alone: a claim of anyone else in it never counts. A run
+    // made under such a claim (another batch named the task, a view of a changing registry) is
+    // still a duplicate.
+    const may = assigneesOf(facts);
+    const ok = mayClaim ?? ((round: number, peer: string) => round !== 1 || may.has(peer));
     const all = claims;
-    claims = claims.filter((c) => c.round !== 1 || c.peer === assignee);
+    claims = claims.filter((c) => ok(c.round, c.peer));
     voided = facts.dones
-      .filter((d) => d.round === 1 && d.peer !== assignee && all.some((c) => c.round === 1 && c.peer === d.peer))
+      .filter((d) => !ok(d.round, d.peer) && all.some((c) => c.round === d.round && c.peer === d.peer))
       .sort((x, y) => (x.peer < y.peer ? -1 : x.peer > y.peer ? 1 : 0));
   }
   const claimsByRound = groupByRound(claims);
@@ -151,8 +196,9 @@ function deriveSimple(facts: TaskFacts, ctx: DeriveContext): TaskView | undefine
   const { spec } = facts;
   if (spec.exclusive || spec.dependsOn.length > 0 || facts.bids.length > 0 || facts.fails.length > 0 || facts.expiries.length > 0 || facts.cancel) return undefined;
   if ((facts.retries?.length ?? 0) > 0 || (facts.votes?.length ?? 0) > 0) return undefined;
-  const assignee = facts.assignee;
-  if (assignee === undefined && (facts.claims.length > 0 || facts.dones.length > 0)) return undefined;
+  if ((facts.coAssignees?.length ?? 0) > 0) return undefined;
+  if (facts.assignee === undefined && (facts.claims.length > 0 || facts.dones.length > 0)) return undefined;
+  const assignee = facts.assignee ?? (ctx.candidates ? pickAssignee(spec, 1, ctx.candidates, new Set()) : undefined);
   let claim: Claim | undefined;
   for (const c of facts.claims) {
     if (c.round !== 1) return undefined;
@@ -196,7 +242,15 @@ function deriveSimple(facts: TaskFacts, ctx: DeriveContext): TaskView | undefine
     awaitingQuorum: [],
     votes: [],
     assignee,
+    coAssignees: [],
   };
+}
+
+/** Who may claim an assigned round 1: the assignee and the co-assignees. */
+function assigneesOf(facts: TaskFacts): Set<string> {
+  const out = new Set<string>(facts.coAssignees ?? []);
+  if (facts.assignee !== undefined) out.add(facts.assignee);
+  return out;
 }
 
 /** Derives everything about one task from its facts. Pure. */
@@ -213,8 +267,6 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const expiredRounds = new Set(facts.expiries.map((e) => e.round));
 
   const exclusive = spec.exclusive === true;
-  // An assigned round 1 (task batches): only the assignee may claim it (never an exclusive task).
-  const assignee = !exclusive ? facts.assignee : undefined;
   const quorum = quorumOf(ctx.knownPeers ?? 1);
   const votesByRound = groupByRound(facts.votes ?? []);
   /** For an exclusive task only a claim backed by a quorum of votes counts (at most one can be). */
@@ -223,18 +275,45 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     const votes = votesByRound.get(r) ?? [];
     return claims.filter((c) => new Set(votes.filter((v) => v.for === c.peer).map((v) => v.voter)).size >= Math.max(c.quorum ?? quorum, 1));
   };
+  // Who may claim each round (never for an exclusive task: quorum claims): round 1 is its batch's
+  // assignee (and co-assignees); a round after a failed run goes to the registry's rendezvous
+  // winner, leaving out whoever held an earlier round. A round after a lapsed lease is bid on: the
+  // registry cannot tell who is reachable, the bids of live peers can (no expiry cascade across a
+  // partition). A round nobody can be assigned is bid on too.
+  const assignees = new Map<number, string | undefined>();
+  const assigneeFor = (r: number): string | undefined => {
+    if (exclusive) return undefined;
+    if (assignees.has(r)) return assignees.get(r);
+    let a: string | undefined;
+    if (r === 1 && facts.assignee !== undefined) a = facts.assignee;
+    else if (ctx.candidates && (r === 1 || roundInfo(r - 1).failOfCanonical !== undefined)) {
+      const excluded = new Set<string>();
+      for (let k = 1; k < r; k++) {
+        const holder = roundInfo(k).canonical?.peer ?? assigneeFor(k);
+        if (holder !== undefined) excluded.add(holder);
+      }
+      a = pickAssignee(spec, r, ctx.candidates, excluded);
+    }
+    assignees.set(r, a);
+    return a;
+  };
+  const mayClaim = (r: number, peer: string): boolean => {
+    const a = assigneeFor(r);
+    if (a === undefined || a === peer) return true;
+    return r === 1 && facts.assignee !== undefined && (facts.coAssignees ?? []).includes(peer);
+  };
   const rounds = new Map<number, RoundInfo>();
   const roundInfo = (r: number): RoundInfo => {
     let info = rounds.get(r);
     if (!info) {
       let claims = quorate(claimsByRound.get(r) ?? [], r);
-      if (r === 1 && assignee !== undefined) claims = claims.filter((c) => c.peer === assignee);
+      if (!exclusive) claims = claims.filter((c) => mayClaim(r, c.peer));
       const canonical = selectWinner(claims, taskId, r);
       const failOfCanonical = canonical
         ? (failsByRound.get(r) ?? []).filter((f) => f.peer === canonical.peer).sort((a, b) => (a.error < b.error ? -1 : a.error > b.error ? 1 : 0))[0]
         : undefined;
       const pendingExclusive = exclusive && (claimsByRound.get(r) ?? []).length > 0;
-      const assigned = r === 1 && assignee !== undefined;
+      const assigned = assigneeFor(r) !== undefined;
       info = { claims, canonical, failOfCanonical, expired: expiredRounds.has(r) && (canonical !== undefined || pendingExclusive || assigned) };
       rounds.set(r, info);
     }
@@ -249,7 +328,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const errors: RunFailed[] = [];
   const closures: { round: number; kind: 'fail' | 'expire' | 'interrupted'; permanent?: boolean }[] = [];
   let lastClosedSeenAt: number | undefined;
-  const maxRound = Math.max(0, ...facts.claims.map((c) => c.round)) + 1;
+  const maxRound = Math.max(0, ...facts.claims.map((c) => c.round), ...facts.expiries.map((e) => e.round), ...facts.fails.map((f) => f.round)) + 1;
   for (;;) {
     const info = roundInfo(round);
     if (round > maxRound || (!info.canonical && !info.expired)) break;
@@ -277,7 +356,8 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const interrupted = closures.some((c) => c.kind === 'interrupted' && c.round >= retryFrom);
   const permanent = closures.some((c) => c.permanent === true && c.round >= retryFrom);
 
-  const { result, duplicates } = canonicalResult(facts, ctx.knownPeers);
+  const { result, duplicates } = canonicalResult(facts, ctx.knownPeers, exclusive ? undefined : mayClaim);
+  const assignee = assigneeFor(round);
   const current = roundInfo(round);
   const claim = current.canonical;
   const bids = rankBids(facts.bids, taskId, round);
@@ -317,7 +397,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     state = 'dead';
     deadReason = 'dependency';
   } else if (claim) state = 'running';
-  else if (round === 1 && assignee !== undefined) state = 'claimed';
+  else if (assignee !== undefined) state = 'claimed';
   else if (bids.length > 0 || (claimsByRound.get(round) ?? []).length > 0) state = 'claimed';
   else state = 'pending';
 
@@ -328,9 +408,9 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
       ctx.now,
       ctx.lease,
     );
-  } else if (state === 'claimed' && round === 1 && assignee !== undefined) {
+  } else if (state === 'claimed' && assignee !== undefined && !claim) {
     // Assigned, not started: the assignment is a lease of its assignee (no timeout before it starts).
-    lapsed = leaseLapsed({ holderLastSeen: ctx.lastSeen(assignee), claimSeenAt: ctx.taskSeenAt, timeoutMs: 0 }, ctx.now, ctx.lease);
+    lapsed = leaseLapsed({ holderLastSeen: ctx.lastSeen(assignee), claimSeenAt: roundOpenedAt, timeoutMs: 0 }, ctx.now, ctx.lease);
   }
 
   return {
@@ -352,7 +432,8 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     roundOpenedAt,
     awaitingQuorum: exclusive && !claim ? [...(claimsByRound.get(round) ?? [])].sort((a, b) => compareBids(a, b, taskId)) : [],
     votes: exclusive ? (votesByRound.get(round) ?? []) : [],
-    assignee: round === 1 ? assignee : undefined,
+    assignee,
+    coAssignees: round === 1 && facts.assignee !== undefined && !exclusive ? (facts.coAssignees ?? []) : [],
   };
 }
 

@@ -145,6 +145,12 @@ export interface TaskFacts {
    * it, and the round closes (is released) only by an expiry. Absent: round 1 is bid on.
    */
   assignee?: string;
+  /**
+   * Assignees of round 1 named by other batches holding the same task id (a resubmit with the same
+   * explicit id or idempotency key): their claims and results count in round 1 too, so a run one
+   * of them already made is not made again.
+   */
+  coAssignees?: string[];
 }
 
 /** A peer's registry entry (static part). */

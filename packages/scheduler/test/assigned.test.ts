@@ -1,6 +1,6 @@
 // The lifecycle of a task whose round 1 was assigned by its creator (task batches): no bids, only
 // the assignee's claim counts in round 1, the assignment is a lease of the assignee, and a release
-// (an expiry of round 1) opens round 2 to bidding as usual.
+// (an expiry of round 1) opens round 2 to bidding as usual; a round after a failed run is assigned from the registry.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DEFAULT_BACKOFF, DEFAULT_LEASE, deriveTask, canonicalResult, type DeriveContext, type TaskFacts, type TaskSpec } from '../src/index.js';
@@ -70,6 +70,17 @@ describe('an assigned round 1', () => {
     expect(v.duplicates.map((d) => d.peer)).toEqual(['q']);
   });
 
+  it('a co-assignee (another batch named the same id) may claim round 1, and its result counts', () => {
+    const v = deriveTask(facts({ coAssignees: ['q'], claims: [claim('q')], dones: [done('q', 1, 'by-q')] }), ctx());
+    expect(v.state).toBe('done');
+    expect(v.result?.result).toBe('by-q');
+    expect(v.duplicates).toEqual([]);
+    const w = deriveTask(facts({ coAssignees: ['q'], claims: [claim('q'), claim('r')], dones: [done('r')] }), ctx());
+    expect(w.state).toBe('running');
+    expect(w.claim?.peer).toBe('q');
+    expect(w.duplicates.map((d) => d.peer)).toEqual(['r']);
+  });
+
   it('exclusive tasks ignore an assignee (quorum claims only)', () => {
     const v = deriveTask(facts({ spec: spec({ exclusive: true }) }), ctx());
     expect(v.state).toBe('pending');
@@ -91,5 +102,59 @@ describe('an assigned round 1', () => {
         expect(v.duplicates).toEqual(base.duplicates);
       }),
     );
+  });
+});
+
+describe('rounds assigned from the registry', () => {
+  const candidates = [
+    { id: 'a', capacity: 10, capabilities: ['work'] },
+    { id: 'b', capacity: 10, capabilities: ['work'] },
+    { id: 'c', capacity: 10, capabilities: ['other'] },
+  ];
+  const unassigned = (over: Partial<TaskFacts> = {}): TaskFacts => ({ spec: spec(), bids: [], claims: [], dones: [], fails: [], expiries: [], ...over });
+
+  it('a single task entry gets round 1 assigned to a capable peer of the registry, the same everywhere', () => {
+    const v = deriveTask(unassigned(), ctx({ candidates }));
+    expect(['a', 'b']).toContain(v.assignee);
+    expect(v.state).toBe('claimed');
+    expect(deriveTask(unassigned(), ctx({ candidates: [...candidates].reverse() })).assignee).toBe(v.assignee);
+    // without the registry, round 1 is bid on as before
+    expect(deriveTask(unassigned(), ctx()).state).toBe('pending');
+  });
+
+  it('a retry round goes to another peer than the one that failed, and only its claim counts', () => {
+    const first = deriveTask(facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }] }), ctx({ candidates }));
+    expect(first.round).toBe(2);
+    expect(first.assignee).toBe('b');
+    expect(first.state).toBe('claimed');
+    const stray = deriveTask(facts({ assignee: 'a', claims: [claim('a'), claim('a', 2)], fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }] }), ctx({ candidates }));
+    expect(stray.state).toBe('claimed');
+    const ok = deriveTask(facts({ assignee: 'a', claims: [claim('a'), claim('b', 2)], fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }], dones: [done('b', 2)] }), ctx({ candidates }));
+    expect(ok.state).toBe('done');
+    expect(ok.result?.peer).toBe('b');
+  });
+
+  it('an assigned round that lapsed without a claim closes, and the next round is bid on (no cascade across a partition)', () => {
+    const v = deriveTask(facts({ assignee: 'a', expiries: [{ round: 1, by: 'b', at: 5 }] }), ctx({ candidates }));
+    expect(v.round).toBe(2);
+    expect(v.assignee).toBeUndefined();
+    expect(v.state).toBe('pending');
+  });
+
+  it('after a failed run the next round goes to someone else; once every capable peer held one, to the best of all', () => {
+    const v = deriveTask(facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }] }), ctx({ candidates }));
+    expect(v.round).toBe(2);
+    expect(v.assignee).toBe('b');
+    const w = deriveTask(
+      facts({
+        assignee: 'a',
+        claims: [claim('a'), claim('b', 2)],
+        fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }, { peer: 'b', round: 2, error: 'y', at: 4 }],
+      }),
+      ctx({ candidates }),
+    );
+    expect(w.round).toBe(3);
+    // both capable peers held a round: the rendezvous winner among all of them
+    expect(['a', 'b']).toContain(w.assignee);
   });
 });

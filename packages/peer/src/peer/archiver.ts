@@ -179,6 +179,7 @@ export class Archiver {
         backoff: ctx.timing.backoff,
         seed: ctx.meshSeed,
         knownPeers: deps.liveness.knownPeers(),
+        candidates: deps.views.registry(),
       });
       if (v.state !== 'done' && v.state !== 'dead' && v.state !== 'cancelled') {
         // Replaying this peer's own log: the write-back that followed is in the log too.

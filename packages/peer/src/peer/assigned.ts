@@ -1,7 +1,9 @@
-// Round 1 of tasks assigned to this peer by their creator (a task batch): no bids and no award,
-// the peer queues them (best first) and starts them as slots and its rate allow, writing each
-// claim with the turn's activity batch. Another peer's assignment is a lease like a claim: when
-// its assignee is no longer seen, round 1 is expired and the task is bid on.
+// Rounds assigned to this peer: round 1 by the task's creator (a task batch), any other round by
+// the registry's rendezvous (scheduler's pickAssignee). No bids and no award: the peer queues them
+// (best first) and starts them once they are eligible (delay, backoff, dependencies) as slots and
+// its rate allow, writing each claim with the turn's activity batch. Another peer's assignment is
+// a lease like a claim: when its assignee is no longer seen, the round is expired and the next
+// round goes to someone else.
 
 import type { TaskSpec, TaskView } from '@agentmesh/scheduler';
 import { AssignedQueue } from './assigned-queue.js';
@@ -13,6 +15,8 @@ import type { Views } from './views.js';
 
 export class Assigned {
   private readonly queue = new AssignedQueue();
+  /** Tasks assigned here that are not eligible yet. */
+  private readonly waiting = new Set<string>();
 
   constructor(
     private readonly ctx: PeerContext,
@@ -31,22 +35,38 @@ export class Assigned {
    * any other task. Ours are queued; another peer's is expired once its assignee is gone.
    */
   consider(pass: Pass, id: string, spec: TaskSpec, v: TaskView): boolean {
-    if (v.state !== 'claimed' || v.round !== 1 || v.assignee === undefined || v.claim) {
+    if (v.state !== 'claimed' || v.assignee === undefined || v.claim) {
       this.queue.delete(id);
+      this.waiting.delete(id);
       return false;
     }
     this.bidding.release(id);
-    if (v.assignee === this.ctx.id) {
-      if (!this.runs.has(id) && !this.runs.outcomePending(id)) this.queue.add(spec);
+    if (v.assignee === this.ctx.id || v.coAssignees.includes(this.ctx.id)) {
+      if (this.runs.has(id) || this.runs.outcomePending(id)) return true;
+      if (pass.now < v.eligibleAt || v.blockedBy.length > 0) {
+        // Not yet (delay, retry backoff, dependencies): looked at again on sweeps.
+        this.queue.delete(id);
+        this.waiting.add(id);
+      } else {
+        this.waiting.delete(id);
+        this.queue.add(spec);
+      }
     } else {
       this.queue.delete(id);
-      if (v.lapsed) pass.expiries.push([id, 1]);
+      this.waiting.delete(id);
+      if (v.lapsed) pass.expiries.push([id, v.round]);
     }
     return true;
   }
 
+  /** Is this task assigned here and waiting to become eligible (a sweep must look at it)? */
+  isWaiting(id: string): boolean {
+    return this.waiting.has(id);
+  }
+
   forget(id: string): void {
     this.queue.delete(id);
+    this.waiting.delete(id);
   }
 
   /** Starts queued tasks while a slot and a token are free. */
@@ -60,17 +80,18 @@ export class Assigned {
       const facts = board.getFacts(id);
       // Changed since it was queued (a release, a cancel): looked at again in the next pass.
       const v = facts ? this.views.derive(id, facts, pass.now, pass.memo) : undefined;
-      if (!facts || !v || v.state !== 'claimed' || v.assignee !== ctx.id || v.claim || this.runs.has(id)) {
+      if (!facts || !v || v.state !== 'claimed' || (v.assignee !== ctx.id && !v.coAssignees.includes(ctx.id)) || v.claim || this.runs.has(id) || pass.now < v.eligibleAt || v.blockedBy.length > 0) {
         this.bidding.returnToken();
         continue;
       }
       ctx.counters.claims++;
-      this.runs.start(id, facts.spec, 1, { score: 0 });
+      this.runs.start(id, facts.spec, v.round, { score: 0 });
     }
   }
 
   /** Drops the queue (the peer stops). */
   clear(): void {
     this.queue.clear();
+    this.waiting.clear();
   }
 }

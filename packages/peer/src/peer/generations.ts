@@ -42,12 +42,17 @@ export interface GenerationsDeps {
   markDirty(id: string): void;
 }
 
+/** The longest a peer waits for the others to move to a new generation before it bids again. */
+const MAX_SETTLE_MS = 10_000;
+
 export class Generations {
   /** Bytes of updates since the generation began (an upper estimate of the encoded document). */
   private genBytes = 0;
   private genStartedAt = 0;
   /** When this peer last moved to a new generation (-Infinity: not since it started). */
   private genEnteredAt = -Infinity;
+  /** Every peer alive has moved to this generation and this peer holds what they carried. */
+  private settled_ = false;
   private lastRolloverCheck = -Infinity;
   private lastMeasured = -Infinity;
   private rolloverDueSince: number | undefined;
@@ -203,6 +208,7 @@ export class Generations {
     const archived: ArchiveRecord[] = [];
     for (const client of Y.decodeStateVector(Y.encodeStateVector(oldDoc)).keys()) this.retiredClients.add(client);
     this.genStartedAt = this.genEnteredAt = now;
+    this.settled_ = false;
     this.pendingGen = undefined;
     this.rolloverDueSince = undefined;
     const snapshot = Y.encodeStateAsUpdate(doc);
@@ -242,12 +248,26 @@ export class Generations {
 
   /**
    * Right after a generation change (or while fetching a later generation) this peer neither bids
-   * nor claims: bids and claims that peers still on the old generation wrote reach it only once
-   * they have moved too, and an award made without them could run a task twice.
+   * nor claims until every peer it sees alive has announced its state in the new generation and
+   * this peer holds all of it: bids and claims peers wrote in the old generation reach the new one
+   * only when they move (they carry what they hold), and an award made before that could run a
+   * task twice. A peer that never moves stops counting once it is no longer seen alive; the wait is
+   * capped (MAX_SETTLE_MS) so a stuck peer cannot stop the mesh.
    */
   settling(now: number): boolean {
     if (this.pendingGen !== undefined) return true;
-    return now - this.genEnteredAt < Math.max(4 * this.ctx.timing.bidWindowMs, 4 * this.deps.sync.maxRtt(), 60);
+    if (this.settled_ || this.genEnteredAt === -Infinity) return false;
+    const since = now - this.genEnteredAt;
+    if (since < Math.max(4 * this.ctx.timing.bidWindowMs, 4 * this.deps.sync.maxRtt(), 60)) return true;
+    if (since < MAX_SETTLE_MS) {
+      for (const p of this.ctx.board().peers()) {
+        if (p.id === this.ctx.id || !this.deps.liveness.isAlive(p.id, now)) continue;
+        const sv = this.deps.sync.stateVectorOf(p.id);
+        if (!sv || !this.deps.sync.holds(sv)) return true;
+      }
+    }
+    this.settled_ = true;
+    return false;
   }
 
   /** Bytes of updates since the generation began (an upper estimate of the encoded document). */
@@ -270,11 +290,13 @@ export class Generations {
     this.toCheck.clear();
     const board = this.ctx.board();
     for (const id of ids) {
-      // Only a task that is back in the live document (its spec is here): facts of a task that
-      // left (a late run, the deletion itself) do not bring it back.
-      if (!board.getSpec(id)) continue;
       const rec = this.deps.archive.get(id);
       if (!rec) continue;
+      // A task back in the live document (its spec is here) gets what the archive knows of it. A
+      // task that left comes back only with facts its archived record lacks (a run another peer
+      // made and this one archived without): then it is decided again with every fact, and leaves
+      // again the same way everywhere. The deletion's own change brings nothing new.
+      if (!board.getSpec(id) && board.factKeysOf(id).every((k) => k in rec.facts)) continue;
       const n = board.restore(rec);
       if (n > 0) {
         this.ctx.log.log('info', 'restored an archived task that came back without its outcome', { task: id, entries: n });

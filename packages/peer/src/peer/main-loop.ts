@@ -257,13 +257,16 @@ export class MainLoop {
     }
     const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? v.assignee : undefined;
     const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
-    this.sweepIndex.note(id, other, other !== undefined && spec.timeoutMs > 0, spec.dependsOn.length > 0 || spec.exclusive === true);
     if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {
       // Another peer's claim of the same round won the award: stop ours.
       runs.abort(id, `claim of round ${runRound} went to ${v.claim.peer}`);
     }
-    if (spec.exclusive && deps.quorum.handle(pass, id, spec, v)) return;
-    if (deps.assigned.consider(pass, id, spec, v)) return;
+    const quorum = spec.exclusive === true && deps.quorum.handle(pass, id, spec, v);
+    const assigned = !quorum && deps.assigned.consider(pass, id, spec, v);
+    // Sweeps look at what time alone can change: another holder's lease, a timeout, dependencies,
+    // quorum votes, and a round assigned here that waits for its delay or backoff.
+    this.sweepIndex.note(id, other, other !== undefined && spec.timeoutMs > 0, spec.dependsOn.length > 0 || spec.exclusive === true || deps.assigned.isWaiting(id));
+    if (quorum || assigned) return;
     if (v.state === 'running' && v.claim) {
       bidding.release(id);
       if (v.claim.peer === ctx.id && !runs.has(id) && !runs.outcomePending(id)) {

@@ -3,8 +3,8 @@
 // runs each task had when the main loop last looked at it (status counts come from those, so a
 // status call does not re-derive the whole board). It emits the 'task' event on state changes.
 
-import { deriveTask, type TaskFacts, type TaskState, type TaskView } from '@agentmesh/scheduler';
-import { boardDeriveContext, factsFromRecord, type Archive } from '@agentmesh/crdt-store';
+import { deriveTask, type RoundCandidate, type TaskFacts, type TaskState, type TaskView } from '@agentmesh/scheduler';
+import { boardDeriveContext, factsFromRecord, type Archive, type TaskBoard } from '@agentmesh/crdt-store';
 import type { PeerContext } from './context.js';
 
 /** States of dependencies derived within one pass (and a guard against dependency cycles). */
@@ -44,9 +44,22 @@ export class Views {
         backoff: t.backoff,
         seed: this.ctx.meshSeed,
         knownPeers: Math.max(1, board.peers().length),
+        candidates: this.candidatesOf(board),
       }),
     );
   }
+
+  /** The registry's peers as round assignment sees them, rebuilt when the registry changes. */
+  private candidatesOf(board: TaskBoard): readonly RoundCandidate[] {
+    const peers = board.peers();
+    const c = this.candidates;
+    if (c && c.board === board && c.count === peers.length && c.version === board.registryVersion) return c.list;
+    const list = peers.map((p) => ({ id: p.id, capacity: p.capacity, capabilities: p.capabilities }));
+    this.candidates = { board, count: peers.length, version: board.registryVersion, list };
+    return list;
+  }
+
+  private candidates: { board: TaskBoard; count: number; version: number; list: RoundCandidate[] } | undefined;
 
   /** Derives a task's view as this replica sees it now. */
   view(id: string, now = this.ctx.clock.now()): TaskView | undefined {
@@ -88,7 +101,13 @@ export class Views {
       backoff: t.backoff,
       seed: this.ctx.meshSeed,
       knownPeers: Math.max(1, board.peers().length),
+      candidates: this.candidatesOf(board),
     });
+  }
+
+  /** The registry's peers as round assignment sees them (archived records derive with them too). */
+  registry(): readonly RoundCandidate[] {
+    return this.candidatesOf(this.ctx.board());
   }
 
   /** Records what the main loop derived for a task; emits 'task' when its state changed. */

@@ -125,6 +125,12 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     return this.pulls.announced.of(peer);
   }
 
+  /** Does the document hold everything of state vector `sv` (every client's clock)? */
+  holds(sv: ReadonlyMap<number, number>): boolean {
+    for (const [client, clock] of sv) if (Y.getState(this.doc.store, client) < clock) return false;
+    return true;
+  }
+
   /** Peers whose full diff this engine applied (or who held nothing new) since start or the last generation change. */
   syncedPeers(): string[] {
     return [...this.syncedWith];
