@@ -26,6 +26,7 @@ const MAGIC = 0xb7;
 
 type ToChild =
   | { kind: 'start'; fanout: Fanout; bootstrap: string[]; index: number }
+  | { kind: 'peers' }
   | { kind: 'run'; at: number; perSender: number; intervalMs: number; size: number; senders: number; deadline: number }
   | { kind: 'exit' };
 
@@ -43,6 +44,8 @@ interface ChildResult {
   gossipSent: number;
   frames: number;
   gossipReceived: number;
+  gossipPublished: number;
+  directFallbacks: number;
 }
 
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -55,6 +58,10 @@ async function child(): Promise<void> {
     if (m.kind === 'exit') {
       await t?.close();
       process.exit(0);
+    }
+    if (m.kind === 'peers') {
+      send({ kind: 'peers', n: t?.connectedPeers().length ?? 0 });
+      return;
     }
     if (m.kind === 'start') {
       t = await createMeshTransport({ privateKey: await generatePeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: m.bootstrap, fanout: m.fanout });
@@ -95,6 +102,8 @@ async function child(): Promise<void> {
           gossipSent: w.gossip.sentBytes - w0.gossip.sentBytes,
           frames: w.sync.receivedMessages - w0.sync.receivedMessages,
           gossipReceived: s.gossipReceived - s0.gossipReceived,
+          gossipPublished: s.gossipPublished - s0.gossipPublished,
+          directFallbacks: s.directFallbacks - s0.directFallbacks,
         };
         send({ kind: 'result', result: r });
       };
@@ -200,6 +209,8 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   duplicatesPerDelivery: number;
+  /** Share of deliveries that gossipsub did not reach and the direct fallback carried. */
+  fallbackShare: number;
 }
 
 async function runOne(fanout: Fanout, n: number, size: number, a: Args): Promise<Row> {
@@ -219,7 +230,21 @@ async function runOne(fanout: Fanout, n: number, size: number, a: Args): Promise
         return next(c, 'ready');
       }),
     );
-    // Warm-up: a full mesh (peer exchange), gossipsub's mesh (heartbeats), direct streams open.
+    // A full mesh first (peer exchange through the bootstrap peer; slow to settle at 15 peers).
+    const meshBy = Date.now() + 90_000;
+    for (;;) {
+      const counts = await Promise.all(
+        kids.map((c) => {
+          const p = next<{ n: number }>(c, 'peers');
+          c.send({ kind: 'peers' });
+          return p.then((m) => m.n);
+        }),
+      );
+      if (counts.every((x) => x === n - 1)) break;
+      if (Date.now() > meshBy) throw new Error(`no full mesh of ${n} after 90 s: ${counts.join(',')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // Warm-up: gossipsub's mesh (heartbeats), direct streams open.
     const perSender = Math.max(1, Math.round((a.rate * a.seconds) / n));
     const intervalMs = (1000 * n) / a.rate;
     const warm = { kind: 'run', at: nowMs() + 3000, perSender: 10, intervalMs: 100, size: 64, senders: n, deadline: nowMs() + 8000 } as const;
@@ -250,6 +275,7 @@ async function runOne(fanout: Fanout, n: number, size: number, a: Args): Promise
       p50Ms: round(percentile(lat, 50), 2),
       p99Ms: round(percentile(lat, 99), 2),
       duplicatesPerDelivery: round(dups / Math.max(1, deliveries), 3),
+      fallbackShare: round(results.reduce((x, r) => x + r.directFallbacks, 0) / Math.max(1, deliveries), 3),
     };
   } finally {
     for (const c of kids) {
@@ -274,11 +300,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  const head = '| fan-out | peers | size B | delivered | msgs/s per receiver | wire B per delivery | stream B per delivery | CPU ms per delivery | p50 ms | p99 ms | dup copies per delivery |';
-  const lines = [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const head = '| fan-out | peers | size B | delivered | msgs/s per receiver | wire B per delivery | stream B per delivery | CPU ms per delivery | p50 ms | p99 ms | dup copies per delivery | sent directly (fallback) |';
+  const lines = [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
     lines.push(
-      `| ${r.fanout} | ${r.peers} | ${r.size} | ${r.deliveries}/${r.expected} | ${r.msgsPerSecPerReceiver} | ${r.wireBytesPerDelivery} | ${r.streamBytesPerDelivery} | ${r.cpuMsPerDelivery} | ${r.p50Ms} | ${r.p99Ms} | ${r.duplicatesPerDelivery} |`,
+      `| ${r.fanout} | ${r.peers} | ${r.size} | ${r.deliveries}/${r.expected} | ${r.msgsPerSecPerReceiver} | ${r.wireBytesPerDelivery} | ${r.streamBytesPerDelivery} | ${r.cpuMsPerDelivery} | ${r.p50Ms} | ${r.p99Ms} | ${r.duplicatesPerDelivery} | ${r.fallbackShare} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -7,8 +7,10 @@
 //   per-message signature (StrictNoSign), so the origin travels in a small header in front of
 //   the bytes (origin peer id and a sequence number), which is also the message id (no hashing:
 //   a duplicate is recognised from its first bytes); publishes go to the topic mesh only.
-// - 'gossipsub-signed': the configuration before issue 11 (signed messages, flood publish),
-//   kept to compare against in the fan-out benchmark.
+// - 'gossipsub-signed': the configuration before issue 11 (signed messages, flood publish,
+//   default peer scores), kept to compare against in the fan-out benchmark. Its scores penalise
+//   more than 10 peers on one IP, so on one machine from 12 peers up gossipsub reaches nobody
+//   and every broadcast goes out on the direct fallback.
 //
 // gossipsub only reaches peers whose subscription it has already learned, which lags a fresh
 // connection, so every connected peer that is not among a publish's recipients gets the message
@@ -65,6 +67,10 @@ export function gossipsubOptions(mode: GossipMode): Partial<GossipsubOpts> {
   return {
     ...common,
     floodPublish: false,
+    // Every member passed pnet and Noise: no penalty for many peers on one address (the default
+    // scores more than 10 peers on one IP so low that gossipsub grafts none of them, which on one
+    // machine left the topic mesh empty from 12 peers up and every broadcast on the fallback).
+    scoreParams: { IPColocationFactorWeight: 0 },
     globalSignaturePolicy: 'StrictNoSign',
     msgIdFn: (msg) => msg.data.subarray(0, headerLength(msg.data)),
     fastMsgIdFn: (rpc) => latin1(rpc.data ? rpc.data.subarray(0, headerLength(rpc.data)) : new Uint8Array(0)),
