@@ -116,4 +116,11 @@ export function debugDump(peers: Peer[]): void {
     const sv = JSON.stringify([...Y.decodeStateVector(Y.encodeStateVector(p.document.doc))]);
     process.stderr.write(`${p.id} gen ${p.status().generation.name} fp ${replicaFingerprint(p.document.doc).slice(0, 40)} tasks ${p.document.board.taskCount} entries ${p.document.board.entryCount()} sv ${sv}\n`);
   }
+  // Task ids not held by every replica's board.
+  const held = peers.map((p) => new Set(p.document.board.taskIds()));
+  const all = new Set(held.flatMap((h) => [...h]));
+  for (const id of all) {
+    const on = peers.filter((_, i) => held[i]!.has(id)).map((p) => p.id);
+    if (on.length !== peers.length) process.stderr.write(`task ${id} only on ${on.join(',')}\n`);
+  }
 }

@@ -6,7 +6,7 @@
 
 import { createRng, quorumOf } from '@agentmesh/scheduler';
 import { MemoryArchive, MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
-import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
+import { Peer, idForKey, silentLogger, type Logger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
 import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
 import { CALM, SimNetwork } from './network.js';
 import { planFaults } from './faults.js';
@@ -186,7 +186,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       seed: seed * 1000 + node.index * 37 + node.incarnation,
       meshSeed: seed,
       timing: SIM_TIMING,
-      logger: silentLogger,
+      logger: debugLogger(node.id, () => sched.time) ?? silentLogger,
       archive: node.archive,
       rollover: SIM_ROLLOVER,
     });
@@ -195,6 +195,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     peer.on('data-write', (e) => node.pendingData.push([e.seq, `${e.namespace}/${e.key}`]));
     const incarnation = node.incarnation;
     peer.on('run-start', (e) => {
+      if (process.env.SIM_DEBUG_TASK === e.id) process.stderr.write(`t=${sched.time} ${node.id} run-start round ${e.round}\n`);
       ledger.start(node.id, incarnation, e.id, e.round, sched.time);
       if (!exclusiveIds.has(e.id)) return;
       exclusiveRuns++;
@@ -394,5 +395,20 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     messages: { ...net.stats },
     problems,
     ok,
+  };
+}
+
+/**
+ * With SIM_DEBUG_TASK=<id>, a peer's log lines that name the task (or a generation change) go to
+ * stderr with the simulated time: how one task went, from one seed.
+ */
+function debugLogger(id: string, now: () => number): Logger | undefined {
+  const task = process.env.SIM_DEBUG_TASK;
+  if (!task) return undefined;
+  return {
+    log: (level, msg, fields) => {
+      const text = JSON.stringify(fields ?? {});
+      if (text.includes(task) || /generation/.test(msg)) process.stderr.write(`t=${now()} ${id} ${level} ${msg} ${text}\n`);
+    },
   };
 }

@@ -143,7 +143,6 @@ export class MainLoop {
     const now = this.ctx.clock.now();
     if (!this.ctx.quiet() && now - this.lastBeat >= this.ctx.timing.heartbeatMs) this.heartbeat();
     this.deps.quorum.fence(now);
-    this.deps.generations.restoreFromArchive();
     this.process();
     this.deps.archiver.maybeArchive(now);
     this.deps.generations.maybeRollover(now);
@@ -170,6 +169,9 @@ export class MainLoop {
   private processOnce(): void {
     const { ctx, deps } = this;
     const now = ctx.clock.now();
+    // A task back from the archive gets its archived facts before anything looks at it: else its
+    // assignee could start a round it already ran.
+    deps.generations.restoreFromArchive();
     if (!this.caughtUp && (deps.sync.hasSynced() || now - this.startedAt >= ctx.timing.catchUpMs)) {
       this.caughtUp = true;
       ctx.log.log('debug', 'caught up', { with: deps.sync.syncedPeers(), afterMs: now - this.startedAt });

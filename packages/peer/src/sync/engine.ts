@@ -66,7 +66,10 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   private appliedSome = false;
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
     if (!this.running) return;
-    this.recent.record(update, tr.beforeState);
+    // Replays of this peer's own log are not recorded: a log record may hold one half of a split
+    // remote update (see applyRemote), and a ring answer must never carry half of one.
+    if (origin === STORAGE_ORIGIN) this.recent.clear();
+    else this.recent.record(update, tr.beforeState);
     if (origin instanceof MeshOrigin) {
       if (origin === this.applying) this.appliedSome = true;
       return;
@@ -414,17 +417,27 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
    */
   applyRemote(from: string, update: Uint8Array): boolean {
     const origin = new MeshOrigin(from);
+    const store = this.doc.store;
+    const pendingBefore = store.pendingStructs !== null || store.pendingDs !== null;
     this.applying = origin;
     this.appliedSome = false;
     try {
       Y.applyUpdate(this.doc, update, origin);
     } catch (e) {
       const text = (e as Error).message || String(e);
+      this.recent.clear();
       this.reject(from, this.appliedSome ? `update failed part way (its well-formed part stays applied): ${text}` : `malformed update: ${text}`);
       return false;
     } finally {
       this.applying = undefined;
     }
+    // An update whose structs wait for missing ones (pending) is split by Yjs: its deletions are
+    // applied (and emitted) now, its structs in the later transaction that fills the gap. A ring
+    // answer starting between the two halves would hand a peer the structs without the deletions,
+    // and it would never learn of them (it then holds every clock). So the ring forgets everything
+    // up to the end of such an episode; until it refills, pulls get whole-document answers (they
+    // include the deletions and the pending parts).
+    if (pendingBefore || store.pendingStructs !== null || store.pendingDs !== null) this.recent.clear();
     // Yjs integrates each client's updates in order: after a lost message everything later from
     // that client waits as "pending". Ask the sender for a diff now instead of at the next
     // anti-entropy round, so one drop does not hide a peer's bids and claims for a whole period.

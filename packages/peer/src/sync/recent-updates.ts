@@ -7,6 +7,8 @@
 // everything it lacks. Deletions older than the ring are not repeated: like the answer that sends
 // nothing to a peer holding every clock of ours, this relies on the board never deleting without
 // inserting in the same transaction, so a peer that holds an insertion holds its deletions too.
+// Yjs splits a remote update whose structs wait for missing ones (deletions now, structs later):
+// the engine empties the ring around such an episode, so no answer starts between the halves.
 
 import * as Y from 'yjs';
 import { covers, type StateVector } from './state-vectors.js';
