@@ -140,9 +140,12 @@ export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
  * batch with a task that stays is kept whole), and activity batches that name no task that stays.
  * Returns how many entries were deleted. @internal
  */
-export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>): number {
+export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>, archived: (id: string) => boolean = () => false): number {
   const t = board.tasks;
-  const gone = (id: string) => ids.has(id) || !t.specs.has(id);
+  // A task this replica does not hold is gone only if it was archived here: else it may be a task
+  // whose spec has not arrived yet, and deleting an activity batch naming it would take its
+  // claims and outcomes away (its runner would run it again).
+  const gone = (id: string) => ids.has(id) || (!t.specs.has(id) && archived(id));
   const segs = new Set<string>();
   const acts = new Set<string>();
   const singles: string[] = [];

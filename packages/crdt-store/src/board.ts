@@ -291,11 +291,12 @@ export class TaskBoard {
   /**
    * Deletes the live entries of these tasks (they leave the live document for the archives): every
    * replica, this one included, then reports them in a change's `removed` records. A task batch
-   * goes only with all its tasks, an activity batch only when it names no task that stays.
+   * goes only with all its tasks, an activity batch only when it names no task that stays (a task
+   * not held here stays unless `archived` says it was archived here).
    * Returns the number of entries deleted (the tombstones left in the document).
    */
-  deleteTasks(ids: ReadonlySet<string>): number {
-    return copy.deleteTasks(this.parts(), ids);
+  deleteTasks(ids: ReadonlySet<string>, archived?: (id: string) => boolean): number {
+    return copy.deleteTasks(this.parts(), ids, archived);
   }
 
   /** Live task entries in the document (single tasks, facts, task batches, activity batches). */

@@ -193,7 +193,10 @@ export function parsePeerInfo(x: unknown, expectedId: string): Parsed<PeerInfo> 
   if (!isFiniteNumber(x.capacity) || x.capacity <= 0) return bad('capacity must be a positive number');
   if (!isNonNegInt(x.concurrency) || x.concurrency < 1) return bad('concurrency must be a positive integer');
   if (!isFiniteNumber(x.startedAt)) return bad('startedAt is not a number');
-  return ok({ id: x.id, name: x.name, capabilities: x.capabilities, capacity: x.capacity, concurrency: x.concurrency, startedAt: x.startedAt });
+  if (x.joinedAt !== undefined && !isFiniteNumber(x.joinedAt)) return bad('joinedAt is not a number');
+  const info: PeerInfo = { id: x.id, name: x.name, capabilities: x.capabilities, capacity: x.capacity, concurrency: x.concurrency, startedAt: x.startedAt };
+  if (x.joinedAt !== undefined) info.joinedAt = x.joinedAt;
+  return ok(info);
 }
 
 /** A heartbeat: overwritten by its peer every few hundred ms. Liveness and load, nothing else. */

@@ -186,6 +186,21 @@ describe('TaskBoard with batches', () => {
     expect(bb.taskCount).toBe(0);
   });
 
+  it('deleting tasks keeps an activity batch that names a task this replica has not received (its outcome would be lost)', () => {
+    const board = new TaskBoard(new Y.Doc(), { now: () => 1 });
+    board.putTaskBatch('s1', batch('s1', 1, () => 'p2'));
+    // s2.0's batch has not arrived here; the activity batch of its runner names both tasks.
+    board.putActivity('a1', { peer: 'p2', records: [{ kind: 'done', task: 's1.0', round: 1, at: 10, ms: 1, result: 1 }, { kind: 'done', task: 's2.0', round: 1, at: 11, ms: 1, result: 2 }] });
+    board.deleteTasks(new Set(['s1.0']));
+    expect(board.taskCount).toBe(0);
+    expect(board.factKeysOf('s2.0')).toEqual(['s2.0/done/1/p2']);
+    // once s2.0 is known to have been archived here, the batch goes with the next deletion
+    board.putTaskBatch('s3', batch('s3', 1, () => 'p2'));
+    board.putActivity('a2', { peer: 'p2', records: [{ kind: 'done', task: 's3.0', round: 1, at: 12, ms: 1, result: 3 }, { kind: 'done', task: 's2.0', round: 1, at: 11, ms: 1, result: 2 }] });
+    board.deleteTasks(new Set(['s3.0']), (id) => id === 's2.0');
+    expect(board.entryCount()).toBe(1);
+  });
+
   it('a generation copy keeps batch tasks as single entries and archives dropped ones with their facts', () => {
     const { ba } = pair();
     ba.putTaskBatch('s1', batch('s1', 2, () => 'p2'));

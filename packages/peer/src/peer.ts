@@ -199,13 +199,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.durability.hook();
     this.loop.watch(board);
     board.initMeta();
+    // A restarted peer keeps the time it first joined (round assignment from the registry counts from it).
+    const previous = board.peer(this.id);
+    const startedAt = this.clock.now();
     board.registerPeer({
       id: this.id,
       name: this.name,
       capabilities: this.capabilities,
       capacity: this.capacity,
       concurrency: this.concurrency,
-      startedAt: this.clock.now(),
+      startedAt,
+      joinedAt: previous ? (previous.joinedAt ?? previous.startedAt) : startedAt,
     });
     const now = this.clock.now();
     this.loop.start(now);

@@ -8,9 +8,10 @@
 import { compareBids, rankBids, selectWinner } from './award.js';
 import { retryDelay, hasAttemptsLeft, type BackoffPolicy } from './backoff.js';
 import { leaseLapsed, type LeasePolicy } from './lease.js';
-import { rendezvousScore } from './rendezvous.js';
-import { canRun } from './strategies.js';
-import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskSpec, TaskState, Vote } from './types.js';
+import { pickAssignee, type RoundCandidate } from './round-assignment.js';
+import type { Bid, Claim, RunDone, RunFailed, TaskFacts, TaskState, Vote } from './types.js';
+
+export { pickAssignee, REGISTRY_SETTLE_MS, type RoundCandidate } from './round-assignment.js';
 
 /** Lease expiries (holder died or hung) a task may suffer before it is dead, on top of failures. */
 export const MAX_LEASE_EXPIRIES = 10;
@@ -39,40 +40,6 @@ export interface DeriveContext {
    * the round after a failed run, or round 1 of a single task entry. Without them such rounds are bid on.
    */
   candidates?: readonly RoundCandidate[];
-}
-
-/** A peer of the registry as round assignment sees it. */
-export interface RoundCandidate {
-  id: string;
-  capacity: number;
-  capabilities: readonly string[];
-}
-
-/**
- * The assignee of a round no batch assigned: the capacity-weighted rendezvous winner among the
- * registry's peers that can run the task, leaving out the peers that held an earlier round of it
- * (it failed or lapsed with them) while any other is left. A pure function of the document.
- */
-export function pickAssignee(spec: Pick<TaskSpec, 'id' | 'type' | 'requires'>, round: number, candidates: readonly RoundCandidate[], excluded: ReadonlySet<string>): string | undefined {
-  let best: string | undefined;
-  let bestScore = Infinity;
-  let fallback: string | undefined;
-  let fallbackScore = Infinity;
-  const better = (s: number, id: string, bs: number, bid: string | undefined) => s < bs || (s === bs && bid !== undefined && id < bid);
-  for (const c of candidates) {
-    if (!canRun(spec, c.capabilities)) continue;
-    const score = rendezvousScore(spec.id, round, c.id, c.capacity);
-    if (score === Infinity) continue;
-    if (better(score, c.id, fallbackScore, fallback)) {
-      fallback = c.id;
-      fallbackScore = score;
-    }
-    if (!excluded.has(c.id) && better(score, c.id, bestScore, best)) {
-      best = c.id;
-      bestScore = score;
-    }
-  }
-  return best ?? fallback;
 }
 
 /** Votes an exclusive claim needs: a strict majority of the known peers. */
@@ -198,7 +165,7 @@ function deriveSimple(facts: TaskFacts, ctx: DeriveContext): TaskView | undefine
   if ((facts.retries?.length ?? 0) > 0 || (facts.votes?.length ?? 0) > 0) return undefined;
   if ((facts.coAssignees?.length ?? 0) > 0) return undefined;
   if (facts.assignee === undefined && (facts.claims.length > 0 || facts.dones.length > 0)) return undefined;
-  const assignee = facts.assignee ?? (ctx.candidates ? pickAssignee(spec, 1, ctx.candidates, new Set()) : undefined);
+  const assignee = facts.assignee ?? (ctx.candidates ? pickAssignee(spec, 1, ctx.candidates, new Set(), spec.createdAt) : undefined);
   let claim: Claim | undefined;
   for (const c of facts.claims) {
     if (c.round !== 1) return undefined;
@@ -292,7 +259,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
         const holder = roundInfo(k).canonical?.peer ?? assigneeFor(k);
         if (holder !== undefined) excluded.add(holder);
       }
-      a = pickAssignee(spec, r, ctx.candidates, excluded);
+      a = pickAssignee(spec, r, ctx.candidates, excluded, r === 1 ? spec.createdAt : roundInfo(r - 1).failOfCanonical!.at);
     }
     assignees.set(r, a);
     return a;

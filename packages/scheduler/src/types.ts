@@ -164,6 +164,12 @@ export interface PeerInfo {
   /** Tasks it runs at once. */
   concurrency: number;
   startedAt: number;
+  /**
+   * When this peer first registered (its clock), kept across restarts: rounds are assigned from the
+   * registry only to peers that joined well before the round opened (REGISTRY_SETTLE_MS), so every
+   * replica holds their entries. Entries written before this field existed count from startedAt.
+   */
+  joinedAt?: number;
 }
 
 /** What a bidder knows of itself when it computes a bid. */

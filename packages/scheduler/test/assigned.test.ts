@@ -3,7 +3,7 @@
 // (an expiry of round 1) opens round 2 to bidding as usual; a round after a failed run is assigned from the registry.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DEFAULT_BACKOFF, DEFAULT_LEASE, deriveTask, canonicalResult, type DeriveContext, type TaskFacts, type TaskSpec } from '../src/index.js';
+import { DEFAULT_BACKOFF, DEFAULT_LEASE, REGISTRY_SETTLE_MS, deriveTask, canonicalResult, type DeriveContext, type TaskFacts, type TaskSpec } from '../src/index.js';
 
 const spec = (over: Partial<TaskSpec> = {}): TaskSpec => ({
   id: 't1', type: 'work', payload: null, priority: 0, requires: [], prefers: [], dependsOn: [], maxAttempts: 3,
@@ -107,9 +107,9 @@ describe('an assigned round 1', () => {
 
 describe('rounds assigned from the registry', () => {
   const candidates = [
-    { id: 'a', capacity: 10, capabilities: ['work'] },
-    { id: 'b', capacity: 10, capabilities: ['work'] },
-    { id: 'c', capacity: 10, capabilities: ['other'] },
+    { id: 'a', capacity: 10, capabilities: ['work'], joinedAt: -10_000 },
+    { id: 'b', capacity: 10, capabilities: ['work'], joinedAt: -10_000 },
+    { id: 'c', capacity: 10, capabilities: ['other'], joinedAt: -10_000 },
   ];
   const unassigned = (over: Partial<TaskFacts> = {}): TaskFacts => ({ spec: spec(), bids: [], claims: [], dones: [], fails: [], expiries: [], ...over });
 
@@ -120,6 +120,21 @@ describe('rounds assigned from the registry', () => {
     expect(deriveTask(unassigned(), ctx({ candidates: [...candidates].reverse() })).assignee).toBe(v.assignee);
     // without the registry, round 1 is bid on as before
     expect(deriveTask(unassigned(), ctx()).state).toBe('pending');
+  });
+
+  it('only peers that joined REGISTRY_SETTLE_MS before the round opened are assigned it (else it is bid on)', () => {
+    const v = deriveTask(unassigned(), ctx({ candidates }));
+    const late = candidates.map((c) => (c.id === v.assignee ? { ...c, joinedAt: -REGISTRY_SETTLE_MS + 1 } : c));
+    const w = deriveTask(unassigned(), ctx({ candidates: late }));
+    expect(w.assignee).toBeDefined();
+    expect(w.assignee).not.toBe(v.assignee);
+    const allLate = candidates.map((c) => ({ ...c, joinedAt: 0 }));
+    const x = deriveTask(unassigned(), ctx({ candidates: allLate }));
+    expect(x.assignee).toBeUndefined();
+    expect(x.state).toBe('pending');
+    // a retry round counts from the failed run's time
+    const retried = facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: REGISTRY_SETTLE_MS }] });
+    expect(deriveTask(retried, ctx({ candidates: allLate })).assignee).toBe('b');
   });
 
   it('a retry round goes to another peer than the one that failed, and only its claim counts', () => {

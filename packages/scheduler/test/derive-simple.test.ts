@@ -33,7 +33,7 @@ describe('deriveTask on simple tasks', () => {
           expiries: [],
           ...(x.assignee === undefined ? {} : { assignee: x.assignee }),
         };
-        const ctx: DeriveContext = { now: x.now, taskSeenAt: x.taskSeenAt, seenAt: (_k, _r, p) => p.charCodeAt(0), lastSeen: () => x.lastSeen, depState: () => undefined, lease: DEFAULT_LEASE, backoff: DEFAULT_BACKOFF, seed: 3, knownPeers: 3, ...(x.registry ? { candidates: peers.map((id, i) => ({ id, capacity: 5 + i, capabilities: ['w'] })) } : {}) };
+        const ctx: DeriveContext = { now: x.now, taskSeenAt: x.taskSeenAt, seenAt: (_k, _r, p) => p.charCodeAt(0), lastSeen: () => x.lastSeen, depState: () => undefined, lease: DEFAULT_LEASE, backoff: DEFAULT_BACKOFF, seed: 3, knownPeers: 3, ...(x.registry ? { candidates: peers.map((id, i) => ({ id, capacity: 5 + i, capabilities: ['w'], joinedAt: -1e9 })) } : {}) };
         expect(deriveTask(facts, ctx)).toEqual(deriveGeneral(facts, ctx));
       }),
       { numRuns: 3000 },

@@ -6,13 +6,14 @@
 
 import { createRng, quorumOf } from '@agentmesh/scheduler';
 import { MemoryArchive, MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
-import { Peer, idForKey, silentLogger, type Logger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
+import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
 import { VirtualScheduler, drainMicrotasks } from './scheduler.js';
 import { CALM, SimNetwork } from './network.js';
 import { planFaults } from './faults.js';
 import { defaultHealBudget } from './heal-budget.js';
 import { simAgents, expectedResult, type WorkPayload } from './agents.js';
 import { checkRun, debugDump, type CheckReport } from './checks.js';
+import { debugLogger, watchTask } from './debug-task.js';
 import { Reachability } from './reachability.js';
 import { RunLedger, describeDuplicate, type DuplicateCauses, type UnjustifiedKinds } from './duplicates.js';
 
@@ -192,6 +193,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     });
     node.peer = peer;
     node.pendingData = [];
+    watchTask(peer, node.id, () => sched.time);
     peer.on('data-write', (e) => node.pendingData.push([e.seq, `${e.namespace}/${e.key}`]));
     const incarnation = node.incarnation;
     peer.on('run-start', (e) => {
@@ -395,20 +397,5 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     messages: { ...net.stats },
     problems,
     ok,
-  };
-}
-
-/**
- * With SIM_DEBUG_TASK=<id>, a peer's log lines that name the task (or a generation change) go to
- * stderr with the simulated time: how one task went, from one seed.
- */
-function debugLogger(id: string, now: () => number): Logger | undefined {
-  const task = process.env.SIM_DEBUG_TASK;
-  if (!task) return undefined;
-  return {
-    log: (level, msg, fields) => {
-      const text = JSON.stringify(fields ?? {});
-      if (text.includes(task) || /generation/.test(msg)) process.stderr.write(`t=${now()} ${id} ${level} ${msg} ${text}\n`);
-    },
   };
 }

@@ -146,7 +146,7 @@ export class Archiver {
     }
     for (const key of this.dueSince.keys()) if (!seen.has(key)) this.dueSince.delete(key);
     if (go.size === 0) return;
-    const n = board.deleteTasks(go);
+    const n = board.deleteTasks(go, (id) => deps.archive.mightHave(id) && deps.archive.get(id) !== undefined);
     if (n > 0) ctx.log.log('debug', 'archived finished tasks', { tasks: go.size, entries: n });
   }
 

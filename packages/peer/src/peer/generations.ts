@@ -231,7 +231,7 @@ export class Generations {
         gone.add(id);
       } else this.toCheck.add(id);
     }
-    if (gone.size > 0) board.deleteTasks(gone);
+    if (gone.size > 0) board.deleteTasks(gone, (id) => deps.archive.mightHave(id) && deps.archive.get(id) !== undefined);
     ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
     ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
     // The archive is durable before the log that still holds the archived tasks is compacted away.

@@ -54,7 +54,7 @@ export class Views {
     const peers = board.peers();
     const c = this.candidates;
     if (c && c.board === board && c.count === peers.length && c.version === board.registryVersion) return c.list;
-    const list = peers.map((p) => ({ id: p.id, capacity: p.capacity, capabilities: p.capabilities }));
+    const list = peers.map((p) => ({ id: p.id, capacity: p.capacity, capabilities: p.capabilities, joinedAt: p.joinedAt ?? p.startedAt }));
     this.candidates = { board, count: peers.length, version: board.registryVersion, list };
     return list;
   }
