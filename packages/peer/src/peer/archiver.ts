@@ -5,6 +5,7 @@
 // archive. A task batch leaves only with all its tasks. A deletion leaves a small tombstone in the
 // document; a new generation (generations.ts) clears those now and then.
 
+import * as Y from 'yjs';
 import { deriveTask, finishedAt, selectArchivable, unitHash, type FinishedTask, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
 import { factsFromRecord, type Archive, type ArchiveRecord, type TaskRecord } from '@agentmesh/crdt-store';
 import type { Presence } from './presence.js';
@@ -39,10 +40,13 @@ export interface ArchiverDeps {
  * partition archiving their own runs of one task would never compare them, and a peer that
  * crashed before its disk had a fact would come back without it). A peer away longer than
  * `forgetAfterMs` (a dead one) is no longer waited for; a known peer this one has not heard from
- * since it started is waited for too (up to the same bound).
+ * since it started is waited for too (up to the same bound). And this replica must hold everything
+ * each of them has on disk: else it may lack a run another peer made of a task it sees finished
+ * (a dropped message), and would archive an outcome the others decide differently.
  */
 export function stableTasks(ctx: PeerContext, presence: Presence, generation: string, ids: Iterable<string>, now: number, startedAt: number, forgetAfterMs: number): Set<string> {
   const board = ctx.board();
+  const local = Y.decodeStateVector(Y.encodeStateVector(board.doc));
   const svs: ReadonlyMap<number, number>[] = [];
   for (const p of board.peers()) {
     if (p.id === ctx.id) continue;
@@ -50,6 +54,7 @@ export function stableTasks(ctx: PeerContext, presence: Presence, generation: st
     if (now - heard > forgetAfterMs) continue;
     const sv = presence.durableOf(p.id, generation);
     if (!sv) return new Set();
+    for (const [client, clock] of sv) if ((local.get(client) ?? 0) < clock) return new Set();
     svs.push(sv);
   }
   const out = new Set<string>();
