@@ -49,6 +49,8 @@ describe.skipIf(why !== undefined)(`slow, lossy, cut and stalled links between p
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   const everyone = () => peers.map((p) => p.name);
+  /** How often `p`'s transport logged losing its connection to `q` (debug log). */
+  const disconnects = (p: NetPeer, q: NetPeer) => p.log.filter((l) => l.includes('"peer disconnected"') && l.includes(q.id)).length;
 
   it('a slow (60 +- 30 ms each way) and lossy (3 % of packets) network: every task done once, the same board everywhere', async () => {
     await withLogs('delay-loss', () => peers, async () => {
@@ -106,6 +108,7 @@ describe.skipIf(why !== undefined)(`slow, lossy, cut and stalled links between p
       for (const p of peers) await ledger.submit(p, { type: 'sleep', payload: { ms: 1500 }, count: 20 });
       await until('tasks running', async () => (await b.status()).tasks.running! > 0);
       await ledger.exposeInFlight(peers);
+      const disconnectsBefore = disconnects(a, b);
       const t0 = Date.now();
       // B's links, both ways: connections to B through B's proxy, B's connections through the others'.
       await proxies[1]!.set({ stall: true });
@@ -116,13 +119,16 @@ describe.skipIf(why !== undefined)(`slow, lossy, cut and stalled links between p
       const alone = await ledger.submit(b, { type: 'echo', payload: { side: 'B' }, count: 10 });
       await until('both sides finish their own tasks', async () =>
         (await d.tasks(others)).every((t) => t.state === 'done') && (await b.tasks(alone)).every((t) => t.state === 'done'));
+      // Long enough for the transports to give up on the silent connections (libp2p's connection
+      // monitor), not only the peers' presence: B must then come back on new connections.
+      const dropped = await until('A drops its silent connection to B', async () => disconnects(a, b) > disconnectsBefore && Date.now() - t0, 60_000);
       const stalledMs = Date.now() - t0;
       await proxies[1]!.set({ stall: false });
       await Promise.all([0, 2, 3].map((i) => proxies[i]!.set({ stallFrom: [] })));
       const t1 = Date.now();
       const rejoinMs = await waitAlive(peers, everyone, 'B back in the mesh after the stall', 90_000);
       const closing = await closeScenario(peers, ledger);
-      summary('stall', { meshMs, giveUpMs, bGivesUpMs: giveUpMs + aloneMs, stalledMs, rejoinMs, convergeMs: Date.now() - t1, duplicateRuns: closing.report.duplicateRuns, exposed: ledger.exposed.size, tasks: ledger.ids.length });
+      summary('stall', { meshMs, giveUpMs, bGivesUpMs: giveUpMs + aloneMs, connectionDroppedMs: dropped, stalledMs, rejoinMs, convergeMs: Date.now() - t1, duplicateRuns: closing.report.duplicateRuns, exposed: ledger.exposed.size, tasks: ledger.ids.length });
     });
   }, 240_000);
 });

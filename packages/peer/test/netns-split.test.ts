@@ -63,13 +63,22 @@ describe.skipIf(noNs !== undefined)(`network splits between peer processes in na
     // Both sides keep taking work; neither knows the other's.
     const left = await ledger.submit(a, { type: 'echo', payload: { side: 'left' }, count: 20 });
     const right = await ledger.submit(d, { type: 'echo', payload: { side: 'right' }, count: 20 });
+    // Exclusive tasks run only with a quorum (3 of the 5): on the left, not on the right.
+    const leftExclusive = await ledger.submit(a, { type: 'echo', payload: { exclusive: 'left' }, count: 5, exclusive: true });
+    const rightExclusive = await ledger.submit(d, { type: 'echo', payload: { exclusive: 'right' }, count: 5, exclusive: true });
     for (const p of peers) {
-      const mine = LEFT.includes(p.index) ? left : right;
+      const mine = LEFT.includes(p.index) ? [...left, ...leftExclusive] : right;
       await until(`${p.name} finishes its side's tasks`, async () => (await p.tasks(mine)).every((t) => t.state === 'done'));
     }
     expect((await a.tasks(right)).every((t) => t.state === 'unknown')).toBe(true);
     expect((await d.tasks(left)).every((t) => t.state === 'unknown')).toBe(true);
     if (Date.now() - t0 < holdMs) await new Promise((r) => setTimeout(r, holdMs - (Date.now() - t0)));
+    // The minority side never ran its exclusive tasks (claimed at most, waiting for a quorum of
+    // votes): they run after the heal.
+    for (const p of [d, e]) {
+      for (const t of await p.tasks(rightExclusive)) expect(['pending', 'claimed'], `${p.name} ${t.id}`).toContain(t.state);
+      expect(p.log.filter((l) => rightExclusive.some((id) => l.includes(`"id":"${id}","state":"running"`)))).toEqual([]);
+    }
     const splitMs = Date.now() - t0;
     await heal();
     const t1 = Date.now();

@@ -81,8 +81,12 @@ export async function checkRun(peers: NetPeer[], expected: Map<string, unknown>,
     }
   }
   // Duplicate runs, per task, from every replica (they must agree once converged).
-  for (const id of ids) {
-    const full: TaskRow[] = await Promise.all(peers.map((p) => p.task(id)));
+  const fulls: TaskRow[][] = [];
+  for (let i = 0; i < ids.length; i += 16) {
+    fulls.push(...(await Promise.all(ids.slice(i, i + 16).map((id) => Promise.all(peers.map((p) => p.task(id)))))));
+  }
+  for (const [k, id] of ids.entries()) {
+    const full = fulls[k]!;
     const dups = full.map((t) => t.duplicates ?? 0);
     if (dups.some((d) => d !== dups[0])) note(`task ${id}: replicas count different duplicate runs ${dups.join('/')}`);
     const d = Math.max(...dups);

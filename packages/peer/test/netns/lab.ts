@@ -37,6 +37,7 @@ export interface LabNode {
 
 /** Why namespaces cannot be used here, or undefined when they can. */
 export function namespacesUnavailable(): string | undefined {
+  if (process.env.AGENTMESH_NETNS === 'skip') return 'AGENTMESH_NETNS=skip is set';
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return 'needs root (ip netns add)';
   if (!existsSync('/usr/sbin/ip') && !existsSync('/sbin/ip') && !existsSync('/usr/bin/ip')) return 'needs iproute2 (the ip command)';

@@ -17,7 +17,7 @@ export class Ledger {
   readonly exposed = new Set<string>();
 
   /** Submits through `p`; every id it acknowledges is expected to end done with the right result. */
-  async submit(p: NetPeer, task: { type: 'sleep' | 'echo'; payload: unknown; count?: number }): Promise<string[]> {
+  async submit(p: NetPeer, task: { type: 'sleep' | 'echo'; payload: unknown; count?: number; exclusive?: boolean }): Promise<string[]> {
     const ids = await p.submit(task);
     const result = task.type === 'sleep' ? { slept: (task.payload as { ms: number }).ms } : task.payload;
     for (const id of ids) this.expected.set(id, result);
