@@ -19,6 +19,11 @@ import { Ledger, closeScenario, summary, withLogs } from './netns/scenario.js';
 const FILE = 'netns-split.test.ts';
 const noNs = skipNamespaces(FILE);
 const noIpt = skipIptables(FILE, noNs);
+// A protocol bug these tests found (see the test): skipped unless NETNS_KNOWN_BUGS=1, loudly.
+const knownBugs = process.env.NETNS_KNOWN_BUGS === '1';
+if (!noNs && !knownBugs) {
+  process.stderr.write(`\n!! ${FILE}: KNOWN BUG scenario SKIPPED (a split longer than the redial window never heals once the bootstrap peer is gone); NETNS_KNOWN_BUGS=1 runs it\n\n`);
+}
 const LEFT = [0, 1, 2];
 const RIGHT = [3, 4];
 
@@ -96,7 +101,7 @@ describe.skipIf(noNs !== undefined)(`network splits between peer processes in na
     });
   }
 
-  it('split by taking the trunk down for 35 s (past the 30 s redial window), heal by bringing it up: both sides work, then agree', async () => {
+  it('split by taking the trunk down for 35 s, heal by bringing it up: both sides work, then agree', async () => {
     await withLogs('trunk-split', () => peers, () =>
       splitAndHeal('trunk-split', () => lab!.trunk(false), () => lab!.trunk(true), 35_000),
     );
@@ -107,4 +112,29 @@ describe.skipIf(noNs !== undefined)(`network splits between peer processes in na
       splitAndHeal('one-way-split', () => dropFrom(lab!, LEFT, RIGHT), () => clearDrops(lab!, RIGHT)),
     );
   }, 240_000);
+
+  // KNOWN BUG (found by this test, for the lead: packages/peer/src/net/connections.ts). A peer
+  // redials its bootstrap peers forever but a peer it lost only for LOST_REDIAL_MS (30 s) after
+  // libp2p dropped the connection (which takes ~13-15 s for a silent link: the connection
+  // monitor's ping). Once the bootstrap peer is gone, two sides split for longer than ~45 s
+  // never dial each other again, though each knows the other's address: the split outlives the
+  // network fault forever. (The same when the bootstrap peer itself changed address during an
+  // outage that long: nobody can dial it, and it stopped dialling the others.)
+  it.skipIf(!knownBugs)('KNOWN BUG: with the bootstrap peer gone, a split longer than the redial window heals once the network does', async () => {
+    await withLogs('split-without-bootstrap', () => peers, async () => {
+      peers = await startMesh(lab!, join(base, 'no-bootstrap'));
+      const [a, b, , d] = peers as [NetPeer, NetPeer, NetPeer, NetPeer, NetPeer];
+      await waitAlive(peers, everyone, 'a full mesh of 5');
+      const rest = peers.slice(1);
+      expect(await a.stop()).toBe(0);
+      await lab!.trunk(false);
+      await waitAlive(rest, (p) => side(p).filter((n) => n !== 'A'), 'each side sees only itself alive');
+      await new Promise((r) => setTimeout(r, 50_000));
+      await lab!.trunk(true);
+      const rejoinMs = await waitAlive(rest, () => rest.map((p) => p.name), 'B, C, D and E together again after the heal', 30_000);
+      const ids = await b.submit({ type: 'echo', payload: { after: 'heal' }, count: 10 });
+      await until('D sees the tasks B submitted after the heal', async () => (await d.tasks(ids)).every((t) => t.state === 'done'));
+      summary('split-without-bootstrap', { rejoinMs });
+    });
+  }, 180_000);
 });
