@@ -14,7 +14,9 @@
 
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -123,6 +125,49 @@ export async function sweepStale(): Promise<string[]> {
   return removed;
 }
 
+const lockOf = (net: number) => join(tmpdir(), `amt-mgmt-10.213.${net}.lock`);
+
+/**
+ * Claims a management subnet 10.213.<net>.0/24 for one lab. Test files run in parallel workers,
+ * so the claim is a lock file created exclusively (a dead owner's lock is taken over), and a
+ * subnet already on a root-namespace interface is skipped.
+ */
+async function claimMgmtNet(): Promise<number> {
+  const used = (await exec('ip', ['-4', '-o', 'addr'])).stdout;
+  const start = randomBytes(1)[0]! % 250;
+  const retried = new Set<number>();
+  for (let k = 0; k < 250; k++) {
+    const net = 1 + ((start + k) % 250);
+    if (used.includes(`10.213.${net}.`)) continue;
+    const file = lockOf(net);
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return net;
+    } catch {
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(file, 'utf8'));
+      } catch {
+        /* removed meanwhile */
+      }
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner) && !retried.has(net)) {
+        retried.add(net);
+        rmSync(file, { force: true });
+        k--; // try this subnet again
+      }
+    }
+  }
+  throw new Error('no free management subnet 10.213.x.0/24 (too many labs?)');
+}
+
+function releaseMgmtNet(net: number): void {
+  try {
+    if (Number(readFileSync(lockOf(net), 'utf8')) === process.pid) rmSync(lockOf(net), { force: true });
+  } catch {
+    /* gone */
+  }
+}
+
 export interface LabOptions {
   /** Side of each peer: its length is the number of peers. */
   sides: Side[];
@@ -145,13 +190,7 @@ export class Lab {
   /** Builds the network; on any failure it removes what it built and throws. */
   static async create(opts: LabOptions): Promise<Lab> {
     await sweepStale();
-    const used = new Set((await exec('ip', ['-4', '-o', 'addr'])).stdout.match(/10\.213\.(\d+)\./g) ?? []);
-    let net = 0;
-    for (let tries = 0; tries < 50; tries++) {
-      net = 1 + (randomBytes(1)[0]! % 250);
-      if (!used.has(`10.213.${net}.`)) break;
-    }
-    const lab = new Lab(randomBytes(3).toString('hex'), net);
+    const lab = new Lab(randomBytes(3).toString('hex'), await claimMgmtNet());
     try {
       await lab.build(opts);
     } catch (e) {
@@ -257,6 +296,7 @@ export class Lab {
     for (const ns of [...this.namespaces].reverse()) await removeNamespace(ns);
     // The management ends in the root namespace die with their peers; make sure.
     for (const n of this.nodes) await exec('ip', ['link', 'del', `amt${this.id}m${n.index}`]).catch(() => {});
+    releaseMgmtNet(this.mgmtNet);
   }
 
   /** Namespaces and root-namespace links of this lab that still exist (for the cleanup check). */
