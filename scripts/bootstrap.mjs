@@ -1,8 +1,9 @@
 // Installs the workspace with the pinned pnpm (fetched through npx) so `npm start` and
 // `npm test` work on a fresh clone that has only Node. Skips the install when node_modules is current.
 // With --chromium (what `npm test` passes) it also makes sure Debian's chromium is there for the
-// dashboard's browser tests: as root it runs apt-get (bounded in time); anything that goes wrong is
-// a loud warning on stderr, never a crash (the browser tests then say they were skipped and why).
+// dashboard's browser tests, and with --iptables (also passed by `npm test`) Debian's iptables for
+// the network-namespace fault tests: as root it runs apt-get (bounded in time); anything that goes
+// wrong is a loud warning on stderr, never a crash (those tests then say they were skipped and why).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,7 @@ if (!fresh || process.env.CI) {
 }
 
 if (process.argv.includes('--chromium')) ensureChromium();
+if (process.argv.includes('--iptables')) ensureIptables();
 
 function warn(lines) {
   const bar = '!'.repeat(78);
@@ -45,24 +47,37 @@ function apt(args, timeoutMs) {
 }
 
 function ensureChromium() {
-  const exe = '/usr/bin/chromium';
+  ensureDebianPackage({ exe: '/usr/bin/chromium', pkg: 'chromium', what: 'the dashboard browser tests', skipped: 'The dashboard browser tests will be SKIPPED.' });
+}
+
+function ensureIptables() {
+  ensureDebianPackage({
+    exe: '/usr/sbin/iptables',
+    pkg: 'iptables',
+    what: 'the network-namespace fault tests (one-way drops, loss, proxies)',
+    skipped: 'The iptables scenarios of packages/peer/test/netns-*.test.ts will be SKIPPED.',
+  });
+}
+
+/** Installs one Debian package as root (bounded in time) unless `exe` is there; warns loudly otherwise. */
+function ensureDebianPackage({ exe, pkg, what, skipped }) {
   if (existsSync(exe)) return;
-  const advice = 'Install it with: apt-get update && apt-get install -y chromium';
+  const advice = `Install it with: apt-get update && apt-get install -y ${pkg}`;
   if (process.platform !== 'linux' || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
-    warn([`${exe} is missing and this script cannot install it (needs root and apt-get).`, 'The dashboard browser tests will be SKIPPED.', advice]);
+    warn([`${exe} is missing and this script cannot install it (needs root and apt-get).`, skipped, advice]);
     return;
   }
   const t0 = Date.now();
-  process.stderr.write(`agentmesh: ${exe} is missing; installing Debian's chromium for the browser tests\n`);
+  process.stderr.write(`agentmesh: ${exe} is missing; installing Debian's ${pkg} for ${what}\n`);
   const lists = '/var/lib/apt/lists';
   const haveLists = existsSync(lists) && readdirSync(lists).some((f) => f.endsWith('_Packages') || f.includes('_Packages.'));
   const flags = ['-y', '-q', '-o', 'Dpkg::Use-Pty=0', '-o', 'DPkg::Lock::Timeout=120'];
   let ok = false;
-  if (haveLists) ok = apt([...flags, 'install', 'chromium'], 600_000);
-  if (!ok) ok = apt(['-q', '-o', 'DPkg::Lock::Timeout=120', 'update'], 240_000) && apt([...flags, 'install', 'chromium'], 600_000);
+  if (haveLists) ok = apt([...flags, 'install', pkg], 600_000);
+  if (!ok) ok = apt(['-q', '-o', 'DPkg::Lock::Timeout=120', 'update'], 240_000) && apt([...flags, 'install', pkg], 600_000);
   if (ok && existsSync(exe)) {
-    process.stderr.write(`agentmesh: chromium installed in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`agentmesh: ${pkg} installed in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   } else {
-    warn([`Installing chromium failed: ${exe} is still missing.`, 'The dashboard browser tests will be SKIPPED.', advice]);
+    warn([`Installing ${pkg} failed: ${exe} is still missing.`, skipped, advice]);
   }
 }

@@ -161,7 +161,12 @@ async function route(peer: Peer, partition: PartitionControl | undefined, extras
   }
   const m = /^\/api\/tasks\/([^/]+)(\/cancel|\/retry)?$/.exec(path);
   if (m) {
-    const id = decodeURIComponent(m[1]!);
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      throw new HttpError(400, `malformed task id in path: ${JSON.stringify(m[1])} is not valid percent-encoding`);
+    }
     if (m[2] === '/retry' && method === 'POST') {
       respond(res, 200, taskJson(peer, await peer.retry(id), true), API_HEADERS);
       return;
@@ -186,6 +191,7 @@ async function route(peer: Peer, partition: PartitionControl | undefined, extras
     if (!Array.isArray(body.block) || body.block.length === 0 || !body.block.every((x) => typeof x === 'string' && x.length > 0)) {
       throw new HttpError(400, 'block must be a non-empty list of peer ids');
     }
+    if ((body.block as string[]).includes(peer.id)) throw new HttpError(400, `a peer cannot block itself (${peer.id} is this peer's own id)`);
     await partition.block(body.block as string[]);
     respond(res, 200, { blocked: partition.blocked() }, API_HEADERS);
     return;

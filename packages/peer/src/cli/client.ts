@@ -112,6 +112,9 @@ export async function callApi(v: FlagValues, method: 'GET' | 'POST', path: strin
     throw new ApiError(0, `cannot reach peer at ${base}: ${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`);
   }
   const text = await res.text();
+  if (res.status === 401) {
+    throw new ApiError(401, v.token ? `the peer at ${base} refused the --token given (401 unauthorized)` : `this peer needs --token (or $AGENTMESH_TOKEN): the peer at ${base} answered 401 unauthorized`);
+  }
   let json: any;
   try {
     json = text ? JSON.parse(text) : {};

@@ -20,6 +20,7 @@ import { startWsEndpoint } from '../ws-endpoint.js';
 import { apiHandler } from './api.js';
 import { flushOnExit, stderrLines, stdoutLines } from './line-buffer.js';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
+import { checkPeerFlags } from './peer-checks.js';
 
 export const PEER: CommandSpec = {
   name: 'peer',
@@ -71,6 +72,7 @@ async function loadOrCreateKey(dir: string) {
 export async function runPeer(v: FlagValues): Promise<number> {
   const level = String(v['log-level']);
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  checkPeerFlags(v); // refused before anything starts (exit 2)
   const name = String(v.name);
   const dir = String(v['data-dir']);
   const json = Boolean(v.json);

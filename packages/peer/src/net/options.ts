@@ -50,28 +50,7 @@ export function validateOptions(opts: MeshTransportOptions): ValidOptions {
   if (opts === null || typeof opts !== 'object') throw new MeshError('INVALID_ARGUMENT', 'options are required');
   const key = opts.privateKey as PrivateKey | undefined;
   if (!key || typeof key !== 'object' || key.type !== 'Ed25519') throw new MeshError('INVALID_ARGUMENT', 'privateKey must be an Ed25519 private key (see generatePeerKey)');
-  if (!Array.isArray(opts.listen)) throw new MeshError('INVALID_ARGUMENT', 'listen must be an array of multiaddrs');
-  const parse = (s: unknown, what: string): Multiaddr => {
-    if (typeof s !== 'string' || s.length === 0) throw new MeshError('INVALID_ARGUMENT', `${what} must be a multiaddr string`);
-    try {
-      return multiaddr(s);
-    } catch (e) {
-      throw new MeshError('INVALID_ARGUMENT', `${what} ${JSON.stringify(s)} is not a valid multiaddr: ${(e as Error).message}`);
-    }
-  };
-  const listen = opts.listen.map((s) => parse(s, 'listen address'));
-  if (opts.bootstrap !== undefined && !Array.isArray(opts.bootstrap)) throw new MeshError('INVALID_ARGUMENT', 'bootstrap must be an array of multiaddrs');
-  const bootstrap = (opts.bootstrap ?? []).map((s) => {
-    const ma = parse(s, 'bootstrap address');
-    const id = peerOfAddr(ma);
-    if (!id) throw new MeshError('INVALID_ARGUMENT', `bootstrap address ${s} must end in /p2p/<peer id>`);
-    try {
-      peerIdFromString(id);
-    } catch {
-      throw new MeshError('INVALID_ARGUMENT', `bootstrap address ${s} has an invalid peer id`);
-    }
-    return ma;
-  });
+  const { listen, bootstrap } = parseAddresses(opts.listen, opts.bootstrap);
   if (opts.secret !== undefined && (typeof opts.secret !== 'string' || opts.secret.length === 0)) {
     throw new MeshError('INVALID_ARGUMENT', 'secret must be a non-empty string when given');
   }
@@ -85,4 +64,34 @@ export function validateOptions(opts: MeshTransportOptions): ValidOptions {
   const fanout = opts.fanout ?? DEFAULT_FANOUT;
   if (!FANOUTS.includes(fanout)) throw new MeshError('INVALID_ARGUMENT', `fanout must be one of ${FANOUTS.join(', ')}`);
   return { listen, bootstrap, maxMessageBytes, fanout };
+}
+
+/**
+ * Parses listen and bootstrap addresses (every bootstrap address must end in /p2p/<peer id>);
+ * a bad one is a MeshError('INVALID_ARGUMENT') naming it. The CLI calls it before anything starts.
+ */
+export function parseAddresses(listenIn: unknown, bootstrapIn: unknown): { listen: Multiaddr[]; bootstrap: Multiaddr[] } {
+  if (!Array.isArray(listenIn)) throw new MeshError('INVALID_ARGUMENT', 'listen must be an array of multiaddrs');
+  const parse = (s: unknown, what: string): Multiaddr => {
+    if (typeof s !== 'string' || s.length === 0) throw new MeshError('INVALID_ARGUMENT', `${what} must be a multiaddr string`);
+    try {
+      return multiaddr(s);
+    } catch (e) {
+      throw new MeshError('INVALID_ARGUMENT', `${what} ${JSON.stringify(s)} is not a valid multiaddr: ${(e as Error).message}`);
+    }
+  };
+  const listen = listenIn.map((s) => parse(s, 'listen address'));
+  if (bootstrapIn !== undefined && !Array.isArray(bootstrapIn)) throw new MeshError('INVALID_ARGUMENT', 'bootstrap must be an array of multiaddrs');
+  const bootstrap = ((bootstrapIn ?? []) as unknown[]).map((s) => {
+    const ma = parse(s, 'bootstrap address');
+    const id = peerOfAddr(ma);
+    if (!id) throw new MeshError('INVALID_ARGUMENT', `bootstrap address ${s} must end in /p2p/<peer id>`);
+    try {
+      peerIdFromString(id);
+    } catch {
+      throw new MeshError('INVALID_ARGUMENT', `bootstrap address ${s} has an invalid peer id`);
+    }
+    return ma;
+  });
+  return { listen, bootstrap };
 }

@@ -79,6 +79,16 @@ export interface WsEndpoint {
   close(): Promise<void>;
 }
 
+/** A room name the endpoint accepts: letters, digits and ._~-, segments split by /, no . or .. segment. */
+export function isValidRoom(room: unknown): room is string {
+  return typeof room === 'string' && room.length <= 200 && ROOM_RE.test(room) && !room.split('/').some((s) => s === '.' || s === '..');
+}
+
+/** True when an endpoint on `host` listens beyond loopback, where a token is mandatory. */
+export function needsToken(host: string): boolean {
+  return !isLoopbackHost(host);
+}
+
 export interface WsConfig {
   host: string;
   port: number;
@@ -100,7 +110,7 @@ export function resolveConfig(opts: WsEndpointOptions): WsConfig {
   const max = opts.maxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES;
   if (typeof host !== 'string' || host.trim() === '') throw new MeshError('INVALID_ARGUMENT', 'host must be a non-empty string');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MeshError('INVALID_ARGUMENT', `port must be an integer in 0..65535, got ${port}`);
-  if (typeof room !== 'string' || room.length > 200 || !ROOM_RE.test(room) || room.split('/').some((s) => s === '.' || s === '..')) {
+  if (!isValidRoom(room)) {
     throw new MeshError('INVALID_ARGUMENT', `room must be made of letters, digits and ._~- (segments split by /), got ${JSON.stringify(room)}`);
   }
   // ws stores maxPayload as a 32-bit integer.
@@ -108,7 +118,7 @@ export function resolveConfig(opts: WsEndpointOptions): WsConfig {
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0)) {
     throw new MeshError('INVALID_ARGUMENT', 'token must be a non-empty string');
   }
-  if (opts.token === undefined && !isLoopbackHost(host)) throw new MeshError('INVALID_ARGUMENT', TOKEN_REQUIRED);
+  if (opts.token === undefined && needsToken(host)) throw new MeshError('INVALID_ARGUMENT', TOKEN_REQUIRED);
   const logger = resolveLogger(opts, silentLogger);
   const graceMs = opts.replicaGraceMs ?? DEFAULT_WS_REPLICA_GRACE_MS;
   if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > 2 ** 31 - 1) throw new MeshError('INVALID_ARGUMENT', `replicaGraceMs must be a number in 0..2^31-1, got ${graceMs}`);
