@@ -19,11 +19,6 @@ import { Ledger, closeScenario, summary, withLogs } from './netns/scenario.js';
 const FILE = 'netns-split.test.ts';
 const noNs = skipNamespaces(FILE);
 const noIpt = skipIptables(FILE, noNs);
-// A protocol bug these tests found (see the test): skipped unless NETNS_KNOWN_BUGS=1, loudly.
-const knownBugs = process.env.NETNS_KNOWN_BUGS === '1';
-if (!noNs && !knownBugs) {
-  process.stderr.write(`\n!! ${FILE}: KNOWN BUG scenario SKIPPED (a split longer than the redial window never heals once the bootstrap peer is gone); NETNS_KNOWN_BUGS=1 runs it\n\n`);
-}
 const LEFT = [0, 1, 2];
 const RIGHT = [3, 4];
 
@@ -113,14 +108,10 @@ describe.skipIf(noNs !== undefined)(`network splits between peer processes in na
     );
   }, 240_000);
 
-  // KNOWN BUG (found by this test, for the lead: packages/peer/src/net/connections.ts). A peer
-  // redials its bootstrap peers forever but a peer it lost only for LOST_REDIAL_MS (30 s) after
-  // libp2p dropped the connection (which takes ~13-15 s for a silent link: the connection
-  // monitor's ping). Once the bootstrap peer is gone, two sides split for longer than ~45 s
-  // never dial each other again, though each knows the other's address: the split outlives the
-  // network fault forever. (The same when the bootstrap peer itself changed address during an
-  // outage that long: nobody can dial it, and it stopped dialling the others.)
-  it.skipIf(!knownBugs)('KNOWN BUG: with the bootstrap peer gone, a split longer than the redial window heals once the network does', async () => {
+  // Found by this test: lost peers were redialled for only 30 s after libp2p dropped the
+  // connection (~13-15 s for a silent link), so once the bootstrap peer was gone two sides split
+  // for longer never dialled each other again. Lost peers are now redialled for 10 minutes.
+  it('with the bootstrap peer gone, a split longer than 30 s heals once the network does (lost peers are redialled for 10 min)', async () => {
     await withLogs('split-without-bootstrap', () => peers, async () => {
       peers = await startMesh(lab!, join(base, 'no-bootstrap'));
       const [a, b, , d] = peers as [NetPeer, NetPeer, NetPeer, NetPeer, NetPeer];

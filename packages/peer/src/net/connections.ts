@@ -1,6 +1,6 @@
 // Who we are connected to, and how we get back to peers we lost. The connected set follows
 // libp2p's peer:connect / peer:disconnect (one 'connect' and one 'disconnect' event per peer);
-// bootstrap peers are redialled while not connected, peers that dropped for 30 s, every 250 ms
+// bootstrap peers are redialled while not connected, peers that dropped for 10 min, every 250 ms
 // tick, each behind one backoff (backoff.ts) that a failed dial and a connection that died within
 // 2 s (a peer that gates us lets our dial finish and then drops it) both feed. Of two peers that
 // learn of each other from a neighbour, only the smaller id dials at once (dialLearned), so they
@@ -20,8 +20,13 @@ import { deadline, every } from './timers.js';
 
 const DIAL_TIMEOUT_MS = 5_000;
 const MAINTENANCE_MS = 250;
-/** Peers that dropped are redialled (with backoff) for this long. */
-const LOST_REDIAL_MS = 30_000;
+/**
+ * Peers that dropped are redialled (with backoff, at most every 5 s) for this long: as long as the
+ * peer waits for a known peer that went away (forgetPeersAfterMs). A shorter window left the two
+ * sides of a split longer than it apart for good once the bootstrap peer was gone (found by the
+ * network-namespace tests).
+ */
+const LOST_REDIAL_MS = 10 * 60_000;
 /**
  * A connection that dies sooner than this counts as a failed dial for the backoff: a peer that
  * blocks us (gater) lets the dialer finish its side of the upgrade and then drops the connection,
