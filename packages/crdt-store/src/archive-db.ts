@@ -6,8 +6,7 @@
 // changed byte anywhere in a row is noticed when the archive opens.
 
 import Database from 'better-sqlite3';
-import { crc32 } from './log-codec.js';
-import { encodeArchiveLine } from './archive-lines.js';
+import { crc32 } from 'node:zlib';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
 import { summarizeRecord, type ArchiveSort, type ArchiveSummary } from './archive-summary.js';
 
@@ -81,18 +80,26 @@ export interface Row {
   rowcrc: string;
 }
 
-const utf8 = new TextEncoder();
+// zlib's crc32 is the same CRC-32 as log-codec's (archive-lines.ts), in native code.
 const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 
-function columnsCrc(r: Omit<Row, 'rowcrc' | 'body'>, bodyCrc: string): string {
-  const cols = [r.id, r.state, r.type, r.peer, r.created_at, r.finished_at, r.archived_at, r.gen, r.attempts, r.duplicates, r.key, r.error, r.deps, bodyCrc];
-  return hex8(crc32(utf8.encode(JSON.stringify(cols))));
+/** The columns of a row in table order (a raw row read with `SELECT ${ROW_COLUMNS}`). */
+export const ROW_COLUMNS = 'id, state, type, peer, created_at, finished_at, archived_at, gen, attempts, duplicates, key, error, deps, body, rowcrc';
+
+function columnsCrc(cols: readonly unknown[], bodyCrc: string): string {
+  return hex8(crc32(JSON.stringify([...cols, bodyCrc])));
+}
+
+/** The record line of archive-lines.ts (JSON with the id first, a tab, its crc32), without a newline. */
+function recordLine(r: ArchiveRecord): string {
+  const { id, ...rest } = r;
+  const json = JSON.stringify({ id, ...rest });
+  return `${json}\t${hex8(crc32(json))}`;
 }
 
 export function rowOf(rec: ArchiveRecord): Row {
   const s = summarizeRecord(rec);
-  const line = encodeArchiveLine(rec);
-  const body = line.slice(0, -1); // without its newline
+  const body = recordLine(rec);
   const cols = {
     id: s.id,
     state: s.state,
@@ -108,17 +115,18 @@ export function rowOf(rec: ArchiveRecord): Row {
     error: s.error,
     deps: JSON.stringify(s.dependsOn),
   };
-  return { ...cols, body, rowcrc: columnsCrc(cols, body.slice(-8)) };
+  return { ...cols, body, rowcrc: columnsCrc(Object.values(cols), body.slice(-8)) };
 }
 
-/** Why a stored row cannot be trusted (undefined when it is intact). */
-export function rowProblem(r: Row): string | undefined {
-  const tab = r.body.lastIndexOf('\t');
-  if (tab < 0 || r.body.length - tab !== 9) return 'its record has no checksum';
-  const crc = r.body.slice(tab + 1);
-  if (hex8(crc32(utf8.encode(r.body.slice(0, tab)))) !== crc) return 'its record fails its checksum';
-  const { rowcrc, body: _b, ...cols } = r;
-  if (columnsCrc(cols, crc) !== rowcrc) return 'its columns fail their checksum';
+/** Why a stored row (raw, in ROW_COLUMNS order) cannot be trusted; undefined when it is intact. */
+export function rowProblem(raw: readonly unknown[]): string | undefined {
+  const body = raw[13];
+  if (typeof body !== 'string') return 'its record is missing';
+  const tab = body.lastIndexOf('\t');
+  if (tab < 0 || body.length - tab !== 9) return 'its record has no checksum';
+  const crc = body.slice(tab + 1);
+  if (hex8(crc32(body.slice(0, tab))) !== crc) return 'its record fails its checksum';
+  if (columnsCrc(raw.slice(0, 13), crc) !== raw[14]) return 'its columns fail their checksum';
   return undefined;
 }
 

@@ -15,7 +15,7 @@ import { resolveLogger, type Logger } from '@agentmesh/scheduler';
 import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
-import { DB_FILE, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
+import { DB_FILE, ROW_COLUMNS, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
 import { hasLegacyFiles, importLegacy } from './archive-legacy.js';
 import { salvageDatabase } from './archive-salvage.js';
 
@@ -27,8 +27,14 @@ export interface FileArchiveOptions {
 /** Without a logger, warnings go to the console as they always did. */
 const consoleWarnings: Logger = { log: (level, msg) => (level === 'warn' || level === 'error') && console.warn(msg) };
 
-/** Rows committed per transaction (one fsync each); the event loop runs between them. */
-const CHUNK = 500;
+/** Rows made and committed per transaction (one fsync each); the event loop runs between them. */
+const CHUNK = 200;
+
+/** A record appended but not committed yet; its row is made when its chunk is written. */
+interface Pending {
+  rec: ArchiveRecord;
+  row: Row | undefined;
+}
 
 export class FileArchive implements Archive {
   private readonly bloom = new BloomFilter();
@@ -37,7 +43,7 @@ export class FileArchive implements Archive {
   private total = 0;
   private queue: Promise<void> = Promise.resolve();
   /** Records appended but not yet committed (get() must see them). */
-  private readonly pending = new Map<string, { rec: ArchiveRecord; row: Row }>();
+  private readonly pending = new Map<string, Pending>();
   private closed = false;
   private db!: Db;
   private st!: Statements;
@@ -93,13 +99,14 @@ export class FileArchive implements Archive {
     const ok = db.pragma('integrity_check(1)', { simple: true });
     if (ok !== 'ok') return `integrity check: ${String(ok)}`;
     let bad: string | undefined;
-    for (const row of db.prepare<[], Row>(`SELECT ${SUMMARY_COLUMNS}, body FROM records`).iterate()) {
+    // Raw rows: far cheaper than an object per row on a large archive.
+    for (const row of db.prepare<[], unknown[]>(`SELECT ${ROW_COLUMNS} FROM records`).raw().iterate()) {
       const p = rowProblem(row);
       if (p !== undefined) {
-        bad ??= `the row of ${row.id.slice(0, 80)}: ${p}`;
+        bad ??= `the row of ${String(row[0]).slice(0, 80)}: ${p}`;
         continue;
       }
-      this.bloom.add(row.id);
+      this.bloom.add(row[0] as string);
     }
     return bad;
   }
@@ -131,30 +138,36 @@ export class FileArchive implements Archive {
 
   append(records: ArchiveRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('archive is closed'));
-    const rows: Row[] = [];
+    const batch: Pending[] = [];
     for (const r of records) {
-      const row = rowOf(r);
-      const prev = this.pending.get(r.id)?.row ?? (this.bloom.has(r.id) ? this.st.prev.get(r.id) : undefined);
-      if (prev) {
-        this.c[prev.state]--;
-        this.dups -= prev.duplicates;
-      } else this.c.total++;
-      this.c[row.state]++;
-      this.dups += row.duplicates;
-      this.pending.set(r.id, { rec: r, row });
+      // Counts by state change at once; duplicate runs when the row is made (it derives them).
+      const had = this.pending.get(r.id);
+      const prevState = had ? had.rec.state : this.bloom.has(r.id) ? this.st.prev.get(r.id)?.state : undefined;
+      if (prevState) this.c[prevState]--;
+      else this.c.total++;
+      this.c[r.state]++;
+      const p: Pending = { rec: r, row: undefined };
+      this.pending.set(r.id, p);
       this.bloom.add(r.id);
-      rows.push(row);
+      batch.push(p);
     }
     const run = async () => {
-      for (let i = 0; i < rows.length; i += CHUNK) {
+      for (let i = 0; i < batch.length; i += CHUNK) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
-        insertRows(this.db, this.st, rows.slice(i, i + CHUNK));
+        const rows = batch.slice(i, i + CHUNK).map((p) => this.rowFor(p));
+        // What these rows replace (committed earlier) stops counting its duplicate runs.
+        for (const row of rows) this.dups += row.duplicates - (this.st.prev.get(row.id)?.duplicates ?? 0);
+        insertRows(this.db, this.st, rows);
       }
-      for (const row of rows) if (this.pending.get(row.id)?.row === row) this.pending.delete(row.id);
+      for (const p of batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
       this.measure();
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  private rowFor(p: Pending): Row {
+    return (p.row ??= rowOf(p.rec));
   }
 
   get(id: string): ArchiveRecord | undefined {
@@ -192,7 +205,7 @@ export class FileArchive implements Archive {
 
   summary(id: string): ArchiveSummary | undefined {
     const p = this.pending.get(id);
-    if (p) return summaryOf(p.row);
+    if (p) return summaryOf(this.rowFor(p));
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.summary.get(id);
     return row ? summaryOf(row) : undefined;
@@ -201,7 +214,7 @@ export class FileArchive implements Archive {
   dependents(id: string): string[] {
     if (this.closed) return [];
     const out = new Set(this.st.dependents.all(id).map((r) => r.task));
-    for (const { row } of this.pending.values()) if ((JSON.parse(row.deps) as string[]).includes(id)) out.add(row.id);
+    for (const p of this.pending.values()) if (this.rowFor(p).deps.includes(JSON.stringify(id))) out.add(p.rec.id);
     return [...out].sort();
   }
 
@@ -247,6 +260,7 @@ export class FileArchive implements Archive {
     return { ...this.c };
   }
 
+  /** Duplicate runs of the committed records (those of records being written count once they are). */
   duplicateRuns(): number {
     return this.dups;
   }
