@@ -41,6 +41,8 @@ export interface ArchiveQuery {
   since?: number;
   /** Case-insensitive substring of the id, type, key, peer id or last error. */
   text?: string;
+  /** Only tasks with duplicate runs. */
+  duplicated?: boolean;
   sort?: ArchiveSort;
   /** Newest / largest first (default true). */
   desc?: boolean;
@@ -99,6 +101,7 @@ export function matchesQuery(s: ArchiveSummary, q: ArchiveQuery): boolean {
   if (q.type !== undefined && s.type !== q.type) return false;
   if (q.peers && q.peers.length > 0 && (s.peer === null || !q.peers.includes(s.peer))) return false;
   if (q.since !== undefined && (s.createdAt ?? s.finishedAt) < q.since) return false;
+  if (q.duplicated && s.duplicates === 0) return false;
   if (q.text) {
     const t = q.text.toLowerCase();
     const hay = [s.id, s.type, s.key ?? '', s.peer ?? '', s.error ?? ''].join('\n').toLowerCase();

@@ -239,6 +239,7 @@ export class FileArchive implements Archive {
       where.push('created_at >= ?');
       params.push(q.since);
     }
+    if (q.duplicated) where.push('duplicates > 0');
     if (q.text) {
       const like = `%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       where.push(`(${['id', 'type', 'key', 'peer', 'error'].map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`);

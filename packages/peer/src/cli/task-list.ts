@@ -1,3 +1,4 @@
+// GET /api/list?state=&type=&peer=&since=&q=&duplicated=1&sort=&order=&limit=&offset=
 // List and search over every task a peer knows: the live document's (derived now) and the
 // archive's (answered by its indexes), merged into one order and cut into pages, so `agentmesh
 // list` and the dashboard's task table page through thousands of tasks the same way. Peer names
@@ -14,6 +15,8 @@ export interface ListQuery {
   peers?: string[];
   since?: number;
   text?: string;
+  /** Only tasks with duplicate runs. */
+  duplicated?: boolean;
   sort?: ArchiveSort;
   desc?: boolean;
   limit?: number;
@@ -129,6 +132,7 @@ export function parseListQuery(sp: URLSearchParams): ListQuery {
   if (since !== undefined) q.since = since;
   const text = sp.get('q');
   if (text) q.text = text;
+  if (sp.get('duplicated') === '1') q.duplicated = true;
   const sort = sp.get('sort');
   if (sort) {
     if (!(ARCHIVE_SORTS as readonly string[]).includes(sort)) throw new Error(`sort must be one of ${ARCHIVE_SORTS.join(', ')}, got ${JSON.stringify(sort)}`);
@@ -151,6 +155,7 @@ function matchesLive(r: ListRow, q: ListQuery, peerIds: string[] | undefined): b
   if (q.type !== undefined && r.type !== q.type) return false;
   if (peerIds && (r.peerId === null || !peerIds.includes(r.peerId))) return false;
   if (q.since !== undefined && (r.createdAt ?? 0) < q.since) return false;
+  if (q.duplicated && r.duplicates === 0) return false;
   if (q.text) {
     const t = q.text.toLowerCase();
     if (![r.id, r.type, r.key ?? '', r.peerId ?? '', r.peer ?? '', r.error ?? ''].join('\n').toLowerCase().includes(t)) return false;
@@ -186,6 +191,7 @@ export function listTasks(peer: Peer, q: ListQuery, now = Date.now()): ListResul
       ...(peerIds ? { peers: peerIds } : {}),
       ...(q.since !== undefined ? { since: q.since } : {}),
       ...(q.text ? { text: q.text } : {}),
+      ...(q.duplicated ? { duplicated: true } : {}),
       sort,
       desc,
       limit: offset + limit + Math.min(liveIds.size, 1000),
