@@ -170,6 +170,23 @@ describe('the CLI a user meets', () => {
     expect(usage.code).toBe(2);
   }, 30_000);
 
+  it('GET /metrics (Prometheus text) and GET /api/metrics (the ring) report what status reports', async () => {
+    const http = url('UA').replace(/^ws/, 'http').replace(/\/[^/]*$/, '');
+    const st = await json('status', '--peer', url('UA'));
+    const res = await fetch(`${http}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(text).toMatch(new RegExp(`^agentmesh_tasks\\{state="done"\\} ${st.tasks.done}$`, 'm'));
+    expect(text).toMatch(/^agentmesh_run_duration_seconds_bucket\{outcome="done",le="\+Inf"\} \d+$/m);
+    expect(text).toMatch(/^agentmesh_peer_up\{peer="UB",peer_id="12D3Koo\w+"\} 1$/m);
+    const ring = (await (await fetch(`${http}/api/metrics`)).json()) as { intervalMs: number; samples: { t: number; done: number }[] };
+    expect(ring.intervalMs).toBe(2000);
+    expect(ring.samples.length).toBeGreaterThan(0);
+    const since = ring.samples.at(-1)!.t;
+    const later = (await (await fetch(`${http}/api/metrics?since=${since}`)).json()) as { samples: { t: number }[] };
+    expect(later.samples.every((s) => s.t > since)).toBe(true);
+  }, 20_000);
+
   it('a peer restarted on port 0 without --bootstrap finds the mesh again', async () => {
     // UA was started first, with no --bootstrap: it only knows UB because UB dialled it.
     const a = peers.UA!;

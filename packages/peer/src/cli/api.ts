@@ -154,7 +154,7 @@ export function submitInputs(body: unknown): TaskInput[] {
 
 /**
  * Returns an HTTP handler for /api/* routes (true when it handled the request).
- * Routes: GET /api/status, POST /api/tasks (?allowUnknownType=1), GET /api/tasks?ids=a,b,
+ * Routes: GET /api/status, POST /api/tasks (?refuseUnknownType=1), GET /api/tasks?ids=a,b,
  * GET /api/tasks/:id (the task page), POST /api/tasks/:id/cancel, POST /api/tasks/:id/retry,
  * POST /api/partition {"block":[names or ids]}, POST /api/heal, GET /metrics (Prometheus), and
  * api-tasks.ts: GET /api/list, POST /api/retry-dead, GET /api/data, GET /api/metrics.
@@ -214,12 +214,10 @@ async function route(peer: Peer, partition: PartitionControl | undefined, extras
   if (path === '/api/tasks' && method === 'POST') {
     const body = await readJsonBody(req);
     const inputs = submitInputs(body);
-    const allow = url.searchParams.get('allowUnknownType') === '1' || (body as { allowUnknownType?: unknown }).allowUnknownType === true;
-    if (!allow) checkTypes(peer, inputs);
-    const specs = await peer.submit(inputs.map((t) => {
-      const { allowUnknownType: _a, ...rest } = t as TaskInput & { allowUnknownType?: unknown };
-      return rest as TaskInput;
-    }));
+    // Asked for by `agentmesh submit` (without --allow-unknown-type): other clients keep the API
+    // as it always was, accepting a type an agent that joins later may run.
+    if (url.searchParams.get('refuseUnknownType') === '1') checkTypes(peer, inputs);
+    const specs = await peer.submit(inputs);
     respond(res, 200, { ids: specs.map((s) => s.id) }, API_HEADERS);
     return;
   }

@@ -156,7 +156,7 @@ export async function runSubmit(v: FlagValues): Promise<number> {
     if (v.exclusive) task.exclusive = true;
     body = task;
   }
-  const query = v['allow-unknown-type'] ? '?allowUnknownType=1' : '';
+  const query = v['allow-unknown-type'] ? '' : '?refuseUnknownType=1';
   const { ids } = (await callApi(v, 'POST', `/api/tasks${query}`, body)) as { ids: string[] };
   const nameOf = new Map(Object.entries(names ?? {}).map(([n, id]) => [id, n]));
   if (!v.wait) {
