@@ -73,7 +73,7 @@ export class RateChart extends AutoChart {
           ...names.map((n, i) => ({ label: n, stroke: PEER_COLORS[i % PEER_COLORS.length]!, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) })),
           { label: `${sym} measured`, stroke: '#1b1f2a', width: 2.5, value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) },
           { label: `${sym} model (Σ capacity${this.kind === 'items' ? ' × items/task' : ''})`, stroke: '#c0392b', width: 2, dash: [8, 5], value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(0)) },
-          ...(this.kind === 'tasks' ? [{ label: 'predicted min(offered, T)', stroke: '#8e44ad', width: 1.5, dash: [2, 4], value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) }] : []),
+          ...(this.kind === 'tasks' ? [{ label: 'predicted (T with a backlog, else min(offered, T))', stroke: '#8e44ad', width: 1.5, dash: [2, 4], value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) }] : []),
         ],
       }),
       data as uPlot.AlignedData,

@@ -119,12 +119,13 @@ function renderModel(now: number): void {
     return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
   };
   const offered = avg((p) => p.offered);
+  const predicted = last?.backlog ? T : Math.min(offered, T);
   setHtml(
     $('model-table'),
-    `<tr><th></th><th class="num" title="what the peers that are up can do">model</th><th class="num" title="min(offered load, T)">predicted now</th><th class="num" title="average of the last 10 s">measured</th></tr>
-     <tr><td><b>T</b> tasks/s</td><td class="num" data-testid="model-T">${fmt(T, 0)}</td><td class="num">${fmt(Math.min(offered, T))}</td><td class="num" data-testid="measured-T">${fmt(avg((p) => p.measuredT))}</td></tr>
-     <tr><td><b>D</b> items/s</td><td class="num" data-testid="model-D">${fmt(D, 0)}</td><td class="num">${fmt(Math.min(offered, T) * (T > 0 ? D / T : 1))}</td><td class="num" data-testid="measured-D">${fmt(avg((p) => p.measuredD))}</td></tr>
-     <tr><td colspan="4" class="hint">offered load now: ${fmt(offered)} tasks/s (tasks arriving, as ${esc(via ?? '?')} counts them)</td></tr>`,
+    `<tr><th></th><th class="num" title="what the peers that are up can do">model</th><th class="num" title="T while tasks wait, else min(offered load, T)">predicted now</th><th class="num" title="average of the last 10 s">measured</th></tr>
+     <tr><td><b>T</b> tasks/s</td><td class="num" data-testid="model-T">${fmt(T, 0)}</td><td class="num" data-testid="predicted-T">${fmt(predicted)}</td><td class="num" data-testid="measured-T">${fmt(avg((p) => p.measuredT))}</td></tr>
+     <tr><td><b>D</b> items/s</td><td class="num" data-testid="model-D">${fmt(D, 0)}</td><td class="num">${fmt(predicted * (T > 0 ? D / T : 1))}</td><td class="num" data-testid="measured-D">${fmt(avg((p) => p.measuredD))}</td></tr>
+     <tr><td colspan="4" class="hint">offered load now: ${fmt(offered)} tasks/s (tasks arriving, as ${esc(via ?? '?')} counts them)${last?.backlog ? '; tasks are waiting, so the mesh can work at T' : ''}</td></tr>`,
   );
   const sh = shares(ser, 10);
   setHtml(

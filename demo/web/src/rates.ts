@@ -3,7 +3,8 @@
 // samples' own timestamps; a counter that goes down means the peer restarted and its rate starts
 // again. The brief's model beside it: T(s) = Σ Pᵢ over the peers up at that time (tasks/s), and
 // D(s) = Σ dᵢ with dᵢ = Pᵢ × the data items each task of peer i writes (items/s); the prediction is
-// min(offered load, T), the offered load being how fast tasks arrive (as the page's peer counts them).
+// T while tasks wait (a backlog), else min(offered load, T), the offered load being how fast tasks
+// arrive (as the page's peer counts them).
 
 import type { MetricsSample } from './api.js';
 
@@ -22,6 +23,8 @@ export interface Point {
   modelT: number;
   modelD: number;
   offered: number | null;
+  /** Tasks wait (pending or claimed): the mesh can work at T whatever arrives now. */
+  backlog: boolean;
   predictedT: number | null;
 }
 
@@ -58,14 +61,16 @@ function rates(samples: MetricsSample[]): Map<number, { tasks: number; items: nu
   return out;
 }
 
-function arrivals(samples: MetricsSample[]): Map<number, number> {
+/** Tasks arriving per second, and whether tasks wait (pending or claimed), as one peer counts them. */
+function arrivals(samples: MetricsSample[]): Map<number, { rate: number; backlog: boolean }> {
   const total = (s: MetricsSample) => Object.values(s.tasks).reduce((x, y) => x + y, 0);
-  const out = new Map<number, number>();
+  const out = new Map<number, { rate: number; backlog: boolean }>();
   for (let i = WINDOW; i < samples.length; i++) {
     const a = samples[i - WINDOW]!;
     const b = samples[i]!;
     const dt = (b.t - a.t) / 1000;
-    if (dt > 0 && b.t - a.t < 30_000) out.set(Math.round(b.t / BUCKET_MS), Math.max(0, (total(b) - total(a)) / dt));
+    const waiting = (b.tasks.pending ?? 0) + (b.tasks.claimed ?? 0);
+    if (dt > 0 && b.t - a.t < 30_000) out.set(Math.round(b.t / BUCKET_MS), { rate: Math.max(0, (total(b) - total(a)) / dt), backlog: waiting > 0 });
   }
   return out;
 }
@@ -76,7 +81,7 @@ export function points(series: PeerSeries[], via: string | null, now = Date.now(
   const keys = new Set<number>();
   for (const p of per) for (const k of p.r.keys()) if (k * BUCKET_MS >= now - HISTORY_MS) keys.add(k);
   const viaSeries = series.find((s) => s.name === via);
-  const offered = viaSeries ? arrivals(viaSeries.samples) : new Map<number, number>();
+  const offered = viaSeries ? arrivals(viaSeries.samples) : new Map<number, { rate: number; backlog: boolean }>();
   return [...keys]
     .sort((a, b) => a - b)
     .map((k) => {
@@ -92,8 +97,8 @@ export function points(series: PeerSeries[], via: string | null, now = Date.now(
       }
       const measuredT = [...perPeer.values()].reduce((a, r) => a + r.tasks, 0);
       const measuredD = [...perPeer.values()].reduce((a, r) => a + r.items, 0);
-      const off = offered.get(k) ?? null;
-      return { t: (k * BUCKET_MS) / 1000, perPeer, measuredT, measuredD, modelT, modelD, offered: off, predictedT: off === null ? null : Math.min(off, modelT) };
+      const off = offered.get(k);
+      return { t: (k * BUCKET_MS) / 1000, perPeer, measuredT, measuredD, modelT, modelD, offered: off?.rate ?? null, backlog: off?.backlog ?? false, predictedT: off === undefined ? null : off.backlog ? modelT : Math.min(off.rate, modelT) };
     });
 }
 
