@@ -64,8 +64,14 @@ function parseArgs(argv: string[]): Args {
     if (!/^[0-9]+$/.test(v)) fail(`${flag} must be a whole number, got ${JSON.stringify(v)}`);
     return v;
   };
-  if (maxFinished) a.peerArgs.push('--max-finished', positive('AGENTMESH_DEMO_MAX_FINISHED', maxFinished));
-  if (retention) a.peerArgs.push('--retention-ms', positive('AGENTMESH_DEMO_RETENTION_MS', retention));
+  /** Sets a peer flag once (a command-line flag replaces the environment's). */
+  const setPeerArg = (flag: string, v: string): void => {
+    const at = a.peerArgs.indexOf(flag);
+    if (at >= 0) a.peerArgs.splice(at, 2);
+    a.peerArgs.push(flag, v);
+  };
+  if (maxFinished) setPeerArg('--max-finished', positive('AGENTMESH_DEMO_MAX_FINISHED', maxFinished));
+  if (retention) setPeerArg('--retention-ms', positive('AGENTMESH_DEMO_RETENTION_MS', retention));
   // Any other `agentmesh peer` flags for every peer, e.g. "--max-tombstones 2000" (tests, experiments).
   const more = process.env.AGENTMESH_DEMO_PEER_ARGS;
   if (more) a.peerArgs.push(...more.split(/\s+/).filter(Boolean));
@@ -89,10 +95,10 @@ function parseArgs(argv: string[]): Args {
         a.seconds = Number(value());
         break;
       case '--max-finished':
-        a.peerArgs.push('--max-finished', positive('--max-finished', value()));
+        setPeerArg('--max-finished', positive('--max-finished', value()));
         break;
       case '--retention-ms':
-        a.peerArgs.push('--retention-ms', positive('--retention-ms', value()));
+        setPeerArg('--retention-ms', positive('--retention-ms', value()));
         break;
       case '--json': a.json = true; break;
       case '--keep-data': a.keepData = true; break;

@@ -326,16 +326,16 @@ describe('npm start and the dashboard', () => {
       await until(`page ${i + 2}`, async () => Number(await attr('[data-testid=page-info]', 'data-offset')) === before + 50 && (await page.locator('[data-testid=task-row]').count()) === 50, 10_000);
     }
     expect(await page.textContent('[data-testid=page-info]')).toMatch(/^151–200 of /);
-    expect(await page.locator('[data-testid=task-row] .chip:has-text("archived")').count()).toBeGreaterThan(0);
-    // An archived task's page still has its timeline.
-    await page.locator('[data-testid=task-row]').nth(10).click();
-    await until('an archived task page', async () => (await page.locator('[data-testid=task-timeline] tr').count()) >= 3, 10_000);
     await shot('07-page-4.png');
+    // Oldest first (a click on the column): the archived tasks, each with its page and timeline.
+    await page.click('#tasks th[data-sort=created]');
+    await until('the oldest tasks first, from the archive', async () => (await attr('[data-testid=page-info]', 'data-offset')) === '0' && (await page.locator('[data-testid=task-row] .chip:has-text("archived")').count()) === 50, 10_000);
+    await page.locator('[data-testid=task-row]').nth(10).click();
+    await until('an archived task page with its timeline', async () => (await page.locator('[data-testid=task-head] .badge:has-text("archived")').count()) === 1 && (await page.locator('[data-testid=task-timeline] tr').count()) >= 3, 10_000);
+    await shot('08-archived-task-page.png');
     await page.keyboard.press('Escape');
-    await page.click('[data-testid=page-prev]');
-    await page.click('[data-testid=page-prev]');
-    await page.click('[data-testid=page-prev]');
-    await until('the first page again', async () => (await attr('[data-testid=page-info]', 'data-offset')) === '0', 10_000);
+    await page.click('#tasks th[data-sort=created]');
+    await until('newest first again', async () => (await page.locator('[data-testid=task-row] .chip:has-text("archived")').count()) === 0, 10_000);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
@@ -349,7 +349,7 @@ describe('npm start and the dashboard', () => {
     expect(await page.textContent('[data-testid=partition-text]')).toMatch(/partitioned: P1 P2 {2}\| {2}P3/);
     await until('P3 unreachable from here, with its own figures', async () => (await attr('[data-testid=peer-row][data-name=P3]', 'data-word')) === 'unreachable from here' && (await attr('[data-testid=peer-row][data-name=P3]', 'data-done')) !== '', 10_000);
     await until('the matrix to show the cut', async () => (await page.locator('[data-testid=matrix] td:has-text("✕")').count()) === 4, 10_000);
-    await shot('08-cli-partition.png');
+    await shot('09-cli-partition.png');
     expect(await agentmesh('heal', '--peer', peer('P3').wsUrl)).toMatch(/^healed: unblocked P1, P2/);
     await agentmesh('heal', '--peer', peer('P1').wsUrl);
     await agentmesh('heal', '--peer', peer('P2').wsUrl);
@@ -387,7 +387,7 @@ describe('npm start and the dashboard', () => {
     await until("the page's P3 row to show the other side working", async () => Number(await attr('[data-testid=replica-row][data-name=P3]', 'data-done')) >= done(b0) + 30, 15_000);
     expect(await attr('[data-testid=agree]', 'data-agree')).toBe('false');
     report.steps.partitionMs = Date.now() - t;
-    await shot('09-partitioned.png');
+    await shot('10-partitioned.png');
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
@@ -411,7 +411,7 @@ describe('npm start and the dashboard', () => {
     }, 20_000);
     await until('the page to show the mesh whole again', async () => (await page.locator('[data-testid=matrix] td:has-text("✓")').count()) === 6, 10_000);
     report.steps.healMs = Date.now() - t;
-    await shot('10-healed.png');
+    await shot('11-healed.png');
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
@@ -427,7 +427,7 @@ describe('npm start and the dashboard', () => {
     report.steps.reloadChartsMs = Date.now() - t0;
     await until('the task page open again', async () => (await attr('[data-testid=task-head]', 'data-id')) === id, 10_000);
     await page.keyboard.press('Escape');
-    await shot('11-reloaded.png');
+    await shot('12-reloaded.png');
     expect(pageErrors).toEqual([]);
   }, 40_000);
 
@@ -447,7 +447,7 @@ describe('npm start and the dashboard', () => {
     expect(await pageDone()).toBeGreaterThanOrEqual(doneBefore);
     await until('the page to see P1 away', async () => (await attr('[data-testid=peer-row][data-name=P1]', 'data-word')) === 'away', 15_000);
     expect(await page.textContent('[data-testid=peer-row][data-name=P1]')).toMatch(/last known/);
-    await shot('12-killed.png');
+    await shot('13-killed.png');
     await page.click('[data-testid=restart-P1]');
     await until('P1 to restart', async () => (await attr('[data-testid=control-result]', 'data-state')) === 'ok', 40_000);
     await until('the page to see P1 alive again', async () => (await attr('[data-testid=peer-row][data-name=P1]', 'data-alive')) === 'true', 20_000);
@@ -455,7 +455,7 @@ describe('npm start and the dashboard', () => {
     const p = (await getJson<{ peers: ReadyPeer[] }>(`${ready.url}demo/peers`)).peers.find((x) => x.name === 'P1')!;
     expect(p.peerId).toBe(peer('P1').peerId); // same data dir, same identity
     report.steps.killRestartMs = Date.now() - t;
-    await shot('13-restarted.png');
+    await shot('14-restarted.png');
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
