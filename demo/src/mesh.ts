@@ -80,7 +80,16 @@ export class LocalMesh {
     private readonly specs: PeerSpec[],
     private readonly log: Log,
     private readonly logLevel = 'warn',
+    /** More `agentmesh peer` flags for every peer (e.g. --max-finished 500). */
+    private readonly extraArgs: string[] = [],
   ) {}
+
+  /** Each peer's latest /api/status that answered, and when (shown while it is away). */
+  private readonly lastKnown = new Map<string, { at: number; status: Record<string, unknown> }>();
+
+  lastKnownStatus(): Record<string, { at: number; status: Record<string, unknown> }> {
+    return Object.fromEntries(this.lastKnown);
+  }
 
   /** Starts the first peer, then the rest in parallel bootstrapping to it. */
   async start(): Promise<void> {
@@ -94,7 +103,7 @@ export class LocalMesh {
   }
 
   private peerArgs(s: PeerSpec, dataDir: string, bootstrap: string[], pin?: { ws: number; tcp: number | undefined }): string[] {
-    const args = ['--name', s.name, '--data-dir', dataDir, '--capacity', String(s.capacity), '--log-level', this.logLevel];
+    const args = ['--name', s.name, '--data-dir', dataDir, '--capacity', String(s.capacity), '--log-level', this.logLevel, ...this.extraArgs];
     for (const b of bootstrap) args.push('--bootstrap', b);
     if (pin) {
       args.push('--ws-port', String(pin.ws));
@@ -309,6 +318,7 @@ export class LocalMesh {
           const d = this.digestOf(p);
           if (d) st.digest = d;
           out[p.name] = st;
+          if (res.ok) this.lastKnown.set(p.name, { at: Date.now(), status: st });
         } catch (e) {
           out[p.name] = { error: (e as Error).message };
         }

@@ -11,6 +11,8 @@
 //   POST /demo/heal
 //   POST /demo/scenario    {"kind":"traffic","rate":20,"seconds":10,"peer"?:"P1","seed"?:1,"faulty"?:0.05}
 //   GET  /demo/scenarios   the scenario runs and their progress
+//   GET|POST /demo/peer/P2/api/...   passed on to that peer's own HTTP API (task lists, task
+//                          pages, retry, cancel, metrics, shared data), so the page needs no CORS
 
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import * as http from 'node:http';
@@ -100,6 +102,8 @@ export class DemoServer {
     if (url.pathname.startsWith('/demo/')) {
       const origin = req.headers.origin;
       if (origin !== undefined && origin !== `http://${host}`) throw new HttpError(403, 'foreign origin');
+      const proxied = /^\/demo\/peer\/([^/]+)(\/(?:api\/.*|metrics))$/.exec(url.pathname);
+      if (proxied) return this.proxy(method, decodeURIComponent(proxied[1]!), proxied[2]! + url.search, req, res);
       return this.api(method, url.pathname, req, res);
     }
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed');
@@ -113,7 +117,7 @@ export class DemoServer {
       case 'GET /demo/peers':
         return respond(res, 200, { peers: mesh.info(), partition: mesh.partition });
       case 'GET /demo/status':
-        return respond(res, 200, { peers: mesh.info(), partition: mesh.partition, status: await mesh.statuses(), at: Date.now() });
+        return respond(res, 200, { peers: mesh.info(), partition: mesh.partition, status: await mesh.statuses(), lastKnown: mesh.lastKnownStatus(), at: Date.now() });
       case 'POST /demo/kill': {
         const name = nameOf(await readBody(req));
         await this.wrap(() => mesh.kill(name));
@@ -162,6 +166,24 @@ export class DemoServer {
       default:
         throw new HttpError(404, `no route ${route}`);
     }
+  }
+
+  /** Passes a request on to a running peer's own API and its answer back. */
+  private async proxy(method: string, name: string, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (method !== 'GET' && method !== 'POST') throw new HttpError(405, 'method not allowed');
+    const p = this.opts.mesh.get(name);
+    if (!p) throw new HttpError(404, `no peer named ${JSON.stringify(name)}`);
+    if (p.state !== 'running') throw new HttpError(503, `${name} is not running (${p.state})`);
+    const body = method === 'POST' ? JSON.stringify(await readBody(req)) : undefined;
+    let answer: Response;
+    try {
+      answer = await fetch(`${p.httpUrl}${path}`, { method, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}), signal: AbortSignal.timeout(method === 'POST' ? 60_000 : 8000) });
+    } catch (e) {
+      throw new HttpError(502, `${name} did not answer: ${(e as Error).message}`);
+    }
+    const text = await answer.text();
+    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   }
 
   private async wrap<T>(fn: () => Promise<T>): Promise<T> {

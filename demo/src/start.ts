@@ -21,6 +21,10 @@ Starts local peers and the dashboard, prints http://127.0.0.1:PORT/ when ready; 
   --json            print {"event":"ready","url":...,"peers":[...]} instead of the plain line (or AGENTMESH_DEMO_JSON=1)
   --keep-data       keep the peers' data dir on exit (default: removed)
   --verbose         peers log at info level (default warn)
+  --max-finished N  finished tasks each peer keeps in its live document before archiving them
+                    (default $AGENTMESH_DEMO_MAX_FINISHED or the peers' own default, 10000)
+  --retention-ms MS finished tasks older than this are archived (default $AGENTMESH_DEMO_RETENTION_MS or 600000)
+                    ($AGENTMESH_DEMO_PEER_ARGS adds any other peer flags, e.g. "--max-tombstones 2000")
   --worked-case     run the brief's worked case in the simulator instead (virtual time)
 `;
 
@@ -33,6 +37,7 @@ interface Args {
   verbose: boolean;
   workedCase: boolean;
   seconds: number;
+  peerArgs: string[];
 }
 
 function fail(msg: string): never {
@@ -51,7 +56,25 @@ function parseArgs(argv: string[]): Args {
     verbose: false,
     workedCase: false,
     seconds: Number(process.env.AGENTMESH_DEMO_SECONDS ?? 30),
+    peerArgs: [],
   };
+  const maxFinished = process.env.AGENTMESH_DEMO_MAX_FINISHED;
+  const retention = process.env.AGENTMESH_DEMO_RETENTION_MS;
+  const positive = (flag: string, v: string): string => {
+    if (!/^[0-9]+$/.test(v)) fail(`${flag} must be a whole number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  /** Sets a peer flag once (a command-line flag replaces the environment's). */
+  const setPeerArg = (flag: string, v: string): void => {
+    const at = a.peerArgs.indexOf(flag);
+    if (at >= 0) a.peerArgs.splice(at, 2);
+    a.peerArgs.push(flag, v);
+  };
+  if (maxFinished) setPeerArg('--max-finished', positive('AGENTMESH_DEMO_MAX_FINISHED', maxFinished));
+  if (retention) setPeerArg('--retention-ms', positive('AGENTMESH_DEMO_RETENTION_MS', retention));
+  // Any other `agentmesh peer` flags for every peer, e.g. "--max-tombstones 2000" (tests, experiments).
+  const more = process.env.AGENTMESH_DEMO_PEER_ARGS;
+  if (more) a.peerArgs.push(...more.split(/\s+/).filter(Boolean));
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i]!;
     const [flag, inline] = f.includes('=') ? [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] : [f, undefined];
@@ -70,6 +93,12 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--seconds':
         a.seconds = Number(value());
+        break;
+      case '--max-finished':
+        setPeerArg('--max-finished', positive('--max-finished', value()));
+        break;
+      case '--retention-ms':
+        setPeerArg('--retention-ms', positive('--retention-ms', value()));
         break;
       case '--json': a.json = true; break;
       case '--keep-data': a.keepData = true; break;
@@ -112,7 +141,7 @@ async function main(): Promise<void> {
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   const base = await mkdtemp(join(tmpdir(), 'agentmesh-demo-'));
   const specs: PeerSpec[] = args.capacities.map((capacity, i) => ({ name: `P${i + 1}`, capacity }));
-  const mesh = new LocalMesh(base, specs, log, args.verbose ? 'info' : 'warn');
+  const mesh = new LocalMesh(base, specs, log, args.verbose ? 'info' : 'warn', args.peerArgs);
   const server = new DemoServer({ mesh, webRoot, log });
 
   let stopping: Promise<void> | undefined;

@@ -1,10 +1,11 @@
 // The dashboard's charts, drawn by uPlot: tasks/s per peer against T(s), data items/s per peer
-// against D(s), and the latest traffic forecast of a junction. Each chart follows its container's
-// width and is rebuilt only when its set of series changes (a peer joins).
+// against D(s) (points from the peers' metrics rings, rates.ts), and the latest traffic forecast of
+// a junction. Each chart follows its container's width and is rebuilt only when its set of series
+// changes (a peer joins). `data-points` on the container says how many points it shows.
 
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Point } from './throughput.js';
+import type { Point } from './rates.js';
 
 export const PEER_COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#e15759', '#76b7b2', '#edc948', '#9c755f', '#bab0ac'];
 
@@ -42,14 +43,13 @@ export class RateChart extends AutoChart {
     super(el, 230);
   }
 
-  update(points: Point[]): void {
+  update(points: Point[], names: string[]): void {
+    this.el.dataset.points = String(points.length);
     if (points.length === 0) return;
-    const last = points.at(-1)!;
-    const names = last.peers.map((p) => p.name);
-    const ids = last.peers.map((p) => p.id);
+    const ids = names;
     const per = (p: Point, id: string) => {
-      const r = p.peers.find((x) => x.id === id);
-      return r ? (this.kind === 'tasks' ? r.tasksPerSec : r.itemsPerSec) : null;
+      const r = p.perPeer.get(id);
+      return r ? (this.kind === 'tasks' ? r.tasks : r.items) : null;
     };
     const data: (number | null)[][] = [points.map((p) => p.t)];
     for (const id of ids) data.push(points.map((p) => per(p, id)));
@@ -73,7 +73,7 @@ export class RateChart extends AutoChart {
           ...names.map((n, i) => ({ label: n, stroke: PEER_COLORS[i % PEER_COLORS.length]!, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) })),
           { label: `${sym} measured`, stroke: '#1b1f2a', width: 2.5, value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) },
           { label: `${sym} model (Σ capacity${this.kind === 'items' ? ' × items/task' : ''})`, stroke: '#c0392b', width: 2, dash: [8, 5], value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(0)) },
-          ...(this.kind === 'tasks' ? [{ label: 'predicted min(offered, T)', stroke: '#8e44ad', width: 1.5, dash: [2, 4], value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) }] : []),
+          ...(this.kind === 'tasks' ? [{ label: 'predicted (T with a backlog, else min(offered, T))', stroke: '#8e44ad', width: 1.5, dash: [2, 4], value: (_u: uPlot, v: number | null) => (v === null ? '-' : v.toFixed(1)) }] : []),
         ],
       }),
       data as uPlot.AlignedData,

@@ -2,10 +2,12 @@
 // every fact, and the outcome) so `agentmesh get ID` and `status` still see them, and so a task
 // that comes back into the live document without its outcome can be given it again. This file has
 // the contract, the record shape, a Bloom filter for "might it be archived?" and the in-memory
-// archive of the simulator; the file archive is in node-archive.ts.
+// archive of the simulator; the file archive (SQLite, with indexes for list and search) is in
+// node-archive.ts, what a list shows of a record in archive-summary.ts.
 
 import { hash32 } from '@agentmesh/scheduler';
 import type { TaskRecord } from './board-types.js';
+import { compareSummaries, matchesQuery, summarizeRecord, type ArchiveQuery, type ArchiveQueryResult, type ArchiveSummary } from './archive-summary.js';
 
 export type ArchivedState = 'done' | 'dead' | 'cancelled';
 
@@ -50,6 +52,14 @@ export interface Archive {
   /** Bytes the archive takes (on disk for the file archive). */
   bytes(): number;
   close(): Promise<void>;
+  /** Searches the archived tasks (filters, order, one page); archives made before it may lack it. */
+  query?(q: ArchiveQuery): ArchiveQueryResult;
+  /** Duplicate runs (successful runs other than the canonical one) of every archived task. */
+  duplicateRuns?(): number;
+  /** The summary of one archived task (what a list shows of it). */
+  summary?(id: string): ArchiveSummary | undefined;
+  /** Archived tasks that depend on `id`. */
+  dependents?(id: string): string[];
 }
 
 /** A fixed-size Bloom filter over task ids (no false negatives). */
@@ -108,6 +118,8 @@ export function isArchiveRecord(x: unknown): x is ArchiveRecord {
 /** The simulator's and unit tests' archive: records in a map (survives a simulated crash if kept by the caller). */
 export class MemoryArchive implements Archive {
   private readonly records = new Map<string, ArchiveRecord>();
+  /** Summaries, made when first asked for (the simulator never asks). */
+  private readonly summaries = new Map<string, ArchiveSummary>();
   private readonly c = emptyCounts();
   private size = 0;
 
@@ -120,8 +132,42 @@ export class MemoryArchive implements Archive {
         this.c[r.state]++;
       }
       this.records.set(r.id, r);
+      this.summaries.delete(r.id);
       this.size += JSON.stringify(r).length + 1;
     }
+  }
+
+  summary(id: string): ArchiveSummary | undefined {
+    let s = this.summaries.get(id);
+    if (s) return s;
+    const r = this.records.get(id);
+    if (!r) return undefined;
+    s = summarizeRecord(r);
+    this.summaries.set(id, s);
+    return s;
+  }
+
+  query(q: ArchiveQuery): ArchiveQueryResult {
+    const all: ArchiveSummary[] = [];
+    for (const id of this.records.keys()) {
+      const s = this.summary(id)!;
+      if (matchesQuery(s, q)) all.push(s);
+    }
+    all.sort(compareSummaries(q.sort ?? 'created', q.desc ?? true));
+    const offset = q.offset ?? 0;
+    return { rows: all.slice(offset, offset + (q.limit ?? 50)), total: all.length };
+  }
+
+  duplicateRuns(): number {
+    let n = 0;
+    for (const id of this.records.keys()) n += this.summary(id)!.duplicates;
+    return n;
+  }
+
+  dependents(id: string): string[] {
+    const out: string[] = [];
+    for (const k of this.records.keys()) if (this.summary(k)!.dependsOn.includes(id)) out.push(k);
+    return out;
   }
 
   get(id: string): ArchiveRecord | undefined {

@@ -12,6 +12,7 @@ export * from './storage.js';
 export * from './memory-storage.js';
 export * from './generation.js';
 export * from './archive.js';
+export * from './archive-summary.js';
 export * from './archive-lines.js';
 export * from './derive-context.js';
 export * from './batch-codec.js';

@@ -1,78 +1,60 @@
-// The file archive of a peer (Node only): finished tasks that left the live document, as JSON lines
-// in 256 bucket files chosen by a hash of the task id, so reading one task reads one small file and
-// nothing grows in memory but a fixed-size Bloom filter. Appends are fsynced before the peer drops
-// the tasks from its document; a torn last line (kill -9 mid-write) is cut on open with a warning.
-// Each line carries a checksum (archive-lines.ts): a damaged line costs that record only, and the
-// bucket is copied aside (b-xx.jsonl.corrupt-<n>) before it is rewritten without the damage.
+// The file archive of a peer (Node only): finished tasks that left the live document, in one SQLite
+// database (archive.db, WAL, every commit fsynced) with indexes on state, type, peer, submit and
+// finish time and generation, so `agentmesh list` and the dashboard's task table search archived
+// tasks as fast as live ones, and `get`/`status` read one row. Appends are committed in chunks
+// between event-loop turns; the promise resolves once every chunk is on disk, so an acknowledged
+// append survives kill -9 (SQLite ignores a torn WAL tail). Each row is checksummed
+// (archive-db.ts): on open every row is checked, and a damaged database is salvaged
+// (archive-salvage.ts) with the damaged file kept aside. An archive directory of the older
+// JSON-lines format is imported once (archive-legacy.ts). A fixed-size Bloom filter answers
+// "surely not archived" without a query (live finished tasks are asked about often).
 
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { appendFile, open, rename, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { hash32, resolveLogger, type Logger } from '@agentmesh/scheduler';
-import { BloomFilter, countRecord, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
-import { encodeArchiveLine, parseArchiveLine, parseArchiveText } from './archive-lines.js';
-
-const BUCKETS = 256;
-const COUNTS_FILE = 'counts.json';
+import { resolveLogger, type Logger } from '@agentmesh/scheduler';
+import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
+import { parseArchiveLine } from './archive-lines.js';
+import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
+import { DB_FILE, ROW_COLUMNS, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
+import { hasLegacyFiles, importLegacy } from './archive-legacy.js';
+import { salvageDatabase } from './archive-salvage.js';
 
 export interface FileArchiveOptions {
-  /** Receives warnings (a cut torn line, a skipped unreadable line) at level 'warn' (default: console.warn). */
+  /** Receives warnings (a salvaged database, an imported or damaged old file) at level 'warn' (default: console.warn). */
   logger?: Logger;
 }
 
 /** Without a logger, warnings go to the console as they always did. */
-const consoleWarnings: Logger = { log: (_level, msg) => console.warn(msg) };
+const consoleWarnings: Logger = { log: (level, msg) => (level === 'warn' || level === 'error') && console.warn(msg) };
 
-function genFile(gen: string): string {
-  return `gen-${gen.replace(/[^A-Za-z0-9.-]/g, '_')}.ids`;
-}
+/** Rows made and committed per transaction (one fsync each); the event loop runs between them. */
+const CHUNK = 200;
 
-/** Writes `text` to `path` atomically and durably (tmp file, fsync, rename, fsync of the directory). */
-function replaceFileSync(dir: string, path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  syncPath(tmp, 'r+');
-  renameSync(tmp, path);
-  if (process.platform !== 'win32') syncPath(dir, 'r');
-}
-
-function syncPath(path: string, flags: string): void {
-  const fd = openSync(path, flags);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Copies `path` to the first free `<path>.corrupt-<n>` (durably); returns its name. */
-function keepCopySync(path: string): string {
-  for (let n = 1; ; n++) {
-    const aside = `${path}.corrupt-${n}`;
-    if (existsSync(aside)) continue;
-    copyFileSync(path, aside, constants.COPYFILE_EXCL);
-    syncPath(aside, 'r+');
-    return aside;
-  }
-}
-
-function bucketOf(id: string): string {
-  return `b-${(hash32(id, 0x5bd1e995) % BUCKETS).toString(16).padStart(2, '0')}.jsonl`;
+/** A record appended but not committed yet; its row is made when its chunk is written. */
+interface Pending {
+  rec: ArchiveRecord;
+  row: Row | undefined;
 }
 
 export class FileArchive implements Archive {
   private readonly bloom = new BloomFilter();
   private c: ArchiveCounts = emptyCounts();
+  private dups = 0;
   private total = 0;
   private queue: Promise<void> = Promise.resolve();
-  /** Records appended but not yet on disk (get() must see them). */
-  private readonly pending = new Map<string, ArchiveRecord>();
+  /** Records appended but not yet committed (get() must see them). */
+  private readonly pending = new Map<string, Pending>();
   private closed = false;
+  private db!: Db;
+  private st!: Statements;
+  private readonly path: string;
 
   private constructor(
     readonly dir: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.path = join(dir, DB_FILE);
+  }
 
   static open(dir: string, opts: FileArchiveOptions = {}): FileArchive {
     const a = new FileArchive(dir, resolveLogger(opts, consoleWarnings));
@@ -82,157 +64,206 @@ export class FileArchive implements Archive {
   }
 
   private load(): void {
-    const counts = emptyCounts();
-    const latest = new Map<string, ArchiveRecord['state']>();
-    for (const name of readdirSync(this.dir)) {
-      if (!/^b-[0-9a-f]{2}\.jsonl$/.test(name)) continue;
-      const path = join(this.dir, name);
-      const buf = readFileSync(path);
-      const parsed = parseArchiveText(buf);
-      for (const r of parsed.records) {
-        this.bloom.add(r.id);
-        latest.set(r.id, r.state);
+    let problem: string | undefined;
+    let db: Db | undefined;
+    try {
+      db = openDb(this.path);
+      problem = this.check(db);
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem !== undefined) {
+      try {
+        db?.close();
+      } catch {
+        /* a damaged file */
       }
-      if (parsed.badLines.length > 0 || parsed.unterminated) {
-        // Keep the damaged bucket, then rewrite it with every readable record.
-        const aside = keepCopySync(path);
-        const text = parsed.records.map(encodeArchiveLine).join('');
-        replaceFileSync(this.dir, path, text);
-        const lost = parsed.badLines.length > 0 ? `skipped unreadable line${parsed.badLines.length === 1 ? '' : 's'} ${parsed.badLines.join(', ')}` : 'repaired the newline of its last line';
-        this.logger.log('warn', `archive ${name}: ${lost}${parsed.tornBytes > 0 ? ` and a torn last line (${parsed.tornBytes} bytes)` : ''}; kept the damaged file as ${aside}, ${parsed.records.length} records remain`);
-        this.total += Buffer.byteLength(text);
+      const s = salvageDatabase(this.path);
+      this.logger.log('warn', `archive ${DB_FILE}: ${problem}; kept the damaged file as ${s.aside}, ${s.records} records remain`);
+      db = openDb(this.path);
+      const again = this.check(db);
+      if (again !== undefined) throw new Error(`archive ${this.path} is still damaged after salvage: ${again}`);
+    }
+    this.db = db!;
+    this.st = statements(this.db);
+    if (hasLegacyFiles(this.dir)) {
+      importLegacy(this.dir, this.db, this.logger);
+      for (const { id } of this.db.prepare<[], { id: string }>('SELECT id FROM records').iterate()) this.bloom.add(id);
+    }
+    this.recount();
+    this.measure();
+  }
+
+  /** Checks every row's checksums and SQLite's own structure; fills the Bloom filter. Returns what is wrong. */
+  private check(db: Db): string | undefined {
+    const ok = db.pragma('integrity_check(1)', { simple: true });
+    if (ok !== 'ok') return `integrity check: ${String(ok)}`;
+    let bad: string | undefined;
+    // Raw rows: far cheaper than an object per row on a large archive.
+    for (const row of db.prepare<[], unknown[]>(`SELECT ${ROW_COLUMNS} FROM records`).raw().iterate()) {
+      const p = rowProblem(row);
+      if (p !== undefined) {
+        bad ??= `the row of ${String(row[0]).slice(0, 80)}: ${p}`;
         continue;
       }
-      const good = buf.length - parsed.tornBytes;
-      if (parsed.tornBytes > 0) {
-        this.logger.log('warn', `archive ${name}: cut a torn last line (${parsed.tornBytes} bytes)`);
-        truncateSync(path, good);
+      this.bloom.add(row[0] as string);
+    }
+    return bad;
+  }
+
+  private recount(): void {
+    const c = emptyCounts();
+    let dups = 0;
+    for (const r of this.st.counts.all()) {
+      c[r.state] = r.n;
+      c.total += r.n;
+      dups += r.dups;
+    }
+    this.c = c;
+    this.dups = dups;
+  }
+
+  private measure(): void {
+    let n = 0;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.startsWith(DB_FILE)) continue;
+      try {
+        n += statSync(join(this.dir, f)).size;
+      } catch {
+        /* gone meanwhile */
       }
-      this.total += good;
     }
-    for (const state of latest.values()) {
-      counts[state]++;
-      counts.total++;
-    }
-    this.c = counts;
+    this.total = n;
   }
 
   append(records: ArchiveRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('archive is closed'));
+    const batch: Pending[] = [];
     for (const r of records) {
-      const prev = this.pending.get(r.id) ?? (this.bloom.has(r.id) ? this.readLatest(r.id) : undefined);
-      if (prev) {
-        this.c[prev.state]--;
-        this.c[r.state]++;
-      } else countRecord(this.c, r);
-      this.pending.set(r.id, r);
+      // Counts by state change at once; duplicate runs when the row is made (it derives them).
+      const had = this.pending.get(r.id);
+      const prevState = had ? had.rec.state : this.bloom.has(r.id) ? this.st.prev.get(r.id)?.state : undefined;
+      if (prevState) this.c[prevState]--;
+      else this.c.total++;
+      this.c[r.state]++;
+      const p: Pending = { rec: r, row: undefined };
+      this.pending.set(r.id, p);
       this.bloom.add(r.id);
+      batch.push(p);
     }
-    const batch = records.slice();
     const run = async () => {
-      const byBucket = new Map<string, string[]>();
-      for (const r of batch) {
-        const b = bucketOf(r.id);
-        let list = byBucket.get(b);
-        if (!list) byBucket.set(b, (list = []));
-        list.push(encodeArchiveLine(r));
+      for (let i = 0; i < batch.length; i += CHUNK) {
+        if (i > 0) await new Promise<void>((r) => setImmediate(r));
+        const rows = batch.slice(i, i + CHUNK).map((p) => this.rowFor(p));
+        // What these rows replace (committed earlier) stops counting its duplicate runs.
+        for (const row of rows) this.dups += row.duplicates - (this.st.prev.get(row.id)?.duplicates ?? 0);
+        insertRows(this.db, this.st, rows);
       }
-      // Asynchronous writes and fsyncs (the thread pool), so a large archive batch does not stall
-      // the peer's event loop; a few buckets at a time.
-      const entries = [...byBucket];
-      for (let i = 0; i < entries.length; i += 8) {
-        await Promise.all(
-          entries.slice(i, i + 8).map(async ([b, lines]) => {
-            const fh = await open(join(this.dir, b), 'a');
-            try {
-              const bytes = Buffer.from(lines.join(''), 'utf8');
-              await fh.write(bytes);
-              await fh.datasync();
-              this.total += bytes.length;
-            } finally {
-              await fh.close();
-            }
-          }),
-        );
-      }
-      // Which ids each generation archived (one small file per generation, for a branch merge).
-      const byGen = new Map<string, string[]>();
-      for (const r of batch) {
-        let list = byGen.get(r.gen);
-        if (!list) byGen.set(r.gen, (list = []));
-        list.push(r.id);
-      }
-      for (const [gen, ids] of byGen) await appendFile(join(this.dir, genFile(gen)), ids.join('\n') + '\n');
-      await writeFile(join(this.dir, COUNTS_FILE + '.tmp'), JSON.stringify(this.c));
-      await rename(join(this.dir, COUNTS_FILE + '.tmp'), join(this.dir, COUNTS_FILE));
-      for (const r of batch) if (this.pending.get(r.id) === r) this.pending.delete(r.id);
+      for (const p of batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
+      this.measure();
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
   }
 
-  private readLatest(id: string): ArchiveRecord | undefined {
-    const path = join(this.dir, bucketOf(id));
-    if (!existsSync(path)) return undefined;
-    const text = readFileSync(path, 'utf8');
-    const needle = `{"id":${JSON.stringify(id)},`;
-    let at = text.lastIndexOf(needle);
-    while (at >= 0) {
-      if (at === 0 || text[at - 1] === '\n') {
-        const end = text.indexOf('\n', at);
-        // A damaged line has no record of this id: look further back.
-        const r = parseArchiveLine(text.slice(at, end < 0 ? undefined : end)).records.find((x) => x.id === id);
-        if (r) return r;
-      }
-      at = at === 0 ? -1 : text.lastIndexOf(needle, at - 1);
-    }
-    return undefined;
-  }
-
-  byGeneration(gen: string): ArchiveRecord[] {
-    const path = join(this.dir, genFile(gen));
-    if (!existsSync(path)) return [...this.pending.values()].filter((r) => r.gen === gen);
-    const ids = new Set(readFileSync(path, 'utf8').split('\n').filter(Boolean));
-    for (const r of this.pending.values()) if (r.gen === gen) ids.add(r.id);
-    // One read per bucket file, not per id.
-    const byBucket = new Map<string, string[]>();
-    for (const id of ids) {
-      const b = bucketOf(id);
-      let list = byBucket.get(b);
-      if (!list) byBucket.set(b, (list = []));
-      list.push(id);
-    }
-    const out: ArchiveRecord[] = [];
-    for (const [b, list] of byBucket) {
-      const p = join(this.dir, b);
-      const text = existsSync(p) ? readFileSync(p, 'utf8') : '';
-      const latest = new Map<string, ArchiveRecord>();
-      const want = new Set(list);
-      for (const line of text.split('\n')) {
-        if (!line) continue;
-        for (const r of parseArchiveLine(line).records) if (want.has(r.id)) latest.set(r.id, r); // damaged parts skipped
-      }
-      for (const id of list) {
-        const r = this.pending.get(id) ?? latest.get(id);
-        if (r) out.push(r);
-      }
-    }
-    return out;
+  private rowFor(p: Pending): Row {
+    return (p.row ??= rowOf(p.rec));
   }
 
   get(id: string): ArchiveRecord | undefined {
     const p = this.pending.get(id);
-    if (p) return p;
-    if (!this.bloom.has(id)) return undefined;
-    return this.readLatest(id);
+    if (p) return p.rec;
+    if (!this.bloom.has(id) || this.closed) return undefined;
+    const row = this.st.body.get(id);
+    return row ? this.parse(row.body, id) : undefined;
+  }
+
+  private parse(body: string, id: string): ArchiveRecord | undefined {
+    const got = parseArchiveLine(body);
+    if (got.bad || got.records.length !== 1) {
+      this.logger.log('warn', `archive ${DB_FILE}: the record of ${id.slice(0, 80)} fails its checksum (damaged since the archive opened; it is salvaged at the next start)`);
+      return undefined;
+    }
+    return got.records[0];
+  }
+
+  byGeneration(gen: string): ArchiveRecord[] {
+    const out = new Map<string, ArchiveRecord>();
+    if (!this.closed) {
+      for (const row of this.st.byGen.iterate(gen)) {
+        const r = this.parse(row.body, gen);
+        if (r) out.set(r.id, r);
+      }
+    }
+    for (const { rec } of this.pending.values()) if (rec.gen === gen) out.set(rec.id, rec);
+    return [...out.values()];
   }
 
   mightHave(id: string): boolean {
     return this.bloom.has(id);
   }
 
+  summary(id: string): ArchiveSummary | undefined {
+    const p = this.pending.get(id);
+    if (p) return summaryOf(this.rowFor(p));
+    if (!this.bloom.has(id) || this.closed) return undefined;
+    const row = this.st.summary.get(id);
+    return row ? summaryOf(row) : undefined;
+  }
+
+  dependents(id: string): string[] {
+    if (this.closed) return [];
+    const out = new Set(this.st.dependents.all(id).map((r) => r.task));
+    for (const p of this.pending.values()) if (this.rowFor(p).deps.includes(JSON.stringify(id))) out.add(p.rec.id);
+    return [...out].sort();
+  }
+
+  /** Searches committed records (a page, and how many match in all). */
+  query(q: ArchiveQuery): ArchiveQueryResult {
+    if (this.closed) return { rows: [], total: 0 };
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.states && q.states.length > 0) {
+      where.push(`state IN (${q.states.map(() => '?').join(',')})`);
+      params.push(...q.states);
+    }
+    if (q.type !== undefined) {
+      where.push('type = ?');
+      params.push(q.type);
+    }
+    if (q.peers && q.peers.length > 0) {
+      where.push(`peer IN (${q.peers.map(() => '?').join(',')})`);
+      params.push(...q.peers);
+    }
+    if (q.since !== undefined) {
+      where.push('created_at >= ?');
+      params.push(q.since);
+    }
+    if (q.duplicated) where.push('duplicates > 0');
+    if (q.text) {
+      const like = `%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push(`(${['id', 'type', 'key', 'peer', 'error'].map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`);
+      params.push(like, like, like, like, like);
+    }
+    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const dir = (q.desc ?? true) ? 'DESC' : 'ASC';
+    const col = SORT_COLUMN[q.sort ?? 'created'];
+    const limit = Math.max(0, Math.min(q.limit ?? 50, 10_000));
+    const offset = Math.max(0, q.offset ?? 0);
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM records ${w}`).get(...params) as { n: number }).n;
+    const rows = this.db
+      .prepare<(string | number)[], Omit<Row, 'body'>>(`SELECT ${SUMMARY_COLUMNS} FROM records ${w} ORDER BY ${col} ${dir}, id ${dir} LIMIT ? OFFSET ?`)
+      .all(...params, limit, offset);
+    return { rows: rows.map(summaryOf), total };
+  }
+
   counts(): ArchiveCounts {
     return { ...this.c };
+  }
+
+  /** Duplicate runs of the committed records (those of records being written count once they are). */
+  duplicateRuns(): number {
+    return this.dups;
   }
 
   bytes(): number {
@@ -243,6 +274,11 @@ export class FileArchive implements Archive {
     if (this.closed) return;
     await this.queue.catch(() => {});
     this.closed = true;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.close();
+    }
   }
 }
 

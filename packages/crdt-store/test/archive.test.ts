@@ -1,7 +1,8 @@
 // The archive: records survive a reopen (file), the latest record of an id wins, the Bloom filter
-// never forgets an id, a torn last line is cut on open, records are found by generation, and a bad
-// byte in a bucket costs at most the record it sits in (each line is checksummed).
-import { mkdtempSync, readdirSync, appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// never forgets an id, a torn WAL tail (kill -9 mid-commit) costs nothing acknowledged, records are
+// found by generation and by search, and a bad byte in the database (or in a bucket of the older
+// JSON-lines format, imported on open) costs at most the record it sits in (each is checksummed).
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,10 +16,9 @@ const rec = (id: string, state: ArchiveRecord['state'] = 'done', gen = '1.10.5.p
 });
 
 function both(): [string, () => Archive][] {
-  const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
   return [
     ['memory', () => new MemoryArchive()],
-    ['file', () => FileArchive.open(dir, { logger: silentLogger })],
+    ['file', () => FileArchive.open(mkdtempSync(join(tmpdir(), 'am-arch-')), { logger: silentLogger })],
   ];
 }
 
@@ -47,25 +47,88 @@ describe('archive', () => {
       expect(a.byGeneration('1.10.5.p').length).toBeGreaterThanOrEqual(499);
       await a.close();
     });
+
+    it(`${name}: search by state, type, peer, time and text, in pages, with duplicate runs and dependents`, async () => {
+      const a = open();
+      const full = (i: number): ArchiveRecord => {
+        const id = `q-${String(i).padStart(4, '0')}`;
+        const type = i % 2 ? 'echo' : 'traffic.forecast';
+        const peer = i % 3 ? 'peer-a' : 'peer-b';
+        const spec = { id, type, payload: { i }, priority: 0, requires: [], prefers: [], dependsOn: i > 0 && i % 10 === 0 ? ['q-0000'] : [], maxAttempts: 3, timeoutMs: 0, createdAt: 1000 + i, createdBy: peer, notBefore: 0, strategy: 'capacity-weighted', ...(i === 7 ? { key: 'wf/seven' } : {}) };
+        const facts: Record<string, unknown> = { [`${id}/claim/1/${peer}`]: { peer, round: 1, score: 0.1, at: 1 } };
+        const state = i % 5 === 0 ? 'dead' : 'done';
+        if (state === 'dead') facts[`${id}/fail/1/${peer}`] = { peer, round: 1, error: `boom ${i}`, at: 2 };
+        else facts[`${id}/done/1/${peer}`] = { peer, round: 1, result: i, at: 2, ms: 1 };
+        if (i === 3) {
+          facts[`${id}/claim/1/peer-c`] = { peer: 'peer-c', round: 1, score: 0.2, at: 1 };
+          facts[`${id}/done/1/peer-c`] = { peer: 'peer-c', round: 1, result: 'again', at: 3, ms: 1 };
+        }
+        return { id, spec, facts, state, finishedAt: 2000 + i, result: state === 'done' ? i : null, peer: state === 'done' ? peer : null, attempts: 1, gen: 'g', archivedAt: 5 };
+      };
+      await a.append(Array.from({ length: 60 }, (_, i) => full(i)));
+      const all = a.query!({ limit: 25 });
+      expect(all.total).toBe(60);
+      expect(all.rows.map((r) => r.id)).toEqual(Array.from({ length: 25 }, (_, i) => `q-${String(59 - i).padStart(4, '0')}`));
+      expect(a.query!({ limit: 25, offset: 50 }).rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => `q-${String(9 - i).padStart(4, '0')}`));
+      const dead = a.query!({ states: ['dead'], limit: 100 });
+      expect(dead.total).toBe(12);
+      expect(dead.rows.find((r) => r.id === 'q-0010')).toMatchObject({ state: 'dead', error: 'boom 10', peer: 'peer-a', type: 'traffic.forecast', dependsOn: ['q-0000'] });
+      expect(a.query!({ type: 'echo', peers: ['peer-b'], limit: 100 }).total).toBe(10);
+      expect(a.query!({ since: 1050, limit: 100 }).total).toBe(10);
+      expect(a.query!({ text: 'BOOM 1', limit: 100 }).rows.map((r) => r.id).sort()).toEqual(['q-0010', 'q-0015']);
+      expect(a.query!({ text: 'wf/sev', limit: 100 }).rows.map((r) => r.id)).toEqual(['q-0007']);
+      expect(a.query!({ text: '%', limit: 100 }).total).toBe(0);
+      expect(a.query!({ sort: 'id', desc: false, limit: 2 }).rows.map((r) => r.id)).toEqual(['q-0000', 'q-0001']);
+      expect(a.duplicateRuns!()).toBe(1);
+      expect(a.summary!('q-0003')).toMatchObject({ duplicates: 1, peer: 'peer-b', createdAt: 1003 });
+      expect(a.dependents!('q-0000')).toEqual(['q-0010', 'q-0020', 'q-0030', 'q-0040', 'q-0050']);
+      await a.append([{ ...full(3), facts: { 'q-0003/claim/1/peer-b': { peer: 'peer-b', round: 1, score: 0.1, at: 1 }, 'q-0003/done/1/peer-b': { peer: 'peer-b', round: 1, result: 3, at: 2, ms: 1 } } }]);
+      expect(a.duplicateRuns!()).toBe(0);
+      await a.close();
+    });
   }
 
-  it('file: reopens with everything, cuts a torn last line', async () => {
+  it('file: reopens with everything; a torn WAL tail (kill -9 mid-commit) costs nothing acknowledged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger });
     await a.append([rec('t-one'), rec('t-two', 'cancelled')]);
+    await a.append([rec('t-three', 'dead')]);
+    // What a kill -9 leaves: the files as they are now, the WAL not checkpointed; then a torn frame.
+    const crashed = mkdtempSync(join(tmpdir(), 'am-arch-crash-'));
+    for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(crashed, f));
+    expect(existsSync(join(crashed, 'archive.db-wal'))).toBe(true);
+    appendFileSync(join(crashed, 'archive.db-wal'), Buffer.alloc(1000, 0x5a));
     await a.close();
-    const bucket = readdirSync(dir).find((f) => f.endsWith('.jsonl'))!;
-    appendFileSync(join(dir, bucket), '{"id":"t-torn","sta');
     const warnings: string[] = [];
-    const b = FileArchive.open(dir, { logger: { log: (_level, m) => warnings.push(m) } });
-    expect(warnings.join()).toMatch(/torn/);
+    const b = FileArchive.open(crashed, { logger: { log: (_level, m) => warnings.push(m) } });
+    expect(warnings).toEqual([]);
     expect(b.get('t-one')?.state).toBe('done');
     expect(b.get('t-two')?.state).toBe('cancelled');
-    expect(b.get('t-torn')).toBeUndefined();
-    expect(b.counts().total).toBe(2);
-    await b.append([rec('t-three')]);
-    expect(FileArchive.open(dir, { logger: silentLogger }).get('t-three')?.id).toBe('t-three');
+    expect(b.get('t-three')?.state).toBe('dead');
+    expect(b.counts()).toEqual({ done: 1, dead: 1, cancelled: 1, total: 3 });
+    await b.append([rec('t-four')]);
+    await b.close();
+    const c = FileArchive.open(crashed, { logger: silentLogger });
+    expect(c.get('t-four')?.id).toBe('t-four');
+    expect(c.counts().total).toBe(4);
+    await c.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(crashed, { recursive: true, force: true });
+  });
+
+  it('file: an acknowledged append is in the database files at once (no close needed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    const ids = Array.from({ length: 1200 }, (_, i) => `t-ack-${i}`); // more than one commit chunk
+    await a.append(ids.map((id) => rec(id)));
+    const crashed = mkdtempSync(join(tmpdir(), 'am-arch-crash-'));
+    for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(crashed, f));
+    const b = FileArchive.open(crashed, { logger: silentLogger });
+    expect(b.counts().total).toBe(1200);
+    expect(ids.every((id) => b.get(id)?.id === id)).toBe(true);
+    await Promise.all([a.close(), b.close()]);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(crashed, { recursive: true, force: true });
   });
 
   it('file: a plain-JS caller passing the retired log option gets INVALID_ARGUMENT', () => {
@@ -83,7 +146,7 @@ describe('archive', () => {
     expect(parsed).toMatchObject({ badLines: [], tornBytes: 0, unterminated: false });
   });
 
-  /** A data dir with one bucket file holding `n` records t-0..t-{n-1} (open reads every bucket whatever its name). */
+  /** An archive dir in the older format: one bucket file holding `n` records t-0..t-{n-1} (imported on open). */
   function oneBucket(n: number): { dir: string; path: string; bytes: Buffer } {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const path = join(dir, 'b-00.jsonl');
@@ -91,31 +154,59 @@ describe('archive', () => {
     return { dir, path, bytes: readFileSync(path) };
   }
 
-  it('file: a changed byte costs at most the record it sits in, invents none, and the damaged bucket is kept aside', () => {
+  /** Every record an archive holds, by reading each id it could hold. */
+  function held(a: FileArchive, n: number): ArchiveRecord[] {
+    return Array.from({ length: n }, (_, i) => a.get(`t-${i}`)).filter((r): r is ArchiveRecord => r !== undefined);
+  }
+
+  it('file: a JSON-lines archive is imported once into the database, and its files go', async () => {
+    const { dir } = oneBucket(30);
+    writeFileSync(join(dir, 'gen-1.10.5.p.ids'), 't-0\n');
+    writeFileSync(join(dir, 'counts.json'), '{}');
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    expect(a.counts()).toEqual({ done: 30, dead: 0, cancelled: 0, total: 30 });
+    expect(held(a, 30).map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `t-${i}`));
+    expect(a.byGeneration('1.10.5.p')).toHaveLength(30);
+    await a.close();
+    expect(readdirSync(dir).filter((f) => !f.startsWith('archive.db'))).toEqual([]);
+    const again: string[] = [];
+    const b = FileArchive.open(dir, { logger: { log: (_l, m) => again.push(m) } });
+    expect(again).toEqual([]);
+    expect(b.counts().total).toBe(30);
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('file: importing a bucket with a changed byte costs at most the record it sits in, invents none, and keeps the damaged bucket aside', async () => {
     let seed = 7;
     const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     for (let round = 0; round < 80; round++) {
       const { dir, path, bytes } = oneBucket(12);
       bytes[rand(bytes.length)]! ^= 1 + rand(255);
       writeFileSync(path, bytes);
+      const readable = parseArchiveText(bytes).records;
       const warnings: string[] = [];
-      const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
-      const kept = parseArchiveText(readFileSync(path));
-      expect(kept.records.length).toBeGreaterThanOrEqual(11);
-      expect(a.counts().total).toBe(kept.records.length);
-      for (const r of kept.records) expect(r).toEqual(rec(r.id)); // nothing altered
-      if (kept.records.length < 12) {
+      const a = FileArchive.open(dir, { logger: { log: (l, m) => l === 'warn' && warnings.push(m) } });
+      const kept = held(a, 12);
+      expect(kept.length).toBeGreaterThanOrEqual(11);
+      expect(kept.length).toBe(new Set(readable.map((r) => r.id)).size);
+      expect(a.counts().total).toBe(kept.length);
+      for (const r of kept) expect(r).toEqual(rec(r.id)); // nothing altered
+      if (kept.length < 12) {
         expect(readdirSync(dir)).toContain('b-00.jsonl.corrupt-1');
         expect(warnings.join('\n')).toMatch(/unreadable line|torn/);
       }
+      await a.close();
       const again: string[] = [];
-      FileArchive.open(dir, { logger: { log: (_l, m) => again.push(m) } });
-      expect(again).toEqual([]); // the repair lasts
+      const b = FileArchive.open(dir, { logger: { log: (_l, m) => again.push(m) } });
+      expect(again).toEqual([]); // the import lasts
+      expect(held(b, 12)).toEqual(kept);
+      await b.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('file: a damaged newline loses nothing (two lines run together, or the last line)', () => {
+  it('file: importing a damaged newline loses nothing (two lines run together, or the last line)', async () => {
     const { dir, path, bytes } = oneBucket(10);
     bytes[bytes.indexOf(0x0a)]! = 0x58; // first newline
     bytes[bytes.length - 1]! = 0x59; // last newline
@@ -123,8 +214,71 @@ describe('archive', () => {
     const warnings: string[] = [];
     const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
     expect(a.counts().total).toBe(10);
-    expect(parseArchiveText(readFileSync(path)).records).toHaveLength(10);
+    expect(held(a, 10)).toHaveLength(10);
     expect(warnings.join('\n')).toMatch(/kept the damaged file as .*b-00\.jsonl\.corrupt-1/);
+    await a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A closed archive database holding `n` records t-0..t-{n-1}. */
+  async function oneDatabase(n: number): Promise<{ dir: string; path: string; bytes: Buffer }> {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    await a.append(Array.from({ length: n }, (_, i) => rec(`t-${i}`, i % 3 === 0 ? 'dead' : 'done')));
+    await a.close();
+    const path = join(dir, 'archive.db');
+    expect(readdirSync(dir)).toEqual(['archive.db']);
+    return { dir, path, bytes: readFileSync(path) };
+  }
+
+  it('file: a changed byte anywhere in the database costs at most the record it sits in, invents none, and the damaged file is kept aside', async () => {
+    let seed = 11;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    const base = await oneDatabase(12);
+    // Bytes that hold something: a flip in the zeroed free space of a page changes nothing at all.
+    const used = [...base.bytes.keys()].filter((i) => base.bytes[i] !== 0 || i < 100);
+    let salvaged = 0;
+    for (let round = 0; round < 80; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+      const path = join(dir, 'archive.db');
+      const bytes = Buffer.from(base.bytes);
+      bytes[used[rand(used.length)]!]! ^= 1 + rand(255);
+      writeFileSync(path, bytes);
+      const warnings: string[] = [];
+      const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
+      const kept = held(a, 12);
+      expect(kept.length, `round ${round}`).toBeGreaterThanOrEqual(11);
+      for (const r of kept) expect(r).toEqual(rec(r.id, Number(r.id.slice(2)) % 3 === 0 ? 'dead' : 'done')); // nothing altered
+      const c = a.counts();
+      expect(c.total).toBe(kept.length);
+      expect(c.dead).toBe(kept.filter((r) => r.state === 'dead').length);
+      expect(a.query({ states: ['dead'], limit: 100 }).rows.map((r) => r.id).sort()).toEqual(kept.filter((r) => r.state === 'dead').map((r) => r.id).sort());
+      if (warnings.length > 0) {
+        salvaged++;
+        expect(warnings.join('\n')).toMatch(/kept the damaged file as archive\.db\.corrupt-1/);
+        expect(readdirSync(dir)).toContain('archive.db.corrupt-1');
+      }
+      await a.close();
+      const again: string[] = [];
+      const b = FileArchive.open(dir, { logger: { log: (_l, m) => again.push(m) } });
+      expect(again).toEqual([]); // the repair lasts
+      expect(held(b, 12)).toEqual(kept);
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(salvaged).toBeGreaterThan(20); // most changes are noticed (the rest fell on bytes nobody reads)
+    rmSync(base.dir, { recursive: true, force: true });
+  });
+
+  it('file: a database that is not one at all (zeroed header) gives back every record', async () => {
+    const { dir, path, bytes } = await oneDatabase(12);
+    bytes.fill(0, 0, 100);
+    writeFileSync(path, bytes);
+    const warnings: string[] = [];
+    const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
+    expect(held(a, 12)).toHaveLength(12);
+    expect(warnings.join('\n')).toMatch(/kept the damaged file as archive\.db\.corrupt-1, 12 records remain/);
+    await a.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });

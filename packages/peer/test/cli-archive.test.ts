@@ -69,7 +69,7 @@ describe('bounded document through the CLI', () => {
     }
     const got = await waitFor('archived get', () => cli('get', first, '--peer', peers[2]!.ready.wsUrl), (t) => t.archived === true);
     expect(got).toMatchObject({ id: first, state: 'done', result: { x: 1 }, archived: true });
-    expect(readdirSync(join(base, 'AC', 'archive')).some((f) => f.endsWith('.jsonl'))).toBe(true);
+    expect(readdirSync(join(base, 'AC', 'archive'))).toContain('archive.db');
     expect(peers.some((p) => p.lines.some((l) => l.includes('"event":"generation"')))).toBe(true);
     // kill -9 and restart: the archive and the generation come back from disk
     peers[2]!.child.kill('SIGKILL');

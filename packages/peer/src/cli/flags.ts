@@ -29,7 +29,7 @@ export interface CommandSpec {
   summary: string;
   usage: string;
   flags: FlagSpec[];
-  /** Names of positional arguments (all required). */
+  /** Names of positional arguments (required; a name ending in '?' is optional). */
   positionals?: string[];
 }
 
@@ -79,7 +79,8 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[], env: Reco
     else if (f.required) throw new UsageError(`--${f.name} is required for "${spec.name}"`);
   }
   const positionals = spec.positionals ?? [];
-  if (out._.length < positionals.length) throw new UsageError(`"${spec.name}" needs ${positionals.map((p) => p.toUpperCase()).join(' ')}`);
+  const required = positionals.filter((p) => !p.endsWith('?'));
+  if (out._.length < required.length) throw new UsageError(`"${spec.name}" needs ${required.map((p) => p.toUpperCase()).join(' ')}`);
   if (out._.length > positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(out._[positionals.length])}`);
   return out;
 }

@@ -2,22 +2,25 @@
 // (update log + snapshots) in --data-dir, joins the mesh over libp2p (TCP, Noise, Yamux, direct streams,
 // a private network when a secret is set), serves the y-websocket endpoint and the HTTP API on
 // --ws-port, prints a ready line, then one event line per task state change it causes (buffered
-// and written once per event-loop turn: see line-buffer.ts).
+// and written once per event-loop turn: see line-buffer.ts). It remembers its listen port and the
+// addresses of the peers it knew (peer-memory.ts), so a restart finds the mesh without --bootstrap,
+// and keeps a ring of its metrics (metrics.ts) for the dashboard and GET /metrics.
 // SIGTERM/SIGINT: finish or release running work, flush, exit 0.
 
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { isMeshError } from '@agentmesh/scheduler';
 import { FileArchive, openFileStorage } from '@agentmesh/crdt-store/node';
 import { Peer } from '../peer.js';
 import { systemClock } from '../clock.js';
 import { lineLogger, type LogLevel } from '../logger.js';
 import { builtinAgents, BUILTIN_AGENT_NAMES } from '@agentmesh/agents';
-import { createMeshTransport, generatePeerKey, peerKeyFromBytes, peerKeyToBytes } from '../net/libp2p-transport.js';
+import { createMeshTransport, generatePeerKey, peerIdOfKey, peerKeyFromBytes, peerKeyToBytes } from '../net/libp2p-transport.js';
 import { startWsEndpoint } from '../ws-endpoint.js';
 import { apiHandler } from './api.js';
+import { PeerMetrics } from './metrics.js';
+import { loadMemory, remember, rememberedBootstrap, reuseListenPorts, saveMemory, transportAddresses } from './peer-memory.js';
 import { flushOnExit, stderrLines, stdoutLines } from './line-buffer.js';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
 import { checkPeerFlags } from './peer-checks.js';
@@ -30,7 +33,7 @@ export const PEER: CommandSpec = {
     { name: 'name', type: 'string', arg: 'NAME', help: 'human name of this peer', required: true },
     { name: 'data-dir', type: 'string', arg: 'DIR', help: 'where the peer keeps its key and its document', required: true },
     { name: 'listen', type: 'string', arg: 'MULTIADDR', help: 'libp2p listen address', repeat: true, default: ['/ip4/127.0.0.1/tcp/0'] },
-    { name: 'bootstrap', type: 'string', arg: 'MULTIADDR', help: 'a peer to join through (with /p2p/ID)', repeat: true },
+    { name: 'bootstrap', type: 'string', arg: 'MULTIADDR', help: 'a peer to join through (with /p2p/ID); a restarted peer also redials the peers it knew (kept in DIR/peers.json)', repeat: true },
     { name: 'ws-host', type: 'string', arg: 'HOST', help: 'host of the websocket/HTTP endpoint', default: '127.0.0.1' },
     { name: 'ws-port', type: 'int', arg: 'N', help: 'port of the websocket/HTTP endpoint (0 = any free)', default: 0, min: 0, max: 65535 },
     { name: 'ws-token', type: 'string', arg: 'TOKEN', help: 'token clients must present (required beyond loopback)', env: 'AGENTMESH_WS_TOKEN' },
@@ -99,8 +102,14 @@ export async function runPeer(v: FlagValues): Promise<number> {
     agents[a] = all[a]!;
   }
 
+  const startedAt = Date.now();
   await mkdir(dir, { recursive: true });
   const privateKey = await loadOrCreateKey(dir);
+  // Where this peer listened and whom it knew, last time (peers.json): reused so it finds them again.
+  const memory = await loadMemory(dir, logger);
+  const listen = await reuseListenPorts(v.listen as string[], memory);
+  const given = (v.bootstrap as string[] | undefined) ?? [];
+  const remembered = rememberedBootstrap(memory, undefined).filter((a) => !given.includes(a));
   const storage = await openFileStorage(join(dir, 'store'), { logger });
   let archive: FileArchive;
   try {
@@ -112,11 +121,15 @@ export async function runPeer(v: FlagValues): Promise<number> {
   let transport: Awaited<ReturnType<typeof createMeshTransport>> | undefined;
   let peer: Peer | undefined;
   let endpoint: Awaited<ReturnType<typeof startWsEndpoint>> | undefined;
+  let metrics: PeerMetrics | undefined;
   try {
+    const self = peerIdOfKey(privateKey);
+    const again = remembered.filter((a) => !a.endsWith(`/p2p/${self}`));
+    if (again.length > 0) log('info', `redialling ${Object.keys(memory.peers).filter((id) => id !== self).length} remembered peers`, { addrs: again.length });
     transport = await createMeshTransport({
       privateKey,
-      listen: v.listen as string[],
-      bootstrap: (v.bootstrap as string[] | undefined) ?? [],
+      listen,
+      bootstrap: [...given, ...again],
       ...(secret ? { secret } : {}),
       logger,
     });
@@ -144,6 +157,9 @@ export async function runPeer(v: FlagValues): Promise<number> {
     await peer.start();
     const p = peer;
     const t = transport;
+    metrics = new PeerMetrics(p, { wire: () => t.wireStats(), blocked: () => t.blocked() });
+    metrics.start();
+    const m = metrics;
     endpoint = await startWsEndpoint({
       doc: p.document,
       host: String(v['ws-host']),
@@ -153,10 +169,11 @@ export async function runPeer(v: FlagValues): Promise<number> {
       logger,
       onInvalid: (reason) => log('warn', 'websocket client sent an invalid update', { reason }),
       status: () => p.status(),
-      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }, { wire: () => t.wireStats() }),
+      httpHandler: apiHandler(p, { block: (ids) => t.block(ids), unblockAll: () => t.unblockAll(), blocked: () => t.blocked() }, { wire: () => t.wireStats(), metrics: m, startedAt }),
       isStale: (u) => p.isStaleUpdate(u),
     });
   } catch (e) {
+    metrics?.stop();
     await endpoint?.close().catch(() => {});
     await peer?.stop().catch(() => {});
     await transport?.close().catch(() => {});
@@ -183,13 +200,28 @@ export async function runPeer(v: FlagValues): Promise<number> {
   const p = peer;
   const t = transport;
   const ep = endpoint;
+  const mt = metrics!;
+  // Remember where this peer listens and where the peers it is connected to can be dialled.
+  const addressesOf = transportAddresses(t);
+  let saving = Promise.resolve();
+  const note = () => {
+    const changed = remember(memory, { self: p.id, listen: t.multiaddrs(), connected: t.connectedPeers(), addressesOf, nameOf: (id) => p.peerName(id), now: Date.now() });
+    if (changed) saving = saving.then(() => saveMemory(dir, memory)).catch((e: unknown) => log('warn', `cannot write ${dir}/peers.json: ${(e as Error).message}`));
+    return saving;
+  };
+  void note();
+  const memoryTimer = setInterval(() => void note(), 3000);
+  memoryTimer.unref();
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log('info', `${signal}: stopping (finishing or releasing running tasks)`);
+      clearInterval(memoryTimer);
+      mt.stop();
       try {
+        await note();
         await p.stop();
         await ep.close();
         await t.close();
@@ -206,7 +238,4 @@ export async function runPeer(v: FlagValues): Promise<number> {
   });
 }
 
-export function describeStartError(e: unknown): string {
-  if (isMeshError(e, 'DATA_DIR_LOCKED')) return `${e.message} (is another peer running on this --data-dir?)`;
-  return (e as Error).message ?? String(e);
-}
+export { describeStartError } from './start-error.js';

@@ -1,5 +1,5 @@
-// `agentmesh up`: starts N local peer processes in one command (the first is the bootstrap of
-// the others), prints their ready lines, and stops them all on Ctrl-C / SIGTERM.
+// `agentmesh up`: starts N local peer processes in one command (the first, then the others at once
+// with the first as their bootstrap), prints their ready lines, and stops them all on Ctrl-C / SIGTERM.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir } from 'node:fs/promises';
@@ -94,22 +94,28 @@ export async function runUp(v: FlagValues): Promise<number> {
   const stopAll = async () => {
     await Promise.all(children.map((c) => stopChild(c, 15_000)));
   };
+  const launch = async (i: number, bootstrap: string | undefined): Promise<ReadyLine> => {
+    const name = `P${i + 1}`;
+    const args = ['--name', name, '--data-dir', join(base, name), '--capacity', String(caps[caps.length === 1 ? 0 : i]), '--concurrency', String(v.concurrency), '--log-level', String(v['log-level'])];
+    if (i === 0 && Number(v['ws-port']) > 0) args.push('--ws-port', String(v['ws-port']));
+    if (bootstrap) args.push('--bootstrap', bootstrap);
+    if (v.agents) args.push('--agents', (v.agents as string[]).join(','));
+    if (v.secret) args.push('--secret', String(v.secret));
+    const { child, ready } = await spawnPeer(args, {
+      onLine: (l) => json && process.stdout.write(l + '\n'),
+      onStderr: (l) => process.stderr.write(`[${name}] ${l}\n`),
+    });
+    children.push(child);
+    child.on('exit', (code, sig) => process.stderr.write(`[${name}] exited (${sig ?? code})\n`));
+    return ready;
+  };
   try {
-    for (let i = 0; i < n; i++) {
-      const name = `P${i + 1}`;
-      const args = ['--name', name, '--data-dir', join(base, name), '--capacity', String(caps[caps.length === 1 ? 0 : i]), '--concurrency', String(v.concurrency), '--log-level', String(v['log-level'])];
-      if (i === 0 && Number(v['ws-port']) > 0) args.push('--ws-port', String(v['ws-port']));
-      if (readies[0]) args.push('--bootstrap', readies[0].multiaddrs[0]!);
-      if (v.agents) args.push('--agents', (v.agents as string[]).join(','));
-      if (v.secret) args.push('--secret', String(v.secret));
-      const { child, ready } = await spawnPeer(args, {
-        onLine: (l) => json && process.stdout.write(l + '\n'),
-        onStderr: (l) => process.stderr.write(`[${name}] ${l}\n`),
-      });
-      children.push(child);
-      readies.push(ready);
-      child.on('exit', (code, sig) => process.stderr.write(`[${name}] exited (${sig ?? code})\n`));
-    }
+    // The first peer, then all the others at once through it (as the demo does).
+    readies.push(await launch(0, undefined));
+    const rest = await Promise.allSettled(Array.from({ length: n - 1 }, (_, k) => launch(k + 1, readies[0]!.multiaddrs[0])));
+    const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const r of rest) if (r.status === 'fulfilled') readies.push(r.value);
   } catch (e) {
     await stopAll();
     throw e;
@@ -118,7 +124,7 @@ export async function runUp(v: FlagValues): Promise<number> {
   else {
     process.stdout.write(`${n} peers up (data in ${base}):\n`);
     for (const r of readies) process.stdout.write(`  ${r.name.padEnd(4)} ${r.wsUrl}  ${r.peerId}\n`);
-    process.stdout.write(`Try: agentmesh submit --peer ${readies[0]!.wsUrl} --type echo --payload '{"hi":1}' --wait\nCtrl-C stops them all.\n`);
+    process.stdout.write(`Try: ./agentmesh submit --peer ${readies[0]!.wsUrl} --type echo --payload '{"hi":1}' --wait\nCtrl-C stops them all.\n`);
   }
   return await new Promise<number>((resolve) => {
     const stop = () => void stopAll().then(() => resolve(0));

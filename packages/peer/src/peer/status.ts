@@ -1,6 +1,6 @@
 // What `status` reports: every task this peer knows by state (the live document's, as the main
-// loop last derived them, plus the archived ones, each counted once), duplicate runs, the peers
-// with their load and liveness, the archive's counts and the live generation.
+// loop last derived them, plus the archived ones, each counted once), duplicate runs (archived
+// tasks' too), the peers with their load and liveness, the archive's counts and the live generation.
 
 import { TASK_STATES, isTerminal, type TaskState } from '@agentmesh/scheduler';
 import * as Y from 'yjs';
@@ -48,6 +48,7 @@ export function peerStatus(s: StatusSources): PeerStatus {
   const tasks = Object.fromEntries(TASK_STATES.map((st) => [st, 0])) as Record<TaskState, number>;
   let duplicateRuns = 0;
   let overlap: ArchiveCounts | undefined;
+  let overlapDups = 0;
   // States as the main loop last derived them (it looks at every changed task each pass), so a
   // status call does not re-derive the whole board; tasks it has not looked at yet are derived.
   const memo: DeriveMemo = new Map();
@@ -65,15 +66,18 @@ export function peerStatus(s: StatusSources): PeerStatus {
     duplicateRuns += dups;
     // A finished task both in the live document and in the archive is counted once.
     if (isTerminal(state) && archive.mightHave(id)) {
-      const rec = archive.get(id);
+      const rec = archive.summary ? archive.summary(id) : archive.get(id);
       if (rec) {
         overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
         overlap[rec.state]++;
+        overlapDups += (rec as { duplicates?: number }).duplicates ?? 0;
       }
     }
   }
   const archived = archive.counts();
   for (const st of ['done', 'dead', 'cancelled'] as const) tasks[st] += Math.max(0, archived[st] - (overlap?.[st] ?? 0));
+  // Duplicate runs of archived tasks count too (the archive keeps them), each task once.
+  duplicateRuns += Math.max(0, (archive.duplicateRuns?.() ?? 0) - overlapDups);
   const peers = board.peers().map((p) => ({
     name: p.name,
     peerId: p.id,
