@@ -85,7 +85,10 @@ export class Assigned {
         continue;
       }
       ctx.counters.claims++;
-      this.runs.start(id, facts.spec, v.round, { score: 0 });
+      // Only a round 1 its batch gave to this peer alone runs at once; a round assigned from the
+      // registry or shared with co-assignees waits for the claim gate (claim-gate.ts).
+      const gated = v.round !== 1 || facts.assignee === undefined || v.coAssignees.length > 0;
+      this.runs.start(id, facts.spec, v.round, { score: 0 }, gated);
     }
   }
 

@@ -371,7 +371,7 @@ export class Bidding {
         started.push(f);
       }
     });
-    for (const f of started) this.deps.runs.start(f.spec.id, f.spec, f.round);
+    for (const f of started) this.deps.runs.start(f.spec.id, f.spec, f.round, undefined, true);
   }
 
   /** The award named this peer for a (non-exclusive) task: claim it and run it. */
@@ -383,6 +383,6 @@ export class Bidding {
     }
     this.spend(id); // its token is spent on the run
     this.ctx.counters.claims++;
-    this.deps.runs.start(id, spec, v.round);
+    this.deps.runs.start(id, spec, v.round, undefined, true);
   }
 }

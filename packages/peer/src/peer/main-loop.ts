@@ -143,6 +143,7 @@ export class MainLoop {
     const now = this.ctx.clock.now();
     if (!this.ctx.quiet() && now - this.lastBeat >= this.ctx.timing.heartbeatMs) this.heartbeat();
     this.deps.quorum.fence(now);
+    this.deps.presence.tickAcks();
     this.process();
     this.deps.archiver.maybeArchive(now);
     this.deps.generations.maybeRollover(now);
@@ -172,6 +173,8 @@ export class MainLoop {
     // A task back from the archive gets its archived facts before anything looks at it: else its
     // assignee could start a round it already ran.
     deps.generations.restoreFromArchive();
+    // Runs waiting at the claim gate start once every peer that could run them acknowledged them.
+    deps.runs.openGates(now);
     if (!this.caughtUp && (deps.sync.hasSynced() || now - this.startedAt >= ctx.timing.catchUpMs)) {
       this.caughtUp = true;
       ctx.log.log('debug', 'caught up', { with: deps.sync.syncedPeers(), afterMs: now - this.startedAt });

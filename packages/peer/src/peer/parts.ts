@@ -17,6 +17,7 @@ import { Generations } from './generations.js';
 import type { LiveDocument } from './live-document.js';
 import { Liveness } from './liveness.js';
 import { Presence } from './presence.js';
+import { ClaimGate } from './claim-gate.js';
 import { MainLoop } from './main-loop.js';
 import { Quorum } from './quorum.js';
 import type { RolloverPolicy } from './rollover.js';
@@ -71,7 +72,11 @@ export function assembleParts(init: PartsInit): Parts {
   const liveness = new Liveness(ctx, sync, presence);
   const views = new Views(ctx, archive, (peer) => liveness.lastSeen(peer));
   const activity = new ActivityWriter(ctx);
-  const runs = new Runs(ctx, { agents: init.agents, views, archive, liveness, activity, writeSeq: () => durability.lastWriteSeq });
+  const gate = new ClaimGate(ctx, live, liveness, presence);
+  const runs = new Runs(ctx, { agents: init.agents, views, archive, liveness, activity, writeSeq: () => durability.lastWriteSeq, gate });
+  presence.onHeld = () => {
+    if (runs.waitingAtGate > 0) ctx.processSoon();
+  };
   const bidding = new Bidding(ctx, { runs, views, liveness, sync, k: init.shortlist, weights: init.weights });
   const assigned = new Assigned(ctx, runs, bidding, views);
   const submitter = new Submitter({ ctx, liveness, rng: init.rng, defaultStrategy: init.defaultStrategy, selfRoom: () => bidding.freeSlots() - assigned.queued });

@@ -5,6 +5,11 @@
 // directly from each other peer, so a peer seen only through a third one still counts as alive
 // (as heartbeats relayed by sync did when they lived in the document). Nothing in the document is
 // overwritten in steady state.
+//
+// Each message also carries the state vector of what the sender holds now, and may ask for an
+// acknowledgement: "answer me once you hold my client's clock N" (claim-gate.ts uses it before a
+// run another peer might start too). The receiver answers with a presence of its own as soon as
+// its document holds that clock. Both fields trail the message, so older peers ignore them.
 
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
@@ -30,6 +35,14 @@ interface Known {
   state: PresenceState | undefined;
   /** What it holds durably, in the generation named. */
   durable: { generation: string; sv: Map<number, number> } | undefined;
+  /** What it held when it sent its latest direct message, in the generation named. */
+  held: { generation: string; sv: Map<number, number> } | undefined;
+}
+
+/** A request to be told once the receiver holds `clock` of document client `client`. */
+interface AckWant {
+  client: number;
+  clock: number;
 }
 
 const VERSION = 1;
@@ -40,6 +53,12 @@ export class Presence {
   private readonly known = new Map<string, Known>();
   private seq = 0;
   private incarnation = 0;
+  /** What this peer asks every peer to acknowledge (see requestAck). */
+  private want: AckWant | undefined;
+  /** A new request to send with the next tick. */
+  private wantDirty = false;
+  /** What other peers asked this one to acknowledge, not answered yet. */
+  private readonly wanted = new Map<string, AckWant>();
 
   constructor(
     private readonly ctx: PeerContext,
@@ -85,6 +104,9 @@ export class Presence {
       encoding.writeFloat64(enc, k.incarnation);
       encoding.writeVarUint(enc, k.seq);
     }
+    encoding.writeVarUint8Array(enc, Y.encodeStateVector(ctx.board().doc));
+    encoding.writeVarUint(enc, this.want?.client ?? 0);
+    encoding.writeVarUint(enc, this.want?.clock ?? 0);
     this.sync.sendEphemeral(encoding.toUint8Array(enc), to);
   }
 
@@ -113,6 +135,16 @@ export class Presence {
         const s = decoding.readVarUint(dec);
         if (id !== this.ctx.id && id !== from) this.note(id, inc, s, now);
       }
+      if (!decoding.hasContent(dec)) return;
+      const held = Y.decodeStateVector(decoding.readVarUint8Array(dec));
+      const want = { client: decoding.readVarUint(dec), clock: decoding.readVarUint(dec) };
+      if (k) k.held = { generation, sv: held };
+      if (want.clock > 0) {
+        const prev = this.wanted.get(from);
+        if (!prev || prev.client !== want.client || prev.clock < want.clock) this.wanted.set(from, want);
+        this.answerAcks();
+      }
+      if (k) this.onHeld?.(from);
     } catch (e) {
       this.ctx.log.log('debug', 'ignored a malformed presence message', { from, error: (e as Error).message });
     }
@@ -124,13 +156,14 @@ export class Presence {
     const k = this.known.get(id);
     if (k && (incarnation < k.incarnation || (incarnation === k.incarnation && seq <= k.seq))) return undefined;
     if (!k) {
-      const fresh: Known = { incarnation, seq, seenAt: now, directAt: undefined, state: undefined, durable: undefined };
+      const fresh: Known = { incarnation, seq, seenAt: now, directAt: undefined, state: undefined, durable: undefined, held: undefined };
       this.known.set(id, fresh);
       return fresh;
     }
     if (incarnation > k.incarnation) {
       // A restart: what it held durably before says nothing of its new life until it says so.
       k.durable = undefined;
+      k.held = undefined;
       k.directAt = undefined;
     }
     k.incarnation = incarnation;
@@ -168,5 +201,50 @@ export class Presence {
   durableOf(peer: string, generation: string): ReadonlyMap<number, number> | undefined {
     const d = this.known.get(peer)?.durable;
     return d && d.generation === generation ? d.sv : undefined;
+  }
+
+  /** Called when a peer's presence brought what it holds (claim-gate.ts re-checks its runs). */
+  onHeld: ((peer: string) => void) | undefined;
+
+  /** What `peer` held when it sent its latest direct presence, in generation `generation`. */
+  heldOf(peer: string, generation: string): ReadonlyMap<number, number> | undefined {
+    const h = this.known.get(peer)?.held;
+    return h && h.generation === generation ? h.sv : undefined;
+  }
+
+  /**
+   * Asks every peer to answer once it holds `clock` of this document client (the claims written
+   * so far): sent with the next tick's presence, and with every presence until cleared.
+   */
+  requestAck(client: number, clock: number): void {
+    if (this.want && this.want.client === client && this.want.clock >= clock) return;
+    this.want = { client, clock };
+    this.wantDirty = true;
+  }
+
+  /** Nothing waits for acknowledgements any more. */
+  clearAck(): void {
+    this.want = undefined;
+    this.wantDirty = false;
+  }
+
+  /** Called every tick: sends a new request, and answers the requests this replica now holds. */
+  tickAcks(): void {
+    if (this.ctx.stopped() || this.ctx.quiet()) return;
+    if (this.wantDirty) {
+      this.wantDirty = false;
+      this.beat();
+    }
+    this.answerAcks();
+  }
+
+  private answerAcks(): void {
+    if (this.wanted.size === 0 || this.ctx.stopped() || this.ctx.quiet()) return;
+    const store = this.ctx.board().doc.store;
+    for (const [from, w] of this.wanted) {
+      if (Y.getState(store, w.client) < w.clock) continue;
+      this.wanted.delete(from);
+      this.beat(from);
+    }
   }
 }

@@ -1,7 +1,9 @@
 // The runs of this peer: starting an agent on a claimed task (with its inputs, data writes,
 // progress, timeout and abort signal), aborting a run whose claim was lost, and writing outcomes.
 // Outcomes of runs that end in the same timer turn (and the claims of assigned tasks started in
-// it) are written together as one activity batch (activity.ts).
+// it) are written together as one activity batch (activity.ts). A run another peer might start
+// too waits at the claim gate (claim-gate.ts) before its agent starts: it holds its slot, and is
+// dropped without a trace if the award goes to another claim meanwhile.
 
 import { MeshError, isPermanentFailure, type TaskSpec } from '@agentmesh/scheduler';
 import { LIMITS, jsonSize, type Archive } from '@agentmesh/crdt-store';
@@ -9,6 +11,7 @@ import type { AgentContext, AgentDefinition } from '../agents.js';
 import type { TimerId } from '../clock.js';
 import { errorText } from '../errors.js';
 import type { ActivityWriter } from './activity.js';
+import type { ClaimGate, GateMark } from './claim-gate.js';
 import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
 import type { Views } from './views.js';
@@ -25,6 +28,8 @@ interface Run {
   discard: string | undefined;
   timer: TimerId | undefined;
   lastProgressAt: number;
+  /** Set while the run waits at the claim gate (its agent has not started). */
+  gate: { spec: TaskSpec; mark: GateMark | undefined } | undefined;
 }
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: string; permanent?: boolean };
@@ -37,10 +42,13 @@ export interface RunsDeps {
   activity: ActivityWriter;
   /** The storage sequence of the latest update (data writes report it). */
   writeSeq: () => number;
+  gate: ClaimGate;
 }
 
 export class Runs {
   private readonly running = new Map<string, Run>();
+  /** Runs waiting at the claim gate. */
+  private gated = 0;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -83,14 +91,73 @@ export class Runs {
 
   /**
    * Starts the agent of `spec.type` on a task this peer holds the claim of. With `claim`, the claim
-   * itself is written with this turn's activity batch (an assigned round 1 needs no award).
+   * itself is written with this turn's activity batch (an assigned round 1 needs no award). With
+   * `gated`, the agent starts only once the claim gate opens (see openGates).
    */
-  start(id: string, spec: TaskSpec, round: number, claim?: { score: number }): void {
+  start(id: string, spec: TaskSpec, round: number, claim?: { score: number }, gated = false): void {
     const { ctx } = this;
     const now = ctx.clock.now();
-    const run: Run = { id, round, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity };
+    const run: Run = { id, round, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity, gate: undefined };
     this.running.set(id, run);
     if (claim) this.deps.activity.add({ kind: 'claim', task: id, round, at: now, score: claim.score });
+    if (gated) {
+      run.gate = { spec, mark: undefined };
+      this.gated++;
+      ctx.processSoon();
+      return;
+    }
+    this.execute(run, spec);
+  }
+
+  /** Runs waiting at the claim gate. */
+  get waitingAtGate(): number {
+    return this.gated;
+  }
+
+  /**
+   * Starts the gated runs whose gate opened (their claim still holds the award), and drops those
+   * whose claim lost it (nothing was run, nothing is written).
+   */
+  openGates(now: number): void {
+    if (this.gated === 0) return;
+    const me = this.ctx.id;
+    for (const run of [...this.running.values()]) {
+      const g = run.gate;
+      if (!g || this.running.get(run.id) !== run) continue;
+      if (this.deps.activity.holds(run.id)) continue; // its claim goes out with this turn's batch
+      g.mark ??= this.deps.gate.mark();
+      const v = this.deps.views.view(run.id, now);
+      if (!v || v.state !== 'running' || v.claim?.peer !== me || v.claim.round !== run.round) {
+        this.dropGated(run, v?.claim ? `the award of round ${run.round} went to ${v.claim.peer}` : 'its claim no longer holds');
+        continue;
+      }
+      const r = this.deps.gate.open(g.spec, g.mark, now);
+      g.mark = r.mark;
+      if (!r.open) continue;
+      run.gate = undefined;
+      this.gated--;
+      this.execute(run, g.spec);
+    }
+    if (this.gated === 0) this.deps.gate.idle();
+  }
+
+  /** A gated run whose agent never started leaves without a trace. */
+  private dropGated(run: Run, reason: string): void {
+    if (!run.gate) return;
+    run.gate = undefined;
+    run.discard = reason;
+    this.gated--;
+    if (this.running.get(run.id) === run) this.running.delete(run.id);
+    this.ctx.log.log('debug', 'gated run dropped before it started', { task: run.id, round: run.round, reason });
+    if (this.gated === 0) this.deps.gate.idle();
+    this.ctx.processSoon();
+  }
+
+  /** Starts the agent of a run. */
+  private execute(run: Run, spec: TaskSpec): void {
+    const { ctx } = this;
+    const { id, round } = run;
+    run.startedAt = ctx.clock.now();
     ctx.emit('run-start', { id, round, type: spec.type });
     const def = this.deps.agents.get(spec.type);
     if (spec.timeoutMs > 0) {
@@ -167,6 +234,7 @@ export class Runs {
 
   private abortRun(run: Run, reason: string): void {
     if (run.discard) return;
+    if (run.gate) return this.dropGated(run, reason);
     run.discard = reason;
     abortSignal(run, new MeshError('ABORTED', reason));
     if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
@@ -240,6 +308,7 @@ export class Runs {
 
   /** Simulated kill -9: every run is dropped where it stands, nothing is written or emitted. */
   crash(): void {
+    this.gated = 0;
     for (const run of this.running.values()) {
       run.discard = 'crashed';
       abortSignal(run, new MeshError('ABORTED', 'crashed'));
