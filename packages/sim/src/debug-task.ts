@@ -32,3 +32,8 @@ export function watchTask(peer: Peer, id: string, now: () => number): void {
   follow(peer.document.board);
   peer.document.on('replaced', (e) => follow(e.board));
 }
+
+/** With SIM_DEBUG_TASK set, a fault the simulator injects (split, heal, crash, restart) goes to stderr too. */
+export function debugFault(now: number, what: string): void {
+  if (process.env.SIM_DEBUG_TASK) process.stderr.write(`t=${now} fault ${what}\n`);
+}

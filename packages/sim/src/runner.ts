@@ -13,7 +13,7 @@ import { planFaults } from './faults.js';
 import { defaultHealBudget } from './heal-budget.js';
 import { simAgents, expectedResult, type WorkPayload } from './agents.js';
 import { checkRun, debugDump, type CheckReport } from './checks.js';
-import { debugLogger, watchTask } from './debug-task.js';
+import { debugFault, debugLogger, watchTask } from './debug-task.js';
 import { Reachability } from './reachability.js';
 import { RunLedger, describeDuplicate, type DuplicateCauses, type UnjustifiedKinds } from './duplicates.js';
 
@@ -254,17 +254,25 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     net,
     ids: nodes.map((n) => n.id),
     split: (links) => {
+      debugFault(sched.time, `split ${JSON.stringify(links)}`);
       partitions++;
       net.setBlocked(links);
       trackMajority();
     },
     heal: () => {
+      debugFault(sched.time, 'heal');
       net.setBlocked([]);
       trackMajority();
     },
     isUp: (i) => nodes[i]!.peer !== undefined,
-    crash: (i, tear) => crashNode(nodes[i]!, tear),
-    restart: (i) => startNode(nodes[i]!),
+    crash: (i, tear) => {
+      debugFault(sched.time, `crash ${nodes[i]!.id}`);
+      crashNode(nodes[i]!, tear);
+    },
+    restart: (i) => {
+      debugFault(sched.time, `restart ${nodes[i]!.id}`);
+      startNode(nodes[i]!);
+    },
   });
 
   // ---- the workload: a client submitting tasks with idempotency keys, retrying until acked --------

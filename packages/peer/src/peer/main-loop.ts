@@ -260,7 +260,10 @@ export class MainLoop {
       if (runRound !== undefined && v.state === 'cancelled') runs.abort(id, 'cancelled');
       return;
     }
-    const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? v.assignee : undefined;
+    // A holder of an earlier round expired by a peer cut off from it, whom this replica still
+    // sees alive: this peer leaves the new round alone (see Liveness.livingExpiredHolder).
+    const waitFor = v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined) ? deps.liveness.livingExpiredHolder(v, spec.timeoutMs, pass.now) : undefined;
+    const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? (v.assignee ?? waitFor) : waitFor;
     const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
     if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {
       // Another peer's claim of the same round won the award: stop ours.
@@ -280,6 +283,10 @@ export class MainLoop {
       } else if (v.lapsed && v.claim.peer !== ctx.id) {
         pass.expiries.push([id, v.round]);
       }
+      return;
+    }
+    if (waitFor !== undefined) {
+      bidding.release(id);
       return;
     }
     // pending or claimed (bids in, award under way)

@@ -187,6 +187,11 @@ export class Presence {
     return this.known.get(peer)?.seenAt;
   }
 
+  /** When `peer`'s current life started (its clock), if its presence was heard. */
+  incarnationOf(peer: string): number | undefined {
+    return this.known.get(peer)?.incarnation;
+  }
+
   /** The sender's clock of the latest presence heard directly from `peer`. */
   lastDirectAt(peer: string): number | undefined {
     return this.known.get(peer)?.directAt;
