@@ -228,6 +228,14 @@ export class TaskBoard {
     return this.tasks.putFact({ task, kind: 'expire', round: exp.round }, { ...exp });
   }
 
+  /**
+   * The holder of a round gives it back after another peer expired it (it is not running it):
+   * written over that expiry, so peers that still see the holder alive stop waiting for it.
+   */
+  putRelease(task: string, exp: LeaseExpired): boolean {
+    return this.tasks.putFact({ task, kind: 'expire', round: exp.round }, { round: exp.round, by: exp.by, at: exp.at }, true);
+  }
+
   putVote(task: string, vote: Vote): boolean {
     return this.tasks.putFact({ task, kind: 'vote', round: vote.round, peer: vote.voter }, { ...vote });
   }

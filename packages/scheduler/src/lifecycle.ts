@@ -320,7 +320,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
       closures.push({ round, kind: exclusive && info.canonical ? 'interrupted' : 'expire' });
       lastClosedSeenAt = ctx.seenAt('expire', round, '');
       const expiry = facts.expiries.find((e) => e.round === round);
-      if (info.canonical && !exclusive && expiry && expiry.by !== info.canonical.peer) {
+      if (info.canonical && !exclusive && expiry && expiry.by !== info.canonical.peer && !(expiry.alsoBy ?? []).includes(info.canonical.peer)) {
         expiredHolders.push({ round, peer: info.canonical.peer, claimAt: info.canonical.at, by: expiry.by });
       }
     } else {

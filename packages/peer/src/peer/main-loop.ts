@@ -244,6 +244,11 @@ export class MainLoop {
         }
       });
     }
+    if (pass.releases.length > 0) {
+      board.transact(() => {
+        for (const [id, round] of pass.releases) board.putRelease(id, { round, by: ctx.id, at: pass.now });
+      });
+    }
     if (pass.candidates.length > 0 && !ctx.quiet() && this.caughtUp && !pass.settling) deps.bidding.bid(pass);
   }
 
@@ -285,6 +290,9 @@ export class MainLoop {
       }
       return;
     }
+    // Rounds of ours another peer expired while we did not run them: given back, so that peers
+    // that see us alive do not wait for us (Liveness.livingExpiredHolder).
+    if (!runs.has(id)) for (const h of v.expiredHolders) if (h.peer === ctx.id && (v.state === 'pending' || v.state === 'claimed')) pass.releases.push([id, h.round]);
     if (waitFor !== undefined) {
       bidding.release(id);
       return;
