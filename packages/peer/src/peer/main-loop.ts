@@ -268,6 +268,12 @@ export class MainLoop {
     // A holder of an earlier round expired by a peer cut off from it, whom this replica still
     // sees alive: this peer leaves the new round alone (see Liveness.livingExpiredHolder).
     const waitFor = v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined) ? deps.liveness.livingExpiredHolder(v, spec.timeoutMs, pass.now) : undefined;
+    if (runs.succeededHere(id)) {
+      // Ran to success here, yet it looks unfinished: archival elsewhere took part of its facts
+      // away (see Runs.succeeded). Never run, bid on or expire it again from this replica.
+      bidding.release(id);
+      return;
+    }
     const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? (v.assignee ?? waitFor) : waitFor;
     const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
     if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {

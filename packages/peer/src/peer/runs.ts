@@ -16,6 +16,9 @@ import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
 import type { Views } from './views.js';
 
+/** How many tasks run to success a peer remembers (see Runs.succeeded). */
+const SUCCEEDED_MEMORY = 200_000;
+
 interface Run {
   id: string;
   round: number;
@@ -47,6 +50,13 @@ export interface RunsDeps {
 
 export class Runs {
   private readonly running = new Map<string, Run>();
+  /**
+   * Tasks this peer ran to success in this life (the most recent SUCCEEDED_MEMORY). Archival on
+   * other peers deletes a finished task's entries, and those deletions can arrive here in any
+   * order: for a moment this replica may hold the task's spec without the claim its own `done`
+   * needs, and the task looks unrun. It is never run again here for that.
+   */
+  private readonly succeeded = new Set<string>();
   /** Runs waiting at the claim gate. */
   private gated = 0;
 
@@ -58,6 +68,11 @@ export class Runs {
   /** Runs under way. */
   get count(): number {
     return this.running.size;
+  }
+
+  /** This peer ran `id` to success in this life (see `succeeded`). */
+  succeededHere(id: string): boolean {
+    return this.succeeded.has(id);
   }
 
   has(id: string): boolean {
@@ -96,6 +111,10 @@ export class Runs {
    */
   start(id: string, spec: TaskSpec, round: number, claim?: { score: number }, gated = false): void {
     const { ctx } = this;
+    if (this.succeeded.has(id)) {
+      ctx.log.log('debug', 'not running again a task this peer already ran to success', { task: id, round });
+      return;
+    }
     const now = ctx.clock.now();
     const run: Run = { id, round, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity, gate: undefined };
     this.running.set(id, run);
@@ -271,6 +290,8 @@ export class Runs {
     // Outcomes that end in the same turn are written together, as one activity batch.
     const { id, round } = run;
     if (outcome.ok) {
+      this.succeeded.add(id);
+      if (this.succeeded.size > SUCCEEDED_MEMORY) this.succeeded.delete(this.succeeded.values().next().value as string);
       this.deps.activity.add({ kind: 'done', task: id, round, at: now, ms, result: outcome.result ?? null }, () => {
         ctx.counters.done++;
         ctx.emit('run-end', { id, round, outcome: 'done', ms });
