@@ -40,6 +40,19 @@ export class Liveness {
   }
 
   /**
+   * `peer` is alive here and has said so, directly, since it wrote something stamped `at` (its
+   * clock), in the same life: evidence that it will run a claim it made then. A peer that
+   * restarted since (its claim will not be run by it), or that this replica has not heard from
+   * directly since the claim (it may have crashed or been cut off right after it), is not.
+   */
+  aliveSince(peer: string, at: number, now: number): boolean {
+    if (peer === this.ctx.id) return true;
+    const life = this.presence.incarnationOf(peer);
+    const said = this.presence.lastDirectAt(peer);
+    return this.isAlive(peer, now) && life !== undefined && life <= at && said !== undefined && said >= at;
+  }
+
+  /**
    * A holder of an earlier round of `v` whose lease a peer other than itself declared lapsed, yet
    * whom this replica still sees alive, in the life it claimed in, within its lease and timeout:
    * it may well be running the task still (the expiry came from a peer cut off from it), so this

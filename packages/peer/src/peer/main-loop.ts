@@ -268,6 +268,14 @@ export class MainLoop {
     // A holder of an earlier round expired by a peer cut off from it, whom this replica still
     // sees alive: this peer leaves the new round alone (see Liveness.livingExpiredHolder).
     const waitFor = v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined) ? deps.liveness.livingExpiredHolder(v, spec.timeoutMs, pass.now) : undefined;
+    if (runRound !== undefined && runRound < v.round && !v.claim && (v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined))) {
+      // Still running an earlier round that was closed under us (see the abort above): claim
+      // this round for the run under way instead of letting others start the task again.
+      if (runs.carryOver(id, v.round)) {
+        bidding.release(id);
+        return;
+      }
+    }
     if (runs.succeededHere(id)) {
       // Ran to success here, yet it looks unfinished: archival elsewhere took part of its facts
       // away (see Runs.succeeded). Never run, bid on or expire it again from this replica.
@@ -276,8 +284,10 @@ export class MainLoop {
     }
     const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? (v.assignee ?? waitFor) : waitFor;
     const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
-    if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {
-      // Another peer's claim of the same round won the award: stop ours.
+    if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id && deps.liveness.aliveSince(v.claim.peer, v.claim.at, pass.now)) {
+      // Another peer's claim of the same round won the award, and that peer is here to run it: stop
+      // ours. (A winner we do not see alive, or that restarted since its claim, will not run it:
+      // ours goes on, and takes the next round over when that claim lapses; see carryOver.)
       runs.abort(id, `claim of round ${runRound} went to ${v.claim.peer}`);
     }
     const quorum = spec.exclusive === true && deps.quorum.handle(pass, id, spec, v);

@@ -70,6 +70,22 @@ export class Runs {
     return this.running.size;
   }
 
+  /**
+   * Moves a run still under way to a later round of its task (its round was closed while it ran:
+   * a rival claim that nobody will run won the award, then lapsed): the claim of that round is
+   * written now with the best score (the work is already under way), so peers that see it leave
+   * the round alone, and the outcome will be written for it.
+   */
+  carryOver(id: string, round: number): boolean {
+    const run = this.running.get(id);
+    if (!run || run.gate || run.discard || round <= run.round) return false;
+    const from = run.round;
+    run.round = round;
+    this.deps.activity.add({ kind: 'claim', task: id, round, at: this.ctx.clock.now(), score: 0 });
+    this.ctx.log.log('debug', 'run carried over to a later round', { task: id, from, round });
+    return true;
+  }
+
   /** This peer ran `id` to success in this life (see `succeeded`). */
   succeededHere(id: string): boolean {
     return this.succeeded.has(id);
