@@ -31,7 +31,7 @@ export interface SimConfig {
   faults: ReadonlySet<FaultName>;
   /** Steps the heal phase may take before the run counts as not converged (default: `defaultHealBudget`). */
   healBudget?: number;
-  /** An unjustified duplicate run fails the run (see duplicates.ts); off by default for now. */
+  /** An unjustified duplicate run fails the run (see duplicates.ts); on unless false. */
   strictDuplicates?: boolean;
   /** In-process only (not sent to worker threads): called with the run ledger once the run ends, to inspect every run. */
   inspect?: (ledger: RunLedger) => void;
@@ -364,7 +364,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   }
   problems.push(...exclusiveProblems.slice(0, 5));
   const unjustified = ledger.duplicates.filter((d) => d.cause === 'unjustified').map(describeDuplicate);
-  if (config.strictDuplicates && unjustified.length > 0) {
+  if (config.strictDuplicates !== false && unjustified.length > 0) {
     problems.push(...unjustified.slice(0, 5));
     if (unjustified.length > 5) problems.push(`${unjustified.length - 5} more unjustified duplicate runs`);
   }
