@@ -2,8 +2,10 @@
 // generation (with its first-sighting times, handing back the raw records of the dropped tasks
 // for the archive), and writing an archived record back into a document that lacks parts of it.
 // Only valid entries move; raw values are copied as they are, so the new document holds the same
-// JSON as the old one.
+// JSON as the old one. With signed entries, an entry split out of a batch carries the batch's
+// signature and Merkle path (trust/batch-sigs.ts) and so still verifies under its author.
 
+import type { TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
 import { factsOf, newFactIndex, seenKey, type FactIndex } from './fact-index.js';
@@ -33,7 +35,8 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   for (const [id, idx] of from.tasks.facts) {
     const spec = from.tasks.specs.get(id);
     if (idx.segment === undefined || !spec) continue;
-    const raw = toPlain({ ...spec, assignee: idx.assignee });
+    const raw = specEntry(from.tasks, id, spec, idx);
+    if (!raw) continue;
     if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
     else batchSpecs.set(id, raw);
   }
@@ -43,7 +46,7 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     for (const fks of from.tasks.actFacts.values()) {
       for (const fk of fks) {
         const idx = from.tasks.facts.get(fk.task);
-        const raw = idx ? rawFact(idx, fk) : undefined;
+        const raw = idx ? rawFact(from.tasks, idx, fk) : undefined;
         if (!raw) continue;
         const key = factKey(fk);
         const rec = dropped.get(fk.task);
@@ -117,10 +120,23 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
   return n;
 }
 
-/** The plain JSON value of a fact held in an index (as a single `facts` entry would hold it). */
-function rawFact(idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
+/**
+ * The plain JSON value of a fact held in an index (as a single `facts` entry would hold it), with
+ * its signature when entries are signed (undefined when it has none to carry).
+ */
+function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
   const e = idx.entries?.get(seenKey(fk));
-  return e && toPlain(e.fact.value as object);
+  if (!e) return undefined;
+  if (!tasks.batchSigs) return toPlain(e.fact.value as object);
+  if (Array.isArray(e.sig)) return tasks.batchSigs.factEntry(e.sig[0] as string, e.sig[1] as number)?.[1];
+  return e.sig === undefined ? undefined : { ...toPlain(e.fact.value as object), sig: e.sig };
+}
+
+/** The single `tasks` entry of an indexed task (with its assignee, and its signature when entries are signed). */
+function specEntry(tasks: TaskIndex, id: string, spec: TaskSpec, idx: FactIndex | undefined): Record<string, unknown> | undefined {
+  if (!tasks.batchSigs) return toPlain({ ...spec, assignee: idx?.assignee });
+  if (idx?.segment !== undefined && idx.segIndex !== undefined) return tasks.batchSigs.taskEntry(idx.segment, idx.segIndex);
+  return idx?.specSig === undefined ? undefined : { ...toPlain({ ...spec, assignee: idx.assignee }), sig: idx.specSig };
 }
 
 /** The record of a live task: its spec (with its assignee) and every fact, as plain JSON. @internal */
@@ -128,9 +144,9 @@ export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
   const spec = tasks.specs.get(id);
   const idx = tasks.facts.get(id);
   if (!spec) return undefined;
-  const rec: TaskRecord = { id, spec: toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
+  const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx) ?? toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
   if (!idx) return rec;
-  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = toPlain(fact.value as object);
+  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = rawFact(tasks, idx, fk) ?? toPlain(fact.value as object);
   return rec;
 }
 

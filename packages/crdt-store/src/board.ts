@@ -37,6 +37,7 @@ export class TaskBoard {
   private readonly peerIndex: PeerIndex;
   private readonly dataIndex: DataIndex;
   private invalidCount = 0;
+  private localDepth = 0;
 
   private pending: BoardChange | undefined;
   /** Deleted entries of the current transaction (see applyRemovals). */
@@ -52,6 +53,8 @@ export class TaskBoard {
       now: () => this.now(),
       reject: (map, key, reason) => this.reject(map, key, reason),
       transact: (fn) => this.transact(fn),
+      trust: opts.trust,
+      isLocal: () => this.localDepth > 0,
       changed: (tasks) => {
         const c = change();
         for (const id of tasks) c.tasks.add(id);
@@ -154,9 +157,14 @@ export class TaskBoard {
   /** Runs several writes as one Yjs transaction (one update on the wire and on disk). */
   transact<T>(fn: () => T): T {
     let out!: T;
-    this.doc.transact(() => {
-      out = fn();
-    }, LOCAL_ORIGIN);
+    this.localDepth++;
+    try {
+      this.doc.transact(() => {
+        out = fn();
+      }, LOCAL_ORIGIN);
+    } finally {
+      this.localDepth--;
+    }
     return out;
   }
 

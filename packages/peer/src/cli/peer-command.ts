@@ -24,6 +24,7 @@ import { loadMemory, remember, rememberedBootstrap, reuseListenPorts, saveMemory
 import { flushOnExit, stderrLines, stdoutLines } from './line-buffer.js';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
 import { checkPeerFlags } from './peer-checks.js';
+import { peerTrustOptions } from '../net/node-signing.js';
 
 export const PEER: CommandSpec = {
   name: 'peer',
@@ -146,6 +147,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       seed: randomInt(2 ** 47),
       logger,
       archive,
+      trust: peerTrustOptions(transport.localId, privateKey),
       rollover: {
         retentionMs: Number(v['retention-ms']),
         maxFinished: Number(v['max-finished']),
