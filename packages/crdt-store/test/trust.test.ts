@@ -11,7 +11,7 @@ import { EntryTrust, ROOT, TaskBoard, batchTaskId, decodeActivity, decodeTaskBat
 
 const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const scheme: SignatureScheme = {
-  sha256: (d) => new Uint8Array(createHash('sha256').update(d).digest()),
+  sha256: (d) => createHash('sha256').update(d).digest(),
   verify: (pk, m, s) => {
     try {
       return verify(null, m, createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' }), s);

@@ -31,7 +31,7 @@ export class SimKeys {
       this.byKey.set(Buffer.from(k.signer.publicKey).toString('hex'), k.verifyKey);
     }
     this.scheme = {
-      sha256: (d) => new Uint8Array(createHash('sha256').update(d).digest()),
+      sha256: (d) => createHash('sha256').update(d).digest(),
       verify: (pk, m, sig) => {
         const k = this.byKey.get(Buffer.from(pk).toString('hex'));
         if (!k || sig.length !== 64) return false;

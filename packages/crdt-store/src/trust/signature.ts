@@ -11,8 +11,8 @@ import { canonicalJson, concatBytes, fromB64url, toB64url, utf8 } from './encodi
 
 /** The hash and signature check the trust layer uses (node:crypto in Node; anything equivalent elsewhere). */
 export interface SignatureScheme {
-  /** SHA-256 of `data` (32 bytes). */
-  sha256(data: Uint8Array): Uint8Array;
+  /** SHA-256 of `data` (32 bytes); a string is hashed as its UTF-8 bytes. */
+  sha256(data: Uint8Array | string): Uint8Array;
   /** Ed25519 verification of a 64-byte signature under a 32-byte key; false (never a throw) for anything malformed. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
@@ -49,7 +49,7 @@ const PREFIX = 'agentmesh/sig/1\u0000';
 
 /** SHA-256 over (map, key, canonical JSON of `value` without its `sig`): what a JSON entry signs. */
 export function leafOf(scheme: SignatureScheme, map: string, key: string, value: unknown): Uint8Array {
-  return scheme.sha256(utf8(`L\u0000${map}\u0000${key}\u0000${canonicalJson(value, 'sig')}`));
+  return scheme.sha256(`L\u0000${map}\u0000${key}\u0000${canonicalJson(value, 'sig')}`);
 }
 
 /** The bytes a single entry's signature is made over. */

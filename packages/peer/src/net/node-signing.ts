@@ -25,7 +25,8 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
 }
 
 export const nodeSignatureScheme: SignatureScheme = {
-  sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
+  // A Buffer is a Uint8Array: no copy. Strings are hashed as UTF-8 without an intermediate array.
+  sha256: (data) => createHash('sha256').update(data).digest(),
   verify: (publicKey, message, signature) => {
     if (publicKey.length !== 32 || signature.length !== 64) return false;
     try {

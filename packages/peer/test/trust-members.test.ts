@@ -1,0 +1,65 @@
+// Signed entries between real Peers (real libp2p Ed25519 keys, in-memory hub): tasks run and every
+// replica agrees with everything signed; a member that writes facts and batches in another member's
+// name, or unsigned entries, gets none of them counted anywhere: they are ignored, logged and counted
+// in status().trust (docs/security.md, "a member").
+import { describe, expect, it } from 'vitest';
+import { EntryTrust, MemoryDisk, MemoryStorage, ROOT, encodeTaskBatch, sameReplicaState } from '@agentmesh/crdt-store';
+import { MemoryHub, Peer, systemClock, type AgentRegistry } from '../src/index.js';
+import { generatePeerKey, peerIdOfKey } from '../src/net/keys.js';
+import { peerKeySigner, peerTrustOptions } from '../src/net/node-signing.js';
+import { FAST_TIMING, until } from './helpers.js';
+
+const agents: AgentRegistry = { echo: (p) => p };
+
+async function signedMesh(n: number) {
+  const hub = new MemoryHub();
+  const keys = await Promise.all(Array.from({ length: n }, () => generatePeerKey()));
+  const logs: Array<{ peer: number; msg: string; fields?: Record<string, unknown> }> = [];
+  const peers = keys.map((key, i) => {
+    const id = peerIdOfKey(key);
+    return new Peer({
+      id, name: `P${i}`, capacity: 1000, agents, transport: hub.join(id), storage: new MemoryStorage(new MemoryDisk()), clock: systemClock, seed: i + 1,
+      timing: FAST_TIMING, trust: peerTrustOptions(id, key), logger: { log: (_l, msg, fields) => logs.push({ peer: i, msg, ...(fields ? { fields } : {}) }) },
+    });
+  });
+  return { peers, keys, logs };
+}
+
+describe('signed entries between peers', () => {
+  it('signed peers run tasks and agree; a member forging another member\'s facts gets none counted', async () => {
+    const { peers, keys, logs } = await signedMesh(3);
+    const [a, b, m] = peers as [Peer, Peer, Peer];
+    await Promise.all(peers.map((p) => p.start()));
+    const specs = await a.submit(Array.from({ length: 20 }, (_, i) => ({ type: 'echo', payload: { i } })));
+    await until(() => peers.every((p) => p.status().tasks.done === 20), 10_000, 'all done everywhere');
+    for (const p of peers) expect(p.status().trust).toEqual({ signed: true, badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });
+
+    // m is compromised: it writes, in its own replica (so the mesh carries it), entries naming a.
+    const mallory = new EntryTrust({ scheme: peerTrustOptions(m.id, keys[2]!).scheme, signer: peerKeySigner(m.id, keys[2]!) });
+    const pending = (await a.submit([{ type: 'nobody-runs-this', payload: 1 }]))[0]!;
+    await until(() => m.view(pending.id) !== undefined, 10_000, 'task on m');
+    const doc = m.document.doc;
+    doc.transact(() => {
+      const facts = doc.getMap(ROOT.facts);
+      // a done in a's name, signed with m's key; a cancel in a's name with no signature.
+      const done = { peer: a.id, round: 1, result: 'forged', at: Date.now(), ms: 1 };
+      facts.set(`${pending.id}/done/1/${a.id}`, mallory.signed(ROOT.facts, `${pending.id}/done/1/${a.id}`, done));
+      facts.set(`${pending.id}/cancel`, { by: a.id, at: Date.now(), reason: 'forged' });
+      // a task batch "created by a" (unsigned: m cannot sign as a).
+      const spec = { ...specs[0]!, id: 'forged-batch.0', createdBy: a.id, createdAt: 1 };
+      const bytes = encodeTaskBatch('forged-batch', { createdBy: a.id, createdAt: 1, tasks: [{ spec }] });
+      doc.getMap(ROOT.segs).set('forged-batch', bytes);
+    }, 'm-compromised');
+    await until(() => a.status().trust.badSignature >= 3 && b.status().trust.badSignature >= 3, 10_000, 'forgeries counted on a and b');
+    for (const p of [a, b]) {
+      expect(p.view(pending.id)?.state).toBe('pending');
+      expect(p.view('forged-batch.0')).toBeUndefined();
+      expect(p.status().trust).toMatchObject({ wrongAuthor: 0, removedAuthor: 0 });
+    }
+    expect(logs.some((l) => l.peer === 0 && l.msg === 'ignored untrusted entry' && l.fields?.reason === 'badSignature')).toBe(true);
+    // The replicas still converge (the forged entries are in every document, counted by none).
+    for (const p of peers) p.setQuiet(true);
+    await until(() => sameReplicaState(a.document.doc, b.document.doc) && sameReplicaState(a.document.doc, m.document.doc), 10_000, 'converged');
+    await Promise.all(peers.map((p) => p.stop()));
+  }, 30_000);
+});
