@@ -12,12 +12,14 @@ import { factsOf, newFactIndex, seenKey, type FactIndex } from './fact-index.js'
 import type { TaskIndex } from './task-index.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
+import type { MemberIndex } from './member-index.js';
 
 /** The parts of one TaskBoard that copying reads and writes. @internal */
 export interface BoardParts {
   readonly tasks: TaskIndex;
   readonly peers: PeerIndex;
   readonly data: DataIndex;
+  readonly members: MemberIndex;
   readonly ctx: BoardContext;
 }
 
@@ -73,6 +75,8 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     for (const [id, raw] of peersMap.entries()) if (peerInfos.has(id) && !target.peers.peersMap.has(id)) target.peers.peersMap.set(id, raw);
     for (const [id, raw] of beatsMap.entries()) if (beatsIndex.has(id) && !target.peers.beatsMap.has(id)) target.peers.beatsMap.set(id, raw);
     for (const [k, raw] of from.data.dataMap.entries()) if (from.data.entries.has(k) && !target.data.dataMap.has(k)) target.data.dataMap.set(k, raw);
+    // Removals move first-class: a removed member stays removed in every generation.
+    for (const [k, raw] of from.members.membersMap.entries()) if (from.members.removals.has(k) && !target.members.membersMap.has(k)) target.members.membersMap.set(k, raw);
   });
   for (const [id, t] of from.peers.beatSeen) {
     const mine = from.peers.beatsIndex.get(id);

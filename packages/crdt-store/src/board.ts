@@ -18,6 +18,7 @@ import { LOCAL_ORIGIN, type BoardChange, type BoardContext, type InvalidEntry, t
 import { TaskIndex } from './task-index.js';
 import { PeerIndex } from './peer-index.js';
 import { DataIndex } from './data-index.js';
+import { MemberIndex, type MemberRemoval } from './member-index.js';
 import * as meta from './generation-meta.js';
 import * as copy from './board-copy.js';
 
@@ -36,6 +37,7 @@ export class TaskBoard {
   private readonly tasks: TaskIndex;
   private readonly peerIndex: PeerIndex;
   private readonly dataIndex: DataIndex;
+  private readonly memberIndex: MemberIndex;
   private invalidCount = 0;
   private localDepth = 0;
 
@@ -64,8 +66,9 @@ export class TaskBoard {
     const tasks = (this.tasks = new TaskIndex(doc, this.ctx));
     const peers = (this.peerIndex = new PeerIndex(doc, this.ctx));
     const data = (this.dataIndex = new DataIndex(doc, this.ctx));
-    // Schema 2's batch maps come last, so a document of schema 1 keeps its map order.
+    // Schema 2's batch maps come last, so a document of schema 1 keeps its map order; then members.
     tasks.openBatches(doc);
+    const members = (this.memberIndex = new MemberIndex(doc, this.ctx));
 
     // Deleted task entries are taken out of the index at the end of the transaction, all together,
     // so the record of a task that left (for the archive) still holds every fact deleted with it.
@@ -80,6 +83,17 @@ export class TaskBoard {
     data.dataMap.observe((e) => e.keysChanged.forEach((k) => { data.ingestData(k); change().data.add(k); }));
     tasks.segsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.segsMap.has(k)) return removal('seg', k); for (const id of tasks.ingestSegment(k)) change().tasks.add(id); }));
     tasks.actsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.actsMap.has(k)) return removal('act', k); for (const id of tasks.ingestActivity(k)) change().tasks.add(id); }));
+    members.membersMap.observe((e) => {
+      let changed = false;
+      e.keysChanged.forEach((k) => (changed = members.ingest(k) || changed));
+      if (changed && this.applyRemovalsToTrust()) {
+        // What the removed members wrote after their removal leaves the index everywhere.
+        this.reindex();
+        const c = change();
+        for (const id of tasks.specs.keys()) c.tasks.add(id);
+        for (const id of peers.peerInfos.keys()) c.peers.add(id);
+      }
+    });
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       const c = this.pending;
       if (!c) return;
@@ -94,7 +108,10 @@ export class TaskBoard {
 
   /** Rebuilds the whole index from the document (after loading from storage). */
   reindex(): void {
-    const { tasks, peerIndex: peers, dataIndex: data } = this;
+    const { tasks, peerIndex: peers, dataIndex: data, memberIndex: members } = this;
+    members.clearIndex();
+    for (const k of members.membersMap.keys()) members.ingest(k);
+    this.applyRemovalsToTrust();
     tasks.clearIndex();
     peers.clearIndex();
     data.clearIndex();
@@ -136,6 +153,11 @@ export class TaskBoard {
       else for (const id of tasks.ingestActivity(key)) c.tasks.add(id);
     }
     for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
+  }
+
+  /** Hands the removals of this document to the trust; true when they changed what counts. */
+  private applyRemovalsToTrust(): boolean {
+    return this.ctx.trust?.setRemovals(this.memberIndex.keepLists()) ?? false;
   }
 
   onChange(listener: (c: BoardChange) => void): () => void {
@@ -266,6 +288,20 @@ export class TaskBoard {
     return this.dataIndex.writeData(namespace, key, value, by, at, task);
   }
 
+  /**
+   * Removes a member (docs/security.md): writes a removal of `peer` signed by `by` (this peer),
+   * keeping the entries of `peer` this replica holds; from then on every replica ignores what else
+   * `peer` writes. Returns the removal written.
+   */
+  removeMember(peer: string, by: string, at: number): MemberRemoval {
+    return this.memberIndex.remove(peer, by, at, this.ctx.trust?.acceptedTags(peer) ?? []);
+  }
+
+  /** Members removed in this document, with who removed them and when. */
+  removedMembers(): MemberRemoval[] {
+    return [...this.memberIndex.removals.values()].map(({ peer, by, at, keep }) => ({ peer, by, at, keep }));
+  }
+
   // ---- generations -------------------------------------------------------------------------------
 
   /**
@@ -324,7 +360,7 @@ export class TaskBoard {
   }
 
   private parts(): copy.BoardParts {
-    return { tasks: this.tasks, peers: this.peerIndex, data: this.dataIndex, ctx: this.ctx };
+    return { tasks: this.tasks, peers: this.peerIndex, data: this.dataIndex, members: this.memberIndex, ctx: this.ctx };
   }
 
   // ---- reads ---------------------------------------------------------------------------------------

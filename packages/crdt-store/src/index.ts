@@ -20,3 +20,4 @@ export * from './trust/encoding.js';
 export * from './trust/signature.js';
 export * from './trust/trust.js';
 export * from './trust/leaves.js';
+export { KEEP_MAX, type MemberRemoval } from './member-index.js';

@@ -33,7 +33,7 @@ import { assembleParts } from './peer/parts.js';
 import { DEFAULT_ROLLOVER, type RolloverPolicy } from './peer/rollover.js';
 import type { Runs } from './peer/runs.js';
 import { documentStats, peerStatus, type DocStats, type PeerStatus } from './peer/status.js';
-import { peerTrust } from './peer/trust.js';
+import { Members, peerTrust } from './peer/trust.js';
 import type { EntryTrust } from '@agentmesh/crdt-store';
 import type { Views } from './peer/views.js';
 
@@ -59,6 +59,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly clock: Clock;
   /** Signs this peer's entries and checks everyone's (undefined: unsigned, for tests and tools). */
   readonly trust: EntryTrust | undefined;
+  /** Removing members and asking who was removed (docs/security.md). */
+  readonly members: Members;
   private readonly log: Logger;
   private readonly rng: Rng;
   private readonly defaultStrategy: StrategyName;
@@ -98,6 +100,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.log = opts.logger ?? silentLogger;
     this.rng = createRng(opts.seed);
     this.trust = peerTrust(opts.trust, this.log, (source, reason) => this.emit('invalid', { source, reason }));
+    this.members = new Members(this.id, this.trust, () => this.document.board, () => this.clock.now(), () => this.flush(), this.log);
     this.defaultStrategy = opts.defaultStrategy ?? 'capacity-weighted';
     const weights: ObjectiveWeights = opts.weights ?? DEFAULT_WEIGHTS;
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
@@ -344,13 +347,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.bidding.load() + this.assigned.queued;
   }
 
-  get runningCount(): number {
-    return this.runs.count;
-  }
-
-  get isStopped(): boolean {
-    return this.stopped;
-  }
+  get runningCount(): number { return this.runs.count; } // prettier-ignore
+  get isStopped(): boolean { return this.stopped; } // prettier-ignore
 
   // ---- writes --------------------------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ export interface TrustOptions {
   /** An allow-list: only these authors count (default: every author with a key). */
   isMember?: (author: string) => boolean;
   onDistrust?: (e: DistrustEvent) => void;
+  /** The removed members changed (every id removed so far): a peer hangs up on them. */
+  onRemovals?: (removed: string[]) => void;
 }
 
 /** What a removal keeps of the removed author: the tags of its entries the remover held. */
@@ -103,10 +105,13 @@ export class EntryTrust {
   /**
    * True when the JSON entry `value` at map/key carries a valid signature by `author`, a member not
    * removed (or this entry is on its removal's keep list). Otherwise counts and reports, and false.
-   * `keepTag`: remember the entry's tag for a later removal of its author (not for overwritten
-   * entries such as heartbeats).
+   * `keepTag` (default true): remember the entry's tag for a later removal of its author (not for
+   * overwritten entries such as heartbeats); `removable` (default true): false for removals
+   * themselves, which count whatever removals there are.
    */
-  checkEntry(map: string, key: string, value: unknown, author: string, keepTag = true): boolean {
+  checkEntry(map: string, key: string, value: unknown, author: string, opts: boolean | { keepTag?: boolean; removable?: boolean } = true): boolean {
+    const keepTag = typeof opts === 'boolean' ? opts : (opts.keepTag ?? true);
+    const removable = typeof opts === 'boolean' ? true : (opts.removable ?? true);
     const pk = this.memberKey(map, key, author);
     if (!pk) return false;
     const sig = readSig(value);
@@ -119,7 +124,7 @@ export class EntryTrust {
       ok = root !== undefined && this.scheme.verify(pk, batchMessage(sig.c.b, sig.c.k, root), sig.sig);
     }
     if (!ok) return this.distrust(map, key, author, 'badSignature', 'the signature does not verify under the named author\'s key');
-    return this.admit(map, key, author, tagOf(sig.sig), keepTag);
+    return removable ? this.admit(map, key, author, tagOf(sig.sig), keepTag) : true;
   }
 
   /** As checkEntry, for a batch entry: its signature over the Merkle root of `leaves`. */
@@ -147,11 +152,21 @@ export class EntryTrust {
     if (same) return false;
     this.removed.clear();
     for (const [a, keep] of next) this.removed.set(a, keep);
+    try {
+      this.opts.onRemovals?.([...this.removed.keys()].sort());
+    } catch {
+      // a broken listener must not break ingestion
+    }
     return true;
   }
 
   isRemoved(author: string): boolean {
     return this.removed.has(author);
+  }
+
+  /** Every removed member, sorted. */
+  removedIds(): string[] {
+    return [...this.removed.keys()].sort();
   }
 
   /** The tags of `author`'s entries accepted so far (the keep list of a removal written now). */
