@@ -86,13 +86,7 @@ export class TaskBoard {
     members.membersMap.observe((e) => {
       let changed = false;
       e.keysChanged.forEach((k) => (changed = members.ingest(k) || changed));
-      if (changed && this.applyRemovalsToTrust()) {
-        // What the removed members wrote after their removal leaves the index everywhere.
-        this.reindex();
-        const c = change();
-        for (const id of tasks.specs.keys()) c.tasks.add(id);
-        for (const id of peers.peerInfos.keys()) c.peers.add(id);
-      }
+      if (changed && this.applyRemovalsToTrust()) this.dropRemovedAuthors(change());
     });
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       const c = this.pending;
@@ -155,6 +149,22 @@ export class TaskBoard {
     for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
   }
 
+  /**
+   * What removed members wrote after their removal leaves the index: everything is read again
+   * (and checked, even inside this board's own write: the removal may be its own).
+   */
+  private dropRemovedAuthors(c: BoardChange): void {
+    const depth = this.localDepth;
+    this.localDepth = 0;
+    try {
+      this.reindex();
+    } finally {
+      this.localDepth = depth;
+    }
+    for (const id of this.tasks.specs.keys()) c.tasks.add(id);
+    for (const id of this.peerIndex.peerInfos.keys()) c.peers.add(id);
+  }
+
   /** Hands the removals of this document to the trust; true when they changed what counts. */
   private applyRemovalsToTrust(): boolean {
     return this.ctx.trust?.setRemovals(this.memberIndex.keepLists()) ?? false;
@@ -205,11 +215,7 @@ export class TaskBoard {
     meta.markGeneration(this.doc, this.ctx.transact, g);
   }
 
-  /**
-   * Names of the generations this one descends from, oldest first (at most 32), as written by the
-   * peer that started it: peers moving in compare it with their own to tell whether they were on
-   * a branch of their own (a partition that changed generations on both sides).
-   */
+  /** Generations this one descends from, oldest first (at most 32), as its starter wrote them. */
   lineage(): string[] {
     return meta.lineageOf(this.doc);
   }
@@ -288,16 +294,12 @@ export class TaskBoard {
     return this.dataIndex.writeData(namespace, key, value, by, at, task);
   }
 
-  /**
-   * Removes a member (docs/security.md): writes a removal of `peer` signed by `by` (this peer),
-   * keeping the entries of `peer` this replica holds; from then on every replica ignores what else
-   * `peer` writes. Returns the removal written.
-   */
+  /** Removes member `peer` (docs/security.md): a removal by `by` keeping what this replica holds of it. */
   removeMember(peer: string, by: string, at: number): MemberRemoval {
     return this.memberIndex.remove(peer, by, at, this.ctx.trust?.acceptedTags(peer) ?? []);
   }
 
-  /** Members removed in this document, with who removed them and when. */
+  /** Members removed in this document. */
   removedMembers(): MemberRemoval[] {
     return [...this.memberIndex.removals.values()].map(({ peer, by, at, keep }) => ({ peer, by, at, keep }));
   }
@@ -382,10 +384,7 @@ export class TaskBoard {
     return this.tasks.taskByKey(key);
   }
 
-  /**
-   * Yjs ids (client, clock) of the entries that make up a task: its spec and every fact. A peer
-   * whose state vector covers them all holds everything this replica knows of the task.
-   */
+  /** Yjs ids of a task's entries (spec, facts): a state vector covering them holds all we know of it. */
   taskItemIds(id: string): { client: number; clock: number }[] {
     return this.tasks.itemIds(id);
   }

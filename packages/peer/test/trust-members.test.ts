@@ -32,7 +32,7 @@ describe('signed entries between peers', () => {
     await Promise.all(peers.map((p) => p.start()));
     const specs = await a.submit(Array.from({ length: 20 }, (_, i) => ({ type: 'echo', payload: { i } })));
     await until(() => peers.every((p) => p.status().tasks.done === 20), 10_000, 'all done everywhere');
-    for (const p of peers) expect(p.status().trust).toEqual({ signed: true, badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });
+    for (const p of peers) expect(p.status().trust).toEqual({ signed: true, badSignature: 0, wrongAuthor: 0, removedAuthor: 0, removed: [] });
 
     // m is compromised: it writes, in its own replica (so the mesh carries it), entries naming a.
     const mallory = new EntryTrust({ scheme: peerTrustOptions(m.id, keys[2]!).scheme, signer: peerKeySigner(m.id, keys[2]!) });
@@ -60,6 +60,29 @@ describe('signed entries between peers', () => {
     // The replicas still converge (the forged entries are in every document, counted by none).
     for (const p of peers) p.setQuiet(true);
     await until(() => sameReplicaState(a.document.doc, b.document.doc) && sameReplicaState(a.document.doc, m.document.doc), 10_000, 'converged');
+    await Promise.all(peers.map((p) => p.stop()));
+  }, 30_000);
+
+  it('a removed member: what it wrote before its removal still counts, what it writes after does not, anywhere', async () => {
+    const { peers } = await signedMesh(3);
+    const [a, b, r] = peers as [Peer, Peer, Peer];
+    await Promise.all(peers.map((p) => p.start()));
+    const before = await r.submit(Array.from({ length: 5 }, (_, i) => ({ type: 'echo', payload: { i } })));
+    await until(() => peers.every((p) => p.status().tasks.done === 5), 10_000, 'r\'s early tasks done everywhere');
+    await expect(a.members.remove(a.id)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(a.members.remove('not-a-member')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const removal = await a.members.remove(r.id);
+    expect(removal.keep.length).toBeGreaterThan(0);
+    await until(() => b.status().trust.removed.includes(r.id) && r.status().trust.removed.includes(r.id), 10_000, 'removal everywhere');
+    // r keeps writing (the in-memory hub does not refuse it): none of it counts on a or b.
+    const after = await r.submit([{ type: 'echo', payload: { late: true } }]);
+    await until(() => a.status().trust.removedAuthor > 0 && b.status().trust.removedAuthor > 0, 10_000, 'late entries refused');
+    for (const p of [a, b]) {
+      expect(p.view(after[0]!.id)).toBeUndefined();
+      for (const s of before) expect(p.view(s.id)?.state).toBe('done');
+      expect(p.status().peers.map((x) => x.peerId)).not.toContain(r.id);
+      expect(p.status().trust.removed).toEqual([r.id]);
+    }
     await Promise.all(peers.map((p) => p.stop()));
   }, 30_000);
 });
