@@ -78,9 +78,10 @@ export async function routeTasks(peer: Peer, extras: StatusExtras, req: Incoming
     if (typeof body.peer !== 'string' || body.peer.length === 0) throw new HttpError(400, 'peer must be a peer id or name');
     const named = peer.document.board.peers().find((p) => p.name === body.peer);
     const id = named?.id ?? body.peer;
+    const name = peer.peerName(id) ?? null; // asked first: a removed member leaves the registry
     try {
       const r = await peer.members.remove(id);
-      respond(res, 200, { removed: r.peer, name: peer.peerName(r.peer) ?? null, by: r.by, at: r.at, kept: r.keep.length, members: { removed: peer.members.removed() } }, API_HEADERS);
+      respond(res, 200, { removed: r.peer, name, by: r.by, at: r.at, kept: r.keep.length, members: { removed: peer.members.removed() } }, API_HEADERS);
     } catch (e) {
       if (isMeshError(e, 'INVALID_ARGUMENT')) throw new HttpError(400, e.message);
       throw e;
