@@ -127,6 +127,17 @@ describe('signed entries', () => {
     expect(rb.getFacts('s1.0')!.assignee).toBe('p2');
     expect(rb.getFacts('s1.2')!.dones[0]!.result).toEqual([1, 2]);
     expect(rb.getFacts('s1.3')!.fails.length).toBe(1);
+    // A split entry with a changed value, or moved to another key, no longer verifies.
+    const copied = next.getMap(ROOT.tasks).get('s1.5') as Record<string, unknown>;
+    expect(typeof copied.sig).toBe('object');
+    const evil = new Y.Doc();
+    const et = trustOf('p2');
+    const eb = new TaskBoard(evil, { now: () => 1, trust: et });
+    evil.getMap(ROOT.tasks).set('s1.5', { ...copied, payload: { n: 666 } });
+    evil.getMap(ROOT.tasks).set('s1.6', { ...copied, id: 's1.6' });
+    expect(eb.getSpec('s1.5')).toBeUndefined();
+    expect(eb.getSpec('s1.6')).toBeUndefined();
+    expect(et.counts.badSignature).toBe(2);
     // The dropped record (for the archive) written back into another document verifies too.
     const back = new Y.Doc();
     const wb = new TaskBoard(back, { now: () => 1, trust: trustOf('p3') });

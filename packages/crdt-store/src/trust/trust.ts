@@ -55,6 +55,8 @@ export class EntryTrust {
   private readonly removed = new Map<string, KeepList>();
   /** Tags of the entries accepted per author (what a removal of that author keeps). */
   private readonly accepted = new Map<string, Set<string>>();
+  /** Batch signatures already verified for split entries (author, batch, signature, root). */
+  private readonly batchRoots = new Set<string>();
   /** Rejections already counted (an entry read again, at a reindex, is counted once). */
   private readonly counted = new Set<string>();
 
@@ -121,7 +123,13 @@ export class EntryTrust {
     if (sig.kind === 'direct') ok = this.scheme.verify(pk, entryMessage(leaf), sig.sig);
     else {
       const root = sig.c.b === 'segs' || sig.c.b === 'acts' ? rootFromPath(this.scheme, leaf, sig.c.i, sig.c.n, sig.path) : undefined;
-      ok = root !== undefined && this.scheme.verify(pk, batchMessage(sig.c.b, sig.c.k, root), sig.sig);
+      // The entries split out of one batch share its signature and root: one Ed25519 check for all.
+      const memo = root && `${author}\u0000${sig.c.b}\u0000${sig.c.k}\u0000${sig.c.s}\u0000${toB64url(root)}`;
+      ok = memo !== undefined && (this.batchRoots.has(memo) || this.scheme.verify(pk, batchMessage(sig.c.b, sig.c.k, root!), sig.sig));
+      if (ok && memo && !this.batchRoots.has(memo)) {
+        if (this.batchRoots.size >= 10_000) this.batchRoots.clear();
+        this.batchRoots.add(memo);
+      }
     }
     if (!ok) return this.distrust(map, key, author, 'badSignature', 'the signature does not verify under the named author\'s key');
     return removable ? this.admit(map, key, author, tagOf(sig.sig), keepTag) : true;
