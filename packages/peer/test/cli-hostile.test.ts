@@ -110,6 +110,8 @@ describe('hostile input against real peers', () => {
     const s = await cli('status', '--peer', b.ready.wsUrl);
     expect(s.peers.map((p: { name: string }) => p.name).sort()).toEqual(['HA', 'HB']);
     expect(s.tasks).toMatchObject({ done: 2, pending: 0 });
+    // The real peers sign and check every entry; nothing was refused between them.
+    expect(s.trust).toMatchObject({ signed: true, badSignature: 0, wrongAuthor: 0, removedAuthor: 0, removed: [] });
     // 4. No generation marker from the client: after a restart B is still on its generation.
     expect(await stop(b.child)).toBe(0);
     const b2 = await start('HB', ['--bootstrap', a.ready.multiaddrs[0]!]);
