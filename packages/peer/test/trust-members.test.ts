@@ -11,7 +11,9 @@ import { FAST_TIMING, until } from './helpers.js';
 
 const agents: AgentRegistry = { echo: (p) => p };
 
-async function signedMesh(n: number) {
+const ROLLOVER = { retentionMs: 60_000, maxFinished: 5, maxTombstones: 4, forgetPeersAfterMs: 1000, checkMs: 50, staggerMs: 100 };
+
+async function signedMesh(n: number, extra: Partial<ConstructorParameters<typeof Peer>[0]> = {}) {
   const hub = new MemoryHub();
   const keys = await Promise.all(Array.from({ length: n }, () => generatePeerKey()));
   const logs: Array<{ peer: number; msg: string; fields?: Record<string, unknown> }> = [];
@@ -20,6 +22,7 @@ async function signedMesh(n: number) {
     return new Peer({
       id, name: `P${i}`, capacity: 1000, agents, transport: hub.join(id), storage: new MemoryStorage(new MemoryDisk()), clock: systemClock, seed: i + 1,
       timing: FAST_TIMING, trust: peerTrustOptions(id, key), logger: { log: (_l, msg, fields) => logs.push({ peer: i, msg, ...(fields ? { fields } : {}) }) },
+      ...extra,
     });
   });
   return { peers, keys, logs };
@@ -85,4 +88,23 @@ describe('signed entries between peers', () => {
     }
     await Promise.all(peers.map((p) => p.stop()));
   }, 30_000);
+
+  it('signed entries survive document generations: batches split into single entries and archived records still verify', async () => {
+    const { peers, logs } = await signedMesh(3, { rollover: ROLLOVER });
+    await Promise.all(peers.map((p) => p.start()));
+    const ids: string[] = [];
+    for (let b = 0; b < 4; b++) {
+      ids.push(...(await peers[b % 3]!.submit(Array.from({ length: 25 }, (_, i) => ({ type: 'echo', payload: { b, i } })))).map((x) => x.id));
+      await until(() => peers.every((p) => p.status().tasks.done >= ids.length), 15_000, 'batch done');
+    }
+    await until(() => peers.every((p) => p.generation.n >= 1 && p.status().tasks.done === 100), 15_000, 'a new generation');
+    await until(() => new Set(peers.map((p) => p.status().generation.name)).size === 1, 10_000, 'one generation');
+    await Promise.all(peers.map((p) => p.settled()));
+    for (const p of peers) {
+      expect(p.status().trust, JSON.stringify(logs.filter((l) => l.msg === 'ignored untrusted entry').slice(0, 3))).toMatchObject({ badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });
+      expect(p.archive.counts().total).toBeGreaterThanOrEqual(20);
+      for (const id of ids) expect((p.view(id) ?? p.archivedView(id))?.state, id).toBe('done');
+    }
+    await Promise.all(peers.map((p) => p.stop()));
+  }, 60_000);
 });
