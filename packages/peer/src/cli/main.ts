@@ -46,7 +46,7 @@ const TOP = `Usage: agentmesh <command> [options]
 AI agents sharing work as equals over a peer-to-peer mesh, with no coordinator.
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n')}
 
 Run "agentmesh <command> --help" for a command's options.`;
 
