@@ -11,6 +11,9 @@ import { batchMessage, entryMessage, leafOf, merkleLevels, merklePath, merkleRoo
 
 export type Distrust = 'badSignature' | 'wrongAuthor' | 'removedAuthor';
 
+/** Tags remembered per author for a removal's keep list (KEEP_MAX of member-index.ts). */
+const ACCEPTED_MAX = 200_000;
+
 export interface TrustCounts {
   /** Entries with a missing, malformed or wrong signature (a member writing in another's name). */
   badSignature: number;
@@ -213,6 +216,9 @@ export class EntryTrust {
       let set = this.accepted.get(author);
       if (!set) this.accepted.set(author, (set = new Set()));
       set.add(tag);
+      // Bounded like a removal's keep list: the oldest tags go first (their entries are the likeliest
+      // to have been archived already).
+      if (set.size > ACCEPTED_MAX) set.delete(set.values().next().value!);
     }
     return true;
   }
