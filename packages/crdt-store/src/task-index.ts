@@ -77,7 +77,8 @@ export class TaskIndex {
     }
     const parsed = parseTaskSpec(raw, id);
     if (!parsed.ok || !this.trusted(ROOT.tasks, id, raw, parsed.value.createdBy)) {
-      this.specs.delete(id);
+      // An entry that does not count does not hide the task a batch holds under the same id.
+      if (this.facts.get(id)?.segment === undefined) this.specs.delete(id);
       if (!parsed.ok) this.ctx.reject(ROOT.tasks, id, parsed.reason);
       return id;
     }
@@ -148,7 +149,7 @@ export class TaskIndex {
     for (const { spec, assignee } of tasks) {
       i++;
       ids.push(spec.id);
-      if (this.tasksMap.has(spec.id)) continue;
+      if (this.tasksMap.has(spec.id) && this.singleCounts(spec.id)) continue;
       const current = this.specs.has(spec.id) ? this.facts.get(spec.id)?.segment : undefined;
       if (current !== undefined && current !== key) {
         let rivals = this.rivals.get(spec.id);
@@ -166,6 +167,13 @@ export class TaskIndex {
     }
     this.segTasks.set(key, ids);
     return changed;
+  }
+
+  /** True when the single `tasks` entry of `id` counts (valid, signed by its creator): it then wins over batches. */
+  private singleCounts(id: string): boolean {
+    const raw = this.tasksMap.get(id);
+    const parsed = parseTaskSpec(raw, id);
+    return parsed.ok && this.trusted(ROOT.tasks, id, raw, parsed.value.createdBy);
   }
 
   /** Makes batch `key` the holder of `spec.id`. */

@@ -106,6 +106,18 @@ describe('signed entries', () => {
     expect(tb.counts.badSignature).toBe(4);
   });
 
+  it('an entry that does not count cannot hide a batch task under the same id, whichever arrives first', () => {
+    const { a, ba, bb } = pair();
+    // First the squatter, then the batch; then a squatter on another task of the batch.
+    a.getMap(ROOT.tasks).set('s1.0', { ...spec('s1.0'), sig: 'x'.repeat(86) });
+    ba.putTaskBatch('s1', batch('s1', 2));
+    a.getMap(ROOT.tasks).set('s1.1', spec('s1.1'));
+    expect(bb.getSpec('s1.0')?.id).toBe('s1.0');
+    expect(bb.getSpec('s1.1')?.id).toBe('s1.1');
+    expect(bb.batchOf('s1.0')).toBe('s1');
+    expect(bb.batchOf('s1.1')).toBe('s1');
+  });
+
   it('a generation copy splits batches into single entries that still verify under their authors', () => {
     const { ba, tb } = pair();
     ba.putTaskBatch('s1', batch('s1', 7));
