@@ -133,7 +133,10 @@ function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey): Record<string, 
   if (!e) return undefined;
   if (!tasks.batchSigs) return toPlain(e.fact.value as object);
   if (Array.isArray(e.sig)) return tasks.batchSigs.factEntry(e.sig[0] as string, e.sig[1] as number)?.[1];
-  return e.sig === undefined ? undefined : { ...toPlain(e.fact.value as object), sig: e.sig };
+  if (e.sig === undefined) return undefined;
+  // What the author signed: the fact as written (`alsoBy` is this replica's merge of two expiries).
+  const { alsoBy: _merged, ...signed } = toPlain(e.fact.value as object);
+  return { ...signed, sig: e.sig };
 }
 
 /** The single `tasks` entry of an indexed task (with its assignee, and its signature when entries are signed). */

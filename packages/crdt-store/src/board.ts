@@ -149,18 +149,11 @@ export class TaskBoard {
     for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
   }
 
-  /**
-   * What removed members wrote after their removal leaves the index: everything is read again
-   * (and checked, even inside this board's own write: the removal may be its own).
-   */
+  /** Re-reads (and checks, even inside our own write) everything: removed authors' late entries go. */
   private dropRemovedAuthors(c: BoardChange): void {
     const depth = this.localDepth;
     this.localDepth = 0;
-    try {
-      this.reindex();
-    } finally {
-      this.localDepth = depth;
-    }
+    try { this.reindex(); } finally { this.localDepth = depth; } // prettier-ignore
     for (const id of this.tasks.specs.keys()) c.tasks.add(id);
     for (const id of this.peerIndex.peerInfos.keys()) c.peers.add(id);
   }
@@ -262,6 +255,14 @@ export class TaskBoard {
 
   putExpiry(task: string, exp: LeaseExpired): boolean {
     return this.tasks.putFact({ task, kind: 'expire', round: exp.round }, { ...exp });
+  }
+
+  /**
+   * The holder of a round gives it back after another peer expired it (it is not running it):
+   * written over that expiry, so peers that still see the holder alive stop waiting for it.
+   */
+  putRelease(task: string, exp: LeaseExpired): boolean {
+    return this.tasks.putFact({ task, kind: 'expire', round: exp.round }, { round: exp.round, by: exp.by, at: exp.at }, true);
   }
 
   putVote(task: string, vote: Vote): boolean {

@@ -58,6 +58,13 @@ export function addFact(idx: FactIndex, fk: FactKey, v: FactValue, now: number, 
   const key = seenKey(fk);
   const entries = (idx.entries ??= new Map());
   const old = entries.get(key);
+  if (v.kind === 'expire' && old?.fact.kind === 'expire' && old.fact.value.by !== v.value.by) {
+    // Two peers expired the same round (one may be its holder giving it back): keep who did, so
+    // every replica that holds both can tell the holder released it, whichever arrived last.
+    const by = new Set([...(old.fact.value.alsoBy ?? []), ...(v.value.alsoBy ?? []), old.fact.value.by]);
+    by.delete(v.value.by);
+    v = { kind: 'expire', value: { ...v.value, alsoBy: [...by].sort() } };
+  }
   entries.set(key, sig === undefined ? { fact: v, seen: old?.seen ?? now } : { fact: v, seen: old?.seen ?? now, sig });
   idx.cached = undefined;
 }

@@ -86,6 +86,13 @@ export interface TaskView {
   assignee: string | undefined;
   /** Other peers round 1 was assigned to (see TaskFacts.coAssignees); may also start it. */
   coAssignees: string[];
+  /**
+   * Earlier rounds closed because their lease was declared lapsed by a peer other than their
+   * holder: each holder, the time it claimed (its clock) and who declared it. A replica that still
+   * sees such a holder alive (and not restarted since) leaves the current round alone: the holder
+   * may still be running the task, and the expiry came from a peer that could not see it.
+   */
+  expiredHolders: { round: number; peer: string; claimAt: number; by: string }[];
 }
 
 interface RoundInfo {
@@ -210,6 +217,7 @@ function deriveSimple(facts: TaskFacts, ctx: DeriveContext): TaskView | undefine
     votes: [],
     assignee,
     coAssignees: [],
+    expiredHolders: [],
   };
 }
 
@@ -295,6 +303,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const errors: RunFailed[] = [];
   const closures: { round: number; kind: 'fail' | 'expire' | 'interrupted'; permanent?: boolean }[] = [];
   let lastClosedSeenAt: number | undefined;
+  const expiredHolders: TaskView['expiredHolders'] = [];
   const maxRound = Math.max(0, ...facts.claims.map((c) => c.round), ...facts.expiries.map((e) => e.round), ...facts.fails.map((f) => f.round)) + 1;
   for (;;) {
     const info = roundInfo(round);
@@ -310,6 +319,10 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
       // An exclusive run that started (quorum) and was cut off is never re-run by itself: at most once.
       closures.push({ round, kind: exclusive && info.canonical ? 'interrupted' : 'expire' });
       lastClosedSeenAt = ctx.seenAt('expire', round, '');
+      const expiry = facts.expiries.find((e) => e.round === round);
+      if (info.canonical && !exclusive && expiry && expiry.by !== info.canonical.peer && !(expiry.alsoBy ?? []).includes(info.canonical.peer)) {
+        expiredHolders.push({ round, peer: info.canonical.peer, claimAt: info.canonical.at, by: expiry.by });
+      }
     } else {
       break;
     }
@@ -401,6 +414,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     votes: exclusive ? (votesByRound.get(round) ?? []) : [],
     assignee,
     coAssignees: round === 1 && facts.assignee !== undefined && !exclusive ? (facts.coAssignees ?? []) : [],
+    expiredHolders,
   };
 }
 

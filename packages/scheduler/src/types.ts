@@ -103,6 +103,8 @@ export interface LeaseExpired {
   round: number;
   by: string;
   at: number;
+  /** Other peers whose expiry of the same round this replica also holds (the holder's own release among them, maybe). */
+  alsoBy?: string[];
 }
 
 /** A peer's vote, in one round of an exclusive task, for the claimant it saw win. One per voter and round. */

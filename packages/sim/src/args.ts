@@ -49,7 +49,8 @@ Options:
   --seed N           the seed (non-negative integer, default 1)
   --seeds A..B       run every seed from A to B and print the failing ones
   --jobs N           worker threads for --seeds (default: CPU count)
-  --strict-duplicates  an unjustified duplicate run fails the seed (see README: "justified")
+  --strict-duplicates  an unjustified duplicate run fails the seed (the default; see README: "justified")
+  --lax-duplicates   count unjustified duplicate runs without failing the seed
   --seed-timeout S   with --seeds: a seed taking over S wall-clock seconds fails (default ${DEFAULT_SEED_TIMEOUT_S}; 0 = none)
   --max-minutes M    with --seeds: start no new seed after M minutes; the sweep then fails as
                      incomplete (default 0 = no limit)
@@ -97,7 +98,7 @@ export function parseArgs(argv: readonly string[]): SimArgs {
     faults: new Set(DEFAULT_CONFIG.faults),
     jobs: 0,
     seconds: 60,
-    strictDuplicates: false,
+    strictDuplicates: true,
     seedTimeout: DEFAULT_SEED_TIMEOUT_S,
     maxMinutes: 0,
   };
@@ -123,6 +124,7 @@ export function parseArgs(argv: readonly string[]): SimArgs {
       case '--seconds': args.seconds = int(flag, value(), 1, 3600); break;
       case '--faults': args.faults = parseFaults(value()); break;
       case '--strict-duplicates': args.strictDuplicates = true; break;
+      case '--lax-duplicates': args.strictDuplicates = false; break;
       case '--seed-timeout': args.seedTimeout = int(flag, value(), 0, 86_400); break;
       case '--max-minutes': args.maxMinutes = int(flag, value(), 0, 100_000); break;
       case '--seeds': {
@@ -148,6 +150,6 @@ export function reproduceCommand(a: Pick<SimArgs, 'peers' | 'tasks' | 'steps' | 
   let cmd = `pnpm sim -- --peers ${a.peers} --tasks ${a.tasks} --steps ${a.steps} --seed ${seed} --faults ${faults}`;
   if (a.stepMs !== DEFAULT_CONFIG.stepMs) cmd += ` --step-ms ${a.stepMs}`;
   if (a.healBudget !== undefined) cmd += ` --heal-budget ${a.healBudget}`;
-  if (a.strictDuplicates) cmd += ' --strict-duplicates';
+  if (a.strictDuplicates === false) cmd += ' --lax-duplicates';
   return cmd;
 }

@@ -27,8 +27,13 @@ export function watchTask(peer: Peer, id: string, now: () => number): void {
     board.onChange((c) => {
       if (!c.tasks.has(task)) return;
       const gone = c.removed.some((r) => r.id === task);
-      process.stderr.write(`t=${now()} ${id} board ${c.local ? 'local' : 'remote'}${gone ? ' removed' : ''} spec=${board.getSpec(task) !== undefined} facts=${board.factKeysOf(task).join('|')}\n`);
+      process.stderr.write(`t=${now()} ${id} board ${c.local ? "local" : "remote"}${gone ? " removed" : ""} seg=${board.batchOf(task) ?? "-"} spec=${board.getSpec(task) !== undefined} facts=${board.factKeysOf(task).join('|')}\n`);
     });
   follow(peer.document.board);
   peer.document.on('replaced', (e) => follow(e.board));
+}
+
+/** With SIM_DEBUG_TASK set, a fault the simulator injects (split, heal, crash, restart) goes to stderr too. */
+export function debugFault(now: number, what: string): void {
+  if (process.env.SIM_DEBUG_TASK) process.stderr.write(`t=${now} fault ${what}\n`);
 }

@@ -11,7 +11,8 @@
 //   failure is the protocol working, not a duplicate.
 // - Each holder E is judged over its window: from E's start to R's start, or, if E succeeded,
 //   to at most SETTLE_MS after E ended (the time a connected mesh has to learn an outcome).
-//   E is excused by CRASH if E's peer was down at some moment of the window, and by PARTITION
+//   (If R's peer was down when E ended, those SETTLE_MS count from when it came back up: a crashed
+//   peer learns nothing.) E is excused by CRASH if E's peer was down at some moment of the window, and by PARTITION
 //   if E's peer and R's peer were both up and one had no directed path to the other at some
 //   moment of the window (either direction: a claim, a heartbeat and an outcome must travel from
 //   E's peer to R's, and R's bids must travel to E's peer).
@@ -143,7 +144,8 @@ export class RunLedger {
 
   end(peer: string, task: string, round: number, outcome: 'done' | 'failed' | 'aborted', time: number): void {
     const run = this.open.get(this.key(peer, task));
-    if (!run || run.round !== round) return;
+    // A run a peer carried over to a later round of its task (Runs.carryOver) ends in that round.
+    if (!run || round < run.round) return;
     this.close(run, outcome, time);
   }
 
@@ -159,7 +161,11 @@ export class RunLedger {
   }
 
   private excuse(e: RunRecord, r: RunRecord): 'crash' | 'partition' | undefined {
-    const to = e.outcome === 'done' ? Math.min(r.start, e.end! + this.settleMs) : r.start;
+    // An outcome needs SETTLE_MS of a live peer to reach R's: if R's peer was down when E ended,
+    // its time to learn the outcome starts when it came back up.
+    const back = this.reach.upAgainAt(r.peer, r.start);
+    const settleFrom = back !== undefined && back > e.end! ? back : e.end!;
+    const to = e.outcome === 'done' ? Math.min(r.start, settleFrom + this.settleMs) : r.start;
     if (this.reach.downDuring(e.peer, e.start, to)) return 'crash';
     if (this.reach.cutDuring(e.peer, r.peer, e.start, to)) return 'partition';
     return undefined;

@@ -33,6 +33,16 @@ class Intervals {
     return this.since !== undefined;
   }
 
+  /** When the condition last stopped holding at or before `t` (undefined: it held at `t`, or never ended by then). */
+  lastEndAtOrBefore(t: number): number | undefined {
+    if (this.since !== undefined && this.since <= t) return undefined;
+    for (let i = this.spans.length - 1; i >= 0; i--) {
+      const e = this.spans[i]![1];
+      if (e <= t) return e;
+    }
+    return undefined;
+  }
+
   /** The condition held at some moment of [from, to] (inclusive: a cut that starts at `to` counts). */
   during(from: number, to: number): boolean {
     if (this.since !== undefined && this.since <= to) return true;
@@ -120,6 +130,11 @@ export class Reachability {
   cutDuring(a: string, b: string, from: number, to: number): boolean {
     if (a === b) return false;
     return this.cuts.get(`${a}>${b}`)!.during(from, to) || this.cuts.get(`${b}>${a}`)!.during(from, to);
+  }
+
+  /** When the peer last came back up (restarted) at or before `t`, if it ever crashed by then. */
+  upAgainAt(id: string, t: number): number | undefined {
+    return this.downs.get(id)!.lastEndAtOrBefore(t);
   }
 
   /** The peer was down (crashed) at some moment of [from, to]. */

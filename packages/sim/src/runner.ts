@@ -14,7 +14,7 @@ import { planFaults } from './faults.js';
 import { defaultHealBudget } from './heal-budget.js';
 import { simAgents, expectedResult, type WorkPayload } from './agents.js';
 import { checkRun, debugDump, type CheckReport } from './checks.js';
-import { debugLogger, watchTask } from './debug-task.js';
+import { debugFault, debugLogger, watchTask } from './debug-task.js';
 import { Reachability } from './reachability.js';
 import { RunLedger, describeDuplicate, type DuplicateCauses, type UnjustifiedKinds } from './duplicates.js';
 
@@ -32,7 +32,7 @@ export interface SimConfig {
   faults: ReadonlySet<FaultName>;
   /** Steps the heal phase may take before the run counts as not converged (default: `defaultHealBudget`). */
   healBudget?: number;
-  /** An unjustified duplicate run fails the run (see duplicates.ts); off by default for now. */
+  /** An unjustified duplicate run fails the run (see duplicates.ts); on unless false. */
   strictDuplicates?: boolean;
   /** In-process only (not sent to worker threads): called with the run ledger once the run ends, to inspect every run. */
   inspect?: (ledger: RunLedger) => void;
@@ -257,17 +257,25 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
     net,
     ids: nodes.map((n) => n.id),
     split: (links) => {
+      debugFault(sched.time, `split ${JSON.stringify(links)}`);
       partitions++;
       net.setBlocked(links);
       trackMajority();
     },
     heal: () => {
+      debugFault(sched.time, 'heal');
       net.setBlocked([]);
       trackMajority();
     },
     isUp: (i) => nodes[i]!.peer !== undefined,
-    crash: (i, tear) => crashNode(nodes[i]!, tear),
-    restart: (i) => startNode(nodes[i]!),
+    crash: (i, tear) => {
+      debugFault(sched.time, `crash ${nodes[i]!.id}`);
+      crashNode(nodes[i]!, tear);
+    },
+    restart: (i) => {
+      debugFault(sched.time, `restart ${nodes[i]!.id}`);
+      startNode(nodes[i]!);
+    },
   });
 
   // ---- the workload: a client submitting tasks with idempotency keys, retrying until acked --------
@@ -359,7 +367,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   }
   problems.push(...exclusiveProblems.slice(0, 5));
   const unjustified = ledger.duplicates.filter((d) => d.cause === 'unjustified').map(describeDuplicate);
-  if (config.strictDuplicates && unjustified.length > 0) {
+  if (config.strictDuplicates !== false && unjustified.length > 0) {
     problems.push(...unjustified.slice(0, 5));
     if (unjustified.length > 5) problems.push(`${unjustified.length - 5} more unjustified duplicate runs`);
   }

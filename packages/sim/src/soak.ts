@@ -12,7 +12,7 @@ import { sweepCommand } from './sweep-command.js';
 const SOAK_USAGE = `Usage: npm run soak -- --seeds A..B [options]
 
 Runs every seed from A to B in worker threads and prints a summary. Takes the simulator's options
-(--peers, --tasks, --steps, --faults, --heal-budget, --jobs, --strict-duplicates, --seed-timeout,
+(--peers, --tasks, --steps, --faults, --heal-budget, --jobs, --strict-duplicates, --lax-duplicates, --seed-timeout,
 --max-minutes, --json); --seeds is required.
 
 ${USAGE.slice(USAGE.indexOf('Options:'))}`;

@@ -92,7 +92,7 @@ function summaryText(a: SimArgs, s: SweepSummary, results: SimResult[], timing: 
   const faults = a.faults.size === 0 ? 'none' : a.faults.size === 7 ? 'all' : [...a.faults].join(',');
   const budget = a.healBudget !== undefined ? String(a.healBudget) : `${defaultHealBudget(a.peers, a.tasks, a.stepMs)} (${HEAL_BUDGET_FORMULA})`;
   const lines = [
-    `${s.runs} seeds (${s.seeds}; ${a.peers} peers, ${a.tasks} tasks, ${a.steps} steps, faults ${faults}${a.strictDuplicates ? ', strict duplicates' : ''}): ${s.failed.length} failed${s.failed.length ? ': ' + s.failed.slice(0, 50).join(', ') + (s.failed.length > 50 ? ', ...' : '') : ''}`,
+    `${s.runs} seeds (${s.seeds}; ${a.peers} peers, ${a.tasks} tasks, ${a.steps} steps, faults ${faults}${a.strictDuplicates ? '' : ', lax duplicates'}): ${s.failed.length} failed${s.failed.length ? ': ' + s.failed.slice(0, 50).join(', ') + (s.failed.length > 50 ? ', ...' : '') : ''}`,
   ];
   if (s.notRun > 0) lines.push(`  NOT RUN: ${s.notRun} seeds (time limit or interrupted): the sweep is incomplete`);
   if (timing) lines.push(`  ${timing.rate.toFixed(2)} seeds/s (${timing.seconds.toFixed(1)} s, ${timing.jobs} worker threads)`);

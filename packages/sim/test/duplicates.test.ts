@@ -44,6 +44,26 @@ function world(ids = ['a', 'b', 'c']) {
 }
 
 describe('the duplicate-run ledger', () => {
+  it('a peer down when an outcome was written gets its time to learn it from when it is back: cut off then, its rerun is justified; connected, it is not', () => {
+    const cutOff = world();
+    cutOff.at(0).start('a', 1);
+    cutOff.at(50).crash('b');
+    cutOff.at(100).end('a', 1, 'done');
+    cutOff.at(3000).block(['a', 'b'], ['b', 'a'], ['c', 'b'], ['b', 'c']);
+    cutOff.at(3100).restart('b');
+    cutOff.at(4000).start('b', 2);
+    expect(cutOff.ledger.duplicates.map((d) => d.cause)).toEqual(['partition']);
+
+    const connected = world();
+    connected.at(0).start('a', 1);
+    connected.at(50).crash('b');
+    connected.at(100).end('a', 1, 'done');
+    connected.at(3100).restart('b');
+    connected.at(5000).block(['a', 'b'], ['b', 'a'], ['c', 'b'], ['b', 'c']);
+    connected.at(5100).start('b', 2);
+    expect(connected.ledger.duplicates.map((d) => [d.cause, d.kind])).toEqual([['unjustified', 'outcome-unseen']]);
+  });
+
   it('a retry after a failure is no duplicate', () => {
     const w = world();
     w.at(0).start('a', 1);

@@ -1,12 +1,11 @@
 // Shared body of the seed-range tests (split across files only so vitest runs them in parallel):
-// every seed of a range, all faults on, must pass every check. Duplicate runs are counted by cause;
-// SIM_STRICT_DUPLICATES=1 makes an unjustified one fail its seed (off until the claim-path
-// redesign of issue 12 lands; then it becomes the default).
+// every seed of a range, all faults on, must pass every check. Duplicate runs are counted by cause,
+// and an unjustified one fails its seed (SIM_LAX_DUPLICATES=1 only counts them).
 import { expect } from 'vitest';
 import { runSimulation, FAULT_NAMES } from '../src/index.js';
 
 export async function expectSeedsPass(from: number, to: number): Promise<void> {
-  const strictDuplicates = process.env.SIM_STRICT_DUPLICATES === '1';
+  const strictDuplicates = process.env.SIM_LAX_DUPLICATES !== '1';
   const failed: string[] = [];
   let duplicates = 0;
   let completed = 0;
@@ -18,7 +17,7 @@ export async function expectSeedsPass(from: number, to: number): Promise<void> {
     completed += r.completed;
     exclusiveRuns += r.exclusiveRuns;
     for (const k of ['partition', 'crash', 'unjustified'] as const) causes[k] += r.duplicateCauses[k];
-    if (!r.ok) failed.push(`seed ${seed}: ${r.problems.join('; ')} (reproduce: pnpm sim -- --peers 4 --tasks 40 --steps 800 --seed ${seed} --heal-budget 3000${strictDuplicates ? ' --strict-duplicates' : ''})`);
+    if (!r.ok) failed.push(`seed ${seed}: ${r.problems.join('; ')} (reproduce: pnpm sim -- --peers 4 --tasks 40 --steps 800 --seed ${seed} --heal-budget 3000${strictDuplicates ? '' : ' --lax-duplicates'})`);
   }
   expect(failed).toEqual([]);
   expect(completed).toBeGreaterThan((to - from + 1) * 40 * 0.75);

@@ -43,7 +43,7 @@ describe('determinism', () => {
 
   it('with strict duplicates, a run fails exactly when it has an unjustified duplicate, and says which', async () => {
     const cfg = { seed: 2, peers: 4, tasks: 40, steps: 800, stepMs: 10, faults: new Set(FAULT_NAMES), healBudget: 3000 };
-    const lax = await runSimulation(cfg);
+    const lax = await runSimulation({ ...cfg, strictDuplicates: false });
     const strict = await runSimulation({ ...cfg, strictDuplicates: true });
     const dups = lax.duplicateCauses.partition + lax.duplicateCauses.crash + lax.duplicateCauses.unjustified;
     expect(dups).toBeGreaterThan(0);
@@ -104,7 +104,11 @@ describe('args', () => {
     expect(reproduceCommand(d, 9)).not.toMatch(/heal-budget/);
     const e = parseArgs(['--heal-budget', '20000', '--strict-duplicates', '--seed-timeout', '30', '--max-minutes', '5']);
     expect(e).toMatchObject({ healBudget: 20000, strictDuplicates: true, seedTimeout: 30, maxMinutes: 5 });
-    expect(reproduceCommand(e, 9)).toMatch(/--heal-budget 20000 --strict-duplicates$/);
+    expect(reproduceCommand(e, 9)).toMatch(/--heal-budget 20000$/);
+    expect(parseArgs([]).strictDuplicates).toBe(true);
+    const lax = parseArgs(['--lax-duplicates']);
+    expect(lax.strictDuplicates).toBe(false);
+    expect(reproduceCommand(lax, 9)).toMatch(/--lax-duplicates$/);
   });
   it.each([
     [['--bogus'], /unknown option/],

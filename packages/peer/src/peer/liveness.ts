@@ -4,7 +4,7 @@
 // alone (what exclusive tasks' quorums rely on). A stall of this peer's own event loop is not
 // counted against others (see `stalled`).
 
-import { quorumOf } from '@agentmesh/scheduler';
+import { leaseLapsed, quorumOf, type TaskView } from '@agentmesh/scheduler';
 import type { SyncEngine } from '../sync/engine.js';
 import type { PeerContext } from './context.js';
 import type { Presence } from './presence.js';
@@ -37,6 +37,37 @@ export class Liveness {
     const heard = this.sync.lastHeardFrom(peer);
     if (seen === undefined) return heard;
     return heard === undefined ? seen : Math.max(seen, heard);
+  }
+
+  /**
+   * `peer` is alive here and has said so, directly, since it wrote something stamped `at` (its
+   * clock), in the same life: evidence that it will run a claim it made then. A peer that
+   * restarted since (its claim will not be run by it), or that this replica has not heard from
+   * directly since the claim (it may have crashed or been cut off right after it), is not.
+   */
+  aliveSince(peer: string, at: number, now: number): boolean {
+    if (peer === this.ctx.id) return true;
+    const life = this.presence.incarnationOf(peer);
+    const said = this.presence.lastDirectAt(peer);
+    return this.isAlive(peer, now) && life !== undefined && life <= at && said !== undefined && said >= at;
+  }
+
+  /**
+   * A holder of an earlier round of `v` whose lease a peer other than itself declared lapsed, yet
+   * whom this replica still sees alive, in the life it claimed in, within its lease and timeout:
+   * it may well be running the task still (the expiry came from a peer cut off from it), so this
+   * peer leaves the current round to peers that cannot see it. A holder that restarted since its
+   * claim (its presence says so, both times by its own clock) runs nothing: no reason to wait.
+   */
+  livingExpiredHolder(v: TaskView, timeoutMs: number, now: number): string | undefined {
+    for (const h of v.expiredHolders) {
+      if (h.peer === this.ctx.id) continue;
+      const life = this.presence.incarnationOf(h.peer);
+      if (life !== undefined && life > h.claimAt) continue;
+      const claimSeenAt = this.ctx.board().seenAt(v.id, 'claim', h.round, h.peer);
+      if (!leaseLapsed({ holderLastSeen: this.lastSeen(h.peer), claimSeenAt, timeoutMs }, now, this.ctx.timing.lease)) return h.peer;
+    }
+    return undefined;
   }
 
   /** This peer's event loop ran `lateMs` late: a stall no other peer should pay for (see Presence.credit). */

@@ -244,6 +244,11 @@ export class MainLoop {
         }
       });
     }
+    if (pass.releases.length > 0) {
+      board.transact(() => {
+        for (const [id, round] of pass.releases) board.putRelease(id, { round, by: ctx.id, at: pass.now });
+      });
+    }
     if (pass.candidates.length > 0 && !ctx.quiet() && this.caughtUp && !pass.settling) deps.bidding.bid(pass);
   }
 
@@ -260,10 +265,29 @@ export class MainLoop {
       if (runRound !== undefined && v.state === 'cancelled') runs.abort(id, 'cancelled');
       return;
     }
-    const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? v.assignee : undefined;
+    // A holder of an earlier round expired by a peer cut off from it, whom this replica still
+    // sees alive: this peer leaves the new round alone (see Liveness.livingExpiredHolder).
+    const waitFor = v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined) ? deps.liveness.livingExpiredHolder(v, spec.timeoutMs, pass.now) : undefined;
+    if (runRound !== undefined && runRound < v.round && !v.claim && (v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined))) {
+      // Still running an earlier round that was closed under us (see the abort above): claim
+      // this round for the run under way instead of letting others start the task again.
+      if (runs.carryOver(id, v.round)) {
+        bidding.release(id);
+        return;
+      }
+    }
+    if (runs.succeededHere(id)) {
+      // Ran to success here, yet it looks unfinished: archival elsewhere took part of its facts
+      // away (see Runs.succeeded). Never run, bid on or expire it again from this replica.
+      bidding.release(id);
+      return;
+    }
+    const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? (v.assignee ?? waitFor) : waitFor;
     const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
-    if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id) {
-      // Another peer's claim of the same round won the award: stop ours.
+    if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id && deps.liveness.aliveSince(v.claim.peer, v.claim.at, pass.now)) {
+      // Another peer's claim of the same round won the award, and that peer is here to run it: stop
+      // ours. (A winner we do not see alive, or that restarted since its claim, will not run it:
+      // ours goes on, and takes the next round over when that claim lapses; see carryOver.)
       runs.abort(id, `claim of round ${runRound} went to ${v.claim.peer}`);
     }
     const quorum = spec.exclusive === true && deps.quorum.handle(pass, id, spec, v);
@@ -280,6 +304,13 @@ export class MainLoop {
       } else if (v.lapsed && v.claim.peer !== ctx.id) {
         pass.expiries.push([id, v.round]);
       }
+      return;
+    }
+    // Rounds of ours another peer expired while we did not run them: given back, so that peers
+    // that see us alive do not wait for us (Liveness.livingExpiredHolder).
+    if (!runs.has(id)) for (const h of v.expiredHolders) if (h.peer === ctx.id && (v.state === 'pending' || v.state === 'claimed')) pass.releases.push([id, h.round]);
+    if (waitFor !== undefined) {
+      bidding.release(id);
       return;
     }
     // pending or claimed (bids in, award under way)

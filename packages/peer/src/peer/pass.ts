@@ -19,6 +19,8 @@ export class Pass {
   readonly candidates: Candidate[] = [];
   /** Leases (or rounds) to end: task, round. */
   readonly expiries: [string, number][] = [];
+  /** Rounds this peer held, expired by another peer, that it gives back (it does not run them). */
+  readonly releases: [string, number][] = [];
   /** Votes for exclusive claims: task, vote. */
   readonly votes: [string, Vote][] = [];
   private alive: EligiblePeer[] | undefined;

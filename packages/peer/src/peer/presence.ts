@@ -59,6 +59,9 @@ export class Presence {
   private wantDirty = false;
   /** What other peers asked this one to acknowledge, not answered yet. */
   private readonly wanted = new Map<string, AckWant>();
+  /** The last request answered per peer: its presence repeats a request until it is cleared, and
+   * answering each repetition would bounce presences between two peers with requests open. */
+  private readonly answered = new Map<string, AckWant>();
 
   constructor(
     private readonly ctx: PeerContext,
@@ -140,9 +143,12 @@ export class Presence {
       const want = { client: decoding.readVarUint(dec), clock: decoding.readVarUint(dec) };
       if (k) k.held = { generation, sv: held };
       if (want.clock > 0) {
-        const prev = this.wanted.get(from);
-        if (!prev || prev.client !== want.client || prev.clock < want.clock) this.wanted.set(from, want);
-        this.answerAcks();
+        const done = this.answered.get(from);
+        if (!done || done.client !== want.client || done.clock < want.clock) {
+          const prev = this.wanted.get(from);
+          if (!prev || prev.client !== want.client || prev.clock < want.clock) this.wanted.set(from, want);
+          this.answerAcks();
+        }
       }
       if (k) this.onHeld?.(from);
     } catch (e) {
@@ -185,6 +191,11 @@ export class Presence {
   /** When this replica last saw `peer`'s presence move (its clock), if ever. */
   seenAt(peer: string): number | undefined {
     return this.known.get(peer)?.seenAt;
+  }
+
+  /** When `peer`'s current life started (its clock), if its presence was heard. */
+  incarnationOf(peer: string): number | undefined {
+    return this.known.get(peer)?.incarnation;
   }
 
   /** The sender's clock of the latest presence heard directly from `peer`. */
@@ -244,6 +255,7 @@ export class Presence {
     for (const [from, w] of this.wanted) {
       if (Y.getState(store, w.client) < w.clock) continue;
       this.wanted.delete(from);
+      this.answered.set(from, w);
       this.beat(from);
     }
   }

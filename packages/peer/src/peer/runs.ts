@@ -16,6 +16,9 @@ import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
 import type { Views } from './views.js';
 
+/** How many tasks run to success a peer remembers (see Runs.succeeded). */
+const SUCCEEDED_MEMORY = 200_000;
+
 interface Run {
   id: string;
   round: number;
@@ -47,6 +50,13 @@ export interface RunsDeps {
 
 export class Runs {
   private readonly running = new Map<string, Run>();
+  /**
+   * Tasks this peer ran to success in this life (the most recent SUCCEEDED_MEMORY). Archival on
+   * other peers deletes a finished task's entries, and those deletions can arrive here in any
+   * order: for a moment this replica may hold the task's spec without the claim its own `done`
+   * needs, and the task looks unrun. It is never run again here for that.
+   */
+  private readonly succeeded = new Set<string>();
   /** Runs waiting at the claim gate. */
   private gated = 0;
 
@@ -58,6 +68,27 @@ export class Runs {
   /** Runs under way. */
   get count(): number {
     return this.running.size;
+  }
+
+  /**
+   * Moves a run still under way to a later round of its task (its round was closed while it ran:
+   * a rival claim that nobody will run won the award, then lapsed): the claim of that round is
+   * written now with the best score (the work is already under way), so peers that see it leave
+   * the round alone, and the outcome will be written for it.
+   */
+  carryOver(id: string, round: number): boolean {
+    const run = this.running.get(id);
+    if (!run || run.gate || run.discard || round <= run.round) return false;
+    const from = run.round;
+    run.round = round;
+    this.deps.activity.add({ kind: 'claim', task: id, round, at: this.ctx.clock.now(), score: 0 });
+    this.ctx.log.log('debug', 'run carried over to a later round', { task: id, from, round });
+    return true;
+  }
+
+  /** This peer ran `id` to success in this life (see `succeeded`). */
+  succeededHere(id: string): boolean {
+    return this.succeeded.has(id);
   }
 
   has(id: string): boolean {
@@ -96,6 +127,10 @@ export class Runs {
    */
   start(id: string, spec: TaskSpec, round: number, claim?: { score: number }, gated = false): void {
     const { ctx } = this;
+    if (this.succeeded.has(id)) {
+      ctx.log.log('debug', 'not running again a task this peer already ran to success', { task: id, round });
+      return;
+    }
     const now = ctx.clock.now();
     const run: Run = { id, round, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity, gate: undefined };
     this.running.set(id, run);
@@ -129,6 +164,11 @@ export class Runs {
       const v = this.deps.views.view(run.id, now);
       if (!v || v.state !== 'running' || v.claim?.peer !== me || v.claim.round !== run.round) {
         this.dropGated(run, v?.claim ? `the award of round ${run.round} went to ${v.claim.peer}` : 'its claim no longer holds');
+        continue;
+      }
+      const holder = v.expiredHolders.length > 0 ? this.deps.liveness.livingExpiredHolder(v, g.spec.timeoutMs, now) : undefined;
+      if (holder !== undefined) {
+        this.dropGated(run, `${holder}, whose lease of an earlier round was expired by another peer, is alive and may still run it`);
         continue;
       }
       const r = this.deps.gate.open(g.spec, g.mark, now);
@@ -266,6 +306,8 @@ export class Runs {
     // Outcomes that end in the same turn are written together, as one activity batch.
     const { id, round } = run;
     if (outcome.ok) {
+      this.succeeded.add(id);
+      if (this.succeeded.size > SUCCEEDED_MEMORY) this.succeeded.delete(this.succeeded.values().next().value as string);
       this.deps.activity.add({ kind: 'done', task: id, round, at: now, ms, result: outcome.result ?? null }, () => {
         ctx.counters.done++;
         ctx.emit('run-end', { id, round, outcome: 'done', ms });
