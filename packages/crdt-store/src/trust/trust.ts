@@ -58,6 +58,8 @@ export class EntryTrust {
   private readonly removed = new Map<string, KeepList>();
   /** Tags of the entries accepted per author (what a removal of that author keeps). */
   private readonly accepted = new Map<string, Set<string>>();
+  /** Entries already verified (author, leaf, signature and place): see checkEntry. */
+  private readonly proven = new Set<string>();
   /** Batch signatures already verified for split entries (author, batch, signature, root). */
   private readonly batchRoots = new Set<string>();
   /** Rejections already counted (an entry read again, at a reindex, is counted once). */
@@ -122,8 +124,12 @@ export class EntryTrust {
     const sig = readSig(value);
     if (sig.kind === 'none' || sig.kind === 'malformed') return this.distrust(map, key, author, 'badSignature', sig.kind === 'none' ? 'no signature' : 'malformed signature');
     const leaf = leafOf(this.scheme, map, key, value);
+    // The same entry is read again at every generation move and reindex: a leaf proven once under
+    // the same signature (and place in its batch) is not checked again.
+    const proven = `${author}\u0000${toB64url(leaf)}\u0000${sig.kind === 'direct' ? sig.text : `${sig.c.b}\u0000${sig.c.k}\u0000${sig.c.s}\u0000${sig.c.i}\u0000${sig.c.n}`}`;
     let ok: boolean;
-    if (sig.kind === 'direct') ok = this.scheme.verify(pk, entryMessage(leaf), sig.sig);
+    if (this.proven.has(proven)) ok = true;
+    else if (sig.kind === 'direct') ok = this.scheme.verify(pk, entryMessage(leaf), sig.sig);
     else {
       const root = sig.c.b === 'segs' || sig.c.b === 'acts' ? rootFromPath(this.scheme, leaf, sig.c.i, sig.c.n, sig.path) : undefined;
       // The entries split out of one batch share its signature and root: one Ed25519 check for all.
@@ -135,6 +141,10 @@ export class EntryTrust {
       }
     }
     if (!ok) return this.distrust(map, key, author, 'badSignature', 'the signature does not verify under the named author\'s key');
+    if (!this.proven.has(proven)) {
+      if (this.proven.size >= 200_000) this.proven.clear();
+      this.proven.add(proven);
+    }
     return removable ? this.admit(map, key, author, tagOf(sig.sig), keepTag) : true;
   }
 
