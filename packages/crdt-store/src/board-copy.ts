@@ -33,10 +33,13 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   }
   // Tasks of task batches: dropped ones go to the archive as plain records, kept ones move into
   // the new document as single entries (with their assignee), and so do their batched facts.
+  // With signed entries a batch none of whose tasks is dropped moves whole instead (its bytes and
+  // signature as they are: one check on every replica, no split entries to sign or carry).
+  const whole = wholeBatches(from, drop);
   const batchSpecs = new Map<string, Record<string, unknown>>();
   for (const [id, idx] of from.tasks.facts) {
     const spec = from.tasks.specs.get(id);
-    if (idx.segment === undefined || !spec) continue;
+    if (idx.segment === undefined || !spec || whole.segs.has(idx.segment)) continue;
     const raw = specEntry(from.tasks, id, spec, idx);
     if (!raw) continue;
     if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
@@ -44,8 +47,11 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   }
   carryObservations(from, target, drop);
   target.ctx.transact(() => {
+    for (const key of whole.segs) if (!target.tasks.segsMap.has(key)) target.tasks.segsMap.set(key, from.tasks.segsMap.get(key));
+    for (const key of whole.acts) if (!target.tasks.actsMap.has(key)) target.tasks.actsMap.set(key, from.tasks.actsMap.get(key));
     for (const [id, raw] of batchSpecs) if (!target.tasks.tasksMap.has(id) && !target.tasks.specs.has(id)) target.tasks.tasksMap.set(id, raw);
-    for (const fks of from.tasks.actFacts.values()) {
+    for (const [actKey, fks] of from.tasks.actFacts) {
+      if (whole.acts.has(actKey)) continue;
       for (const fk of fks) {
         const idx = from.tasks.facts.get(fk.task);
         const raw = idx ? rawFact(from.tasks, idx, fk) : undefined;
@@ -85,6 +91,15 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     if (mine && theirs && mine.seq === theirs.seq && mine.at === theirs.at) target.peers.beatSeen.set(id, t);
   }
   return [...dropped.values()];
+}
+
+/** The batches a signed copy moves whole: held here, and naming no task that is dropped. */
+function wholeBatches(from: BoardParts, drop: ReadonlySet<string>): { segs: Set<string>; acts: Set<string> } {
+  const out = { segs: new Set<string>(), acts: new Set<string>() };
+  if (!from.tasks.batchSigs) return out;
+  for (const [key, ids] of from.tasks.segTasks) if (from.tasks.segsMap.has(key) && !ids.some((id) => drop.has(id))) out.segs.add(key);
+  for (const [key, fks] of from.tasks.actFacts) if (from.tasks.actsMap.has(key) && !fks.some((fk) => drop.has(fk.task))) out.acts.add(key);
+  return out;
 }
 
 /** See TaskBoard.carryObservations. @internal */
