@@ -1,6 +1,7 @@
 // Why: `pnpm bench` entry. Brings up Redis (installing it when it can), runs the chosen phases in
 // order, prints a table, writes bench/results/latest.{json,md,svg}, and kills every child process
 // on the way out, whatever happened.
+import { measureSigning } from './signing.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
     const worked = cfg.only.has('worked') ? await phase('worked', () => runWorked(cfg), null) : null;
     const heal = cfg.only.has('heal') ? await phase('heal', () => runHeal(cfg), null) : null;
     const scale = cfg.only.has('scale') ? await phase('scale', () => runScale(cfg), []) : [];
+    const signing = await phase('signing', async () => measureSigning(64), null);
     notes.push(...failures);
     const busy = contention.stop();
     if (busy.foreign.length) {
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
       workedCase: worked,
       heal,
       scale,
+      signing,
       runtimeSeconds: Math.round((Date.now() - t0) / 1000),
       contention: busy,
       notes,

@@ -5,6 +5,7 @@ import type { HealResult } from './phases/heal.js';
 import type { ScalePoint } from './phases/scale.js';
 import type { WorkedResult } from './phases/worked.js';
 import { round } from './stats.js';
+import { signingLine, type SigningResult } from './signing.js';
 
 export interface Results {
   date: string;
@@ -25,6 +26,8 @@ export interface Results {
   workedCase: WorkedResult | null;
   heal: HealResult | null;
   scale: ScalePoint[];
+  /** What signed entries cost (bench/src/signing.ts), measured in this process. */
+  signing: SigningResult | null;
   runtimeSeconds: number;
   contention: { samples: number; loadavg1Max: number; foreign: string[]; byPhase: Record<string, { loadavg1Max: number; foreign: number }> };
   notes: string[];
@@ -61,6 +64,7 @@ export function markdown(r: Results): string {
   L.push(`| submit-to-start p99, ms (unloaded) | ${f(am?.latency?.p99Ms)} | ${f(bq?.latency?.p99Ms)} | ${f(r.p99Ratio, 2)} |`);
   L.push(`| p50, ms, under 50% of peak (${f(am?.loaded?.offeredRate, 0)} / ${f(bq?.loaded?.offeredRate, 0)} tasks/s) | ${f(am?.loaded?.p50Ms)} | ${f(bq?.loaded?.p50Ms)} | ${f(ratio(am?.loaded?.p50Ms, bq?.loaded?.p50Ms), 2)} |`);
   L.push(`| p99, ms, under 50% of peak | ${f(am?.loaded?.p99Ms)} | ${f(bq?.loaded?.p99Ms)} | ${f(r.loaded.p99Ratio, 2)} |`);
+  if (r.signing) L.push('', `${signingLine(r.signing)} (included in the agentmesh figures above).`);
   const w = r.workedCase;
   if (w) {
     L.push('', `Worked case (3 peers of capacity ${w.capacities.join(', ')} tasks/s, offered ${w.offeredRate} tasks/s, ${w.seconds} s measured):`, '');

@@ -3,6 +3,9 @@
 // claims, results, failures and releases one peer wrote in one turn). One Yjs entry then stands for
 // many tasks, and the peer id, creation time and type are written once per batch instead of once
 // per fact. Decoding never throws: anything malformed is a rejection with a reason.
+// Version 2 of either batch is version 1 with the author's 64-byte signature right after the version
+// byte (docs/security.md, "Signed entries": it signs the Merkle root of the batch's leaves);
+// withSignature() turns an encoded version 1 into version 2.
 
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
@@ -12,6 +15,27 @@ import { LIMITS, isId, parseTaskSpec, type Parsed } from './schema.js';
 /** Largest number of tasks in one task batch, and of records in one activity batch. */
 export const BATCH_MAX = 4096;
 const VERSION = 1;
+/** Version 1 with a 64-byte signature after the version byte. */
+const SIGNED_VERSION = 2;
+const SIG_BYTES = 64;
+
+/** Version 2 of an encoded version 1 batch: the same bytes with `sig` after the version byte. */
+export function withSignature(encoded: Uint8Array, sig: Uint8Array): Uint8Array {
+  if (encoded[0] !== VERSION || sig.length !== SIG_BYTES) throw new Error('withSignature takes a version 1 batch and a 64-byte signature');
+  const out = new Uint8Array(encoded.length + SIG_BYTES);
+  out[0] = SIGNED_VERSION;
+  out.set(sig, 1);
+  out.set(encoded.subarray(1), 1 + SIG_BYTES);
+  return out;
+}
+
+/** Reads the version byte (and the signature of version 2); undefined for an unknown version. */
+function readHeader(dec: decoding.Decoder): { sig?: Uint8Array } | undefined {
+  const v = decoding.readUint8(dec);
+  if (v === VERSION) return {};
+  if (v !== SIGNED_VERSION) return undefined;
+  return { sig: decoding.readUint8Array(dec, SIG_BYTES).slice() };
+}
 const STRATEGIES: readonly StrategyName[] = ['capacity-weighted', 'random', 'least-load', 'max-capacity', 'multi-objective'];
 
 // Task flags: which optional fields follow. Task i of the batch under key K has the id `K.i`
@@ -45,6 +69,8 @@ export interface TaskBatch {
   createdBy: string;
   createdAt: number;
   tasks: BatchTask[];
+  /** The author's signature (decoded from a version 2 batch; ignored by the encoder). */
+  sig?: Uint8Array;
 }
 
 function writeStrings(enc: encoding.Encoder, list: readonly string[]): void {
@@ -112,7 +138,8 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
   if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'task batch is not binary' };
   try {
     const dec = decoding.createDecoder(bytes);
-    if (decoding.readUint8(dec) !== VERSION) return { ok: false, reason: 'unknown task batch version' };
+    const header = readHeader(dec);
+    if (!header) return { ok: false, reason: 'unknown task batch version' };
     const createdBy = decoding.readVarString(dec);
     const createdAt = decoding.readFloat64(dec);
     if (!isId(createdBy)) return { ok: false, reason: 'task batch createdBy is not a peer id' };
@@ -152,7 +179,7 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
       tasks.push(assignee === undefined ? { spec: spec.value } : { spec: spec.value, assignee });
     }
     if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the task batch' };
-    return { ok: true, value: { createdBy, createdAt, tasks } };
+    return { ok: true, value: header.sig ? { createdBy, createdAt, tasks, sig: header.sig } : { createdBy, createdAt, tasks } };
   } catch (e) {
     return { ok: false, reason: `undecodable task batch: ${(e as Error).message || String(e)}` };
   }
@@ -171,6 +198,8 @@ export interface ActivityBatch {
   /** The author: every record is its own claim, result, failure or release. */
   peer: string;
   records: ActivityRecord[];
+  /** The author's signature (decoded from a version 2 batch; ignored by the encoder). */
+  sig?: Uint8Array;
 }
 
 const KINDS = ['claim', 'done', 'fail', 'release'] as const;
@@ -242,7 +271,8 @@ export function decodeActivity(bytes: unknown): Parsed<ActivityBatch> {
   if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'activity batch is not binary' };
   try {
     const dec = decoding.createDecoder(bytes);
-    if (decoding.readUint8(dec) !== VERSION) return { ok: false, reason: 'unknown activity batch version' };
+    const header = readHeader(dec);
+    if (!header) return { ok: false, reason: 'unknown activity batch version' };
     const peer = decoding.readVarString(dec);
     if (!isId(peer)) return { ok: false, reason: 'activity batch author is not a peer id' };
     const base = decoding.readFloat64(dec);
@@ -286,7 +316,7 @@ export function decodeActivity(bytes: unknown): Parsed<ActivityBatch> {
       } else records.push({ kind, task, round, at });
     }
     if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the activity batch' };
-    return { ok: true, value: { peer, records } };
+    return { ok: true, value: header.sig ? { peer, records, sig: header.sig } : { peer, records } };
   } catch (e) {
     return { ok: false, reason: `undecodable activity batch: ${(e as Error).message || String(e)}` };
   }

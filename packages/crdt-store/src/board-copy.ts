@@ -2,20 +2,24 @@
 // generation (with its first-sighting times, handing back the raw records of the dropped tasks
 // for the archive), and writing an archived record back into a document that lacks parts of it.
 // Only valid entries move; raw values are copied as they are, so the new document holds the same
-// JSON as the old one.
+// JSON as the old one. With signed entries, an entry split out of a batch carries the batch's
+// signature and Merkle path (trust/batch-sigs.ts) and so still verifies under its author.
 
+import type { TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
 import { factsOf, newFactIndex, seenKey, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
+import type { MemberIndex } from './member-index.js';
 
 /** The parts of one TaskBoard that copying reads and writes. @internal */
 export interface BoardParts {
   readonly tasks: TaskIndex;
   readonly peers: PeerIndex;
   readonly data: DataIndex;
+  readonly members: MemberIndex;
   readonly ctx: BoardContext;
 }
 
@@ -29,21 +33,28 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   }
   // Tasks of task batches: dropped ones go to the archive as plain records, kept ones move into
   // the new document as single entries (with their assignee), and so do their batched facts.
+  // With signed entries a batch none of whose tasks is dropped moves whole instead (its bytes and
+  // signature as they are: one check on every replica, no split entries to sign or carry).
+  const whole = wholeBatches(from, drop);
   const batchSpecs = new Map<string, Record<string, unknown>>();
   for (const [id, idx] of from.tasks.facts) {
     const spec = from.tasks.specs.get(id);
-    if (idx.segment === undefined || !spec) continue;
-    const raw = toPlain({ ...spec, assignee: idx.assignee });
+    if (idx.segment === undefined || !spec || whole.segs.has(idx.segment)) continue;
+    const raw = specEntry(from.tasks, id, spec, idx);
+    if (!raw) continue;
     if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
     else batchSpecs.set(id, raw);
   }
   carryObservations(from, target, drop);
   target.ctx.transact(() => {
+    for (const key of whole.segs) if (!target.tasks.segsMap.has(key)) target.tasks.segsMap.set(key, from.tasks.segsMap.get(key));
+    for (const key of whole.acts) if (!target.tasks.actsMap.has(key)) target.tasks.actsMap.set(key, from.tasks.actsMap.get(key));
     for (const [id, raw] of batchSpecs) if (!target.tasks.tasksMap.has(id) && !target.tasks.specs.has(id)) target.tasks.tasksMap.set(id, raw);
-    for (const fks of from.tasks.actFacts.values()) {
+    for (const [actKey, fks] of from.tasks.actFacts) {
+      if (whole.acts.has(actKey)) continue;
       for (const fk of fks) {
         const idx = from.tasks.facts.get(fk.task);
-        const raw = idx ? rawFact(idx, fk) : undefined;
+        const raw = idx ? rawFact(from.tasks, idx, fk) : undefined;
         if (!raw) continue;
         const key = factKey(fk);
         const rec = dropped.get(fk.task);
@@ -70,6 +81,8 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     for (const [id, raw] of peersMap.entries()) if (peerInfos.has(id) && !target.peers.peersMap.has(id)) target.peers.peersMap.set(id, raw);
     for (const [id, raw] of beatsMap.entries()) if (beatsIndex.has(id) && !target.peers.beatsMap.has(id)) target.peers.beatsMap.set(id, raw);
     for (const [k, raw] of from.data.dataMap.entries()) if (from.data.entries.has(k) && !target.data.dataMap.has(k)) target.data.dataMap.set(k, raw);
+    // Removals move first-class: a removed member stays removed in every generation.
+    for (const [k, raw] of from.members.membersMap.entries()) if (from.members.removals.has(k) && !target.members.membersMap.has(k)) target.members.membersMap.set(k, raw);
   });
   for (const [id, t] of from.peers.beatSeen) {
     const mine = from.peers.beatsIndex.get(id);
@@ -78,6 +91,15 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     if (mine && theirs && mine.seq === theirs.seq && mine.at === theirs.at) target.peers.beatSeen.set(id, t);
   }
   return [...dropped.values()];
+}
+
+/** The batches a signed copy moves whole: held here, and naming no task that is dropped. */
+function wholeBatches(from: BoardParts, drop: ReadonlySet<string>): { segs: Set<string>; acts: Set<string> } {
+  const out = { segs: new Set<string>(), acts: new Set<string>() };
+  if (!from.tasks.batchSigs) return out;
+  for (const [key, ids] of from.tasks.segTasks) if (from.tasks.segsMap.has(key) && !ids.some((id) => drop.has(id))) out.segs.add(key);
+  for (const [key, fks] of from.tasks.actFacts) if (from.tasks.actsMap.has(key) && !fks.some((fk) => drop.has(fk.task))) out.acts.add(key);
+  return out;
 }
 
 /** See TaskBoard.carryObservations. @internal */
@@ -117,10 +139,26 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
   return n;
 }
 
-/** The plain JSON value of a fact held in an index (as a single `facts` entry would hold it). */
-function rawFact(idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
+/**
+ * The plain JSON value of a fact held in an index (as a single `facts` entry would hold it), with
+ * its signature when entries are signed (undefined when it has none to carry).
+ */
+function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
   const e = idx.entries?.get(seenKey(fk));
-  return e && toPlain(e.fact.value as object);
+  if (!e) return undefined;
+  if (!tasks.batchSigs) return toPlain(e.fact.value as object);
+  if (Array.isArray(e.sig)) return tasks.batchSigs.factEntry(e.sig[0] as string, e.sig[1] as number)?.[1];
+  if (e.sig === undefined) return undefined;
+  // What the author signed: the fact as written (`alsoBy` is this replica's merge of two expiries).
+  const { alsoBy: _merged, ...signed } = toPlain(e.fact.value as object);
+  return { ...signed, sig: e.sig };
+}
+
+/** The single `tasks` entry of an indexed task (with its assignee, and its signature when entries are signed). */
+function specEntry(tasks: TaskIndex, id: string, spec: TaskSpec, idx: FactIndex | undefined): Record<string, unknown> | undefined {
+  if (!tasks.batchSigs) return toPlain({ ...spec, assignee: idx?.assignee });
+  if (idx?.segment !== undefined && idx.segIndex !== undefined) return tasks.batchSigs.taskEntry(idx.segment, idx.segIndex);
+  return idx?.specSig === undefined ? undefined : { ...toPlain({ ...spec, assignee: idx.assignee }), sig: idx.specSig };
 }
 
 /** The record of a live task: its spec (with its assignee) and every fact, as plain JSON. @internal */
@@ -128,9 +166,9 @@ export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
   const spec = tasks.specs.get(id);
   const idx = tasks.facts.get(id);
   if (!spec) return undefined;
-  const rec: TaskRecord = { id, spec: toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
+  const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx) ?? toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
   if (!idx) return rec;
-  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = toPlain(fact.value as object);
+  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = rawFact(tasks, idx, fk) ?? toPlain(fact.value as object);
   return rec;
 }
 

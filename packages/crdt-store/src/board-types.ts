@@ -4,6 +4,8 @@
 // context each part gets from the board (clock, validation report, local transaction), so the
 // parts never hold a reference to the board itself.
 
+import type { EntryTrust } from './trust/trust.js';
+
 /** Origin of the board's own writes; anything else that changes the doc is remote or storage. */
 export const LOCAL_ORIGIN = Symbol('agentmesh-local');
 
@@ -44,6 +46,11 @@ export interface BoardChange {
 export interface TaskBoardOptions {
   /** This replica's clock (ms); used only to stamp when facts were first seen. */
   now: () => number;
+  /**
+   * Signed entries (docs/security.md): the board signs what it writes with this trust's key and
+   * reads only entries signed by their author. Without it nothing is signed or checked (tools, tests).
+   */
+  trust?: EntryTrust;
   /** Called for every entry that fails validation (remote junk, hostile writes). */
   onInvalid?: (entry: InvalidEntry) => void;
 }
@@ -58,6 +65,10 @@ export interface BoardContext {
   transact<T>(fn: () => T): T;
   /** Tasks this replica indexed from its own write (inside a transaction): reported with its change. */
   changed(tasks: Iterable<string>): void;
+  /** Signing and checking (the board's `trust` option), if any. */
+  readonly trust: EntryTrust | undefined;
+  /** True inside this board's own write transaction (its entries were signed here: not checked again). */
+  isLocal(): boolean;
 }
 
 /** Drops undefined fields so Yjs stores plain JSON. @internal */

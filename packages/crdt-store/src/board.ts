@@ -18,6 +18,7 @@ import { LOCAL_ORIGIN, type BoardChange, type BoardContext, type InvalidEntry, t
 import { TaskIndex } from './task-index.js';
 import { PeerIndex } from './peer-index.js';
 import { DataIndex } from './data-index.js';
+import { MemberIndex, type MemberRemoval } from './member-index.js';
 import * as meta from './generation-meta.js';
 import * as copy from './board-copy.js';
 
@@ -36,7 +37,9 @@ export class TaskBoard {
   private readonly tasks: TaskIndex;
   private readonly peerIndex: PeerIndex;
   private readonly dataIndex: DataIndex;
+  private readonly memberIndex: MemberIndex;
   private invalidCount = 0;
+  private localDepth = 0;
 
   private pending: BoardChange | undefined;
   /** Deleted entries of the current transaction (see applyRemovals). */
@@ -52,6 +55,8 @@ export class TaskBoard {
       now: () => this.now(),
       reject: (map, key, reason) => this.reject(map, key, reason),
       transact: (fn) => this.transact(fn),
+      trust: opts.trust,
+      isLocal: () => this.localDepth > 0,
       changed: (tasks) => {
         const c = change();
         for (const id of tasks) c.tasks.add(id);
@@ -61,8 +66,9 @@ export class TaskBoard {
     const tasks = (this.tasks = new TaskIndex(doc, this.ctx));
     const peers = (this.peerIndex = new PeerIndex(doc, this.ctx));
     const data = (this.dataIndex = new DataIndex(doc, this.ctx));
-    // Schema 2's batch maps come last, so a document of schema 1 keeps its map order.
+    // Schema 2's batch maps come last, so a document of schema 1 keeps its map order; then members.
     tasks.openBatches(doc);
+    const members = (this.memberIndex = new MemberIndex(doc, this.ctx));
 
     // Deleted task entries are taken out of the index at the end of the transaction, all together,
     // so the record of a task that left (for the archive) still holds every fact deleted with it.
@@ -77,6 +83,11 @@ export class TaskBoard {
     data.dataMap.observe((e) => e.keysChanged.forEach((k) => { data.ingestData(k); change().data.add(k); }));
     tasks.segsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.segsMap.has(k)) return removal('seg', k); for (const id of tasks.ingestSegment(k)) change().tasks.add(id); }));
     tasks.actsMap.observe((e) => e.keysChanged.forEach((k) => { if (!tasks.actsMap.has(k)) return removal('act', k); for (const id of tasks.ingestActivity(k)) change().tasks.add(id); }));
+    members.membersMap.observe((e) => {
+      let changed = false;
+      e.keysChanged.forEach((k) => (changed = members.ingest(k) || changed));
+      if (changed && this.applyRemovalsToTrust()) this.dropRemovedAuthors(change());
+    });
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       const c = this.pending;
       if (!c) return;
@@ -91,7 +102,10 @@ export class TaskBoard {
 
   /** Rebuilds the whole index from the document (after loading from storage). */
   reindex(): void {
-    const { tasks, peerIndex: peers, dataIndex: data } = this;
+    const { tasks, peerIndex: peers, dataIndex: data, memberIndex: members } = this;
+    members.clearIndex();
+    for (const k of members.membersMap.keys()) members.ingest(k);
+    this.applyRemovalsToTrust();
     tasks.clearIndex();
     peers.clearIndex();
     data.clearIndex();
@@ -135,6 +149,20 @@ export class TaskBoard {
     for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
   }
 
+  /** Re-reads (and checks, even inside our own write) everything: removed authors' late entries go. */
+  private dropRemovedAuthors(c: BoardChange): void {
+    const depth = this.localDepth;
+    this.localDepth = 0;
+    try { this.reindex(); } finally { this.localDepth = depth; } // prettier-ignore
+    for (const id of this.tasks.specs.keys()) c.tasks.add(id);
+    for (const id of this.peerIndex.peerInfos.keys()) c.peers.add(id);
+  }
+
+  /** Hands the removals of this document to the trust; true when they changed what counts. */
+  private applyRemovalsToTrust(): boolean {
+    return this.ctx.trust?.setRemovals(this.memberIndex.keepLists()) ?? false;
+  }
+
   onChange(listener: (c: BoardChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -154,9 +182,14 @@ export class TaskBoard {
   /** Runs several writes as one Yjs transaction (one update on the wire and on disk). */
   transact<T>(fn: () => T): T {
     let out!: T;
-    this.doc.transact(() => {
-      out = fn();
-    }, LOCAL_ORIGIN);
+    this.localDepth++;
+    try {
+      this.doc.transact(() => {
+        out = fn();
+      }, LOCAL_ORIGIN);
+    } finally {
+      this.localDepth--;
+    }
     return out;
   }
 
@@ -175,11 +208,7 @@ export class TaskBoard {
     meta.markGeneration(this.doc, this.ctx.transact, g);
   }
 
-  /**
-   * Names of the generations this one descends from, oldest first (at most 32), as written by the
-   * peer that started it: peers moving in compare it with their own to tell whether they were on
-   * a branch of their own (a partition that changed generations on both sides).
-   */
+  /** Generations this one descends from, oldest first (at most 32), as its starter wrote them. */
   lineage(): string[] {
     return meta.lineageOf(this.doc);
   }
@@ -266,6 +295,16 @@ export class TaskBoard {
     return this.dataIndex.writeData(namespace, key, value, by, at, task);
   }
 
+  /** Removes member `peer` (docs/security.md): a removal by `by` keeping what this replica holds of it. */
+  removeMember(peer: string, by: string, at: number): MemberRemoval {
+    return this.memberIndex.remove(peer, by, at, this.ctx.trust?.acceptedTags(peer) ?? []);
+  }
+
+  /** Members removed in this document. */
+  removedMembers(): MemberRemoval[] {
+    return [...this.memberIndex.removals.values()].map(({ peer, by, at, keep }) => ({ peer, by, at, keep }));
+  }
+
   // ---- generations -------------------------------------------------------------------------------
 
   /**
@@ -324,7 +363,7 @@ export class TaskBoard {
   }
 
   private parts(): copy.BoardParts {
-    return { tasks: this.tasks, peers: this.peerIndex, data: this.dataIndex, ctx: this.ctx };
+    return { tasks: this.tasks, peers: this.peerIndex, data: this.dataIndex, members: this.memberIndex, ctx: this.ctx };
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -346,10 +385,7 @@ export class TaskBoard {
     return this.tasks.taskByKey(key);
   }
 
-  /**
-   * Yjs ids (client, clock) of the entries that make up a task: its spec and every fact. A peer
-   * whose state vector covers them all holds everything this replica knows of the task.
-   */
+  /** Yjs ids of a task's entries (spec, facts): a state vector covering them holds all we know of it. */
   taskItemIds(id: string): { client: number; clock: number }[] {
     return this.tasks.itemIds(id);
   }

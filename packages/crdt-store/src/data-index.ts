@@ -29,9 +29,10 @@ export class DataIndex {
       return;
     }
     const parsed = parseDataEntry(k, raw);
-    if (!parsed.ok) {
+    const t = this.ctx.trust;
+    if (!parsed.ok || (t && !this.ctx.isLocal() && !t.checkEntry(ROOT.data, k, raw, parsed.value.by))) {
       this.entries.delete(k);
-      this.ctx.reject(ROOT.data, k, parsed.reason);
+      if (!parsed.ok) this.ctx.reject(ROOT.data, k, parsed.reason);
       return;
     }
     this.entries.set(k, parsed.value);
@@ -45,7 +46,9 @@ export class DataIndex {
     if (size > LIMITS.valueBytes) throw new MeshError('INVALID_ARGUMENT', `data value is ${size} bytes, over the ${LIMITS.valueBytes}-byte limit`);
     const entry: Record<string, unknown> = { value: value ?? null, by, at };
     if (task !== undefined) entry.task = task;
-    this.ctx.transact(() => this.dataMap.set(dataKey(namespace, key), entry));
+    const full = dataKey(namespace, key);
+    const t = this.ctx.trust;
+    this.ctx.transact(() => this.dataMap.set(full, t ? t.signed(ROOT.data, full, entry) : entry));
     return { namespace, key, value: value ?? null, by, at, task };
   }
 

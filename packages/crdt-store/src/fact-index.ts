@@ -7,11 +7,17 @@
 import type { Cancel, TaskFacts, TaskSpec } from '@agentmesh/scheduler';
 import { isId, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
 import type { TaskRecord } from './board-types.js';
+import type { ActivityRecord } from './batch-codec.js';
 
 /** One fact of a task and when this replica first saw it (its clock). @internal */
 export interface FactEntry {
   fact: FactValue;
   seen: number;
+  /**
+   * With signed entries: the `sig` of the single entry it came from, or the activity batch and
+   * record index it came from (its signature is carried from there: trust/batch-sigs.ts).
+   */
+  sig?: unknown;
 }
 
 /** @internal */
@@ -24,6 +30,10 @@ export interface FactIndex {
   coAssignees?: string[] | undefined;
   /** The task batch (`segs` key) that holds the spec, if it came in one. */
   segment: string | undefined;
+  /** The index of the task in that batch. */
+  segIndex?: number | undefined;
+  /** With signed entries: the `sig` of the single `tasks` entry that holds the spec. */
+  specSig?: unknown;
   /** Activity batches (`acts` keys) that hold facts of this task. */
   acts: Set<string> | undefined;
   /** When this replica first saw the task itself. */
@@ -44,7 +54,7 @@ export function seenKey(fk: FactKey): string {
 }
 
 /** Adds a fact (replacing one under the same key); `seen` is kept from an earlier sighting. @internal */
-export function addFact(idx: FactIndex, fk: FactKey, v: FactValue, now: number): void {
+export function addFact(idx: FactIndex, fk: FactKey, v: FactValue, now: number, sig?: unknown): void {
   const key = seenKey(fk);
   const entries = (idx.entries ??= new Map());
   const old = entries.get(key);
@@ -55,7 +65,7 @@ export function addFact(idx: FactIndex, fk: FactKey, v: FactValue, now: number):
     by.delete(v.value.by);
     v = { kind: 'expire', value: { ...v.value, alsoBy: [...by].sort() } };
   }
-  entries.set(key, { fact: v, seen: old?.seen ?? now });
+  entries.set(key, sig === undefined ? { fact: v, seen: old?.seen ?? now } : { fact: v, seen: old?.seen ?? now, sig });
   idx.cached = undefined;
 }
 
@@ -132,3 +142,18 @@ export function factsFromRecord(rec: TaskRecord): TaskFacts | undefined {
   }
   return taskFactsOf(spec.value, idx);
 }
+
+/** The fact an activity record stands for (its author is the batch's peer). */
+export function factOf(peer: string, r: ActivityRecord): [FactKey, FactValue] {
+  switch (r.kind) {
+    case 'claim':
+      return [{ task: r.task, kind: 'claim', round: r.round, peer }, { kind: 'claim', value: { peer, round: r.round, score: r.score, at: r.at } }];
+    case 'done':
+      return [{ task: r.task, kind: 'done', round: r.round, peer }, { kind: 'done', value: { peer, round: r.round, result: r.result, at: r.at, ms: r.ms } }];
+    case 'fail':
+      return [{ task: r.task, kind: 'fail', round: r.round, peer }, { kind: 'fail', value: r.permanent ? { peer, round: r.round, error: r.error, at: r.at, permanent: true } : { peer, round: r.round, error: r.error, at: r.at } }];
+    case 'release':
+      return [{ task: r.task, kind: 'expire', round: r.round }, { kind: 'expire', value: { round: r.round, by: peer, at: r.at } }];
+  }
+}
+

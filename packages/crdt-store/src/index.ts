@@ -16,3 +16,8 @@ export * from './archive-summary.js';
 export * from './archive-lines.js';
 export * from './derive-context.js';
 export * from './batch-codec.js';
+export * from './trust/encoding.js';
+export * from './trust/signature.js';
+export * from './trust/trust.js';
+export * from './trust/leaves.js';
+export { KEEP_MAX, type MemberRemoval } from './member-index.js';

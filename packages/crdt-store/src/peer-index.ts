@@ -41,9 +41,9 @@ export class PeerIndex {
       return;
     }
     const parsed = parsePeerInfo(raw, id);
-    if (!parsed.ok) {
+    if (!parsed.ok || !this.trusted(ROOT.peers, id, raw)) {
       this.peerInfos.delete(id);
-      this.ctx.reject(ROOT.peers, id, parsed.reason);
+      if (!parsed.ok) this.ctx.reject(ROOT.peers, id, parsed.reason);
       return;
     }
     this.peerInfos.set(id, parsed.value);
@@ -61,6 +61,7 @@ export class PeerIndex {
       this.ctx.reject(ROOT.beats, id, parsed.reason);
       return false;
     }
+    if (!this.trusted(ROOT.beats, id, raw)) return false;
     const prev = this.beatsIndex.get(id);
     this.beatsIndex.set(id, parsed.value);
     if (!prev || prev.seq !== parsed.value.seq || prev.at !== parsed.value.at) this.beatSeen.set(id, this.ctx.now());
@@ -72,10 +73,20 @@ export class PeerIndex {
     if (!parsed.ok) throw new MeshError('INVALID_ARGUMENT', `invalid peer info: ${parsed.reason}`);
     const cur = this.peerInfos.get(info.id);
     if (cur && JSON.stringify(cur) === JSON.stringify(parsed.value)) return;
-    this.ctx.transact(() => this.peersMap.set(info.id, toPlain(parsed.value)));
+    this.ctx.transact(() => this.peersMap.set(info.id, this.sign(ROOT.peers, info.id, toPlain(parsed.value))));
   }
 
   heartbeat(peer: string, beat: Beat): void {
-    this.ctx.transact(() => this.beatsMap.set(peer, { ...beat }));
+    this.ctx.transact(() => this.beatsMap.set(peer, this.sign(ROOT.beats, peer, { ...beat })));
+  }
+
+  /** A registry entry or heartbeat counts only when signed by the peer it is keyed by. */
+  private trusted(map: string, id: string, raw: unknown): boolean {
+    const t = this.ctx.trust;
+    return !t || this.ctx.isLocal() || t.checkEntry(map, id, raw, id, false);
+  }
+
+  private sign(map: string, id: string, value: Record<string, unknown>): Record<string, unknown> {
+    return this.ctx.trust ? this.ctx.trust.signed(map, id, value) : value;
   }
 }

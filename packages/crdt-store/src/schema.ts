@@ -31,6 +31,8 @@ export const ROOT = {
   segs: 'segs',
   /** Activity batches: batch key -> binary (batch-codec.ts). */
   acts: 'acts',
+  /** Member removals: removed peer id -> signed removal (member-index.ts, docs/security.md). */
+  members: 'members',
 } as const;
 
 export const LIMITS = {

@@ -6,10 +6,12 @@
 import * as Y from 'yjs';
 import { MeshError, type FactKind, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, isId, isValidatedSpec, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
-import { addFact, assigneeOf, factSeen, factsOf, newFactIndex, progressOf, removeFact, seenKey, taskFactsOf, type FactIndex } from './fact-index.js';
+import { addFact, assigneeOf, factOf, factSeen, factsOf, newFactIndex, progressOf, removeFact, seenKey, taskFactsOf, type FactIndex } from './fact-index.js';
 import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskBatch, type ActivityBatch, type ActivityRecord, type TaskBatch } from './batch-codec.js';
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
+import { BatchSigs } from './trust/batch-sigs.js';
+import { factAuthor, signActivity, signTaskBatch, verifyActivity, verifyTaskBatch } from './trust/board-trust.js';
 
 /** @internal Owned by one TaskBoard. */
 export class TaskIndex {
@@ -27,6 +29,8 @@ export class TaskIndex {
   readonly specs = new Map<string, TaskSpec>();
   readonly facts = new Map<string, FactIndex>();
   private readonly keyIndex = new Map<string, string>();
+  /** Batch signatures for the single entries split out of batches (with signed entries only). */
+  readonly batchSigs: BatchSigs | undefined;
 
   constructor(
     doc: Y.Doc,
@@ -34,6 +38,13 @@ export class TaskIndex {
   ) {
     this.tasksMap = doc.getMap(ROOT.tasks);
     this.factsMap = doc.getMap(ROOT.facts);
+    this.batchSigs = ctx.trust && new BatchSigs(ctx.trust);
+  }
+
+  /** False (and counted by the trust) when a remote entry is not signed by its author. */
+  private trusted(map: string, key: string, raw: unknown, author: string, keepTag = true): boolean {
+    const t = this.ctx.trust;
+    return !t || this.ctx.isLocal() || t.checkEntry(map, key, raw, author, keepTag);
   }
 
   /** Opens the batch maps (after the other maps exist). */
@@ -65,9 +76,10 @@ export class TaskIndex {
       return id;
     }
     const parsed = parseTaskSpec(raw, id);
-    if (!parsed.ok) {
-      this.specs.delete(id);
-      this.ctx.reject(ROOT.tasks, id, parsed.reason);
+    if (!parsed.ok || !this.trusted(ROOT.tasks, id, raw, parsed.value.createdBy)) {
+      // An entry that does not count does not hide the task a batch holds under the same id.
+      if (this.facts.get(id)?.segment === undefined) this.specs.delete(id);
+      if (!parsed.ok) this.ctx.reject(ROOT.tasks, id, parsed.reason);
       return id;
     }
     this.specs.set(id, parsed.value);
@@ -79,6 +91,7 @@ export class TaskIndex {
     // A single entry under the same id as a task of a batch wins, whatever arrived first.
     f.segment = undefined;
     f.assignee = assigneeOf(raw);
+    f.specSig = (raw as { sig?: unknown }).sig;
     return id;
   }
 
@@ -94,6 +107,7 @@ export class TaskIndex {
     if (raw === undefined) {
       if (!named) return [];
       this.segTasks.delete(key);
+      this.batchSigs?.forget('segs', key);
       const changed: string[] = [];
       for (const id of named) {
         const rivals = this.rivals.get(id);
@@ -110,7 +124,7 @@ export class TaskIndex {
         const next = rivals && rivals.size > 0 ? [...rivals.keys()].sort()[0] : undefined;
         const task = next === undefined ? undefined : this.batchTask(next, id);
         if (next !== undefined && task) {
-          this.take(next, task.spec, task.assignee);
+          this.take(next, task.spec, task.assignee, task.index);
           this.coAssign(id);
         } else this.dropSpec(id);
       }
@@ -122,6 +136,8 @@ export class TaskIndex {
       this.ctx.reject(ROOT.segs, key, parsed.reason);
       return [];
     }
+    if (this.ctx.trust && !this.ctx.isLocal() && !verifyTaskBatch(this.ctx.trust, key, parsed.value)) return [];
+    this.batchSigs?.remember('segs', key, raw as Uint8Array);
     return this.ingestTasks(key, parsed.value.tasks);
   }
 
@@ -129,9 +145,11 @@ export class TaskIndex {
   private ingestTasks(key: string, tasks: readonly { spec: TaskSpec; assignee?: string }[]): string[] {
     const ids: string[] = [];
     const changed: string[] = [];
+    let i = -1;
     for (const { spec, assignee } of tasks) {
+      i++;
       ids.push(spec.id);
-      if (this.tasksMap.has(spec.id)) continue;
+      if (this.tasksMap.has(spec.id) && this.singleCounts(spec.id)) continue;
       const current = this.specs.has(spec.id) ? this.facts.get(spec.id)?.segment : undefined;
       if (current !== undefined && current !== key) {
         let rivals = this.rivals.get(spec.id);
@@ -143,7 +161,7 @@ export class TaskIndex {
           continue;
         }
       }
-      this.take(key, spec, assignee);
+      this.take(key, spec, assignee, i);
       if (this.rivals.has(spec.id)) this.coAssign(spec.id);
       changed.push(spec.id);
     }
@@ -151,8 +169,15 @@ export class TaskIndex {
     return changed;
   }
 
+  /** True when the single `tasks` entry of `id` counts (valid, signed by its creator): it then wins over batches. */
+  private singleCounts(id: string): boolean {
+    const raw = this.tasksMap.get(id);
+    const parsed = parseTaskSpec(raw, id);
+    return parsed.ok && this.trusted(ROOT.tasks, id, raw, parsed.value.createdBy);
+  }
+
   /** Makes batch `key` the holder of `spec.id`. */
-  private take(key: string, spec: TaskSpec, assignee: string | undefined): void {
+  private take(key: string, spec: TaskSpec, assignee: string | undefined, index: number): void {
     this.specs.set(spec.id, spec);
     if (spec.key !== undefined) this.keyIndex.set(spec.key, spec.id);
     let idx = this.facts.get(spec.id);
@@ -160,6 +185,8 @@ export class TaskIndex {
     idx.taskSeenAt ??= this.ctx.now();
     idx.cached = undefined;
     idx.segment = key;
+    idx.segIndex = index;
+    idx.specSig = undefined;
     idx.assignee = assignee;
   }
 
@@ -182,11 +209,12 @@ export class TaskIndex {
   }
 
   /** Task `id` as batch `key` names it (decoded again: only when a holder of a contested id went away). */
-  private batchTask(key: string, id: string): { spec: TaskSpec; assignee: string | undefined } | undefined {
+  private batchTask(key: string, id: string): { spec: TaskSpec; assignee: string | undefined; index: number } | undefined {
     const parsed = decodeTaskBatch(key, this.segsMap.get(key));
     if (!parsed.ok) return undefined;
-    const t = parsed.value.tasks.find((x) => x.spec.id === id);
-    return t && { spec: t.spec, assignee: t.assignee };
+    const index = parsed.value.tasks.findIndex((x) => x.spec.id === id);
+    const t = parsed.value.tasks[index];
+    return t && { spec: t.spec, assignee: t.assignee, index };
   }
 
   /** Takes the current entry of `acts/<key>` (an activity batch) into the index; returns the tasks it touched. */
@@ -195,6 +223,7 @@ export class TaskIndex {
     const before = this.actFacts.get(key);
     if (raw === undefined) {
       this.actFacts.delete(key);
+      this.batchSigs?.forget('acts', key);
       const touched = new Set<string>();
       for (const fk of before ?? []) {
         const idx = this.facts.get(fk.task);
@@ -211,6 +240,8 @@ export class TaskIndex {
       this.ctx.reject(ROOT.acts, key, parsed.reason);
       return [];
     }
+    if (this.ctx.trust && !this.ctx.isLocal() && !verifyActivity(this.ctx.trust, key, parsed.value)) return [];
+    this.batchSigs?.remember('acts', key, raw as Uint8Array);
     return this.ingestRecords(key, parsed.value);
   }
 
@@ -220,16 +251,16 @@ export class TaskIndex {
     const added: FactKey[] = [];
     const touched = new Set<string>();
     const now = this.ctx.now();
-    for (const r of batch.records) {
+    batch.records.forEach((r, i) => {
       const [fk, value] = factOf(peer, r);
       let idx = this.facts.get(r.task);
       if (!idx) this.facts.set(r.task, (idx = newFactIndex()));
       idx.cached = undefined;
       (idx.acts ??= new Set()).add(key);
-      addFact(idx, fk, value, now);
+      addFact(idx, fk, value, now, this.batchSigs && ([key, i] as const));
       added.push(fk);
       touched.add(r.task);
-    }
+    });
     this.actFacts.set(key, added);
     return [...touched];
   }
@@ -253,9 +284,13 @@ export class TaskIndex {
       this.ctx.reject(ROOT.facts, key, parsed.reason);
       return undefined;
     }
+    if (!this.trusted(ROOT.facts, key, raw, factAuthor(parsed.value), fk.kind !== 'progress')) {
+      if (idx) removeFact(idx, fk);
+      return fk.task;
+    }
     if (!idx) this.facts.set(fk.task, (idx = newFactIndex()));
     idx.cached = undefined;
-    addFact(idx, fk, parsed.value, this.ctx.now());
+    addFact(idx, fk, parsed.value, this.ctx.now(), this.ctx.trust && (raw as { sig?: unknown }).sig);
     return fk.task;
   }
 
@@ -265,7 +300,8 @@ export class TaskIndex {
     const parsed = parseTaskSpec(spec, spec.id);
     if (!parsed.ok) throw new MeshError('INVALID_TASK', `invalid task: ${parsed.reason}`, { id: spec.id });
     if (this.tasksMap.has(spec.id)) return this.specs.get(spec.id) ?? parsed.value;
-    this.ctx.transact(() => this.tasksMap.set(spec.id, toPlain(parsed.value)));
+    const plain = toPlain(parsed.value);
+    this.ctx.transact(() => this.tasksMap.set(spec.id, this.ctx.trust ? this.ctx.trust.signed(ROOT.tasks, spec.id, plain) : plain));
     return parsed.value;
   }
 
@@ -285,11 +321,13 @@ export class TaskIndex {
       tasks.push(t.assignee === undefined ? { spec } : { spec, assignee: t.assignee });
     }
     if (this.segsMap.has(key)) return false;
-    const bytes = encodeTaskBatch(key, { ...batch, tasks });
+    const encoded = encodeTaskBatch(key, { ...batch, tasks });
+    const bytes = this.ctx.trust ? signTaskBatch(this.ctx.trust, key, encoded) : encoded;
     this.ctx.transact(() => {
       this.segsMap.set(key, bytes);
       // This replica's own batch is indexed from what it wrote, not decoded back.
       this.ctx.changed(this.ingestTasks(key, tasks));
+      this.batchSigs?.remember('segs', key, bytes);
     });
     return true;
   }
@@ -298,10 +336,12 @@ export class TaskIndex {
     if (!isId(key)) throw new MeshError('INVALID_ARGUMENT', `activity batch key ${key} is not an id`);
     if (batch.records.length === 0) return false;
     if (this.actsMap.has(key)) return false;
-    const bytes = encodeActivity(batch);
+    const encoded = encodeActivity(batch);
+    const bytes = this.ctx.trust ? signActivity(this.ctx.trust, key, encoded) : encoded;
     this.ctx.transact(() => {
       this.actsMap.set(key, bytes);
       this.ctx.changed(this.ingestRecords(key, batch));
+      this.batchSigs?.remember('acts', key, bytes);
     });
     return true;
   }
@@ -311,7 +351,10 @@ export class TaskIndex {
     if (!overwrite && this.factsMap.has(key)) return false;
     const parsed = parseFact(k, value);
     if (!parsed.ok) throw new MeshError('INVALID_ARGUMENT', `invalid ${k.kind}: ${parsed.reason}`, { key });
-    this.ctx.transact(() => this.factsMap.set(key, value));
+    // Signed entries hold the normalized fact (what a reader parses back), so an archived copy
+    // rebuilt from the index carries the same bytes the signature covers.
+    const t = this.ctx.trust;
+    this.ctx.transact(() => this.factsMap.set(key, t ? t.signed(ROOT.facts, key, toPlain(parsed.value.value as object)) : value));
     return true;
   }
 
@@ -367,18 +410,3 @@ export class TaskIndex {
     return (idx.taskSeenAt ??= this.ctx.now());
   }
 }
-
-/** The fact an activity record stands for (its author is the batch's peer). */
-function factOf(peer: string, r: ActivityRecord): [FactKey, FactValue] {
-  switch (r.kind) {
-    case 'claim':
-      return [{ task: r.task, kind: 'claim', round: r.round, peer }, { kind: 'claim', value: { peer, round: r.round, score: r.score, at: r.at } }];
-    case 'done':
-      return [{ task: r.task, kind: 'done', round: r.round, peer }, { kind: 'done', value: { peer, round: r.round, result: r.result, at: r.at, ms: r.ms } }];
-    case 'fail':
-      return [{ task: r.task, kind: 'fail', round: r.round, peer }, { kind: 'fail', value: r.permanent ? { peer, round: r.round, error: r.error, at: r.at, permanent: true } : { peer, round: r.round, error: r.error, at: r.at } }];
-    case 'release':
-      return [{ task: r.task, kind: 'expire', round: r.round }, { kind: 'expire', value: { round: r.round, by: peer, at: r.at } }];
-  }
-}
-

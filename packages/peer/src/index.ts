@@ -12,3 +12,4 @@ export * from './task-input.js';
 export * from './emitter.js';
 export * from './peer.js';
 export * from './board-digest.js';
+export type { PeerTrustOptions, TrustStatus } from './peer/trust.js';

@@ -11,3 +11,4 @@ export { respond, type ResponseHeaders } from './http/respond.js';
 export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl, type StatusExtras } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';
 export { stopChild, isRunning } from './cli/processes.js';
+export { nodeSignatureScheme, ed25519Signer, peerKeySigner, peerTrustOptions } from './net/node-signing.js';

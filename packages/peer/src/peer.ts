@@ -33,6 +33,8 @@ import { assembleParts } from './peer/parts.js';
 import { DEFAULT_ROLLOVER, type RolloverPolicy } from './peer/rollover.js';
 import type { Runs } from './peer/runs.js';
 import { documentStats, peerStatus, type DocStats, type PeerStatus } from './peer/status.js';
+import { Members, peerTrust } from './peer/trust.js';
+import type { EntryTrust } from '@agentmesh/crdt-store';
 import type { Views } from './peer/views.js';
 
 export { DEFAULT_TIMING, type PeerContext, type PeerCounters, type PeerEvents, type PeerOptions, type PeerTiming } from './peer/context.js';
@@ -55,6 +57,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly counters: PeerCounters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0 };
 
   private readonly clock: Clock;
+  /** Signs this peer's entries and checks everyone's (undefined: unsigned, for tests and tools). */
+  readonly trust: EntryTrust | undefined;
+  /** Removing members and asking who was removed (docs/security.md). */
+  readonly members: Members;
   private readonly log: Logger;
   private readonly rng: Rng;
   private readonly defaultStrategy: StrategyName;
@@ -93,6 +99,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.clock = opts.clock;
     this.log = opts.logger ?? silentLogger;
     this.rng = createRng(opts.seed);
+    this.trust = peerTrust(opts.trust, this.log, (source, reason) => this.emit('invalid', { source, reason }));
+    this.members = new Members(this.id, this.trust, () => this.document.board, () => this.clock.now(), () => this.flush(), this.log);
     this.defaultStrategy = opts.defaultStrategy ?? 'capacity-weighted';
     const weights: ObjectiveWeights = opts.weights ?? DEFAULT_WEIGHTS;
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
@@ -161,7 +169,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   private newDocument(): { doc: Y.Doc; board: TaskBoard } {
-    return newDocument(this.rng, () => this.clock.now(), (e) => this.reportInvalid(e));
+    return newDocument(this.rng, () => this.clock.now(), (e) => this.reportInvalid(e), this.trust);
   }
 
   private reportInvalid(e: InvalidEntry): void {
@@ -296,7 +304,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   status(): PeerStatus {
-    return peerStatus({ ctx: this.ctx, views: this.taskViews, archive: this.archive, liveness: this.liveness, isDirty: (id) => this.loop.isDirty(id), load: this.load, generation: this.document.generation });
+    return peerStatus({ ctx: this.ctx, views: this.taskViews, archive: this.archive, liveness: this.liveness, isDirty: (id) => this.loop.isDirty(id), load: this.load, generation: this.document.generation, trust: this.trust });
   }
 
   /** The sync engine's counters (a copy). */
@@ -339,13 +347,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.bidding.load() + this.assigned.queued;
   }
 
-  get runningCount(): number {
-    return this.runs.count;
-  }
-
-  get isStopped(): boolean {
-    return this.stopped;
-  }
+  get runningCount(): number { return this.runs.count; } // prettier-ignore
+  get isStopped(): boolean { return this.stopped; } // prettier-ignore
 
   // ---- writes --------------------------------------------------------------------------------------
 

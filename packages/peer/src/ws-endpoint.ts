@@ -1,11 +1,14 @@
 // The browser / y-websocket endpoint: any stock Yjs client (y-websocket's WebsocketProvider in a
-// dashboard or a script) connects to ws://host:port/<room> and reads and writes this peer's replica.
+// dashboard or a script) connects to ws://host:port/<room> and reads this peer's replica live.
+// Clients are readers, not members: any change they send is refused (close 4001, WS_CLOSE_READ_ONLY);
+// they submit, cancel and retry through the HTTP API, which this peer performs and signs.
 // This file only assembles the parts in ./ws/:
 //   config.ts      options, the returned handle, defaults and their checks
 //   access.ts      the pure access policy (token, Host, Origin)
 //   bridge.ts      the peer doc <-> y-websocket server doc bridge (echo suppression, rebind; the
 //                  server doc exists only while a client is connected, plus a short grace)
-//   messages.ts    what a client may write (inspectMessage)
+//   messages.ts    which messages are well-formed (inspectMessage)
+//   read-only.ts   whether a client update would change the document (it may not)
 //   connection.ts  one client connection, validation in front of the library; the open set
 //   routes.ts      HTTP routes and websocket upgrades
 //   shutdown.ts    the bounded close sequence
@@ -25,7 +28,7 @@ import { abandon, shutdown } from './ws/shutdown.js';
 
 export { isLoopbackHost } from './ws/access.js';
 export { WsOrigin } from './ws/bridge.js';
-export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_REPLICA_GRACE_MS, DEFAULT_WS_ROOM, WS_CLOSE_GENERATION, type WsEndpoint, type WsEndpointOptions } from './ws/config.js';
+export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_REPLICA_GRACE_MS, DEFAULT_WS_ROOM, WS_CLOSE_GENERATION, WS_CLOSE_READ_ONLY, type WsEndpoint, type WsEndpointOptions } from './ws/config.js';
 export { MESSAGE_AWARENESS, inspectMessage } from './ws/messages.js';
 
 /** Serves `opts.doc` to stock y-websocket clients over HTTP/websocket. */

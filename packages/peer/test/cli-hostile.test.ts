@@ -1,5 +1,5 @@
-// Hostile input against real peer processes: a websocket client writing malformed entries,
-// oversized values and garbage bytes; a libp2p peer without the mesh secret; a truncated update
+// Hostile input against real peer processes: a websocket client trying to write (junk entries, a
+// valid-looking task, a delete of a finished task, a generation marker) and sending garbage bytes; a libp2p peer without the mesh secret; a truncated update
 // log on restart. Each gets a clear log line, and the mesh keeps working with nothing lost.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -59,46 +59,72 @@ function rawSend(url: string, frames: Uint8Array[]): Promise<void> {
 }
 
 describe('hostile input against real peers', () => {
-  it('a websocket client writing junk: logged, ignored, the mesh keeps working', async () => {
+  it('a websocket client is read-only: its writes, deletes and generation markers are refused (4001), logged, and reach no replica', async () => {
     const a = await start('HA');
     const b = await start('HB', ['--bootstrap', a.ready.multiaddrs[0]!]);
     await until('mesh', async () => (await cli('status', '--peer', b.ready.wsUrl)).peers.length === 2);
-    // 1. A stock Yjs client writes entries that break the schema, and one valid task.
+    const first = await cli('submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--payload', '{"ok":0}', '--wait');
+    expect(first.tasks[0].state).toBe('done');
+    const gen = (await cli('status', '--peer', b.ready.wsUrl)).generation;
+    // 1. A stock Yjs client reads the board live, then tries to write: junk, a task, a delete of the
+    // finished task, a generation marker. Every attempt closes its connection with 4001.
     const doc = new Y.Doc();
     const provider = new WebsocketProvider(a.ready.wsUrl.replace(/\/agentmesh$/, ''), 'agentmesh', doc, { WebSocketPolyfill: WebSocket as never, disableBc: true });
-    await until('client synced', () => provider.synced);
+    const codes: number[] = [];
+    provider.on('connection-close', (e) => void (e && codes.push(e.code)));
+    await until('client synced and reading', () => provider.synced && doc.getMap('segs').size + doc.getMap('tasks').size > 0);
     doc.transact(() => {
       doc.getMap('tasks').set('evil-1', { id: 'evil-1', type: 42 });
-      doc.getMap('tasks').set('evil-2', { id: 'evil-2', type: 'echo', payload: 'x'.repeat(1_200_000), createdAt: 1, createdBy: 'x' });
       doc.getMap('facts').set('nonsense', { boom: true });
       doc.getMap('peers').set('fake', { id: 'fake', capacity: -5 });
       doc.getMap('tasks').set('good-1', { id: 'good-1', type: 'echo', payload: { ok: 1 }, createdAt: Date.now(), createdBy: 'manual' });
     });
-    // 2. Garbage bytes and a malformed update on raw sockets.
-    await rawSend(a.ready.wsUrl, [new Uint8Array([0xde, 0xad, 0xbe, 0xef]), Uint8Array.from([0, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8])]);
-    const done = await until('the valid task to finish on B', async () => {
-      const t = await cli('get', 'good-1', '--peer', b.ready.wsUrl);
-      return t.state === 'done' && t;
-    });
-    expect(done.result).toEqual({ ok: 1 });
+    await until('write refused', () => codes.includes(4001));
     provider.destroy();
     doc.destroy();
+    const del = new Y.Doc();
+    const p2 = new WebsocketProvider(a.ready.wsUrl.replace(/\/agentmesh$/, ''), 'agentmesh', del, { WebSocketPolyfill: WebSocket as never, disableBc: true });
+    const codes2: number[] = [];
+    p2.on('connection-close', (e) => void (e && codes2.push(e.code)));
+    await until('second client synced', () => p2.synced && del.getMap('segs').size + del.getMap('tasks').size > 0);
+    del.transact(() => {
+      for (const k of [...del.getMap('segs').keys()]) del.getMap('segs').delete(k);
+      for (const k of [...del.getMap('tasks').keys()]) del.getMap('tasks').delete(k);
+      del.getMap('meta').set(`gen:999.${Date.now()}.0.evil`, true);
+    });
+    await until('delete refused', () => codes2.includes(4001));
+    p2.destroy();
+    del.destroy();
+    // 2. Garbage bytes and a malformed update on raw sockets.
+    await rawSend(a.ready.wsUrl, [new Uint8Array([0xde, 0xad, 0xbe, 0xef]), Uint8Array.from([0, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8])]);
+    // 3. The mesh keeps working through the HTTP API, and nothing of the client reached B.
+    const second = await cli('submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--payload', '{"ok":1}', '--wait');
+    expect(second.tasks[0].state).toBe('done');
+    await until('B sees both tasks done', async () => (await cli('status', '--peer', b.ready.wsUrl)).tasks.done === 2);
+    expect((await cli('get', first.ids[0], '--peer', b.ready.wsUrl)).state).toBe('done');
+    const missing = await run(process.execPath, [CLI, 'get', 'good-1', '--peer', b.ready.wsUrl]).catch((e) => e);
+    expect(String(missing.stderr)).toMatch(/no task good-1/);
     const logs = [...a.err, ...b.err].join('\n');
-    expect(logs).toMatch(/ignored invalid entry/);
-    expect(logs).toMatch(/over the 1048576-byte limit/);
+    expect(logs).toMatch(/ws message rejected.*read-only/);
     expect(logs).toMatch(/websocket|invalid update|undecodable|malformed/i);
     const s = await cli('status', '--peer', b.ready.wsUrl);
     expect(s.peers.map((p: { name: string }) => p.name).sort()).toEqual(['HA', 'HB']);
-    expect(s.tasks.done).toBe(1);
-    // 3. The CLI refuses an invalid task with a clear error and exit code 2, writing nothing.
+    expect(s.tasks).toMatchObject({ done: 2, pending: 0 });
+    // The real peers sign and check every entry; nothing was refused between them.
+    expect(s.trust).toMatchObject({ signed: true, badSignature: 0, wrongAuthor: 0, removedAuthor: 0, removed: [] });
+    // 4. No generation marker from the client: after a restart B is still on its generation.
+    expect(await stop(b.child)).toBe(0);
+    const b2 = await start('HB', ['--bootstrap', a.ready.multiaddrs[0]!]);
+    expect((await cli('status', '--peer', b2.ready.wsUrl)).generation).toEqual(gen);
+    // 5. The CLI refuses an invalid task with a clear error and exit code 2, writing nothing.
     const bad = await run(process.execPath, [CLI, 'submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--max-attempts', '0']).catch((e) => e);
     expect(bad.code).toBe(2);
     expect(String(bad.stderr)).toMatch(/--max-attempts must be at least 1/);
     const bad2 = await run(process.execPath, [CLI, 'submit', '--peer', a.ready.wsUrl, '--type', 'echo', '--payload', '{not json']).catch((e) => e);
     expect(bad2.code).toBe(2);
     expect(String(bad2.stderr)).toMatch(/--payload is not valid JSON/);
-    expect((await cli('status', '--peer', a.ready.wsUrl)).tasks.done).toBe(1);
-    await Promise.all([stop(a.child), stop(b.child)]);
+    expect((await cli('status', '--peer', a.ready.wsUrl)).tasks.done).toBe(2);
+    await Promise.all([stop(a.child), stop(b2.child)]);
   }, 90_000);
 
   it('a peer without the mesh secret cannot join; members keep syncing', async () => {

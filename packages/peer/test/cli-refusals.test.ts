@@ -3,7 +3,7 @@
 // and for a peer asked to block itself; a client without the --token a peer needs is told so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,12 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
 
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
+// Allow-list files for the refusals below.
+const badAllow = join(base, 'bad-allow.txt');
+writeFileSync(badAllow, '# members\n12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA\nnot-a-peer # oops\n');
+const emptyAllow = join(base, 'empty-allow.txt');
+writeFileSync(emptyAllow, '# nobody yet\n\n');
+
 describe('agentmesh peer refuses bad flags before anything starts (exit 2)', () => {
   const cases: [string, string[], RegExp][] = [
     ['--ws-host 0.0.0.0 without --ws-token', ['--ws-host', '0.0.0.0'], /--ws-host 0\.0\.0\.0 listens beyond loopback: give --ws-token/],
@@ -43,6 +49,10 @@ describe('agentmesh peer refuses bad flags before anything starts (exit 2)', () 
     ['a --bootstrap that is not a multiaddr', ['--bootstrap', '/ip4/999.1.1.1/tcp/1'], /--bootstrap "\/ip4\/999\.1\.1\.1\/tcp\/1" is not a valid multiaddr/],
     ['a --bootstrap without /p2p/ID', ['--bootstrap', '/ip4/127.0.0.1/tcp/4001'], /--bootstrap \/ip4\/127\.0\.0\.1\/tcp\/4001 must end in \/p2p\/<peer id>/],
     ['a --bootstrap with a bad peer id', ['--bootstrap', '/ip4/127.0.0.1/tcp/4001/p2p/notapeerid'], /--bootstrap .* (has an invalid peer id|is not a valid multiaddr)/],
+    ['an --allow that is not an Ed25519 peer id', ['--allow', '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA,QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'], /--allow "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N" is not an Ed25519 peer id/],
+    ['an --allow-file that does not exist', ['--allow-file', join(base, 'nope.txt')], /cannot read --allow-file .*nope\.txt: ENOENT/],
+    ['an --allow-file with a malformed line', ['--allow-file', badAllow], /--allow-file .*bad-allow\.txt line 3: "not-a-peer" is not an Ed25519 peer id/],
+    ['an --allow-file that names nobody', ['--allow-file', emptyAllow], /--allow-file .*empty-allow\.txt names no peer id/],
   ];
   for (const [what, flags, message] of cases) {
     it(`refuses ${what}`, async () => {

@@ -91,8 +91,8 @@ describe('ws endpoint: close', () => {
       const cdoc = new Y.Doc();
       const p = new WebsocketProvider(ep.serverUrl, ep.room, cdoc, { WebSocketPolyfill: WebSocket, disableBc: true });
       await new Promise((r) => p.once('sync', r));
-      cdoc.getMap('m').set('b', 2);
-      while (!doc.getMap('m').has('b')) await new Promise((r) => setTimeout(r, 5));
+      doc.getMap('m').set('b', 2);
+      while (!cdoc.getMap('m').has('b')) await new Promise((r) => setTimeout(r, 5));
       await ep.close();
       p.destroy();
       cdoc.destroy(); // the client's awareness keeps an interval of its own until its doc is destroyed

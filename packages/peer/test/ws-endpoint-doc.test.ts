@@ -1,39 +1,31 @@
-// The y-websocket endpoint serving the peer's document to stock clients: reads, writes with a
-// WsOrigin, no echo through the bridge, pending updates, separate endpoints, and a document
-// generation change (rebind: clients closed with 4000).
+// The y-websocket endpoint serving the peer's document to stock clients: live reads, client writes
+// refused (4001) without reaching the document or another client, pending updates, separate
+// endpoints, and a document generation change (rebind: clients closed with 4000).
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { WsOrigin, WS_CLOSE_GENERATION } from '../src/ws-endpoint.js';
+import { WS_CLOSE_GENERATION, WS_CLOSE_READ_ONLY } from '../src/ws-endpoint.js';
 import { MeshOrigin } from '../src/sync.js';
-import { client, closed, endpoint, raw, runCleanups, syncMessage, synced, until } from './ws-helpers.js';
+import { client, closeCodes, closed, endpoint, raw, runCleanups, syncMessage, synced, until } from './ws-helpers.js';
 
 afterEach(runCleanups);
 
 describe('ws endpoint: serving the peer document', () => {
-  it('a stock client reads the peer doc, its writes land with a WsOrigin, and peer writes reach it', async () => {
+  it('a stock client reads the peer doc live; its writes and deletes are refused with 4001 and never land', async () => {
     const doc = new Y.Doc();
     doc.getMap('tasks').set('t1', { title: 'before connect' });
     doc.getText('notes').insert(0, 'hello');
-    const { ep } = await endpoint({ doc });
+    doc.getMap('tasks').set('gone', 1);
+    doc.getMap('tasks').delete('gone'); // a delete set the client receives and echoes back: a no-op
+    const { ep, logs, invalid } = await endpoint({ doc });
     expect(ep.url).toBe(`ws://127.0.0.1:${ep.port}/agentmesh`);
     expect(ep.host).toBe('127.0.0.1');
 
-    const origins: unknown[] = [];
-    doc.on('update', (_u: Uint8Array, origin: unknown) => origins.push(origin));
-
     const c = client(ep);
+    const codes = closeCodes(c.provider);
     await synced(c.provider);
     expect(c.doc.getMap('tasks').get('t1')).toEqual({ title: 'before connect' });
     expect(c.doc.getText('notes').toString()).toBe('hello');
     expect(ep.connections()).toBe(1);
-
-    c.doc.getMap('tasks').set('t2', { title: 'from the browser' });
-    await until(() => doc.getMap('tasks').has('t2'), 5000, 'client write on the peer doc');
-    expect(doc.getMap('tasks').get('t2')).toEqual({ title: 'from the browser' });
-    const wsOrigins = origins.filter((o) => o instanceof WsOrigin) as WsOrigin[];
-    expect(wsOrigins.length).toBeGreaterThan(0);
-    expect(wsOrigins[0]!.room).toBe('agentmesh');
-    expect(wsOrigins[0]!.remote).toMatch(/127\.0\.0\.1/);
 
     // A local write and a "mesh" write on the peer doc after the client connected.
     doc.getMap('tasks').set('t3', { title: 'from the peer' });
@@ -43,15 +35,34 @@ describe('ws endpoint: serving the peer document', () => {
       return Y.encodeStateAsUpdate(other);
     })(), new MeshOrigin('p2'));
     await until(() => c.doc.getMap('tasks').has('t3') && c.doc.getMap('tasks').has('t4'), 5000, 'peer writes on the client');
-
-    // Deletions travel both ways too.
-    c.doc.getMap('tasks').delete('t1');
-    await until(() => !doc.getMap('tasks').has('t1'), 5000, 'client delete on the peer doc');
     doc.getText('notes').delete(0, 5);
     await until(() => c.doc.getText('notes').toString() === '', 5000, 'peer delete on the client');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(codes).toEqual([]); // reading (and the client's no-op step 2s) never closed it
+    const before = Y.encodeStateAsUpdate(doc);
+
+    // A delete of an existing task: refused, closed with 4001, logged; the peer doc keeps it.
+    expect(WS_CLOSE_READ_ONLY).toBe(4001);
+    c.doc.getMap('tasks').delete('t1');
+    await until(() => codes.includes(WS_CLOSE_READ_ONLY), 5000, 'delete refused');
+    expect(doc.getMap('tasks').get('t1')).toEqual({ title: 'before connect' });
+    expect(invalid.at(-1)).toMatch(/clients are read-only/);
+    expect(logs.some((l) => l.level === 'warn' && l.msg === 'ws message rejected' && /deletes content/.test(String(l.fields?.reason)))).toBe(true);
+
+    // A new entry and a generation marker: refused too.
+    const d = client(ep);
+    const dCodes = closeCodes(d.provider);
+    await synced(d.provider);
+    d.doc.getMap('meta').set('gen:999.1.0.evil', true);
+    d.doc.getMap('tasks').set('t2', { title: 'from the browser' });
+    await until(() => dCodes.includes(WS_CLOSE_READ_ONLY), 5000, 'write refused');
+    expect(logs.some((l) => l.msg === 'ws message rejected' && /adds content/.test(String(l.fields?.reason)))).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(Buffer.from(Y.encodeStateAsUpdate(doc)).equals(Buffer.from(before))).toBe(true);
+    expect(doc.getMap('meta').size).toBe(0);
   });
 
-  it('two clients see each other', async () => {
+  it('two clients read the same document; one client\'s write never reaches the other', async () => {
     const doc = new Y.Doc();
     const { ep } = await endpoint({ doc, room: 'team/board' });
     expect(ep.url.endsWith('/team/board')).toBe(true);
@@ -59,33 +70,36 @@ describe('ws endpoint: serving the peer document', () => {
     const b = client(ep);
     await Promise.all([synced(a.provider), synced(b.provider)]);
     expect(ep.connections()).toBe(2);
-    a.doc.getMap('tasks').set('a', 1);
-    b.doc.getArray('log').push(['b']);
-    await until(() => b.doc.getMap('tasks').get('a') === 1 && a.doc.getArray('log').length === 1, 5000, 'cross-client writes');
-    expect(doc.getMap('tasks').get('a')).toBe(1);
-    expect(doc.getArray('log').toArray()).toEqual(['b']);
+    doc.getMap('tasks').set('a', 1);
+    await until(() => b.doc.getMap('tasks').get('a') === 1 && a.doc.getMap('tasks').get('a') === 1, 5000, 'both read');
+    const aCodes = closeCodes(a.provider);
+    a.doc.getArray('log').push(['a']);
+    await until(() => aCodes.includes(WS_CLOSE_READ_ONLY), 5000, 'write refused');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.doc.getArray('log').length).toBe(0);
+    expect(doc.getArray('log').length).toBe(0);
     // Awareness passes through.
-    a.provider.awareness.setLocalStateField('user', 'alice');
-    await until(() => [...b.provider.awareness.getStates().values()].some((s) => s.user === 'alice'), 5000, 'awareness');
+    b.provider.awareness.setLocalStateField('user', 'bob');
+    const c = client(ep);
+    await synced(c.provider);
+    await until(() => [...c.provider.awareness.getStates().values()].some((s) => s.user === 'bob'), 5000, 'awareness');
   });
 
-  it('many edits stay converged and do not echo back into the peer doc', async () => {
+  it('many peer edits reach the client once each and never echo back into the peer doc', async () => {
     const doc = new Y.Doc();
     const { ep } = await endpoint({ doc });
     const c = client(ep);
     await synced(c.provider);
     let updates = 0;
     doc.on('update', () => updates++);
-    for (let i = 0; i < 200; i++) c.doc.getMap('m').set(`k${i}`, i);
     for (let i = 0; i < 200; i++) doc.getMap('n').set(`k${i}`, i);
-    await until(() => doc.getMap('m').size === 200 && c.doc.getMap('n').size === 200, 5000, 'convergence');
+    await until(() => c.doc.getMap('n').size === 200, 5000, 'convergence');
     await new Promise((r) => setTimeout(r, 50));
     expect(Y.encodeStateVector(doc)).toEqual(Y.encodeStateVector(c.doc));
-    // 200 client transactions + 200 local ones, each seen once (no loop through the bridge).
-    expect(updates).toBe(400);
+    expect(updates).toBe(200);
   });
 
-  it('out-of-order updates that wait as pending on one side still cross the bridge once unblocked', async () => {
+  it('a client update the peer doc lacks is refused even when it would unblock pending content; pending content still reaches clients once unblocked', async () => {
     // Two updates of one writer, the second depending on the first.
     const writer = new Y.Doc();
     writer.getText('t').insert(0, 'a');
@@ -94,25 +108,24 @@ describe('ws endpoint: serving the peer document', () => {
     writer.getText('t').insert(1, 'b');
     const second = Y.encodeStateAsUpdate(writer, sv1);
 
-    // Case 1: the websocket side gets the dependent update first, the mesh the base one.
+    // The peer doc holds the dependent update (from the mesh) as pending; a client sends the base one.
     const doc = new Y.Doc();
     const { ep } = await endpoint({ doc });
-    const s = await raw(ep.url);
-    s.ws.send(syncMessage(2, second));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(doc.getText('t').toString()).toBe('');
-    Y.applyUpdate(doc, first, new MeshOrigin('p2'));
-    await until(() => doc.getText('t').toString() === 'ab', 5000, 'pending client update reaching the peer doc');
-
-    // Case 2: the peer doc holds the dependent update (from the mesh), a client sends the base one.
-    const doc2 = new Y.Doc();
-    const { ep: ep2 } = await endpoint({ doc: doc2 });
-    Y.applyUpdate(doc2, second, new MeshOrigin('p2'));
-    const c = client(ep2);
+    Y.applyUpdate(doc, second, new MeshOrigin('p2'));
+    const c = client(ep);
     await synced(c.provider);
-    const s2 = await raw(ep2.url);
-    s2.ws.send(syncMessage(2, first));
-    await until(() => doc2.getText('t').toString() === 'ab', 5000, 'peer doc unblocked');
+    const s = await raw(ep.url);
+    s.ws.send(syncMessage(2, first));
+    expect(await closed(s.ws)).toBe(WS_CLOSE_READ_ONLY);
+    expect(doc.getText('t').toString()).toBe('');
+    // The client echoing back the pending part it got from us is a no-op, not a write.
+    const s2 = await raw(ep.url);
+    s2.ws.send(syncMessage(2, second));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s2.ws.readyState).toBe(1);
+    // The mesh delivers the base update: the peer doc unblocks and clients get it all.
+    Y.applyUpdate(doc, first, new MeshOrigin('p3'));
+    expect(doc.getText('t').toString()).toBe('ab');
     await until(() => c.doc.getText('t').toString() === 'ab', 5000, 'unblocked content reaching clients');
   });
 
@@ -134,8 +147,8 @@ describe('ws endpoint: serving the peer document', () => {
     const c1 = client(e1);
     const c2 = client(e2);
     await Promise.all([synced(c1.provider), synced(c2.provider)]);
-    c1.doc.getMap('m').set('x', 1);
-    await until(() => d1.getMap('m').get('x') === 1);
+    d1.getMap('m').set('x', 1);
+    await until(() => c1.doc.getMap('m').get('x') === 1);
     await new Promise((r) => setTimeout(r, 50));
     expect(d2.getMap('m').has('x')).toBe(false);
     expect(c2.doc.getMap('m').has('x')).toBe(false);
@@ -163,9 +176,6 @@ describe('ws endpoint: document generations', () => {
     const c = client(ep);
     await synced(c.provider);
     expect(c.doc.getMap('m').get('gen')).toBe(2);
-    c.doc.getMap('m').set('client', 1);
-    await until(() => d2.getMap('m').get('client') === 1, 5000, 'client write on the new document');
-    expect(d1.getMap('m').has('client')).toBe(false);
     d1.getMap('m').set('old', 1);
     d2.getMap('m').set('new', 1);
     await until(() => c.doc.getMap('m').get('new') === 1, 5000, 'new document writes on the client');

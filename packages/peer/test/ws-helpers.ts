@@ -113,3 +113,12 @@ export function get(url: string, headers: Record<string, string> = {}, method = 
 }
 
 export const httpUrl = (ep: WsEndpoint, path: string) => `http://127.0.0.1:${ep.port}${path}`;
+
+/** Close codes a provider's connections ended with (y-websocket reconnects after each). */
+export function closeCodes(provider: WebsocketProvider): number[] {
+  const codes: number[] = [];
+  provider.on('connection-close', (event) => {
+    if (event) codes.push(event.code);
+  });
+  return codes;
+}

@@ -85,6 +85,11 @@ export function checkRun(peers: Peer[], tasks: ExpectedTask[], ackedData: Readon
       note(`task ${t.id} ended ${st} but should be ${mustDie ? 'dead' : 'done'}`);
     }
   }
+  // Every peer signs and checks every entry: none written by these honest peers may be refused.
+  for (const p of peers) {
+    const c = p.trust?.counts;
+    if (c && c.badSignature + c.wrongAuthor + c.removedAuthor > 0) note(`${p.id} refused entries of honest peers: ${JSON.stringify(c)}`);
+  }
   for (const key of ackedData) {
     const slash = key.indexOf('/');
     const missing = peers.filter((p) => !p.document.board.getData(key.slice(0, slash), key.slice(slash + 1)));

@@ -4,6 +4,7 @@
 // is made whole and the run must converge within a step budget; then the checks run.
 // The same seed gives the same run, event for event.
 
+import { SimKeys } from './keys.js';
 import { createRng, quorumOf } from '@agentmesh/scheduler';
 import { MemoryArchive, MemoryDisk, MemoryStorage, replicaFingerprint } from '@agentmesh/crdt-store';
 import { Peer, idForKey, silentLogger, type PeerTiming, type TaskInput } from '@agentmesh/peer';
@@ -167,6 +168,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
   /** Every run start and end, each start judged as it happens: a duplicate, and if so, why. */
   const ledger = new RunLedger(reach, nodes.map((n) => n.id), SIM_LEASE_MS);
   const healBudget = config.healBudget ?? defaultHealBudget(config.peers, config.tasks, config.stepMs);
+  const keys = new SimKeys(seed, nodes.map((n) => n.id));
 
   const startNode = (node: SimNode): void => {
     node.incarnation++;
@@ -190,6 +192,7 @@ export async function runSimulation(config: SimConfig): Promise<SimResult> {
       logger: debugLogger(node.id, () => sched.time) ?? silentLogger,
       archive: node.archive,
       rollover: SIM_ROLLOVER,
+      trust: keys.trustFor(node.id),
     });
     node.peer = peer;
     node.pendingData = [];

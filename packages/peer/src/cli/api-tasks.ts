@@ -5,6 +5,7 @@
 //        revives dead tasks (the given ones, or every dead one, live or archived); says which failed and why
 //   GET  /api/data?ns=&limit=   shared data written by agents, newest first
 //   GET  /api/metrics?since=MS  the peer's metrics ring (metrics.ts), for charts that survive a reload
+//   POST /api/members/remove {"peer": ID or name}  removes a member (docs/security.md)
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isMeshError } from '@agentmesh/scheduler';
@@ -70,6 +71,21 @@ export async function routeTasks(peer: Peer, extras: StatusExtras, req: Incoming
       .slice(0, limit)
       .map((e) => ({ namespace: e.namespace, key: e.key, value: e.value, by: e.by, byName: peer.peerName(e.by) ?? null, at: e.at, task: e.task ?? null }));
     respond(res, 200, { entries, namespaces, total: all.length }, API_HEADERS);
+    return true;
+  }
+  if (path === '/api/members/remove' && method === 'POST') {
+    const body = (await readJsonBody(req)) as { peer?: unknown };
+    if (typeof body.peer !== 'string' || body.peer.length === 0) throw new HttpError(400, 'peer must be a peer id or name');
+    const named = peer.document.board.peers().find((p) => p.name === body.peer);
+    const id = named?.id ?? body.peer;
+    const name = peer.peerName(id) ?? null; // asked first: a removed member leaves the registry
+    try {
+      const r = await peer.members.remove(id);
+      respond(res, 200, { removed: r.peer, name, by: r.by, at: r.at, kept: r.keep.length, members: { removed: peer.members.removed() } }, API_HEADERS);
+    } catch (e) {
+      if (isMeshError(e, 'INVALID_ARGUMENT')) throw new HttpError(400, e.message);
+      throw e;
+    }
     return true;
   }
   if (path === '/api/metrics' && method === 'GET') {

@@ -87,6 +87,22 @@ export const HEAL: CommandSpec = {
   flags: [peerFlag, tokenFlag, jsonFlag],
 };
 
+export const REMOVE_MEMBER: CommandSpec = {
+  name: 'remove-member',
+  summary: 'Removes a member from the mesh: its later entries are ignored and its connections refused, everywhere.',
+  usage: 'agentmesh remove-member PEERID --peer WSURL [--json]',
+  flags: [peerFlag, tokenFlag, jsonFlag],
+  positionals: ['id'],
+};
+
+export async function runRemoveMember(v: FlagValues): Promise<number> {
+  const id = String((v._ as string[] | undefined)?.[0] ?? '');
+  if (!id) throw new UsageError('remove-member needs the peer id (or name) of the member to remove');
+  const r = await callApi(v, 'POST', '/api/members/remove', { peer: id });
+  out(v, r, `removed ${r.name ? `${r.name} (${r.removed})` : r.removed}: its entries written from now on are ignored and its connections refused by every peer (${r.kept} earlier entries kept)`);
+  return 0;
+}
+
 interface StatusPeerJson {
   name: string;
   peerId: string;
@@ -110,6 +126,7 @@ export async function runStatus(v: FlagValues): Promise<number> {
     ...(s.blocked ? { blocked: s.blocked, blockedNames: s.blockedNames ?? s.blocked } : {}),
     ...(s.agentTypes ? { agentTypes: s.agentTypes } : {}),
     ...(s.doc ? { doc: s.doc } : {}),
+    ...(s.trust ? { trust: s.trust } : {}),
   };
   const t = s.tasks as Record<string, number>;
   const total = Object.values(t).reduce((a, b) => a + b, 0);
@@ -123,6 +140,7 @@ export async function runStatus(v: FlagValues): Promise<number> {
     ...(s.archived ? [`archived (left the live document, counted above): done ${s.archived.done}, dead ${s.archived.dead}, cancelled ${s.archived.cancelled}`] : []),
     ...(s.generation ? [`document: generation ${s.generation.n}${s.doc ? `, ${s.doc.tasks} live tasks${s.doc.bytes ? `, ${Math.round(s.doc.bytes / 1024)} KiB` : ''}; archive ${Math.round((s.doc.archiveBytes ?? 0) / 1024)} KiB` : ''}`] : []),
     ...(s.agentTypes ? [`agent types: ${(s.agentTypes as string[]).join(', ')}`] : []),
+    ...(s.trust?.signed ? [`signed entries refused: bad signature ${s.trust.badSignature}, wrong author ${s.trust.wrongAuthor}, removed author ${s.trust.removedAuthor}${s.trust.removed?.length ? `; removed members: ${(s.trust.removed as string[]).join(', ')}` : ''}`] : []),
   ].join('\n');
   out(v, publicShape, text);
   return 0;

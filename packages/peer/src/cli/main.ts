@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The `agentmesh` command: dispatches to peer, up, submit, status, get, cancel, retry, partition, heal.
+// The `agentmesh` command: dispatches to peer, up, submit, status, get, cancel, retry, partition, heal, remove-member.
 // Usage errors print a clear message and exit 2; --json output goes to stdout, logs to stderr.
 import { UsageError, parseFlags, usageText, type CommandSpec, type FlagValues } from './flags.js';
-import { ApiError, CANCEL, GET, HEAL, LIST, PARTITION, RETRY, STATUS, SUBMIT, runCancel, runGet, runHeal, runList, runPartition, runRetry, runStatus, runSubmit } from './client.js';
+import { ApiError, CANCEL, GET, HEAL, LIST, PARTITION, REMOVE_MEMBER, RETRY, STATUS, SUBMIT, runCancel, runGet, runHeal, runList, runPartition, runRemoveMember, runRetry, runStatus, runSubmit } from './client.js';
 import { flushCliOutput } from './line-buffer.js';
 
 type Run = (v: FlagValues) => Promise<number>;
@@ -38,6 +38,7 @@ const COMMANDS: Command[] = [
   now(RETRY, runRetry),
   now(PARTITION, runPartition),
   now(HEAL, runHeal),
+  now(REMOVE_MEMBER, runRemoveMember),
 ];
 
 const TOP = `Usage: agentmesh <command> [options]
@@ -45,7 +46,7 @@ const TOP = `Usage: agentmesh <command> [options]
 AI agents sharing work as equals over a peer-to-peer mesh, with no coordinator.
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n')}
 
 Run "agentmesh <command> --help" for a command's options.`;
 

@@ -24,11 +24,13 @@ import { loadMemory, remember, rememberedBootstrap, reuseListenPorts, saveMemory
 import { flushOnExit, stderrLines, stdoutLines } from './line-buffer.js';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
 import { checkPeerFlags } from './peer-checks.js';
+import { peerTrustOptions } from '../net/node-signing.js';
+import { allowListOf } from './allow-list.js';
 
 export const PEER: CommandSpec = {
   name: 'peer',
   summary: 'Runs one agentmesh peer until SIGTERM/SIGINT.',
-  usage: 'agentmesh peer --name A --data-dir DIR [--listen MULTIADDR] [--ws-port N] [--capacity N] [--agents a,b] [--bootstrap MULTIADDR]... [--secret S] [--json]',
+  usage: 'agentmesh peer --name A --data-dir DIR [--listen MULTIADDR] [--ws-port N] [--capacity N] [--agents a,b] [--bootstrap MULTIADDR]... [--secret S] [--allow ID[,ID] | --allow-file FILE] [--json]',
   flags: [
     { name: 'name', type: 'string', arg: 'NAME', help: 'human name of this peer', required: true },
     { name: 'data-dir', type: 'string', arg: 'DIR', help: 'where the peer keeps its key and its document', required: true },
@@ -44,6 +46,8 @@ export const PEER: CommandSpec = {
     { name: 'capabilities', type: 'string', arg: 'CAP[,CAP]', help: 'extra capability tags', repeat: true },
     { name: 'secret', type: 'string', arg: 'S', help: 'mesh secret every member proves (libp2p private network)', env: 'AGENTMESH_SECRET' },
     { name: 'secret-file', type: 'string', arg: 'FILE', help: 'read the mesh secret from a file' },
+    { name: 'allow', type: 'string', arg: 'ID[,ID]', help: 'allow-list: only these peer ids (and this peer) may connect, only their entries count', repeat: true },
+    { name: 'allow-file', type: 'string', arg: 'FILE', help: 'allow-list from a file: one peer id per line, # comments' },
     { name: 'llm-url', type: 'string', arg: 'URL', help: 'OpenAI-compatible endpoint for the llm agent', env: 'AGENTMESH_LLM_URL' },
     { name: 'llm-model', type: 'string', arg: 'MODEL', help: 'model name for the llm agent', env: 'AGENTMESH_LLM_MODEL', default: 'gpt-4o-mini' },
     { name: 'llm-key', type: 'string', arg: 'KEY', help: 'API key for the llm agent', env: 'AGENTMESH_LLM_KEY' },
@@ -76,6 +80,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
   const level = String(v['log-level']);
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
   checkPeerFlags(v); // refused before anything starts (exit 2)
+  const allow = await allowListOf(v);
   const name = String(v.name);
   const dir = String(v['data-dir']);
   const json = Boolean(v.json);
@@ -126,13 +131,18 @@ export async function runPeer(v: FlagValues): Promise<number> {
     const self = peerIdOfKey(privateKey);
     const again = remembered.filter((a) => !a.endsWith(`/p2p/${self}`));
     if (again.length > 0) log('info', `redialling ${Object.keys(memory.peers).filter((id) => id !== self).length} remembered peers`, { addrs: again.length });
+    // Who may connect and whose entries count: the allow-list (if any, with this peer on it),
+    // minus removed members (docs/security.md).
+    const isMember = allow && ((id: string) => id === self || allow.has(id));
     transport = await createMeshTransport({
       privateKey,
       listen,
       bootstrap: [...given, ...again],
       ...(secret ? { secret } : {}),
       logger,
+      admits: (id) => (isMember?.(id) ?? true) && !peer?.members.isRemoved(id),
     });
+    const t0 = transport;
     peer = new Peer({
       id: transport.localId,
       name,
@@ -146,6 +156,7 @@ export async function runPeer(v: FlagValues): Promise<number> {
       seed: randomInt(2 ** 47),
       logger,
       archive,
+      trust: { ...peerTrustOptions(transport.localId, privateKey, isMember), onRemovals: (ids) => void t0.expel(ids) },
       rollover: {
         retentionMs: Number(v['retention-ms']),
         maxFinished: Number(v['max-finished']),

@@ -54,19 +54,20 @@ export async function createMeshTransport(opts: MeshTransportOptions): Promise<M
   const { listen, bootstrap, maxMessageBytes, fanout } = validateOptions(opts);
   const blocked = new Set<string>();
   const meter = new WireMeter(SYNC_PROTOCOL);
+  const admits = membership(opts);
   // The node is created before the transport exists; its reports are routed once it does.
   let t: MeshTransport | undefined;
   const node = await createMeshNode({
     privateKey: opts.privateKey,
     listen,
     ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
-    gater: new PartitionGater(blocked).connectionGater(),
+    gater: new PartitionGater(blocked, admits).connectionGater(),
     onLibp2pError: (component, format, args) => t?.onLibp2pError(component, format, args),
     onSecretRefused: (info) => t?.onSecretRefused(info),
     fanout,
     meter,
   });
-  t = new MeshTransport(node, { ...opts, maxMessageBytes, fanout }, blocked, bootstrap, meter);
+  t = new MeshTransport(node, { ...opts, maxMessageBytes, fanout, ...(admits ? { admits } : {}) }, blocked, bootstrap, meter);
   await t.start();
   return t;
 }
@@ -101,7 +102,7 @@ export class MeshTransport implements Transport {
     const clock = opts.clock ?? systemClock;
     this.log = new MeshLog(opts.logger ?? silentLogger, clock);
     const base: MeshComponents = { node, clock, log: this.log, stats: this.counters, localId: this.localId };
-    const gater = (this.gater = new PartitionGater(blockedSet));
+    const gater = (this.gater = new PartitionGater(blockedSet, opts.admits));
     const inbox = (this.inbox = new Inbox(base));
     this.diagnostics = diagnostics({ privateMesh: opts.secret !== undefined })(base);
     const conns = (this.connections = connections({ bootstrap })({ ...base, gater }));
@@ -258,6 +259,29 @@ export class MeshTransport implements Transport {
     await Promise.all(hangups);
   }
 
+  /**
+   * Hangs up on peers that are no longer members (removed: docs/security.md); `admits` already
+   * refuses them from now on. Unlike block(), they are not listed as blocked and heal does not
+   * bring them back.
+   */
+  async expel(peerIds: string[]): Promise<void> {
+    if (this.closing) return;
+    const hangups: Promise<void>[] = [];
+    for (const id of peerIds) {
+      if (id === this.localId) continue;
+      let pid: PeerId;
+      try {
+        pid = peerIdFromString(id);
+      } catch {
+        continue;
+      }
+      this.streams.drop(id, 'peer removed');
+      if (this.connections.cut(id)) this.inbox.disconnect(id);
+      hangups.push(this.node.hangUp(pid).catch((e) => this.log.log('debug', 'hang-up failed', { peer: id, error: errText(e) })));
+    }
+    await Promise.all(hangups);
+  }
+
   /** Lifts every block and redials the formerly blocked peers we know addresses for. */
   unblockAll(): void {
     const ids = this.gater.unblockAll();
@@ -278,4 +302,19 @@ export class MeshTransport implements Transport {
   onSecretRefused(info: { direction: 'inbound' | 'outbound'; remoteAddr: string | undefined; reason: string }): void {
     this.diagnostics.onSecretRefused(info);
   }
+}
+
+/** The transport's `admits`, logging each peer it refuses once (undefined: every peer is admitted). */
+function membership(opts: MeshTransportOptions): ((id: string) => boolean) | undefined {
+  const given = opts.admits;
+  if (!given) return undefined;
+  const warned = new Set<string>();
+  return (id) => {
+    const ok = given(id);
+    if (!ok && !warned.has(id) && warned.size < 10_000) {
+      warned.add(id);
+      opts.logger?.log('warn', 'refused a peer that is not a member (allow-list or removal)', { peer: id });
+    }
+    return ok;
+  };
 }

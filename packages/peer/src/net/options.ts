@@ -37,6 +37,12 @@ export interface MeshTransportOptions {
   maxMessageBytes?: number;
   /** How broadcast() fans out (default 'direct'). */
   fanout?: Fanout;
+  /**
+   * Which peers may connect at all (an allow-list, minus removed members: docs/security.md).
+   * Others are refused after the handshake names them, never dialled, and their gossip dropped.
+   * Default: every peer (that knows the mesh secret, when one is set).
+   */
+  admits?: (peerId: string) => boolean;
 }
 
 export interface ValidOptions {
@@ -61,6 +67,7 @@ export function validateOptions(opts: MeshTransportOptions): ValidOptions {
   if (clock !== undefined && (clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
     throw new MeshError('INVALID_ARGUMENT', 'clock must be a Clock ({ now, setTimeout, clearTimeout })');
   }
+  if (opts.admits !== undefined && typeof opts.admits !== 'function') throw new MeshError('INVALID_ARGUMENT', 'admits must be a function');
   const fanout = opts.fanout ?? DEFAULT_FANOUT;
   if (!FANOUTS.includes(fanout)) throw new MeshError('INVALID_ARGUMENT', `fanout must be one of ${FANOUTS.join(', ')}`);
   return { listen, bootstrap, maxMessageBytes, fanout };

@@ -2,6 +2,7 @@
 // parts receive instead of the whole Peer (who it is, its clock, timing, logger, the live board,
 // how to emit an event and ask for a pass of the main loop).
 
+import type { PeerTrustOptions } from './trust.js';
 import type { BackoffPolicy, LeasePolicy, ObjectiveWeights, StrategyName, TaskState, TaskView } from '@agentmesh/scheduler';
 import { DEFAULT_BACKOFF, DEFAULT_LEASE } from '@agentmesh/scheduler';
 import type { Archive, Storage, TaskBoard } from '@agentmesh/crdt-store';
@@ -102,6 +103,11 @@ export interface PeerOptions {
   archive?: Archive;
   /** When the live document is replaced by a new generation and what is archived then. */
   rollover?: Partial<RolloverPolicy>;
+  /**
+   * Signed entries (docs/security.md): this peer's key and how to check others'. The CLI and the
+   * simulator always give it; without it nothing is signed or checked.
+   */
+  trust?: PeerTrustOptions;
 }
 
 export type PeerEvents = {

@@ -5,7 +5,7 @@
 
 import * as Y from 'yjs';
 import type { Rng } from '@agentmesh/scheduler';
-import { GENESIS, TaskBoard, compareGenerations, encodeGeneration, parseGeneration, type Generation, type InvalidEntry } from '@agentmesh/crdt-store';
+import { GENESIS, TaskBoard, compareGenerations, encodeGeneration, parseGeneration, type EntryTrust, type Generation, type InvalidEntry } from '@agentmesh/crdt-store';
 import { TypedEmitter } from '../emitter.js';
 import { GENESIS_NAME } from '../sync/wire.js';
 
@@ -21,10 +21,10 @@ const Y_CLIENT_MAX = 0xffffffff;
  * (from the peer's seeded random source): reusing one after a crash could collide with updates
  * that left this peer but never reached its disk.
  */
-export function newDocument(rng: Rng, now: () => number, onInvalid: (e: InvalidEntry) => void): { doc: Y.Doc; board: TaskBoard } {
+export function newDocument(rng: Rng, now: () => number, onInvalid: (e: InvalidEntry) => void, trust?: EntryTrust): { doc: Y.Doc; board: TaskBoard } {
   const doc = new Y.Doc();
   doc.clientID = 1 + Math.floor(rng.next() * (Y_CLIENT_MAX - 1));
-  return { doc, board: new TaskBoard(doc, { now, onInvalid }) };
+  return { doc, board: new TaskBoard(doc, trust ? { now, onInvalid, trust } : { now, onInvalid }) };
 }
 
 /** Orders two generation wire names (negative: a before b; 0 when either is unreadable). */

@@ -4,7 +4,8 @@
 
 import { TASK_STATES, isTerminal, type TaskState } from '@agentmesh/scheduler';
 import * as Y from 'yjs';
-import { encodeGeneration, type Archive, type ArchiveCounts, type Generation } from '@agentmesh/crdt-store';
+import { encodeGeneration, type Archive, type ArchiveCounts, type EntryTrust, type Generation } from '@agentmesh/crdt-store';
+import { trustStatus, type TrustStatus } from './trust.js';
 import type { LiveDocument } from './live-document.js';
 import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
@@ -27,6 +28,8 @@ export interface PeerStatus {
   archived: ArchiveCounts;
   /** The live document's generation. */
   generation: { n: number; name: string };
+  /** Signed entries: whether this peer signs and checks them, and the entries it refused. */
+  trust: TrustStatus;
 }
 
 export interface StatusSources {
@@ -39,6 +42,7 @@ export interface StatusSources {
   /** This peer's own load (runs and reservations). */
   load: number;
   generation: Generation;
+  trust: EntryTrust | undefined;
 }
 
 export function peerStatus(s: StatusSources): PeerStatus {
@@ -86,7 +90,7 @@ export function peerStatus(s: StatusSources): PeerStatus {
     alive: s.liveness.isAlive(p.id, now),
   }));
   peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { peers, tasks, duplicateRuns, archived, generation: { n: s.generation.n, name: encodeGeneration(s.generation) } };
+  return { peers, tasks, duplicateRuns, archived, generation: { n: s.generation.n, name: encodeGeneration(s.generation) }, trust: trustStatus(s.trust) };
 }
 
 /** What the live document holds and weighs (for diagnostics; `bytes` costs one full encoding). */

@@ -6,13 +6,11 @@
 // peer's own Y.Doc cannot be registered there without grafting those internals onto it. Instead we
 // construct a WSSharedDoc ourselves (the replica), register it under a key unique to this bridge
 // (several endpoints may share one process and one room name), hand that key as `docName` to
-// setupWSConnection, and carry updates in both directions:
-//   - websocket writes reach the peer doc with a `WsOrigin` (one per connection), so the peer's sync
-//     engine forwards them to the mesh like local writes;
-//   - every other peer doc update (mesh, local, storage) is applied to the replica at once with a
-//     private origin, and the library broadcasts it to every client in the same tick.
-// Echoes are cut by origin; when the target held pending (out-of-order) structs before the apply,
-// the echo is forwarded anyway, since it may carry content the other side never saw.
+// setupWSConnection, and carry updates ONE WAY: every peer doc update (mesh, local, storage) is
+// applied to the replica at once with a private origin, and the library broadcasts it to every
+// client in the same tick. Nothing flows back: websocket clients are readers, not members
+// (connection.ts refuses their writes before the library sees them; should anything still change
+// the replica, it is logged and never reaches the peer doc).
 //
 // The replica exists only while clients need it: the first client's acquire() opens it, seeded
 // with the peer doc's full state at that moment (pending structs included), and wires the peer
@@ -21,9 +19,8 @@
 // carries no update listener of ours and no second copy of the document exists.
 //
 // bind(doc) sets the peer doc; rebind(doc) swaps it for another (a new document generation: the
-// replica is dropped and the next one opens under a fresh key, so clients of the old one cannot
-// write into the new one); destroy() unwires and frees everything. The peer doc itself is never
-// modified beyond the updates carried over, and never destroyed.
+// replica is dropped and the next one opens under a fresh key); destroy() unwires and frees
+// everything. The peer doc itself is never modified, and never destroyed.
 
 import * as Y from 'yjs';
 import { WSSharedDoc, docs, getPersistence, setPersistence } from '@y/websocket-server/utils';
@@ -47,10 +44,6 @@ let connectionSeq = 0;
 
 /** Origin of the bridge's own applies to the shared doc. */
 const BRIDGE = Symbol('agentmesh-ws-bridge');
-
-function hasPending(doc: Y.Doc): boolean {
-  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
-}
 
 /**
  * With persistence set, the library destroys and forgets a doc when its last client leaves, which
@@ -96,18 +89,10 @@ export class DocBridge {
   private holders = 0;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly graceMs: number;
-  private readonly mine = new WeakSet<WsOrigin>();
-  /** The origin of shared-doc updates that no client wrote. */
-  private readonly ownOrigin: WsOrigin;
-  // Set while applying to one side when that side held pending structs before the apply: its echo
-  // may then carry content the other side lacks, so it is forwarded instead of dropped.
-  private echoToDoc = false;
-  private echoToShared = false;
+  private refusedCount = 0;
   private forwardedCount = 0;
 
   constructor(private readonly opts: DocBridgeOptions) {
-    this.ownOrigin = new WsOrigin(0, undefined, opts.room);
-    this.mine.add(this.ownOrigin);
     const grace = opts.graceMs ?? DEFAULT_WS_REPLICA_GRACE_MS;
     if (!Number.isFinite(grace) || grace < 0) throw new MeshError('INVALID_ARGUMENT', `graceMs must be a number >= 0, got ${grace}`);
     this.graceMs = grace;
@@ -124,6 +109,11 @@ export class DocBridge {
     return this.forwardedCount;
   }
 
+  /** Changes of the replica that did not come from the peer doc (refused, never carried over). */
+  get refused(): number {
+    return this.refusedCount;
+  }
+
   /** True while a replica (the library's server doc) exists. */
   get replicaOpen(): boolean {
     return this.replica !== undefined;
@@ -132,7 +122,6 @@ export class DocBridge {
   /** A new client origin (process-unique connection number) whose writes the bridge will not echo. */
   originFor(remote: string | undefined): WsOrigin {
     const origin = new WsOrigin(++connectionSeq, remote, this.opts.room);
-    this.mine.add(origin);
     return origin;
   }
 
@@ -258,35 +247,22 @@ export class DocBridge {
     this.opts.logger.log(level, msg, fields);
   }
 
-  private readonly onSharedUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (this.state !== 'live' || this.replica === undefined) return;
-    if (origin === BRIDGE && !this.echoToDoc) return;
-    const doc = this.replica.doc;
-    const o = this.opts.clientOrigin(origin) ?? this.ownOrigin;
-    const saved = this.echoToShared;
-    this.echoToShared = hasPending(doc);
-    try {
-      Y.applyUpdate(doc, update, o);
-    } catch (e) {
-      this.log('error', 'ws: applying a client update to the peer document failed', { error: String(e) });
-    } finally {
-      this.echoToShared = saved;
-    }
+  private readonly onSharedUpdate = (_update: Uint8Array, origin: unknown): void => {
+    if (origin === BRIDGE) return;
+    // Only the bridge writes the replica (client updates are refused before the library sees
+    // them): anything else is a bug or a bypass, and stays out of the peer doc.
+    this.refusedCount++;
+    const client = this.opts.clientOrigin(origin);
+    this.log('error', 'ws: the websocket document changed without the bridge; not carried to the peer document', { connection: client?.connection });
   };
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (this.state !== 'live' || this.replica === undefined) return;
-    if (origin instanceof WsOrigin && this.mine.has(origin) && !this.echoToShared) return;
-    const shared = this.replica.shared;
-    const saved = this.echoToDoc;
-    this.echoToDoc = hasPending(shared);
     this.forwardedCount++;
     try {
-      Y.applyUpdate(shared, update, BRIDGE);
+      Y.applyUpdate(this.replica.shared, update, BRIDGE);
     } catch (e) {
-      this.log('error', 'ws: applying a peer update to the websocket document failed', { error: String(e) });
-    } finally {
-      this.echoToDoc = saved;
+      this.log('error', 'ws: applying a peer update to the websocket document failed', { error: String(e), origin: String(origin) });
     }
   };
 

@@ -16,6 +16,11 @@ export const DEFAULT_WS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_WS_REPLICA_GRACE_MS = 2000;
 /** Close code sent to websocket clients when the peer moved to a new document generation. */
 export const WS_CLOSE_GENERATION = 4000;
+/**
+ * Close code sent to a websocket client that tried to change the document (websocket clients are
+ * readers, not members: docs/security.md). Submit, cancel and retry go through the HTTP API.
+ */
+export const WS_CLOSE_READ_ONLY = 4001;
 
 const TOKEN_REQUIRED = 'a --ws-token is required when the websocket endpoint listens beyond loopback';
 const ROOM_RE = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;

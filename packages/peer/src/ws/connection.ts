@@ -6,8 +6,13 @@
 // awareness, text frames) are dropped, logged at warn, reported through onInvalid, and the
 // connection is closed (1008, 1009 for size, 1003 for text): a client whose update was dropped is
 // diverged anyway, and y-websocket reconnects and resyncs. An update of an earlier document
-// generation closes with 4000. Unknown outer message types (auth, query-awareness) are dropped with
-// a log line and the connection stays. Nothing a client sends can throw out of this module.
+// generation closes with 4000. Websocket clients are readers, not members: an update that would
+// change the document (a new entry, a delete, a `meta` write: anything the peer does not hold
+// already) closes with 4001 (WS_CLOSE_READ_ONLY) and a warn line; a no-op update (a stock
+// client's step 2 of what it already got from us) is dropped unseen. No client update ever reaches
+// the library, so nothing a client writes reaches the peer's document or another replica.
+// Unknown outer message types (auth, query-awareness) are dropped with a log line and the
+// connection stays. Nothing a client sends can throw out of this module.
 
 import { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
@@ -15,11 +20,17 @@ import type { RawData, WebSocket } from 'ws';
 import { setupWSConnection } from '@y/websocket-server/utils';
 import type { Logger } from '../logger.js';
 import type { DocBridge, ReplicaLease, WsOrigin } from './bridge.js';
-import { WS_CLOSE_GENERATION } from './config.js';
+import { WS_CLOSE_GENERATION, WS_CLOSE_READ_ONLY } from './config.js';
 import { inspectMessage, toBytes } from './messages.js';
+import { clientWriteIn } from './read-only.js';
 
 /** After a rejected message, how long the offender gets to answer our close frame. */
 const REJECT_GRACE_MS = 1000;
+const CLOSE_REASONS: Record<number, string> = {
+  1009: 'message too big',
+  [WS_CLOSE_GENERATION]: 'earlier document generation',
+  [WS_CLOSE_READ_ONLY]: 'read-only: websocket clients may not write; use the HTTP API',
+};
 /** Unknown message types logged per connection before going quiet. */
 const UNKNOWN_LOG_LIMIT = 3;
 
@@ -157,7 +168,7 @@ export function acceptConnection(ws: WebSocket, req: http.IncomingMessage, ctx: 
     log('warn', 'ws message rejected', { ...fields, reason });
     ctx.reportInvalid(reason);
     try {
-      ws.close(code, code === 1009 ? 'message too big' : code === WS_CLOSE_GENERATION ? 'earlier document generation' : 'invalid message');
+      ws.close(code, CLOSE_REASONS[code] ?? 'invalid message');
     } catch {
       ws.terminate();
     }
@@ -196,6 +207,11 @@ export function acceptConnection(ws: WebSocket, req: http.IncomingMessage, ctx: 
       if (verdict.kind === 'invalid') return reject(verdict.reason, 1008);
       if (verdict.kind === 'ok' && verdict.update && ctx.isStale?.(verdict.update)) {
         return reject('an update of an earlier document generation (reconnect with a fresh document)', WS_CLOSE_GENERATION);
+      }
+      if (verdict.kind === 'ok' && verdict.update) {
+        const write = clientWriteIn(bridge.doc, verdict.update);
+        if (write !== null) return reject(`a websocket client tried to change the document (${write}); clients are read-only, use the HTTP API`, WS_CLOSE_READ_ONLY);
+        return; // a no-op (what the client already got from us): the library never sees client updates
       }
       if (verdict.kind === 'ignore') {
         if (unknownLogged < UNKNOWN_LOG_LIMIT) log('warn', 'ws message dropped', { ...fields, reason: verdict.reason });

@@ -1,0 +1,73 @@
+// The signatures of the batch entries a board holds, for the single entries split out of them: a
+// generation copy writes each kept task of a task batch and each fact of an activity batch as a
+// single entry, and the archive keeps finished tasks as single entries; each carries the batch
+// signature and its Merkle path (CarriedSig) so it still verifies under its author. The batch bytes
+// are kept by reference (Yjs holds them anyway) until the batch leaves the index, so a batch deleted
+// in the transaction that archives its tasks can still be read; its Merkle levels are built once,
+// on first use.
+
+import { decodeActivity, decodeTaskBatch, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
+import { activityEntries, activityLeaves, batchTaskEntry, taskBatchLeaves } from './leaves.js';
+import type { CarriedSig } from './signature.js';
+import type { EntryTrust } from './trust.js';
+
+interface Held {
+  bytes: Uint8Array;
+  levels?: Uint8Array[][];
+  sig?: Uint8Array;
+  decoded?: TaskBatch | ActivityBatch;
+}
+
+/** @internal Owned by one TaskIndex. */
+export class BatchSigs {
+  private readonly held = new Map<string, Held>();
+
+  constructor(private readonly trust: EntryTrust) {}
+
+  remember(map: 'segs' | 'acts', key: string, bytes: Uint8Array): void {
+    this.held.set(`${map}/${key}`, { bytes });
+  }
+
+  forget(map: 'segs' | 'acts', key: string): void {
+    this.held.delete(`${map}/${key}`);
+  }
+
+  /** The `sig` of entry `i` of the batch at map/key as a single entry; undefined if unsigned or unknown. */
+  carried(map: 'segs' | 'acts', key: string, i: number): CarriedSig | undefined {
+    const h = this.load(map, key);
+    if (!h?.levels || !h.sig || i >= h.levels[0]!.length) return undefined;
+    return this.trust.carried(map, key, h.levels, i, h.sig);
+  }
+
+  /** Task `i` of a task batch as a signed single `tasks` entry. */
+  taskEntry(key: string, i: number): Record<string, unknown> | undefined {
+    const h = this.load('segs', key);
+    const t = (h?.decoded as TaskBatch | undefined)?.tasks[i];
+    const sig = this.carried('segs', key, i);
+    return t && sig ? { ...batchTaskEntry(t), sig } : undefined;
+  }
+
+  /** Record `i` of an activity batch as a signed single `facts` entry (key, value). */
+  factEntry(key: string, i: number): [string, Record<string, unknown>] | undefined {
+    const h = this.load('acts', key);
+    const batch = h?.decoded as ActivityBatch | undefined;
+    const r = batch?.records[i];
+    const sig = this.carried('acts', key, i);
+    if (!batch || !r || !sig) return undefined;
+    const [k, v] = activityEntries({ peer: batch.peer, records: [r] })[0]!;
+    return [k, { ...v, sig }];
+  }
+
+  private load(map: 'segs' | 'acts', key: string): Held | undefined {
+    const h = this.held.get(`${map}/${key}`);
+    if (!h || h.levels) return h;
+    const parsed = map === 'segs' ? decodeTaskBatch(key, h.bytes) : decodeActivity(h.bytes);
+    if (!parsed.ok) return undefined;
+    const scheme = this.trust.scheme;
+    const leaves = map === 'segs' ? taskBatchLeaves(scheme, parsed.value as TaskBatch) : activityLeaves(scheme, parsed.value as ActivityBatch);
+    h.decoded = parsed.value;
+    h.sig = parsed.value.sig;
+    h.levels = this.trust.levels(leaves);
+    return h;
+  }
+}

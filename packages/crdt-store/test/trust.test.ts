@@ -1,0 +1,205 @@
+// Signed entries: a board signs what it writes (single entries one by one, batches once over the
+// Merkle root of their leaves), a replica counts an entry only when it is signed by the author it
+// names; forged, unsigned and non-member entries are refused and counted; single entries split out
+// of batches (a generation copy, an archived record written back) still verify under their author;
+// a removed author's entries count only when the removal keeps them.
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import type { TaskSpec } from '@agentmesh/scheduler';
+import { EntryTrust, ROOT, TaskBoard, batchTaskId, decodeActivity, decodeTaskBatch, ed25519KeyOfPeerId, type DistrustEvent, type EntrySigner, type SignatureScheme, type TaskBatch } from '../src/index.js';
+
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const scheme: SignatureScheme = {
+  sha256: (d) => createHash('sha256').update(d).digest(),
+  verify: (pk, m, s) => {
+    try {
+      return verify(null, m, createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' }), s);
+    } catch {
+      return false;
+    }
+  },
+};
+
+function keyPair(author: string): EntrySigner {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' });
+  return { author, publicKey: new Uint8Array(raw.subarray(raw.length - 32)), sign: (m) => new Uint8Array(sign(null, m, privateKey)) };
+}
+
+const keys = new Map<string, EntrySigner>(['p1', 'p2', 'p3'].map((p) => [p, keyPair(p)]));
+const keyOf = (a: string) => keys.get(a)?.publicKey;
+
+function trustOf(author: string | undefined, events: DistrustEvent[] = []) {
+  return new EntryTrust({ scheme, ...(author ? { signer: keys.get(author)! } : {}), keyOf, onDistrust: (e) => events.push(e) });
+}
+
+const spec = (id: string, over: Partial<TaskSpec> = {}): TaskSpec => ({
+  id, type: 'echo', payload: { n: 1 }, priority: 0, requires: [], prefers: [], dependsOn: [], maxAttempts: 3,
+  timeoutMs: 0, createdAt: 1000, createdBy: 'p1', notBefore: 0, strategy: 'capacity-weighted', ...over,
+});
+
+function batch(key: string, n: number): TaskBatch {
+  return { createdBy: 'p1', createdAt: 1000, tasks: Array.from({ length: n }, (_, i) => (i % 2 ? { spec: spec(batchTaskId(key, i)) } : { spec: spec(batchTaskId(key, i)), assignee: 'p2' })) };
+}
+
+/** Two replicas synced through updates; `a` writes as p1, `b` reads as p2. */
+function pair() {
+  const a = new Y.Doc();
+  const b = new Y.Doc();
+  a.on('update', (u: Uint8Array) => Y.applyUpdate(b, u, 'remote'));
+  const events: DistrustEvent[] = [];
+  const ta = trustOf('p1');
+  const tb = trustOf('p2', events);
+  const ba = new TaskBoard(a, { now: () => 100, trust: ta });
+  const bb = new TaskBoard(b, { now: () => 200, trust: tb });
+  return { a, b, ba, bb, ta, tb, events };
+}
+
+describe('signed entries', () => {
+  it('every kind of entry a board writes is signed and counts on another replica', () => {
+    const { ba, bb, tb, a } = pair();
+    ba.putTask(spec('single'));
+    ba.putTaskBatch('s1', batch('s1', 5));
+    ba.putBid('single', { peer: 'p1', round: 1, score: 1, load: 0, capacity: 10, at: 5 });
+    ba.putActivity('a1', { peer: 'p1', records: [{ kind: 'claim', task: 's1.1', round: 1, at: 10.4, score: 0 }, { kind: 'done', task: 's1.1', round: 1, at: 12, ms: 2, result: { ok: true } }] });
+    ba.registerPeer({ id: 'p1', name: 'A', capabilities: ['echo'], capacity: 10, concurrency: 4, startedAt: 1 });
+    ba.heartbeat('p1', { at: 1, seq: 1, load: 0, running: 0, done: 0, dataWrites: 0 });
+    ba.writeData('ns', 'k', { v: 1 }, 'p1', 3);
+    expect(tb.counts).toEqual({ badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });
+    expect(bb.taskCount).toBe(6);
+    expect(bb.getFacts('single')!.bids.length).toBe(1);
+    expect(bb.getFacts('s1.1')!.dones.length).toBe(1);
+    expect(bb.peer('p1')?.name).toBe('A');
+    expect(bb.beat('p1')?.seq).toBe(1);
+    expect(bb.getData('ns', 'k')?.value).toEqual({ v: 1 });
+    // Single entries carry a signature; batches are version 2 (signed) and decode as before.
+    expect(typeof (a.getMap(ROOT.facts).get('single/bid/1/p1') as { sig?: unknown }).sig).toBe('string');
+    const seg = decodeTaskBatch('s1', a.getMap(ROOT.segs).get('s1'));
+    expect(seg.ok && seg.value.sig?.length).toBe(64);
+    const act = decodeActivity(a.getMap(ROOT.acts).get('a1'));
+    expect(act.ok && act.value.sig?.length).toBe(64);
+  });
+
+  it('a member writing in another member\'s name, unsigned entries and non-members are refused and counted', () => {
+    const { a, bb, tb, events } = pair();
+    const mallory = trustOf('p3');
+    const facts = a.getMap(ROOT.facts);
+    // p3 forges a done of p1 (signed with its own key), and an unsigned claim of p1.
+    facts.set('t/done/1/p1', mallory.signed(ROOT.facts, 't/done/1/p1', { peer: 'p1', round: 1, result: 'forged', at: 1, ms: 1 }));
+    facts.set('t/claim/1/p1', { peer: 'p1', round: 1, score: 0, at: 1 });
+    // A task naming an author with no key; a tampered copy of a valid signed entry.
+    a.getMap(ROOT.tasks).set('manual', { ...spec('manual', { createdBy: 'manual' }) });
+    const good = trustOf('p1').signed(ROOT.tasks, 't', spec('t'));
+    a.getMap(ROOT.tasks).set('t', { ...good, payload: { n: 2 } });
+    expect(bb.getSpec('manual')).toBeUndefined();
+    expect(bb.getSpec('t')).toBeUndefined();
+    expect(bb.getFacts('t')).toBeUndefined();
+    expect(tb.counts).toEqual({ badSignature: 3, wrongAuthor: 1, removedAuthor: 0 });
+    expect(events.map((e) => e.reason).sort()).toEqual(['badSignature', 'badSignature', 'badSignature', 'wrongAuthor']);
+    // A forged batch: p3 signs a batch claiming to be p1's.
+    const forged = new Y.Doc();
+    const fb = new TaskBoard(forged, { now: () => 1, trust: trustOf('p3') });
+    fb.putTaskBatch('s9', batch('s9', 3));
+    Y.applyUpdate(a, Y.encodeStateAsUpdate(forged));
+    expect(bb.getSpec('s9.0')).toBeUndefined();
+    expect(tb.counts.badSignature).toBe(4);
+  });
+
+  it('an entry that does not count cannot hide a batch task under the same id, whichever arrives first', () => {
+    const { a, ba, bb } = pair();
+    // First the squatter, then the batch; then a squatter on another task of the batch.
+    a.getMap(ROOT.tasks).set('s1.0', { ...spec('s1.0'), sig: 'x'.repeat(86) });
+    ba.putTaskBatch('s1', batch('s1', 2));
+    a.getMap(ROOT.tasks).set('s1.1', spec('s1.1'));
+    expect(bb.getSpec('s1.0')?.id).toBe('s1.0');
+    expect(bb.getSpec('s1.1')?.id).toBe('s1.1');
+    expect(bb.batchOf('s1.0')).toBe('s1');
+    expect(bb.batchOf('s1.1')).toBe('s1');
+  });
+
+  it('a generation copy splits batches into single entries that still verify under their authors', () => {
+    const { ba, tb } = pair();
+    ba.putTaskBatch('s1', batch('s1', 7));
+    ba.putTask(spec('single'));
+    ba.putActivity('a1', { peer: 'p1', records: [{ kind: 'claim', task: 's1.0', round: 1, at: 10.7, score: 0 }, { kind: 'done', task: 's1.2', round: 1, at: 11, ms: 2, result: [1, 2] }, { kind: 'fail', task: 's1.3', round: 1, at: 12, error: 'x' }] });
+    // p3 starts the next generation and copies everything but s1.4.
+    const next = new Y.Doc();
+    const copier = new TaskBoard(next, { now: () => 1, trust: trustOf('p3') });
+    const dropped = ba.copyInto(copier, new Set(['s1.4']));
+    expect(dropped.map((r) => r.id)).toEqual(['s1.4']);
+    const reader = new Y.Doc();
+    const events: DistrustEvent[] = [];
+    const rt = trustOf('p2', events);
+    const rb = new TaskBoard(reader, { now: () => 1, trust: rt });
+    Y.applyUpdate(reader, Y.encodeStateAsUpdate(next));
+    expect(events).toEqual([]);
+    expect(rb.taskCount).toBe(7);
+    expect(rb.getFacts('s1.0')!.claims.length).toBe(1);
+    expect(rb.getFacts('s1.0')!.assignee).toBe('p2');
+    expect(rb.getFacts('s1.2')!.dones[0]!.result).toEqual([1, 2]);
+    expect(rb.getFacts('s1.3')!.fails.length).toBe(1);
+    // A split entry with a changed value, or moved to another key, no longer verifies.
+    const copied = next.getMap(ROOT.tasks).get('s1.5') as Record<string, unknown>;
+    expect(typeof copied.sig).toBe('object');
+    const evil = new Y.Doc();
+    const et = trustOf('p2');
+    const eb = new TaskBoard(evil, { now: () => 1, trust: et });
+    evil.getMap(ROOT.tasks).set('s1.5', { ...copied, payload: { n: 666 } });
+    evil.getMap(ROOT.tasks).set('s1.6', { ...copied, id: 's1.6' });
+    expect(eb.getSpec('s1.5')).toBeUndefined();
+    expect(eb.getSpec('s1.6')).toBeUndefined();
+    expect(et.counts.badSignature).toBe(2);
+    // The dropped record (for the archive) written back into another document verifies too.
+    const back = new Y.Doc();
+    const wb = new TaskBoard(back, { now: () => 1, trust: trustOf('p3') });
+    wb.restore(dropped[0]!);
+    const check = new Y.Doc();
+    const ct = trustOf('p2');
+    const cb = new TaskBoard(check, { now: () => 1, trust: ct });
+    Y.applyUpdate(check, Y.encodeStateAsUpdate(back));
+    expect(cb.getSpec('s1.4')).toBeDefined();
+    expect(ct.counts.badSignature).toBe(0);
+    expect(tb.counts.badSignature).toBe(0);
+  });
+
+  it('archived records of deleted batch tasks keep their signatures', () => {
+    const { ba, bb } = pair();
+    ba.putTaskBatch('s1', batch('s1', 3));
+    ba.putActivity('a1', { peer: 'p1', records: [0, 1, 2].map((i) => ({ kind: 'done' as const, task: `s1.${i}`, round: 1, at: 11, ms: 2, result: i })) });
+    const removed: unknown[] = [];
+    bb.onChange((c) => removed.push(...c.removed));
+    ba.deleteTasks(new Set(['s1.0', 's1.1', 's1.2']));
+    expect(removed.length).toBe(3);
+    const back = new Y.Doc();
+    const wb = new TaskBoard(back, { now: () => 1, trust: trustOf('p2') });
+    for (const r of removed) wb.restore(r as never);
+    const check = new Y.Doc();
+    const ct = trustOf('p3');
+    const cb = new TaskBoard(check, { now: () => 1, trust: ct });
+    Y.applyUpdate(check, Y.encodeStateAsUpdate(back));
+    expect(ct.counts).toEqual({ badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });
+    expect(cb.getFacts('s1.2')!.dones[0]!.result).toBe(2);
+  });
+
+  it('a removed author counts only for the entries its removal keeps', () => {
+    const t = trustOf('p2');
+    const p1 = trustOf('p1');
+    const early = p1.signed(ROOT.facts, 'x/bid/1/p1', { peer: 'p1', round: 1, score: 1, load: 0, capacity: 1, at: 1 });
+    expect(t.checkEntry(ROOT.facts, 'x/bid/1/p1', early, 'p1')).toBe(true);
+    const keep = new Set(t.acceptedTags('p1'));
+    expect(keep.size).toBe(1);
+    t.setRemovals(new Map([['p1', keep]]));
+    expect(t.checkEntry(ROOT.facts, 'x/bid/1/p1', early, 'p1')).toBe(true);
+    const late = p1.signed(ROOT.facts, 'y/bid/1/p1', { peer: 'p1', round: 1, score: 1, load: 0, capacity: 1, at: 2 });
+    expect(t.checkEntry(ROOT.facts, 'y/bid/1/p1', late, 'p1')).toBe(false);
+    expect(t.counts.removedAuthor).toBe(1);
+  });
+
+  it('reads the Ed25519 key a libp2p peer id embeds', () => {
+    // 12D3KooW... ids are base58 of 0x00 0x24 0x08 0x01 0x12 0x20 + the 32-byte key.
+    expect(ed25519KeyOfPeerId('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')?.length).toBe(32);
+    expect(ed25519KeyOfPeerId('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N')).toBeUndefined();
+    expect(ed25519KeyOfPeerId('p1')).toBeUndefined();
+  });
+});
