@@ -1,6 +1,7 @@
 // Why: the throughput and latency phases run the same procedure against two systems. This gives
 // both (agentmesh peers over libp2p, BullMQ workers on Redis) one small interface: push N no-op
 // tasks and time them, time one task's submit-to-start, and run a background load at a rate.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
@@ -12,6 +13,21 @@ export interface ThroughputResult {
   completed: number;
   ms: number;
   throughput: number;
+  /** CPU time of every peer process together (user + system, from /proc) per completed task, ms. */
+  cpuMsPerTask?: number;
+}
+
+/** user + system CPU time of a process so far, ms (Linux /proc; undefined elsewhere or once it exited). */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s on Linux
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface BenchSystem {
@@ -54,6 +70,7 @@ export class AgentmeshSystem implements BenchSystem {
   constructor(readonly mesh: Mesh) {}
 
   async throughput(n: number, batch: number, deadlineMs: number): Promise<ThroughputResult> {
+    const cpu0 = this.mesh.peers.map((p) => processCpuMs(p.child.pid));
     const t0 = Date.now();
     const ids = await submitSpread(this.mesh, n, batch, (i) => ({ type: 'echo', payload: { i } }));
     log(`agentmesh: ${n} tasks submitted in ${Date.now() - t0} ms`);
@@ -69,7 +86,11 @@ export class AgentmeshSystem implements BenchSystem {
     }
     const last = Math.max(...ids.map((id) => this.mesh.done.get(id)?.t ?? 0));
     const ms = (completed === n ? last : Date.now()) - t0;
-    return { tasks: n, completed, ms, throughput: (completed / ms) * 1000 };
+    const cpu1 = this.mesh.peers.map((p) => processCpuMs(p.child.pid));
+    const used = cpu1.map((c, i) => (c !== undefined && cpu0[i] !== undefined ? c - cpu0[i]! : NaN)).reduce((a, b) => a + b, 0);
+    const cpuMsPerTask = Number.isFinite(used) && completed > 0 ? used / completed : undefined;
+    if (cpuMsPerTask !== undefined) log(`agentmesh: CPU of the ${this.mesh.peers.length} peers ${Math.round(used)} ms = ${cpuMsPerTask.toFixed(3)} ms per task`);
+    return { tasks: n, completed, ms, throughput: (completed / ms) * 1000, ...(cpuMsPerTask !== undefined ? { cpuMsPerTask } : {}) };
   }
 
   async sample(k: number): Promise<number> {
