@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnPeer, type ReadyLine } from '../dist/cli/up-command.js';
+import { isRunning, stopChild } from '../dist/cli/processes.js';
 import type { ChildProcess } from 'node:child_process';
 import { makeUntil } from './helpers.js';
 
@@ -15,7 +16,7 @@ const base = mkdtempSync(join(tmpdir(), 'am-once-'));
 const children: ChildProcess[] = [];
 
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) if (isRunning(c)) c.kill('SIGKILL');
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -39,13 +40,6 @@ async function status(http: string): Promise<Status> {
   return (await (await fetch(`${http}/api/status`)).json()) as Status;
 }
 
-function stop(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGTERM');
-  });
-}
 
 async function mesh(prefix: string, extra: string[]): Promise<{ child: ChildProcess; ready: ReadyLine; http: string }[]> {
   const a = await start(`${prefix}A`, extra);
@@ -100,7 +94,7 @@ describe('exactly once on three real peers, no faults', () => {
     const generations = Math.min(...statuses.map((s) => s.generation.n));
     expect(generationsWhileSubmitting, 'document generations started while tasks were coming in').toBeGreaterThanOrEqual(2);
     console.log(`20000 tasks on 3 peers in ${Date.now() - t0} ms through generation ${generations} (${generationsWhileSubmitting} while submitting): duplicate runs 0, runs ended 20000`);
-    await Promise.all(peers.map((p) => stop(p.child)));
+    await Promise.all(peers.map((p) => stopChild(p.child, 10_000)));
   }, 400_000);
 
   it('200 clients submitting 10 tasks each at once: every task run once', async () => {
@@ -128,6 +122,6 @@ describe('exactly once on three real peers, no faults', () => {
     await probe;
     await expectOnce(peers, 2000, 'burst');
     console.log(`200 clients x 10 tasks on 3 peers done in ${Date.now() - t0} ms: duplicate runs 0, runs ended 2000; slowest /healthz during the burst ${slowestHealthMs} ms`);
-    await Promise.all(peers.map((p) => stop(p.child)));
+    await Promise.all(peers.map((p) => stopChild(p.child, 10_000)));
   }, 300_000);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { spawnPeer } from '../dist/cli/up-command.js';
+import { isRunning, stopChild } from '../dist/cli/processes.js';
 import { generatePeerKey, peerIdOfKey, peerKeyToBytes } from '../dist/net/keys.js';
 import { makeUntil } from './helpers.js';
 
@@ -21,7 +22,7 @@ const children: ChildProcess[] = [];
 const until = makeUntil({ timeoutMs: 20_000, everyMs: 100 });
 
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) if (isRunning(c)) c.kill('SIGKILL');
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -46,13 +47,6 @@ async function start(name: string, dir: string, extra: string[]) {
   return { child, ready, err };
 }
 
-function stop(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGTERM');
-  });
-}
 
 describe('membership by key', () => {
   it('an allow-list keeps a stranger out; a removed member is refused and its later work reaches nobody', async () => {
@@ -102,6 +96,6 @@ describe('membership by key', () => {
     expect(String(self.stderr)).toMatch(/cannot remove itself/);
     const junk = await run(process.execPath, [CLI, 'remove-member', 'nobody', '--peer', pa.ready.wsUrl]).catch((e) => e);
     expect(junk.code).toBe(2);
-    await Promise.all([pa, pb, pd, px].map((p) => stop(p.child)));
+    await Promise.all([pa, pb, pd, px].map((p) => stopChild(p.child, 10_000)));
   }, 120_000);
 });

@@ -47,9 +47,14 @@ export class Liveness {
    */
   aliveSince(peer: string, at: number, now: number): boolean {
     if (peer === this.ctx.id) return true;
-    const life = this.presence.incarnationOf(peer);
     const said = this.presence.lastDirectAt(peer);
-    return this.isAlive(peer, now) && life !== undefined && life <= at && said !== undefined && said >= at;
+    return this.isAlive(peer, now) && this.presence.incarnationOf(peer) !== undefined && !this.restartedSince(peer, at) && said !== undefined && said >= at;
+  }
+
+  /** `peer`'s presence says it started its current life after `at` (both its own clock). */
+  private restartedSince(peer: string, at: number): boolean {
+    const life = this.presence.incarnationOf(peer);
+    return life !== undefined && life > at;
   }
 
   /**
@@ -61,9 +66,7 @@ export class Liveness {
    */
   livingExpiredHolder(v: TaskView, timeoutMs: number, now: number): string | undefined {
     for (const h of v.expiredHolders) {
-      if (h.peer === this.ctx.id) continue;
-      const life = this.presence.incarnationOf(h.peer);
-      if (life !== undefined && life > h.claimAt) continue;
+      if (h.peer === this.ctx.id || this.restartedSince(h.peer, h.claimAt)) continue;
       const claimSeenAt = this.ctx.board().seenAt(v.id, 'claim', h.round, h.peer);
       if (!leaseLapsed({ holderLastSeen: this.lastSeen(h.peer), claimSeenAt, timeoutMs }, now, this.ctx.timing.lease)) return h.peer;
     }

@@ -265,23 +265,24 @@ export class MainLoop {
       if (runRound !== undefined && v.state === 'cancelled') runs.abort(id, 'cancelled');
       return;
     }
-    // A holder of an earlier round expired by a peer cut off from it, whom this replica still
-    // sees alive: this peer leaves the new round alone (see Liveness.livingExpiredHolder).
-    const waitFor = v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined) ? deps.liveness.livingExpiredHolder(v, spec.timeoutMs, pass.now) : undefined;
-    if (runRound !== undefined && runRound < v.round && !v.claim && (v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined))) {
-      // Still running an earlier round that was closed under us (see the abort above): claim
-      // this round for the run under way instead of letting others start the task again.
-      if (runs.carryOver(id, v.round)) {
-        bidding.release(id);
-        return;
-      }
+    // Nobody runs the current round yet: open to a bid, or to a carried-over run of ours.
+    const unheld = v.state === 'pending' || (v.state === 'claimed' && v.assignee === undefined);
+    if (unheld && runRound !== undefined && runRound < v.round && !v.claim && runs.carryOver(id, v.round)) {
+      // Still running an earlier round that was closed under us (see the abort below): the run
+      // under way claims this round instead of letting others start the task again.
+      bidding.release(id);
+      return;
     }
     if (runs.succeededHere(id)) {
       // Ran to success here, yet it looks unfinished: archival elsewhere took part of its facts
       // away (see Runs.succeeded). Never run, bid on or expire it again from this replica.
+      deps.assigned.forget(id);
       bidding.release(id);
       return;
     }
+    // A holder of an earlier round expired by a peer cut off from it, whom this replica still
+    // sees alive: this peer leaves the new round alone (see Liveness.livingExpiredHolder).
+    const waitFor = unheld ? deps.liveness.livingExpiredHolder(v, spec.timeoutMs, pass.now) : undefined;
     const holder = v.claim && v.state === 'running' ? v.claim.peer : v.state === 'claimed' ? (v.assignee ?? waitFor) : waitFor;
     const other = holder !== undefined && holder !== ctx.id ? holder : undefined;
     if (runRound !== undefined && v.claim && v.claim.round === runRound && v.claim.peer !== ctx.id && deps.liveness.aliveSince(v.claim.peer, v.claim.at, pass.now)) {
@@ -308,7 +309,7 @@ export class MainLoop {
     }
     // Rounds of ours another peer expired while we did not run them: given back, so that peers
     // that see us alive do not wait for us (Liveness.livingExpiredHolder).
-    if (!runs.has(id)) for (const h of v.expiredHolders) if (h.peer === ctx.id && (v.state === 'pending' || v.state === 'claimed')) pass.releases.push([id, h.round]);
+    if (!runs.has(id)) for (const h of v.expiredHolders) if (h.peer === ctx.id) pass.releases.push([id, h.round]);
     if (waitFor !== undefined) {
       bidding.release(id);
       return;

@@ -45,6 +45,11 @@ interface AckWant {
   clock: number;
 }
 
+/** `want` asks for more than `than` (another client, or a later clock of the same one). */
+function asksMore(want: AckWant, than: AckWant | undefined): boolean {
+  return !than || than.client !== want.client || than.clock < want.clock;
+}
+
 const VERSION = 1;
 /** Every how many messages the relayed sequences go along. */
 const RELAY_EVERY = 4;
@@ -143,10 +148,8 @@ export class Presence {
       const want = { client: decoding.readVarUint(dec), clock: decoding.readVarUint(dec) };
       if (k) k.held = { generation, sv: held };
       if (want.clock > 0) {
-        const done = this.answered.get(from);
-        if (!done || done.client !== want.client || done.clock < want.clock) {
-          const prev = this.wanted.get(from);
-          if (!prev || prev.client !== want.client || prev.clock < want.clock) this.wanted.set(from, want);
+        if (asksMore(want, this.answered.get(from))) {
+          if (asksMore(want, this.wanted.get(from))) this.wanted.set(from, want);
           this.answerAcks();
         }
       }

@@ -166,7 +166,7 @@ export class Runs {
         this.dropGated(run, v?.claim ? `the award of round ${run.round} went to ${v.claim.peer}` : 'its claim no longer holds');
         continue;
       }
-      const holder = v.expiredHolders.length > 0 ? this.deps.liveness.livingExpiredHolder(v, g.spec.timeoutMs, now) : undefined;
+      const holder = this.deps.liveness.livingExpiredHolder(v, g.spec.timeoutMs, now);
       if (holder !== undefined) {
         this.dropGated(run, `${holder}, whose lease of an earlier round was expired by another peer, is alive and may still run it`);
         continue;
