@@ -178,8 +178,9 @@ export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
  * batch with a task that stays is kept whole), and activity batches that name no task that stays.
  * Returns how many entries were deleted. @internal
  */
-export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>, archived: (id: string) => boolean = () => false): number {
+export function deleteTasks(board: BoardParts, requested: ReadonlySet<string>, archived: (id: string) => boolean = () => false): number {
   const t = board.tasks;
+  const ids = deletableTasks(t, requested, archived);
   // A task this replica does not hold is gone only if it was archived here: else it may be a task
   // whose spec has not arrived yet, and deleting an activity batch naming it would take its
   // claims and outcomes away (its runner would run it again).
@@ -190,8 +191,10 @@ export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>, archive
   for (const id of ids) {
     const idx = t.facts.get(id);
     if (!t.specs.has(id) || !idx) continue;
-    if (idx.segment !== undefined) segs.add(idx.segment);
-    else singles.push(id);
+    if (idx.segment !== undefined) {
+      segs.add(idx.segment);
+      for (const k of t.rivalBatches(id)) segs.add(k);
+    } else singles.push(id);
     for (const k of idx.acts ?? []) acts.add(k);
   }
   const factKeys: string[] = [];
@@ -223,4 +226,26 @@ export function deleteTasks(board: BoardParts, ids: ReadonlySet<string>, archive
     }
   });
   return n;
+}
+
+/**
+ * The requested tasks that can leave now. A task held by a task batch leaves only with its batch,
+ * and its batch only with every task it names; and the other batches naming it (its id or key
+ * submitted twice) leave in the same transaction, else the first of them would hold it again,
+ * without its facts. A task that cannot leave keeps its spec *and* its facts.
+ */
+function deletableTasks(t: TaskIndex, requested: ReadonlySet<string>, archived: (id: string) => boolean): Set<string> {
+  const ids = new Set(requested);
+  const batchGoes = (key: string) => (t.segTasks.get(key) ?? []).every((id) => ids.has(id) || (!t.specs.has(id) && archived(id)));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const id of ids) {
+      const seg = t.specs.has(id) ? t.facts.get(id)?.segment : undefined;
+      if (seg === undefined) continue;
+      if (batchGoes(seg) && t.rivalBatches(id).every(batchGoes)) continue;
+      ids.delete(id);
+      changed = true;
+    }
+  }
+  return ids;
 }

@@ -338,8 +338,9 @@ export class TaskBoard {
   /**
    * Deletes the live entries of these tasks (they leave the live document for the archives): every
    * replica, this one included, then reports them in a change's `removed` records. A task batch
-   * goes only with all its tasks, an activity batch only when it names no task that stays (a task
-   * not held here stays unless `archived` says it was archived here).
+   * goes only with all its tasks, and with the other batches naming any of them (a task that
+   * cannot go keeps its spec and facts); an activity batch only when it names no task that stays
+   * (a task not held here stays unless `archived` says it was archived here).
    * Returns the number of entries deleted (the tombstones left in the document).
    */
   deleteTasks(ids: ReadonlySet<string>, archived?: (id: string) => boolean): number {
@@ -355,6 +356,14 @@ export class TaskBoard {
   /** The task batch holding a task, if it came in one. */
   batchOf(id: string): string | undefined {
     return this.tasks.facts.get(id)?.segment;
+  }
+
+  /**
+   * The other task batches naming a task this replica holds in a batch (its id or idempotency key
+   * was submitted twice): when its holder leaves, the first of them holds it, so they leave together.
+   */
+  rivalBatches(id: string): readonly string[] {
+    return this.tasks.rivalBatches(id);
   }
 
   /** The tasks a task batch holds (as this replica ingested it). */

@@ -169,6 +169,14 @@ export class TaskIndex {
     return changed;
   }
 
+  /** The other task batches naming `id` besides the one holding it (an id submitted twice), sorted. */
+  rivalBatches(id: string): string[] {
+    const rivals = this.rivals.get(id);
+    if (!rivals) return [];
+    const holder = this.facts.get(id)?.segment;
+    return [...rivals.keys()].filter((k) => k !== holder).sort();
+  }
+
   /** True when the single `tasks` entry of `id` counts (valid, signed by its creator): it then wins over batches. */
   private singleCounts(id: string): boolean {
     const raw = this.tasksMap.get(id);

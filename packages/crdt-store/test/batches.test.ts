@@ -167,6 +167,27 @@ describe('TaskBoard with batches', () => {
     }
   });
 
+  it('deleting a task held by a batch deletes the other batches naming it too, so it does not come back without its facts', () => {
+    const { ba, bb } = pair();
+    // b1 holds job-1 (the smaller key); b2 names it too, and holds job-2.
+    ba.putTaskBatch('b1', { createdBy: 'p1', createdAt: 1000, tasks: [{ spec: spec('job-1'), assignee: 'p1' }] });
+    ba.putTaskBatch('b2', { createdBy: 'p1', createdAt: 1000, tasks: [{ spec: spec('job-1'), assignee: 'p2' }, { spec: spec('job-2'), assignee: 'p2' }] });
+    ba.putActivity('a1', { peer: 'p1', records: [{ kind: 'claim', task: 'job-1', round: 1, at: 10, score: 0 }, { kind: 'done', task: 'job-1', round: 1, at: 11, ms: 1, result: 1 }] });
+    expect(bb.rivalBatches('job-1')).toEqual(['b2']);
+    // Deleting job-1 alone cannot take b2 (job-2 is still in it): b1 stays, so job-1 keeps its holder.
+    ba.deleteTasks(new Set(['job-1']));
+    for (const b of [ba, bb]) expect(b.batchOf('job-1')).toBe('b1');
+    // Deleting both takes both batches in one transaction: job-1 is gone everywhere, not held by b2.
+    const removed: string[] = [];
+    bb.onChange((c) => removed.push(...c.removed.map((r) => r.id)));
+    ba.deleteTasks(new Set(['job-1', 'job-2']));
+    for (const b of [ba, bb]) {
+      expect(b.getSpec('job-1')).toBeUndefined();
+      expect(b.taskCount).toBe(0);
+    }
+    expect(removed.sort()).toEqual(['job-1', 'job-2']);
+  });
+
   it('ignores junk in the batch maps and counts it', () => {
     const { a, bb, invalid } = pair();
     a.getMap(ROOT.segs).set('junk', new Uint8Array([1, 2, 3]));

@@ -13,6 +13,7 @@ import type { PeerContext } from './context.js';
 import type { LiveDocument } from './live-document.js';
 import type { Liveness } from './liveness.js';
 import { keepFor, type RolloverPolicy } from './rollover.js';
+import { archiveUnits } from './archive-units.js';
 import type { Views } from './views.js';
 
 export interface ArchiverDeps {
@@ -122,18 +123,8 @@ export class Archiver {
       return;
     }
     for (const id of deps.running()) selected.delete(id);
-    // Units: a task batch goes only with every one of its tasks.
-    const units = new Map<string, string[]>();
-    for (const id of selected) {
-      const key = board.batchOf(id) ?? id;
-      let list = units.get(key);
-      if (!list) units.set(key, (list = []));
-      list.push(id);
-    }
-    for (const [key, ids] of units) {
-      const batch = board.batchOf(ids[0]!) === key;
-      if (batch && board.batchTasks(key).some((t) => !selected.has(t) && board.batchOf(t) === key)) units.delete(key);
-    }
+    // Units: a task batch goes only with every one of its tasks (and with its rivals: archive-units.ts).
+    const units = archiveUnits(board, selected);
     const stable = stableTasks(ctx, deps.presence, deps.live.name, [...units.values()].flat(), now, deps.startedAt(), policy.forgetPeersAfterMs);
     const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
     const go = new Set<string>();

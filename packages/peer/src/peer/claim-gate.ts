@@ -27,6 +27,8 @@ export class ClaimGate {
     private readonly live: LiveDocument,
     private readonly liveness: Liveness,
     private readonly presence: Presence,
+    /** Peers the transport is connected to now. */
+    private readonly connected: () => Iterable<string>,
   ) {}
 
   /** Marks everything this peer wrote so far (its claim included) and asks every peer to acknowledge it. */
@@ -48,11 +50,23 @@ export class ClaimGate {
     this.presence.requestAck(mark.client, mark.clock);
     const generation = this.live.name;
     const store = doc.store;
+    const acked = (peer: string) => {
+      const held = this.presence.heldOf(peer, generation);
+      if (!held || (held.get(mark.client) ?? 0) < mark.clock) return false;
+      for (const [client, clock] of held) if (Y.getState(store, client) < clock) return false;
+      return true;
+    };
+    const asked = new Set<string>([this.ctx.id]);
     for (const p of this.liveness.aliveEligiblePeers(now)) {
+      asked.add(p.id);
       if (p.id === this.ctx.id || !canRun(spec, p.capabilities)) continue;
-      const held = this.presence.heldOf(p.id, generation);
-      if (!held || (held.get(mark.client) ?? 0) < mark.clock) return { open: false, mark };
-      for (const [client, clock] of held) if (Y.getState(store, client) < clock) return { open: false, mark };
+      if (!acked(p.id)) return { open: false, mark };
+    }
+    // A peer connected and alive whose registry entry has not arrived yet (a mesh just started):
+    // what it can run is not known here, so it must acknowledge too.
+    for (const id of this.connected()) {
+      if (asked.has(id) || !this.liveness.isAlive(id, now)) continue;
+      if (!acked(id)) return { open: false, mark };
     }
     return { open: true, mark };
   }

@@ -72,7 +72,7 @@ export function assembleParts(init: PartsInit): Parts {
   const liveness = new Liveness(ctx, sync, presence);
   const views = new Views(ctx, archive, (peer) => liveness.lastSeen(peer));
   const activity = new ActivityWriter(ctx);
-  const gate = new ClaimGate(ctx, live, liveness, presence);
+  const gate = new ClaimGate(ctx, live, liveness, presence, () => sync.connectedPeers());
   const runs = new Runs(ctx, { agents: init.agents, views, archive, liveness, activity, writeSeq: () => durability.lastWriteSeq, gate });
   presence.onHeld = () => {
     if (runs.waitingAtGate > 0) ctx.processSoon();

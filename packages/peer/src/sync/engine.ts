@@ -139,6 +139,11 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     return [...this.syncedWith];
   }
 
+  /** Peers the transport is connected to now. */
+  connectedPeers(): readonly string[] {
+    return this.transport.connectedPeers();
+  }
+
   /** Has this engine caught up with any peer since start? */
   hasSynced(): boolean {
     return this.syncedWith.size > 0;
