@@ -38,7 +38,7 @@ const HELP = `pnpm bench [-- flags]
   --worked-seconds N      worked-case measured window (60)
   --heal-peers N          peers in the heal phase, split in halves (6)
   --heal-tasks N          tasks per half in the heal phase (5000)
-  --scale 3,5,9,15        mesh sizes for the scale phase
+  --scale 3,5,9,15,30     mesh sizes for the scale phase
   --scale-tasks N         tasks per scale point (5000)
   --scale-samples N       latency samples per scale point (100)
   --out DIR               results dir (bench/results)
@@ -59,7 +59,7 @@ export function parseArgs(argv: string[]): Config {
     workedWarmupSeconds: quick ? 2 : 5,
     healPeers: quick ? 4 : 6,
     healTasks: quick ? 50 : 5000,
-    scalePeers: quick ? [3] : [3, 5, 9, 15],
+    scalePeers: quick ? [3] : [3, 5, 9, 15, 30],
     scaleTasks: quick ? 200 : 5000,
     scaleSamples: quick ? 20 : 100,
     peerConcurrency: 50,

@@ -82,6 +82,11 @@ export function markdown(r: Results): string {
     L.push('| | mesh | minimal Yjs diff | ratio |', '|---|---:|---:|---:|');
     L.push(`| bytes | ${h.bytes} (${h.messages} messages) | ${h.minimalDiffBytes} | ${f(h.bytesRatio, 2)} |`);
     L.push(`| ms | ${h.ms} (heal to every peer agreeing) | ${f(h.minimalDiffApplyMs, 1)} (apply both diffs, one process) | |`);
+    if (h.receivers) {
+      L.push(`| received, all peers (per-receiver definition) | ${h.receivers.reduce((a, x) => a + x.receivedBytes, 0)} | ${h.receivers.reduce((a, x) => a + x.minimalBytes, 0)} (each peer's own diff, summed) | ${f(h.receivedRatioTotal, 2)} |`);
+      L.push(`| received, worst peer | ${h.receivers.map((x) => x.receivedBytes).join(' / ')} | ${h.receivers.map((x) => x.minimalBytes).join(' / ')} | ${f(h.receivedRatioMax, 2)} |`);
+      L.push(`| ms, into an indexed replica | ${h.ms} | ${f(h.replicaApplyMs, 1)} (one receiver applies its diff with the board's index) | ${f(h.ms / Math.max(h.replicaApplyMs, 0.001), 1)} |`);
+    }
   }
   if (r.scale.length) {
     L.push('', 'Scale (no-op tasks, capacity unbounded, concurrency 50 per peer):', '');

@@ -67,6 +67,12 @@ describe('bench --quick', () => {
       expect(positive(j.heal.minimalDiffBytes)).toBe(true);
       expect(j.heal.bytes).toBeGreaterThanOrEqual(j.heal.minimalDiffBytes);
       expect(positive(j.heal.ms)).toBe(true);
+      // Per receiver: every peer received about its own minimal diff at least (it converged; the
+      // encodings of several updates and of one diff differ a little).
+      expect(j.heal.receivers).toHaveLength(4);
+      for (const r of j.heal.receivers) expect(r.receivedBytes).toBeGreaterThanOrEqual(0.9 * r.minimalBytes);
+      expect(j.heal.receivedRatioMax).toBeGreaterThanOrEqual(j.heal.receivedRatioTotal);
+      expect(positive(j.heal.replicaApplyMs)).toBe(true);
       // Scale: one point, all tasks done.
       expect(j.scale).toHaveLength(1);
       expect(j.scale[0]).toMatchObject({ peers: 3, tasks: 200, completed: 200 });

@@ -19,6 +19,14 @@ export interface HealResult {
   minimalDiffBytes: number;
   minimalDiffApplyMs: number;
   bytesRatio: number;
+  /** What each peer received during the heal against its own minimal diff (the other half's diff against its half's document). */
+  receivers: { peer: number; side: 'A' | 'B'; receivedBytes: number; minimalBytes: number; ratio: number }[];
+  /** Bytes received by all peers together / the sum of every receiver's minimal diff. */
+  receivedRatioTotal: number;
+  /** The largest receiver's ratio. */
+  receivedRatioMax: number;
+  /** One receiver applying its minimal diff into a replica with the task board's index (ms, the slower side). */
+  replicaApplyMs: number;
   docBytesA: number;
   docBytesB: number;
   sideMs: number;
@@ -79,6 +87,7 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     }
     const before = await mesh.statuses();
     const bytes0 = before.reduce((a, s) => a + s.sync.sentBytes, 0);
+    const received0 = before.map((s) => s.sync.receivedBytes);
     const msgs0 = before.reduce((a, s) => a + s.sync.sentMessages, 0);
     const h0 = Date.now();
     await Promise.all(mesh.peers.map((_, i) => mesh.post(i, '/api/heal', {})));
@@ -105,6 +114,27 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     Y.applyUpdate(b2, diffAB);
     const applyMs = performance.now() - p0;
     const minimal = diffAB.byteLength + diffBA.byteLength;
+    // A receiver's own minimal diff: a peer of half A lacks diffBA, one of half B lacks diffAB.
+    const receivers = after.map((s, i) => {
+      const side = i < half ? ('A' as const) : ('B' as const);
+      const receivedBytes = s.sync.receivedBytes - received0[i]!;
+      const minimalBytes = side === 'A' ? diffBA.byteLength : diffAB.byteLength;
+      return { peer: i, side, receivedBytes, minimalBytes, ratio: round(receivedBytes / minimalBytes) };
+    });
+    const receivedTotal = receivers.reduce((a, r) => a + r.receivedBytes, 0);
+    const minimalTotal = receivers.reduce((a, r) => a + r.minimalBytes, 0);
+    // Applying into a replica that indexes the board, as a peer does (no disk, no signatures).
+    const replicaApply = (base: Y.Doc, diff: Uint8Array) => {
+      const d = copyDoc(base);
+      const board = new TaskBoard(d, { now: () => 0 });
+      const t = performance.now();
+      Y.applyUpdate(d, diff, 'remote');
+      const ms = performance.now() - t;
+      if (board.taskCount < 2 * cfg.healTasks) log(`heal: replica apply indexed ${board.taskCount} tasks`);
+      d.destroy();
+      return ms;
+    };
+    const replicaApplyMs = Math.max(replicaApply(docA, diffBA), replicaApply(docB, diffAB));
     const r: HealResult = {
       peers: n,
       tasksPerSide: cfg.healTasks,
@@ -114,12 +144,16 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
       minimalDiffBytes: minimal,
       minimalDiffApplyMs: round(applyMs),
       bytesRatio: round(bytes / minimal),
+      receivers,
+      receivedRatioTotal: round(receivedTotal / minimalTotal),
+      receivedRatioMax: Math.max(...receivers.map((r) => r.ratio)),
+      replicaApplyMs: round(replicaApplyMs),
       docBytesA: Y.encodeStateAsUpdate(docA).byteLength,
       docBytesB: Y.encodeStateAsUpdate(docB).byteLength,
       sideMs,
     };
     for (const d of [docA, docB, a2, b2]) d.destroy();
-    log(`heal: ${bytes} bytes in ${messages} messages, converged in ${ms} ms; minimal diff ${minimal} bytes, applied in ${r.minimalDiffApplyMs} ms`);
+    log(`heal: ${bytes} bytes in ${messages} messages, converged in ${ms} ms; minimal diff ${minimal} bytes, applied in ${r.minimalDiffApplyMs} ms (${r.replicaApplyMs} ms into an indexed replica); received / own minimal diff: total ${r.receivedRatioTotal}, worst peer ${r.receivedRatioMax}`);
     return r;
   } finally {
     await mesh.stop();

@@ -309,7 +309,17 @@ export class MainLoop {
     }
     // Rounds of ours another peer expired while we did not run them: given back, so that peers
     // that see us alive do not wait for us (Liveness.livingExpiredHolder).
-    if (!runs.has(id)) for (const h of v.expiredHolders) if (h.peer === ctx.id) pass.releases.push([id, h.round]);
+    if (!runs.has(id)) {
+      for (const h of v.expiredHolders) if (h.peer === ctx.id) pass.releases.push([id, h.round]);
+      // Our release lost the document's last-writer-wins to an expiry written concurrently (by a
+      // peer that had not seen it): this replica merged both, but a replica that got that expiry
+      // first never sees the release. Written again, after it, it holds everywhere.
+      const facts = ctx.board().getFacts(id);
+      for (const e of facts?.expiries ?? []) {
+        if (e.by === ctx.id || !(e.alsoBy ?? []).includes(ctx.id) || v.expiredHolders.some((h) => h.round === e.round)) continue;
+        if (facts!.claims.some((c) => c.round === e.round && c.peer === ctx.id)) pass.releases.push([id, e.round]);
+      }
+    }
     if (waitFor !== undefined) {
       bidding.release(id);
       return;
