@@ -36,6 +36,13 @@ export interface BoardChange {
    * by some peer), each with its spec and every fact it had here, for this replica's archive.
    */
   removed: TaskRecord[];
+  /**
+   * Tasks still live here that lost facts in this transaction: an activity batch naming them was
+   * deleted by a peer that had already archived them (a task back from its archive elsewhere, or
+   * seen here only). Each record holds the lost facts (and the spec); the peer writes them back as
+   * single entries, or the task's outcome here could change.
+   */
+  dropped: TaskRecord[];
   /** Entries deleted in this transaction (each leaves a tombstone in the document). */
   deleted: number;
   /** True when the change came from this board's own writes. */

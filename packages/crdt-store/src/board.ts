@@ -50,7 +50,7 @@ export class TaskBoard {
     this.doc = doc;
     this.now = opts.now;
     this.onInvalid = opts.onInvalid ?? (() => {});
-    const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), removed: [], deleted: 0, local: false, origin: undefined });
+    const change = () => (this.pending ??= { tasks: new Set(), peers: new Set(), beats: new Set(), data: new Set(), removed: [], dropped: [], deleted: 0, local: false, origin: undefined });
     this.ctx = {
       now: () => this.now(),
       reject: (map, key, reason) => this.reject(map, key, reason),
@@ -138,6 +138,16 @@ export class TaskBoard {
       const rec = copy.recordOf(tasks, id);
       if (rec) records.set(id, rec);
     }
+    // Live tasks named by a deleted activity batch whose own entries stay (see BoardChange.dropped).
+    const staying = new Map<string, TaskRecord>();
+    for (const [kind, key] of removals) {
+      if (kind !== 'act') continue;
+      for (const fk of tasks.actFacts.get(key) ?? []) {
+        if (leaving.has(fk.task) || staying.has(fk.task) || !tasks.specs.has(fk.task)) continue;
+        const rec = copy.recordOf(tasks, fk.task);
+        if (rec) staying.set(fk.task, rec);
+      }
+    }
     for (const [kind, key] of removals) {
       if (kind === 'task') c.tasks.add(tasks.ingestTask(key));
       else if (kind === 'fact') {
@@ -147,6 +157,12 @@ export class TaskBoard {
       else for (const id of tasks.ingestActivity(key)) c.tasks.add(id);
     }
     for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
+    for (const [id, rec] of staying) {
+      if (!tasks.specs.has(id)) continue;
+      const held = new Set(this.factKeysOf(id));
+      const lost = Object.entries(rec.facts).filter(([k]) => !held.has(k));
+      if (lost.length > 0) c.dropped.push({ ...rec, facts: Object.fromEntries(lost) });
+    }
   }
 
   /** Re-reads (and checks, even inside our own write) everything: removed authors' late entries go. */

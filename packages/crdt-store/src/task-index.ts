@@ -11,7 +11,7 @@ import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskB
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
 import { BatchSigs } from './trust/batch-sigs.js';
-import { factAuthor, signActivity, signTaskBatch, verifyActivity, verifyTaskBatch } from './trust/board-trust.js';
+import { factAuthor, signActivityLevels, signTaskBatchLevels, verifiedActivity, verifiedTaskBatch } from './trust/board-trust.js';
 
 /** @internal Owned by one TaskBoard. */
 export class TaskIndex {
@@ -136,8 +136,9 @@ export class TaskIndex {
       this.ctx.reject(ROOT.segs, key, parsed.reason);
       return [];
     }
-    if (this.ctx.trust && !this.ctx.isLocal() && !verifyTaskBatch(this.ctx.trust, key, parsed.value)) return [];
-    this.batchSigs?.remember('segs', key, raw as Uint8Array);
+    const levels = this.ctx.trust && !this.ctx.isLocal() ? verifiedTaskBatch(this.ctx.trust, key, parsed.value) : undefined;
+    if (this.ctx.trust && !this.ctx.isLocal() && !levels) return [];
+    this.batchSigs?.remember('segs', key, raw as Uint8Array, levels && parsed.value.sig && { levels, sig: parsed.value.sig, decoded: parsed.value });
     return this.ingestTasks(key, parsed.value.tasks);
   }
 
@@ -248,8 +249,9 @@ export class TaskIndex {
       this.ctx.reject(ROOT.acts, key, parsed.reason);
       return [];
     }
-    if (this.ctx.trust && !this.ctx.isLocal() && !verifyActivity(this.ctx.trust, key, parsed.value)) return [];
-    this.batchSigs?.remember('acts', key, raw as Uint8Array);
+    const levels = this.ctx.trust && !this.ctx.isLocal() ? verifiedActivity(this.ctx.trust, key, parsed.value) : undefined;
+    if (this.ctx.trust && !this.ctx.isLocal() && !levels) return [];
+    this.batchSigs?.remember('acts', key, raw as Uint8Array, levels && parsed.value.sig && { levels, sig: parsed.value.sig, decoded: parsed.value });
     return this.ingestRecords(key, parsed.value);
   }
 
@@ -330,12 +332,13 @@ export class TaskIndex {
     }
     if (this.segsMap.has(key)) return false;
     const encoded = encodeTaskBatch(key, { ...batch, tasks });
-    const bytes = this.ctx.trust ? signTaskBatch(this.ctx.trust, key, encoded) : encoded;
+    const signed = this.ctx.trust ? signTaskBatchLevels(this.ctx.trust, key, encoded) : undefined;
+    const bytes = signed?.bytes ?? encoded;
     this.ctx.transact(() => {
       this.segsMap.set(key, bytes);
       // This replica's own batch is indexed from what it wrote, not decoded back.
       this.ctx.changed(this.ingestTasks(key, tasks));
-      this.batchSigs?.remember('segs', key, bytes);
+      this.batchSigs?.remember('segs', key, bytes, signed);
     });
     return true;
   }
@@ -345,11 +348,12 @@ export class TaskIndex {
     if (batch.records.length === 0) return false;
     if (this.actsMap.has(key)) return false;
     const encoded = encodeActivity(batch);
-    const bytes = this.ctx.trust ? signActivity(this.ctx.trust, key, encoded) : encoded;
+    const signed = this.ctx.trust ? signActivityLevels(this.ctx.trust, key, encoded) : undefined;
+    const bytes = signed?.bytes ?? encoded;
     this.ctx.transact(() => {
       this.actsMap.set(key, bytes);
       this.ctx.changed(this.ingestRecords(key, batch));
-      this.batchSigs?.remember('acts', key, bytes);
+      this.batchSigs?.remember('acts', key, bytes, signed);
     });
     return true;
   }

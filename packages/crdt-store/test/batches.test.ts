@@ -188,6 +188,28 @@ describe('TaskBoard with batches', () => {
     expect(removed.sort()).toEqual(['job-1', 'job-2']);
   });
 
+  it('a live task that loses facts with an activity batch deleted elsewhere reports them, and restore puts them back', () => {
+    const { a, ba, bb } = pair();
+    ba.putTask(spec('job-1'));
+    ba.putActivity('a1', { peer: 'p2', records: [{ kind: 'claim', task: 'job-1', round: 1, at: 10, score: 0 }, { kind: 'done', task: 'job-1', round: 1, at: 11, ms: 1, result: 7 }] });
+    const dropped: { id: string; facts: Record<string, unknown> }[] = [];
+    bb.onChange((c) => dropped.push(...c.dropped));
+    // A peer that had archived job-1 already deletes the activity batch; job-1's own entry stays.
+    a.transact(() => a.getMap(ROOT.acts).delete('a1'));
+    expect(bb.getSpec('job-1')).toBeDefined();
+    expect(bb.factKeysOf('job-1')).toEqual([]);
+    expect(dropped.map((r) => r.id)).toEqual(['job-1']);
+    expect(Object.keys(dropped[0]!.facts).sort()).toEqual(['job-1/claim/1/p2', 'job-1/done/1/p2']);
+    for (const r of dropped) bb.restore(r as never);
+    for (const b of [ba, bb]) expect(b.factKeysOf('job-1').sort()).toEqual(['job-1/claim/1/p2', 'job-1/done/1/p2']);
+    // A normal archival (spec and batch deleted together) reports nothing dropped.
+    dropped.length = 0;
+    ba.putActivity('a2', { peer: 'p2', records: [{ kind: 'claim', task: 'job-2', round: 1, at: 10, score: 0 }] });
+    ba.putTask(spec('job-2'));
+    ba.deleteTasks(new Set(['job-2']));
+    expect(dropped).toEqual([]);
+  });
+
   it('ignores junk in the batch maps and counts it', () => {
     const { a, bb, invalid } = pair();
     a.getMap(ROOT.segs).set('junk', new Uint8Array([1, 2, 3]));

@@ -3,8 +3,8 @@
 // single entry, and the archive keeps finished tasks as single entries; each carries the batch
 // signature and its Merkle path (CarriedSig) so it still verifies under its author. The batch bytes
 // are kept by reference (Yjs holds them anyway) until the batch leaves the index, so a batch deleted
-// in the transaction that archives its tasks can still be read; its Merkle levels are built once,
-// on first use.
+// in the transaction that archives its tasks can still be read; its Merkle levels are those its
+// check or its signing built (else built once, on first use).
 
 import { decodeActivity, decodeTaskBatch, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
 import { activityEntries, activityLeaves, batchTaskEntry, taskBatchLeaves } from './leaves.js';
@@ -24,8 +24,12 @@ export class BatchSigs {
 
   constructor(private readonly trust: EntryTrust) {}
 
-  remember(map: 'segs' | 'acts', key: string, bytes: Uint8Array): void {
-    this.held.set(`${map}/${key}`, { bytes });
+  /**
+   * Keeps batch map/key; `known` is what verifying or signing it already built (its Merkle levels,
+   * signature and decoded batch), so the archive and generation copies need not hash it again.
+   */
+  remember(map: 'segs' | 'acts', key: string, bytes: Uint8Array, known?: { levels: Uint8Array[][]; sig: Uint8Array; decoded: TaskBatch | ActivityBatch }): void {
+    this.held.set(`${map}/${key}`, known ? { bytes, levels: known.levels, sig: known.sig, decoded: known.decoded } : { bytes });
   }
 
   forget(map: 'segs' | 'acts', key: string): void {

@@ -17,14 +17,44 @@ export function factAuthor(f: FactValue): string {
 
 /** True when a task batch is signed by its creator (counted and reported otherwise). */
 export function verifyTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch): boolean {
-  // The creator is checked before any hashing: junk from a non-member costs nothing.
-  if (!trust.isMember(batch.createdBy)) return trust.checkBatch('segs', key, [], batch.sig, batch.createdBy);
-  return trust.checkBatch('segs', key, taskBatchLeaves(trust.scheme, batch), batch.sig, batch.createdBy);
+  return verifiedTaskBatch(trust, key, batch) !== undefined;
 }
 
 export function verifyActivity(trust: EntryTrust, key: string, batch: ActivityBatch): boolean {
-  if (!trust.isMember(batch.peer)) return trust.checkBatch('acts', key, [], batch.sig, batch.peer);
-  return trust.checkBatch('acts', key, activityLeaves(trust.scheme, batch), batch.sig, batch.peer);
+  return verifiedActivity(trust, key, batch) !== undefined;
+}
+
+/** The Merkle levels of a task batch signed by its creator; undefined (counted and reported) otherwise. */
+export function verifiedTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch): Uint8Array[][] | undefined {
+  // The creator is checked before any hashing: junk from a non-member costs nothing.
+  return trust.checkBatchLevels('segs', key, () => trust.levels(taskBatchLeaves(trust.scheme, batch)), batch.sig, batch.createdBy);
+}
+
+/** The Merkle levels of an activity batch signed by its peer; undefined (counted and reported) otherwise. */
+export function verifiedActivity(trust: EntryTrust, key: string, batch: ActivityBatch): Uint8Array[][] | undefined {
+  return trust.checkBatchLevels('acts', key, () => trust.levels(activityLeaves(trust.scheme, batch)), batch.sig, batch.peer);
+}
+
+/** A signed batch as written: its bytes, its signature, its Merkle levels and the batch as readers decode it. */
+export interface SignedBatch<T> {
+  bytes: Uint8Array;
+  sig: Uint8Array;
+  levels: Uint8Array[][];
+  decoded: T;
+}
+
+export function signTaskBatchLevels(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<TaskBatch> {
+  const parsed = decodeTaskBatch(key, encoded);
+  if (!parsed.ok) throw new Error(`cannot sign an invalid task batch: ${parsed.reason}`);
+  const { sig, levels } = trust.signBatchLevels('segs', key, taskBatchLeaves(trust.scheme, parsed.value));
+  return { bytes: withSignature(encoded, sig), sig, levels, decoded: { ...parsed.value, sig } };
+}
+
+export function signActivityLevels(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<ActivityBatch> {
+  const parsed = decodeActivity(encoded);
+  if (!parsed.ok) throw new Error(`cannot sign an invalid activity batch: ${parsed.reason}`);
+  const { sig, levels } = trust.signBatchLevels('acts', key, activityLeaves(trust.scheme, parsed.value));
+  return { bytes: withSignature(encoded, sig), sig, levels, decoded: { ...parsed.value, sig } };
 }
 
 /**

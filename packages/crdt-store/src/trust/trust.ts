@@ -98,6 +98,12 @@ export class EntryTrust {
     return this.signer().sign(batchMessage(map, key, merkleRoot(this.scheme, leaves)));
   }
 
+  /** Like signBatch, with the Merkle levels it built (kept for the batch's carried signatures). */
+  signBatchLevels(map: string, key: string, leaves: Uint8Array[]): { sig: Uint8Array; levels: Uint8Array[][] } {
+    const levels = merkleLevels(this.scheme, leaves);
+    return { sig: this.signer().sign(batchMessage(map, key, levels.at(-1)![0]!)), levels };
+  }
+
   /** The `sig` a single entry split out of a batch carries (leaf `i` of `leaves`). */
   carried(map: string, key: string, levels: Uint8Array[][], i: number, sig: Uint8Array): CarriedSig {
     return { b: map, k: key, i, n: levels[0]!.length, p: toB64url(merklePath(levels, i)), s: toB64url(sig) };
@@ -150,13 +156,26 @@ export class EntryTrust {
 
   /** As checkEntry, for a batch entry: its signature over the Merkle root of `leaves`. */
   checkBatch(map: string, key: string, leaves: Uint8Array[], sig: Uint8Array | undefined, author: string): boolean {
+    return this.checkBatchLevels(map, key, () => merkleLevels(this.scheme, leaves), sig, author) !== undefined;
+  }
+
+  /**
+   * Like checkBatch, with the leaves built only once the author is known to be a member; returns
+   * the batch's Merkle levels when it verifies (kept for its carried signatures), else undefined.
+   */
+  checkBatchLevels(map: string, key: string, levelsOf: () => Uint8Array[][], sig: Uint8Array | undefined, author: string): Uint8Array[][] | undefined {
     const pk = this.memberKey(map, key, author);
-    if (!pk) return false;
-    if (!sig) return this.distrust(map, key, author, 'badSignature', 'unsigned batch');
-    if (!this.scheme.verify(pk, batchMessage(map, key, merkleRoot(this.scheme, leaves)), sig)) {
-      return this.distrust(map, key, author, 'badSignature', 'the batch signature does not verify under the named author\'s key');
+    if (!pk) return undefined;
+    if (!sig) {
+      this.distrust(map, key, author, 'badSignature', 'unsigned batch');
+      return undefined;
     }
-    return this.admit(map, key, author, tagOf(sig), true);
+    const levels = levelsOf();
+    if (!this.scheme.verify(pk, batchMessage(map, key, levels.at(-1)![0]!), sig)) {
+      this.distrust(map, key, author, 'badSignature', 'the batch signature does not verify under the named author\'s key');
+      return undefined;
+    }
+    return this.admit(map, key, author, tagOf(sig), true) ? levels : undefined;
   }
 
   /** True when `author` may write at all (a key, a member); no count. */

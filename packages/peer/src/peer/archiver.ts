@@ -208,6 +208,21 @@ export class Archiver {
     }
   }
 
+  /**
+   * Facts of tasks live here that left with an activity batch another peer deleted (it had
+   * archived those tasks already): written back as single entries, so the task ends here as it
+   * ended there, and leaves again the same way everywhere.
+   */
+  keepDropped(records: readonly TaskRecord[]): void {
+    const { ctx } = this;
+    const board = ctx.board();
+    let n = 0;
+    board.transact(() => {
+      for (const r of records) n += board.restore(r);
+    });
+    if (n > 0) ctx.log.log('info', 'facts of live tasks left with an activity batch archived elsewhere: written back', { tasks: records.map((r) => r.id).slice(0, 20), entries: n });
+  }
+
   /** True when archival does not wait for some known peer now (away longer than `forgetPeersAfterMs`). */
   private skipsPeers(now: number): boolean {
     const { ctx, deps } = this;
