@@ -236,9 +236,16 @@ export function deleteTasks(board: BoardParts, requested: ReadonlySet<string>, a
  */
 function deletableTasks(t: TaskIndex, requested: ReadonlySet<string>, archived: (id: string) => boolean): Set<string> {
   const ids = new Set(requested);
-  const batchGoes = (key: string) => (t.segTasks.get(key) ?? []).every((id) => ids.has(id) || (!t.specs.has(id) && archived(id)));
+  // Memoized per round (a batch is looked at once per round, not once per task it holds).
+  let goes = new Map<string, boolean>();
+  const batchGoes = (key: string) => {
+    let g = goes.get(key);
+    if (g === undefined) goes.set(key, (g = (t.segTasks.get(key) ?? []).every((id) => ids.has(id) || (!t.specs.has(id) && archived(id)))));
+    return g;
+  };
   for (let changed = true; changed; ) {
     changed = false;
+    goes = new Map();
     for (const id of ids) {
       const seg = t.specs.has(id) ? t.facts.get(id)?.segment : undefined;
       if (seg === undefined) continue;

@@ -167,7 +167,9 @@ export class RunLedger {
     const settleFrom = back !== undefined && back > e.end! ? back : e.end!;
     const to = e.outcome === 'done' ? Math.min(r.start, settleFrom + this.settleMs) : r.start;
     if (this.reach.downDuring(e.peer, e.start, to)) return 'crash';
-    if (this.reach.cutDuring(e.peer, r.peer, e.start, to)) return 'partition';
+    // A cut that ended at the very instant E started counts: E's peer had no time to hear anything
+    // from across it (its claim gate saw the other side as gone).
+    if (this.reach.cutDuring(e.peer, r.peer, e.start - 1, to)) return 'partition';
     return undefined;
   }
 

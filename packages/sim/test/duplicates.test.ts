@@ -44,6 +44,18 @@ function world(ids = ['a', 'b', 'c']) {
 }
 
 describe('the duplicate-run ledger', () => {
+  it('a run started at the very instant a cut healed is excused by it (its peer had no time to hear from across); one started a moment later is not', () => {
+    for (const [startAt, cause] of [[1000, 'partition'], [1001, 'unjustified']] as const) {
+      const w = world();
+      w.at(0).block(['a', 'b'], ['b', 'a'], ['a', 'c'], ['c', 'a']);
+      w.at(1000).heal();
+      w.at(startAt).start('a', 2);
+      w.at(startAt + 5).end('a', 2, 'aborted');
+      w.at(1300).start('b', 2);
+      expect(w.ledger.duplicates.map((d) => d.cause)).toEqual([cause]);
+    }
+  });
+
   it('a peer down when an outcome was written gets its time to learn it from when it is back: cut off then, its rerun is justified; connected, it is not', () => {
     const cutOff = world();
     cutOff.at(0).start('a', 1);
