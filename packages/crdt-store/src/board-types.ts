@@ -39,7 +39,7 @@ export interface BoardChange {
   /**
    * Tasks still live here that lost facts in this transaction: an activity batch naming them was
    * deleted by a peer that had already archived them (a task back from its archive elsewhere, or
-   * seen here only). Each record holds the lost facts (and the spec); the peer writes them back as
+   * seen here only). Each record holds every fact the task had (and its spec); the peer writes them back as
    * single entries, or the task's outcome here could change.
    */
   dropped: TaskRecord[];

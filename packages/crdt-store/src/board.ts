@@ -159,9 +159,10 @@ export class TaskBoard {
     for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
     for (const [id, rec] of staying) {
       if (!tasks.specs.has(id)) continue;
+      // Every fact it had, not only the lost ones: the rest may sit in other activity batches
+      // that go the same way later, and a done without its claim would count for nothing.
       const held = new Set(this.factKeysOf(id));
-      const lost = Object.entries(rec.facts).filter(([k]) => !held.has(k));
-      if (lost.length > 0) c.dropped.push({ ...rec, facts: Object.fromEntries(lost) });
+      if (Object.keys(rec.facts).some((k) => !held.has(k))) c.dropped.push(rec);
     }
   }
 
