@@ -5,6 +5,9 @@
 //   archived, the other batch held the task again without its facts, and its assignee ran it again.
 // - 5006: at the mesh's start a peer ran a bid round it claimed before it knew any other peer was
 //   there (the claim gate asked only peers in its registry); now a connected peer must acknowledge too.
+// - 7 peers, 300 tasks, 3,000 steps, drop/reorder/delay/duplicate/skew, seed 125: writing back only
+//   the facts a live task lost with one activity batch left its claims in others, which went later:
+//   a done without its claim counts for nothing, and the task ran again. Every fact is written back.
 // The 15-peer ones are in seeds-regressions-15.test.ts (a file of their own, to run in parallel).
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from '../src/index.js';
@@ -20,4 +23,12 @@ describe('simulator regression seeds, all faults', () => {
       expect(r.ok).toBe(true);
     }, 300_000);
   }
+
+  it('seed 125 (7 peers, 300 tasks, no partitions or crashes) has no duplicate run start at all', async () => {
+    const r = await runSimulation({ seed: 125, peers: 7, tasks: 300, steps: 3000, stepMs: 10, faults: new Set(['drop', 'reorder', 'delay', 'duplicate', 'skew'] as const), strictDuplicates: true });
+    expect(r.problems).toEqual([]);
+    const d = r.duplicateCauses;
+    expect(d.partition + d.crash + d.unjustified).toBe(0);
+    expect(r.ok).toBe(true);
+  }, 300_000);
 });
