@@ -21,13 +21,13 @@ import { DataIndex } from './data-index.js';
 import { MemberIndex, type MemberRemoval } from './member-index.js';
 import * as meta from './generation-meta.js';
 import * as copy from './board-copy.js';
+import { applyRemovals, type Removal } from './removals.js';
 
 export { LOCAL_ORIGIN, type BoardChange, type InvalidEntry, type TaskBoardOptions, type TaskRecord } from './board-types.js';
 export { LINEAGE_MAX } from './generation-meta.js';
 export { factsFromRecord } from './fact-index.js';
 
 /** An entry deleted in the current transaction: its map and key. */
-type Removal = ['task' | 'fact' | 'seg' | 'act', string];
 
 export class TaskBoard {
   readonly doc: Y.Doc;
@@ -118,52 +118,11 @@ export class TaskBoard {
     for (const k of tasks.actsMap.keys()) tasks.ingestActivity(k);
   }
 
-  /**
-   * Takes the entries deleted in a transaction out of the index. First the records of every task
-   * whose spec goes (its spec and all its facts, deleted ones included), then the removals; the
-   * records of tasks that are really gone go out with the change (the peer archives them).
-   */
+  /** Takes the entries deleted in a transaction out of the index (see removals.ts). */
   private applyRemovals(c: BoardChange): void {
     const removals = this.removals;
     this.removals = [];
-    c.deleted += removals.length;
-    const tasks = this.tasks;
-    const leaving = new Set<string>();
-    for (const [kind, key] of removals) {
-      if (kind === 'task' && tasks.specs.has(key) && tasks.facts.get(key)?.segment === undefined) leaving.add(key);
-      if (kind === 'seg') for (const id of tasks.segTasks.get(key) ?? []) if (tasks.facts.get(id)?.segment === key) leaving.add(id);
-    }
-    const records = new Map<string, TaskRecord>();
-    for (const id of leaving) {
-      const rec = copy.recordOf(tasks, id);
-      if (rec) records.set(id, rec);
-    }
-    // Live tasks named by a deleted activity batch whose own entries stay (see BoardChange.dropped).
-    const staying = new Map<string, TaskRecord>();
-    for (const [kind, key] of removals) {
-      if (kind !== 'act') continue;
-      for (const fk of tasks.actFacts.get(key) ?? []) {
-        if (leaving.has(fk.task) || staying.has(fk.task) || !tasks.specs.has(fk.task)) continue;
-        const rec = copy.recordOf(tasks, fk.task);
-        if (rec) staying.set(fk.task, rec);
-      }
-    }
-    for (const [kind, key] of removals) {
-      if (kind === 'task') c.tasks.add(tasks.ingestTask(key));
-      else if (kind === 'fact') {
-        const t = tasks.ingestFact(key);
-        if (t) c.tasks.add(t);
-      } else if (kind === 'seg') for (const id of tasks.ingestSegment(key)) c.tasks.add(id);
-      else for (const id of tasks.ingestActivity(key)) c.tasks.add(id);
-    }
-    for (const [id, rec] of records) if (!tasks.specs.has(id)) c.removed.push(rec);
-    for (const [id, rec] of staying) {
-      if (!tasks.specs.has(id)) continue;
-      // Every fact it had, not only the lost ones: the rest may sit in other activity batches
-      // that go the same way later, and a done without its claim would count for nothing.
-      const held = new Set(this.factKeysOf(id));
-      if (Object.keys(rec.facts).some((k) => !held.has(k))) c.dropped.push(rec);
-    }
+    applyRemovals(this.tasks, removals, c);
   }
 
   /** Re-reads (and checks, even inside our own write) everything: removed authors' late entries go. */

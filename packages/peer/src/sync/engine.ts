@@ -140,9 +140,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   }
 
   /** Peers the transport is connected to now. */
-  connectedPeers(): readonly string[] {
-    return this.transport.connectedPeers();
-  }
+  connectedPeers(): readonly string[] { return this.transport.connectedPeers(); } // prettier-ignore
 
   /** Has this engine caught up with any peer since start? */
   hasSynced(): boolean {
