@@ -27,8 +27,6 @@ export { LOCAL_ORIGIN, type BoardChange, type InvalidEntry, type TaskBoardOption
 export { LINEAGE_MAX } from './generation-meta.js';
 export { factsFromRecord } from './fact-index.js';
 
-/** An entry deleted in the current transaction: its map and key. */
-
 export class TaskBoard {
   readonly doc: Y.Doc;
   private readonly now: () => number;

@@ -11,7 +11,7 @@ import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskB
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
 import { BatchSigs } from './trust/batch-sigs.js';
-import { factAuthor, signActivityLevels, signTaskBatchLevels, verifiedActivity, verifiedTaskBatch } from './trust/board-trust.js';
+import { factAuthor, signActivity, signTaskBatch, verifiedActivity, verifiedTaskBatch } from './trust/board-trust.js';
 
 /** @internal Owned by one TaskBoard. */
 export class TaskIndex {
@@ -136,8 +136,9 @@ export class TaskIndex {
       this.ctx.reject(ROOT.segs, key, parsed.reason);
       return [];
     }
-    const levels = this.ctx.trust && !this.ctx.isLocal() ? verifiedTaskBatch(this.ctx.trust, key, parsed.value) : undefined;
-    if (this.ctx.trust && !this.ctx.isLocal() && !levels) return [];
+    const trust = this.ctx.isLocal() ? undefined : this.ctx.trust;
+    const levels = trust && verifiedTaskBatch(trust, key, parsed.value);
+    if (trust && !levels) return [];
     this.batchSigs?.remember('segs', key, raw as Uint8Array, levels && parsed.value.sig && { levels, sig: parsed.value.sig, decoded: parsed.value });
     return this.ingestTasks(key, parsed.value.tasks);
   }
@@ -249,8 +250,9 @@ export class TaskIndex {
       this.ctx.reject(ROOT.acts, key, parsed.reason);
       return [];
     }
-    const levels = this.ctx.trust && !this.ctx.isLocal() ? verifiedActivity(this.ctx.trust, key, parsed.value) : undefined;
-    if (this.ctx.trust && !this.ctx.isLocal() && !levels) return [];
+    const trust = this.ctx.isLocal() ? undefined : this.ctx.trust;
+    const levels = trust && verifiedActivity(trust, key, parsed.value);
+    if (trust && !levels) return [];
     this.batchSigs?.remember('acts', key, raw as Uint8Array, levels && parsed.value.sig && { levels, sig: parsed.value.sig, decoded: parsed.value });
     return this.ingestRecords(key, parsed.value);
   }
@@ -332,7 +334,7 @@ export class TaskIndex {
     }
     if (this.segsMap.has(key)) return false;
     const encoded = encodeTaskBatch(key, { ...batch, tasks });
-    const signed = this.ctx.trust ? signTaskBatchLevels(this.ctx.trust, key, encoded) : undefined;
+    const signed = this.ctx.trust ? signTaskBatch(this.ctx.trust, key, encoded) : undefined;
     const bytes = signed?.bytes ?? encoded;
     this.ctx.transact(() => {
       this.segsMap.set(key, bytes);
@@ -348,7 +350,7 @@ export class TaskIndex {
     if (batch.records.length === 0) return false;
     if (this.actsMap.has(key)) return false;
     const encoded = encodeActivity(batch);
-    const signed = this.ctx.trust ? signActivityLevels(this.ctx.trust, key, encoded) : undefined;
+    const signed = this.ctx.trust ? signActivity(this.ctx.trust, key, encoded) : undefined;
     const bytes = signed?.bytes ?? encoded;
     this.ctx.transact(() => {
       this.actsMap.set(key, bytes);

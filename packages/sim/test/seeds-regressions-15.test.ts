@@ -7,18 +7,10 @@
 // - 5018: a peer that had archived a task deleted an activity batch naming it while the task was
 //   live again on another replica, which lost its first run's outcome and archived the task with
 //   another winner. Facts a live task loses that way are now written back (BoardChange.dropped).
-import { describe, expect, it } from 'vitest';
-import { runSimulation } from '../src/index.js';
-
-const ALL = new Set(['partition', 'drop', 'duplicate', 'reorder', 'delay', 'crash', 'skew'] as const);
+import { describe } from 'vitest';
+import { itPassesWithAllFaults } from './regression-seed.js';
 
 describe('simulator regression seeds, all faults', () => {
-  for (const [seed, peers, tasks] of [[5003, 15, 1000], [5018, 15, 1000]] as const) {
-    it(`seed ${seed} (${peers} peers, ${tasks} tasks) passes with no unjustified duplicate`, async () => {
-      const r = await runSimulation({ seed, peers, tasks, steps: 1500, stepMs: 10, faults: ALL, strictDuplicates: true });
-      expect(r.problems).toEqual([]);
-      expect(r.duplicateCauses.unjustified).toBe(0);
-      expect(r.ok).toBe(true);
-    }, 300_000);
-  }
+  itPassesWithAllFaults(5003, 15, 1000);
+  itPassesWithAllFaults(5018, 15, 1000);
 });

@@ -11,18 +11,11 @@
 // The 15-peer ones are in seeds-regressions-15.test.ts (a file of their own, to run in parallel).
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from '../src/index.js';
-
-const ALL = new Set(['partition', 'drop', 'duplicate', 'reorder', 'delay', 'crash', 'skew'] as const);
+import { itPassesWithAllFaults } from './regression-seed.js';
 
 describe('simulator regression seeds, all faults', () => {
-  for (const [seed, peers, tasks] of [[5014, 3, 2000], [5006, 3, 2000]] as const) {
-    it(`seed ${seed} (${peers} peers, ${tasks} tasks) passes with no unjustified duplicate`, async () => {
-      const r = await runSimulation({ seed, peers, tasks, steps: 1500, stepMs: 10, faults: ALL, strictDuplicates: true });
-      expect(r.problems).toEqual([]);
-      expect(r.duplicateCauses.unjustified).toBe(0);
-      expect(r.ok).toBe(true);
-    }, 300_000);
-  }
+  itPassesWithAllFaults(5014, 3, 2000);
+  itPassesWithAllFaults(5006, 3, 2000);
 
   it('seed 125 (7 peers, 300 tasks, no partitions or crashes) has no duplicate run start at all', async () => {
     const r = await runSimulation({ seed: 125, peers: 7, tasks: 300, steps: 3000, stepMs: 10, faults: new Set(['drop', 'reorder', 'delay', 'duplicate', 'skew'] as const), strictDuplicates: true });

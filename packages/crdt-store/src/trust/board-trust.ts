@@ -15,15 +15,6 @@ export function factAuthor(f: FactValue): string {
   }
 }
 
-/** True when a task batch is signed by its creator (counted and reported otherwise). */
-export function verifyTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch): boolean {
-  return verifiedTaskBatch(trust, key, batch) !== undefined;
-}
-
-export function verifyActivity(trust: EntryTrust, key: string, batch: ActivityBatch): boolean {
-  return verifiedActivity(trust, key, batch) !== undefined;
-}
-
 /** The Merkle levels of a task batch signed by its creator; undefined (counted and reported) otherwise. */
 export function verifiedTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch): Uint8Array[][] | undefined {
   // The creator is checked before any hashing: junk from a non-member costs nothing.
@@ -43,32 +34,21 @@ export interface SignedBatch<T> {
   decoded: T;
 }
 
-export function signTaskBatchLevels(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<TaskBatch> {
+/**
+ * Signs an encoded (version 1) task batch: its leaves come from decoding the bytes, exactly as a
+ * reader will, so writer and readers hash the same values. The bytes returned are version 2.
+ */
+export function signTaskBatch(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<TaskBatch> {
   const parsed = decodeTaskBatch(key, encoded);
   if (!parsed.ok) throw new Error(`cannot sign an invalid task batch: ${parsed.reason}`);
   const { sig, levels } = trust.signBatchLevels('segs', key, taskBatchLeaves(trust.scheme, parsed.value));
   return { bytes: withSignature(encoded, sig), sig, levels, decoded: { ...parsed.value, sig } };
 }
 
-export function signActivityLevels(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<ActivityBatch> {
+export function signActivity(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<ActivityBatch> {
   const parsed = decodeActivity(encoded);
   if (!parsed.ok) throw new Error(`cannot sign an invalid activity batch: ${parsed.reason}`);
   const { sig, levels } = trust.signBatchLevels('acts', key, activityLeaves(trust.scheme, parsed.value));
   return { bytes: withSignature(encoded, sig), sig, levels, decoded: { ...parsed.value, sig } };
 }
 
-/**
- * Signs an encoded (version 1) task batch: its leaves come from decoding the bytes, exactly as a
- * reader will, so writer and readers hash the same values. Returns the version 2 bytes.
- */
-export function signTaskBatch(trust: EntryTrust, key: string, encoded: Uint8Array): Uint8Array {
-  const parsed = decodeTaskBatch(key, encoded);
-  if (!parsed.ok) throw new Error(`cannot sign an invalid task batch: ${parsed.reason}`);
-  return withSignature(encoded, trust.signBatch('segs', key, taskBatchLeaves(trust.scheme, parsed.value)));
-}
-
-export function signActivity(trust: EntryTrust, key: string, encoded: Uint8Array): Uint8Array {
-  const parsed = decodeActivity(encoded);
-  if (!parsed.ok) throw new Error(`cannot sign an invalid activity batch: ${parsed.reason}`);
-  return withSignature(encoded, trust.signBatch('acts', key, activityLeaves(trust.scheme, parsed.value)));
-}

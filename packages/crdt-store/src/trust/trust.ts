@@ -7,7 +7,7 @@
 
 import { MeshError } from '@agentmesh/scheduler';
 import { ed25519KeyOfPeerId, toB64url } from './encoding.js';
-import { batchMessage, entryMessage, leafOf, merkleLevels, merklePath, merkleRoot, readSig, rootFromPath, tagOf, type CarriedSig, type EntrySigner, type SignatureScheme } from './signature.js';
+import { batchMessage, entryMessage, leafOf, merkleLevels, merklePath, readSig, rootFromPath, tagOf, type CarriedSig, type EntrySigner, type SignatureScheme } from './signature.js';
 
 export type Distrust = 'badSignature' | 'wrongAuthor' | 'removedAuthor';
 
@@ -95,7 +95,7 @@ export class EntryTrust {
 
   /** The signature of a batch at map/key over its leaves. */
   signBatch(map: string, key: string, leaves: Uint8Array[]): Uint8Array {
-    return this.signer().sign(batchMessage(map, key, merkleRoot(this.scheme, leaves)));
+    return this.signBatchLevels(map, key, leaves).sig;
   }
 
   /** Like signBatch, with the Merkle levels it built (kept for the batch's carried signatures). */

@@ -5,7 +5,7 @@
 // the award named this peer, and bids on what it may run, all in one transaction. It owns which
 // tasks must be looked at again.
 
-import { isTerminal, type TaskSpec, type TaskView } from '@agentmesh/scheduler';
+import { isTerminal, type TaskFacts, type TaskView } from '@agentmesh/scheduler';
 import type { BoardChange, TaskBoard } from '@agentmesh/crdt-store';
 import type { TimerId } from '../clock.js';
 import type { SyncEngine } from '../sync/engine.js';
@@ -224,7 +224,7 @@ export class MainLoop {
       pass.memo.set(id, v.state);
       deps.views.note(id, v);
       deps.archiver.note(id, facts.spec, facts, isTerminal(v.state));
-      this.evaluateTask(pass, id, facts.spec, v);
+      this.evaluateTask(pass, id, facts, v);
     }
     // Free capacity: start tasks assigned here, then look at pending tasks not evaluated in this pass.
     deps.assigned.startQueued(pass);
@@ -254,7 +254,8 @@ export class MainLoop {
   }
 
   /** What this peer does about one live task it just derived. */
-  private evaluateTask(pass: Pass, id: string, spec: TaskSpec, v: TaskView): void {
+  private evaluateTask(pass: Pass, id: string, facts: TaskFacts, v: TaskView): void {
+    const { spec } = facts;
     const { ctx, deps } = this;
     const { runs, bidding } = deps;
     const runRound = runs.roundOf(id);
@@ -315,10 +316,9 @@ export class MainLoop {
       // Our release lost the document's last-writer-wins to an expiry written concurrently (by a
       // peer that had not seen it): this replica merged both, but a replica that got that expiry
       // first never sees the release. Written again, after it, it holds everywhere.
-      const facts = ctx.board().getFacts(id);
-      for (const e of facts?.expiries ?? []) {
+      for (const e of facts.expiries) {
         if (e.by === ctx.id || !(e.alsoBy ?? []).includes(ctx.id) || v.expiredHolders.some((h) => h.round === e.round)) continue;
-        if (facts!.claims.some((c) => c.round === e.round && c.peer === ctx.id)) pass.releases.push([id, e.round]);
+        if (facts.claims.some((c) => c.round === e.round && c.peer === ctx.id)) pass.releases.push([id, e.round]);
       }
     }
     if (waitFor !== undefined) {
