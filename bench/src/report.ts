@@ -61,6 +61,7 @@ export function markdown(r: Results): string {
   L.push('', '| | agentmesh (3 peers) | BullMQ (3 workers × 50) | agentmesh / BullMQ |', '|---|---:|---:|---:|');
   L.push(`| throughput, tasks/s (${am?.throughput?.tasks ?? bq?.throughput?.tasks ?? '–'} no-op tasks) | ${f(am?.throughput?.throughput)} | ${f(bq?.throughput?.throughput)} | ${f(r.throughputRatio, 3)} |`);
   L.push(`| CPU per task, ms (all peer processes together) | ${f(am?.throughput?.cpuMsPerTask, 3)} | – | |`);
+  L.push(`| CPU per task, ms, until the peers are quiet again (archival after the burst included) | ${f(am?.throughput?.settledCpuMsPerTask, 3)} | – | |`);
   L.push(`| submit-to-start p50, ms (unloaded, n=${am?.latency?.n ?? '–'}/${bq?.latency?.n ?? '–'}) | ${f(am?.latency?.p50Ms)} | ${f(bq?.latency?.p50Ms)} | ${f(r.p50Ratio, 2)} |`);
   L.push(`| submit-to-start p99, ms (unloaded) | ${f(am?.latency?.p99Ms)} | ${f(bq?.latency?.p99Ms)} | ${f(r.p99Ratio, 2)} |`);
   L.push(`| p50, ms, under 50% of peak (${f(am?.loaded?.offeredRate, 0)} / ${f(bq?.loaded?.offeredRate, 0)} tasks/s, n=${am?.loaded?.n ?? '–'}/${bq?.loaded?.n ?? '–'}) | ${f(am?.loaded?.p50Ms)} | ${f(bq?.loaded?.p50Ms)} | ${f(ratio(am?.loaded?.p50Ms, bq?.loaded?.p50Ms), 2)} |`);

@@ -45,6 +45,10 @@ describe('bench --quick', () => {
       expect(j.details.agentmesh.throughput.completed).toBe(200);
       for (const k of ['throughput', 'p50Ms', 'p99Ms']) expect(j.agentmesh[k]).toBeGreaterThanOrEqual(0);
       expect(positive(j.agentmesh.throughput)).toBe(true);
+      // CPU per task, in the run and until the peers were quiet again (which includes the run).
+      const tp = j.details.agentmesh.throughput;
+      expect(positive(tp.cpuMsPerTask)).toBe(true);
+      expect(tp.settledCpuMsPerTask).toBeGreaterThanOrEqual(tp.cpuMsPerTask);
       expect(j.details.agentmesh.latency.n).toBe(50);
       expect(j.details.agentmesh.loaded.n).toBe(50);
       if (j.bullmqSkipped) {

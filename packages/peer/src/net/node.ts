@@ -34,6 +34,26 @@ export interface MeshNodeInit {
   meter: WireMeter;
 }
 
+/**
+ * libp2p's admission limits are made for a public node facing strangers: 5 inbound connections per
+ * second from one host and 10 upgrading at once. A mesh often has many peers on one host (a laptop,
+ * a CI runner, the bench's 30 peers on loopback), where those limits refused the joining peers'
+ * dials and, with busy handshakes, kept a 30-peer mesh flapping; admission here is the mesh
+ * secret and the gater's job. The connection monitor's ping (a new stream on every connection
+ * every 10 s, the connection aborted after 5 s without an answer) aborted healthy connections of
+ * a busy peer (30 peers on 2 cores): the ping now gets 20 s, so a connection is still dropped (and
+ * redialled) within half a minute of going silent, which a split network needs, but not because
+ * its peer was busy.
+ */
+export const CONNECTION_LIMITS = {
+  inboundConnectionThreshold: 100,
+  maxIncomingPendingConnections: 100,
+} as const;
+export const CONNECTION_MONITOR = {
+  pingInterval: 10_000,
+  pingTimeout: { minTimeout: 20_000, maxTimeout: 60_000 },
+} as const;
+
 export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
   return createLibp2p<MeshServices>({
     start: false,
@@ -44,6 +64,8 @@ export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
     streamMuxers: [yamux()],
     ...(init.secret !== undefined ? { connectionProtector: guardedPreSharedKey(pskFromSecret(init.secret), init.onSecretRefused) } : {}),
     connectionGater: init.gater,
+    connectionManager: { ...CONNECTION_LIMITS },
+    connectionMonitor: { ...CONNECTION_MONITOR, pingTimeout: { ...CONNECTION_MONITOR.pingTimeout } },
     logger: errorCapturingLogger(init.onLibp2pError),
     metrics: () => init.meter,
     services: (init.fanout === 'direct' ? { identify: identify() } : { identify: identify(), pubsub: gossipsub(gossipsubOptions(init.fanout)) }) as Libp2pOptions<MeshServices>['services'],

@@ -23,6 +23,11 @@ export interface SyncStats {
   ephemeralReceived: number;
 }
 
+/** Every counter at zero. */
+export function emptySyncStats(): SyncStats {
+  return { sentMessages: 0, sentBytes: 0, receivedMessages: 0, receivedBytes: 0, rejected: 0, updatesSent: 0, repairs: 0, pulls: 0, answeredFromRecent: 0, answeredFull: 0, ephemeralSent: 0, ephemeralReceived: 0 };
+}
+
 export interface SyncOptions {
   clock: Clock;
   /** Window over which local updates are merged into one message; 0 sends on the next timer turn. */

@@ -16,7 +16,7 @@ import type { Transport } from '../transport.js';
 import { TypedEmitter } from '../emitter.js';
 import type { LiveDocument } from '../peer/live-document.js';
 import { MeshError } from '@agentmesh/scheduler';
-import { DEFAULT_MAX_EPHEMERAL_BYTES, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
+import { DEFAULT_MAX_EPHEMERAL_BYTES, emptySyncStats, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
 import { Pulls } from './pulls.js';
 import { RecentUpdates, answerPull } from './recent-updates.js';
 import { docClocks, remoteIsAhead } from './state-vectors.js';
@@ -28,20 +28,7 @@ const STARTUP_PULL_MS = 2000;
 export { DEFAULT_MAX_EPHEMERAL_BYTES, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
 
 export class SyncEngine extends TypedEmitter<SyncEvents> {
-  readonly stats: SyncStats = {
-    sentMessages: 0,
-    sentBytes: 0,
-    receivedMessages: 0,
-    receivedBytes: 0,
-    rejected: 0,
-    updatesSent: 0,
-    repairs: 0,
-    pulls: 0,
-    answeredFromRecent: 0,
-    answeredFull: 0,
-    ephemeralSent: 0,
-    ephemeralReceived: 0,
-  };
+  readonly stats: SyncStats = emptySyncStats();
   private outbox: Uint8Array[] = [];
   private batchTimer: TimerId | undefined;
   private aeTimer: TimerId | undefined;
@@ -294,8 +281,10 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
    */
   antiEntropy(): void {
     const now = this.opts.clock.now();
+    // One encoding of our state vector for every peer (it was encoded once per peer).
+    const msg = encodeSyncMessage(SYNC_NOTICE, Y.encodeStateVector(this.doc), this.generation);
     for (const p of this.transport.connectedPeers()) {
-      this.sendNotice(p);
+      this.sendRaw(p, msg);
       if (this.pulls.probeDue(p, now)) this.probe(p);
     }
     this.pulls.maybePull();
@@ -448,3 +437,4 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     return true;
   }
 }
+

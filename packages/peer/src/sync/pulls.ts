@@ -16,6 +16,8 @@ import { docClocks, missingItems } from './state-vectors.js';
  * it will most likely bring what they would ask for, and each would be a full diff too.
  */
 const BIG_PULL_ITEMS = 2000;
+/** The least time a big pull (a heal) may stay unanswered before another peer is asked. */
+const BIG_PULL_TIMEOUT_MS = 5000;
 /** Round trips below this are taken as this much when sizing the grace before a pull. */
 const RTT_FLOOR_MS = 10;
 /** A peer not measured for this long gets a probe in the next anti-entropy round. */
@@ -150,10 +152,13 @@ export class Pulls {
 
   /**
    * How long a pull may stay unanswered before another is sent (and gap repairs wait for it): a
-   * large one (a heal) gets seconds, a small one a few round trips.
+   * large one (a heal) gets seconds, a small one a few round trips. A heal's answer comes from a
+   * peer that is itself busy taking in the other side's work; 2 s was too short for six peers on
+   * two cores, and a second pull brought the same megabytes again (twice a peer's minimal diff).
+   * A pull from a peer that disconnects is replaced at once (disconnected()), whatever this says.
    */
   private pullTimeoutMs(big = this.pulling?.big ?? false): number {
-    return big ? Math.max(2000, 4 * this.maxRtt()) : Math.max(150, 3 * this.maxRtt());
+    return big ? Math.max(BIG_PULL_TIMEOUT_MS, 4 * this.maxRtt()) : Math.max(150, 3 * this.maxRtt());
   }
 
   /** How long an announced state may stay uncovered before it is pulled: it may be in flight. */
