@@ -92,9 +92,19 @@ function columnsCrc(cols: readonly unknown[], bodyCrc: string): string {
 
 /** The record line of archive-lines.ts (JSON with the id first, a tab, its crc32), without a newline. */
 function recordLine(r: ArchiveRecord): string {
-  const { id, ...rest } = r;
-  const json = JSON.stringify({ id, ...rest });
+  const json = idFirst(r) ? JSON.stringify(r) : JSON.stringify(withIdFirst(r));
   return `${json}\t${hex8(crc32(json))}`;
+}
+
+/** Records are built with the id first (then no copy is needed to write it first). */
+function idFirst(r: ArchiveRecord): boolean {
+  for (const k in r) return k === 'id';
+  return false;
+}
+
+function withIdFirst(r: ArchiveRecord): ArchiveRecord {
+  const { id, ...rest } = r;
+  return { id, ...rest };
 }
 
 export function rowOf(rec: ArchiveRecord): Row {
