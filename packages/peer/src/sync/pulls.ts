@@ -17,7 +17,7 @@ import { docClocks, missingItems } from './state-vectors.js';
  */
 const BIG_PULL_ITEMS = 2000;
 /** The least time a big pull (a heal) may stay unanswered before another peer is asked. */
-const BIG_PULL_TIMEOUT_MS = 5000;
+const BIG_PULL_TIMEOUT_MS = 10_000;
 /** Round trips below this are taken as this much when sizing the grace before a pull. */
 const RTT_FLOOR_MS = 10;
 /** A peer not measured for this long gets a probe in the next anti-entropy round. */
@@ -153,8 +153,9 @@ export class Pulls {
   /**
    * How long a pull may stay unanswered before another is sent (and gap repairs wait for it): a
    * large one (a heal) gets seconds, a small one a few round trips. A heal's answer comes from a
-   * peer that is itself busy taking in the other side's work; 2 s was too short for six peers on
-   * two cores, and a second pull brought the same megabytes again (twice a peer's minimal diff).
+   * peer that is itself busy taking in the other side's work (one synchronous apply of thousands
+   * of tasks); six peers on two cores took up to 6 s to answer a 5,000-task heal, and a second pull
+   * after 2 s (or 5) brought the same megabytes again (twice a peer's minimal diff).
    * A pull from a peer that disconnects is replaced at once (disconnected()), whatever this says.
    */
   private pullTimeoutMs(big = this.pulling?.big ?? false): number {
