@@ -7,7 +7,9 @@
 
 import Database from 'better-sqlite3';
 import { crc32 } from 'node:zlib';
+import type { TaskFacts } from '@agentmesh/scheduler';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
+import { factsFromRecord } from './fact-index.js';
 import { summarizeRecord, type ArchiveSort, type ArchiveSummary } from './archive-summary.js';
 
 export type Db = Database.Database;
@@ -107,8 +109,9 @@ function withIdFirst(r: ArchiveRecord): ArchiveRecord {
   return { id, ...rest };
 }
 
-export function rowOf(rec: ArchiveRecord): Row {
-  const s = summarizeRecord(rec);
+/** The row of a record; `facts`: its parsed facts when the caller has them (see summarizeRecord). */
+export function rowOf(rec: ArchiveRecord, facts?: TaskFacts): Row {
+  const s = summarizeRecord(rec, facts ?? factsFromRecord(rec));
   const body = recordLine(rec);
   const cols = {
     id: s.id,

@@ -36,7 +36,7 @@ export function importLegacy(dir: string, db: Db, logger: Logger): number {
       logger.log('warn', `archive ${name}: cut a torn last line (${parsed.tornBytes} bytes)`);
     }
   }
-  insertRows(db, statements(db), [...latest.values()].map(rowOf));
+  insertRows(db, statements(db), [...latest.values()].map((r) => rowOf(r)));
   for (const f of readdirSync(dir)) if (BUCKET.test(f) || OLD_FILES.test(f)) rmSync(join(dir, f), { force: true });
   logger.log('info', `archive: imported ${latest.size} records from the JSON-lines files of ${dir} into ${join(dir, 'archive.db')}`);
   return latest.size;

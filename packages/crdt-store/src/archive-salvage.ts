@@ -108,7 +108,7 @@ export function salvageDatabase(path: string): Salvage {
   const db = openDb(tmp);
   try {
     const st = statements(db);
-    insertRows(db, st, [...found.values()].map(rowOf));
+    insertRows(db, st, [...found.values()].map((r) => rowOf(r)));
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();

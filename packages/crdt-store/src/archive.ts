@@ -5,7 +5,7 @@
 // archive of the simulator; the file archive (SQLite, with indexes for list and search) is in
 // node-archive.ts, what a list shows of a record in archive-summary.ts.
 
-import { hash32 } from '@agentmesh/scheduler';
+import { hash32, type TaskFacts } from '@agentmesh/scheduler';
 import type { TaskRecord } from './board-types.js';
 import { compareSummaries, matchesQuery, summarizeRecord, type ArchiveQuery, type ArchiveQueryResult, type ArchiveSummary } from './archive-summary.js';
 
@@ -40,8 +40,12 @@ export interface ArchiveCounts {
 }
 
 export interface Archive {
-  /** Stores records; durable once the promise resolves. A later record of the same id wins. */
-  append(records: ArchiveRecord[]): Promise<void>;
+  /**
+   * Stores records; durable once the promise resolves. A later record of the same id wins.
+   * `parsed`: the facts of some of them as factsFromRecord gives them, when the caller has them
+   * already (the file archive then does not parse them again for the row's summary).
+   */
+  append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>): Promise<void>;
   /** The latest record of a task, if archived. */
   get(id: string): ArchiveRecord | undefined;
   /** Records archived when this peer entered generation `gen` (encoded name). */

@@ -11,7 +11,7 @@
 
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveLogger, type Logger } from '@agentmesh/scheduler';
+import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler';
 import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
@@ -34,6 +34,8 @@ const CHUNK = 200;
 interface Pending {
   rec: ArchiveRecord;
   row: Row | undefined;
+  /** Its facts, parsed by the caller of append (undefined: parsed when the row is made). */
+  facts: TaskFacts | undefined;
 }
 
 export class FileArchive implements Archive {
@@ -136,7 +138,7 @@ export class FileArchive implements Archive {
     this.total = n;
   }
 
-  append(records: ArchiveRecord[]): Promise<void> {
+  append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>): Promise<void> {
     if (this.closed) return Promise.reject(new Error('archive is closed'));
     const batch: Pending[] = [];
     for (const r of records) {
@@ -146,7 +148,7 @@ export class FileArchive implements Archive {
       if (prevState) this.c[prevState]--;
       else this.c.total++;
       this.c[r.state]++;
-      const p: Pending = { rec: r, row: undefined };
+      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r) };
       this.pending.set(r.id, p);
       this.bloom.add(r.id);
       batch.push(p);
@@ -167,7 +169,7 @@ export class FileArchive implements Archive {
   }
 
   private rowFor(p: Pending): Row {
-    return (p.row ??= rowOf(p.rec));
+    return (p.row ??= rowOf(p.rec, p.facts));
   }
 
   get(id: string): ArchiveRecord | undefined {

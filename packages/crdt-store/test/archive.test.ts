@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@agentmesh/scheduler';
-import { BloomFilter, MemoryArchive, type Archive, type ArchiveRecord } from '../src/index.js';
+import { BloomFilter, MemoryArchive, factsFromRecord, type Archive, type ArchiveRecord } from '../src/index.js';
 import { FileArchive } from '../src/node.js';
 import { encodeArchiveLine, parseArchiveText } from '../src/archive-lines.js';
 
@@ -87,6 +87,31 @@ describe('archive', () => {
       await a.close();
     });
   }
+
+  it('file: facts the caller parsed already make the same rows as parsing them again (and are the ones used)', async () => {
+    const record = (i: number, twice: boolean): ArchiveRecord => {
+      const id = `f-${i}`;
+      const spec = { id, type: 'echo', payload: { i }, priority: 0, requires: [], prefers: [], dependsOn: [], maxAttempts: 3, timeoutMs: 0, createdAt: 1000 + i, createdBy: 'pa', notBefore: 0, strategy: 'capacity-weighted' };
+      const facts: Record<string, unknown> = { [`${id}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`${id}/done/1/pa`]: { peer: 'pa', round: 1, result: i, at: 2, ms: 1 } };
+      if (twice) (facts[`${id}/claim/1/pb`] = { peer: 'pb', round: 1, score: 0.2, at: 1 }), (facts[`${id}/done/1/pb`] = { peer: 'pb', round: 1, result: 'again', at: 3, ms: 1 });
+      return { id, spec, facts, state: 'done', finishedAt: 2000 + i, result: i, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
+    };
+    const records = Array.from({ length: 30 }, (_, i) => record(i, i % 7 === 0));
+    const plain = FileArchive.open(mkdtempSync(join(tmpdir(), 'am-arch-')), { logger: silentLogger });
+    const given = FileArchive.open(mkdtempSync(join(tmpdir(), 'am-arch-')), { logger: silentLogger });
+    await plain.append(records);
+    await given.append(records, new Map(records.map((r) => [r, factsFromRecord(r)!])));
+    expect(given.query!({ limit: 100 })).toEqual(plain.query!({ limit: 100 }));
+    expect(given.duplicateRuns!()).toBe(plain.duplicateRuns!());
+    expect(plain.duplicateRuns!()).toBe(5);
+    // The archive takes the caller's parse as it is: facts without the second run count none.
+    const r0 = record(0, true);
+    await given.append([r0], new Map([[r0, factsFromRecord(record(0, false))!]]));
+    expect(given.summary!('f-0')).toMatchObject({ duplicates: 0 });
+    expect(plain.summary!('f-0')).toMatchObject({ duplicates: 1 });
+    await plain.close();
+    await given.close();
+  });
 
   it('file: reopens with everything; a torn WAL tail (kill -9 mid-commit) costs nothing acknowledged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));

@@ -157,6 +157,7 @@ export class Archiver {
     this.tombstones += deletedEntries;
     const now = ctx.clock.now();
     const archived: ArchiveRecord[] = [];
+    const parsed = new Map<ArchiveRecord, TaskFacts>();
     const back: TaskRecord[] = [];
     // Some known peer is no longer waited for (away too long): what leaves now may lack its runs.
     const partial = this.skipsPeers(now);
@@ -182,7 +183,7 @@ export class Archiver {
         if (!replay) back.push(rec);
         continue;
       }
-      archived.push({
+      const out: ArchiveRecord = {
         ...rec,
         state: v.state,
         finishedAt: finishedAt(facts),
@@ -192,7 +193,10 @@ export class Archiver {
         gen: generation,
         archivedAt: now,
         ...(partial ? { partial: true } : {}),
-      });
+      };
+      // Same spec and facts as `rec`: the archive's summary uses these instead of parsing again.
+      archived.push(out);
+      parsed.set(out, facts);
     }
     if (back.length > 0) {
       ctx.log.log('info', 'tasks left the live document before this replica saw them end: written back', { tasks: back.length });
@@ -203,7 +207,7 @@ export class Archiver {
     }
     if (archived.length > 0) {
       this.work = this.work
-        .then(() => deps.archive.append(archived))
+        .then(() => deps.archive.append(archived, parsed))
         .catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
     }
   }
