@@ -9,7 +9,6 @@ import Database from 'better-sqlite3';
 import { crc32 } from 'node:zlib';
 import type { TaskFacts } from '@agentmesh/scheduler';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
-import { factsFromRecord } from './fact-index.js';
 import { summarizeRecord, type ArchiveSort, type ArchiveSummary } from './archive-summary.js';
 
 export type Db = Database.Database;
@@ -111,7 +110,7 @@ function withIdFirst(r: ArchiveRecord): ArchiveRecord {
 
 /** The row of a record; `facts`: its parsed facts when the caller has them (see summarizeRecord). */
 export function rowOf(rec: ArchiveRecord, facts?: TaskFacts): Row {
-  const s = summarizeRecord(rec, facts ?? factsFromRecord(rec));
+  const s = summarizeRecord(rec, facts);
   const body = recordLine(rec);
   const cols = {
     id: s.id,

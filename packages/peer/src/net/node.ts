@@ -4,7 +4,7 @@
 // and a logger that keeps libp2p quiet but routes its error lines to diagnostics.ts.
 // Created stopped; MeshTransport starts it once its protocol handlers are registered.
 
-import { createLibp2p, type Libp2pOptions } from 'libp2p';
+import { createLibp2p, type ConnectionManagerInit, type ConnectionMonitorInit, type Libp2pOptions } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -45,14 +45,14 @@ export interface MeshNodeInit {
  * redialled) within half a minute of going silent, which a split network needs, but not because
  * its peer was busy.
  */
-export const CONNECTION_LIMITS = {
+export const CONNECTION_LIMITS: ConnectionManagerInit = {
   inboundConnectionThreshold: 100,
   maxIncomingPendingConnections: 100,
-} as const;
-export const CONNECTION_MONITOR = {
+};
+export const CONNECTION_MONITOR: ConnectionMonitorInit = {
   pingInterval: 10_000,
   pingTimeout: { minTimeout: 20_000, maxTimeout: 60_000 },
-} as const;
+};
 
 export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
   return createLibp2p<MeshServices>({
@@ -64,8 +64,8 @@ export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {
     streamMuxers: [yamux()],
     ...(init.secret !== undefined ? { connectionProtector: guardedPreSharedKey(pskFromSecret(init.secret), init.onSecretRefused) } : {}),
     connectionGater: init.gater,
-    connectionManager: { ...CONNECTION_LIMITS },
-    connectionMonitor: { ...CONNECTION_MONITOR, pingTimeout: { ...CONNECTION_MONITOR.pingTimeout } },
+    connectionManager: CONNECTION_LIMITS,
+    connectionMonitor: CONNECTION_MONITOR,
     logger: errorCapturingLogger(init.onLibp2pError),
     metrics: () => init.meter,
     services: (init.fanout === 'direct' ? { identify: identify() } : { identify: identify(), pubsub: gossipsub(gossipsubOptions(init.fanout)) }) as Libp2pOptions<MeshServices>['services'],

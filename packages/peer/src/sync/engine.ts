@@ -155,7 +155,8 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     this.pulls.reset();
     if (this.running) {
       this.doc.on('update', this.onDocUpdate);
-      for (const p of this.transport.connectedPeers()) this.sendNotice(p);
+      const notice = this.noticeMessage();
+      for (const p of this.transport.connectedPeers()) this.sendNotice(p, notice);
     }
   }
 
@@ -227,10 +228,17 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     this.emit('connect', { peer });
   }
 
-  /** Tells `peer` our state vector (it pulls from us if it lacks something; no reply expected). */
-  sendNotice(peer: string): void {
+  /**
+   * Tells `peer` our state vector (it pulls from us if it lacks something; no reply expected).
+   * `notice`: the message already encoded, when one is sent to many peers at once.
+   */
+  sendNotice(peer: string, notice?: Uint8Array): void {
     if (!this.running) return;
-    this.sendRaw(peer, encodeSyncMessage(SYNC_NOTICE, Y.encodeStateVector(this.doc), this.generation));
+    this.sendRaw(peer, notice ?? this.noticeMessage());
+  }
+
+  private noticeMessage(): Uint8Array {
+    return encodeSyncMessage(SYNC_NOTICE, Y.encodeStateVector(this.doc), this.generation);
   }
 
   /**
@@ -281,10 +289,9 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
    */
   antiEntropy(): void {
     const now = this.opts.clock.now();
-    // One encoding of our state vector for every peer (it was encoded once per peer).
-    const msg = encodeSyncMessage(SYNC_NOTICE, Y.encodeStateVector(this.doc), this.generation);
+    const notice = this.noticeMessage();
     for (const p of this.transport.connectedPeers()) {
-      this.sendRaw(p, msg);
+      this.sendNotice(p, notice);
       if (this.pulls.probeDue(p, now)) this.probe(p);
     }
     this.pulls.maybePull();
@@ -437,4 +444,3 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
     return true;
   }
 }
-
