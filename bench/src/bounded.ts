@@ -2,7 +2,7 @@
 // processes over libp2p on loopback and prints, over time, each peer's live document size (encoded
 // bytes), its RSS and its data directory's size on disk, then writes bench/results/bounded.json.
 // Targets: live document under 5 MB at the end, RSS flat after warm-up.
-// Run: pnpm bench:bounded [--tasks N] [--peers N] [--batch N] [--max-outstanding N] [--sample-ms MS]
+// Run: pnpm bench:bounded [--tasks N] [--peers N] [--batch N] [--max-outstanding N] [--sample-ms MS] [--keep]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ interface Options {
   deadlineMs: number;
   out: string;
   extraPeerArgs: string[];
+  /** Leave the peers' data directories (archives, logs) for inspection; their path is printed. */
+  keep: boolean;
 }
 
 interface PeerProc {
@@ -43,7 +45,7 @@ interface Sample {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { tasks: 100_000, peers: 3, batch: 500, maxOutstanding: 4000, sampleMs: 5000, deadlineMs: 30 * 60_000, out: join(ROOT, 'bench', 'results', 'bounded.json'), extraPeerArgs: [] };
+  const o: Options = { tasks: 100_000, peers: 3, batch: 500, maxOutstanding: 4000, sampleMs: 5000, deadlineMs: 30 * 60_000, out: join(ROOT, 'bench', 'results', 'bounded.json'), extraPeerArgs: [], keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -66,8 +68,9 @@ function parseArgs(argv: string[]): Options {
       case '--deadline-s': o.deadlineMs = int(10, 24 * 3600) * 1000; break;
       case '--out': o.out = next(); break;
       case '--peer-arg': o.extraPeerArgs.push(next()); break;
+      case '--keep': o.keep = true; break;
       case '--help':
-        process.stdout.write('usage: bounded [--tasks 100000] [--peers 3] [--batch 500] [--max-outstanding 4000] [--sample-ms 5000] [--deadline-s 1800] [--out FILE] [--peer-arg ARG]...\n');
+        process.stdout.write('usage: bounded [--tasks 100000] [--peers 3] [--batch 500] [--max-outstanding 4000] [--sample-ms 5000] [--deadline-s 1800] [--out FILE] [--peer-arg ARG]... [--keep]\n');
         process.exit(0);
       // falls through
       default:
@@ -147,7 +150,8 @@ async function main(): Promise<void> {
   const peers: PeerProc[] = [];
   const stopAll = () => {
     for (const p of peers) p.child.kill(process.env.AGENTMESH_PEER_NODE_ARGS ? 'SIGINT' : 'SIGKILL');
-    rmSync(base, { recursive: true, force: true });
+    if (o.keep) process.stdout.write(`data directories kept in ${base}\n`);
+    else rmSync(base, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
     stopAll();

@@ -9,12 +9,15 @@
 import { decodeActivity, decodeTaskBatch, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
 import { activityEntries, activityLeaves, batchTaskEntry, taskBatchLeaves } from './leaves.js';
 import type { CarriedSig } from './signature.js';
+import { toB64url } from './encoding.js';
 import type { EntryTrust } from './trust.js';
 
 interface Held {
   bytes: Uint8Array;
   levels?: Uint8Array[][];
   sig?: Uint8Array;
+  /** The signature as base64url, made once for all the batch's entries. */
+  sigText?: string;
   decoded?: TaskBatch | ActivityBatch;
 }
 
@@ -40,7 +43,8 @@ export class BatchSigs {
   carried(map: 'segs' | 'acts', key: string, i: number): CarriedSig | undefined {
     const h = this.load(map, key);
     if (!h?.levels || !h.sig || i >= h.levels[0]!.length) return undefined;
-    return this.trust.carried(map, key, h.levels, i, h.sig);
+    h.sigText ??= toB64url(h.sig);
+    return this.trust.carried(map, key, h.levels, i, h.sigText);
   }
 
   /** Task `i` of a task batch as a signed single `tasks` entry. */

@@ -104,9 +104,12 @@ export class EntryTrust {
     return { sig: this.signer().sign(batchMessage(map, key, levels.at(-1)![0]!)), levels };
   }
 
-  /** The `sig` a single entry split out of a batch carries (leaf `i` of `leaves`). */
-  carried(map: string, key: string, levels: Uint8Array[][], i: number, sig: Uint8Array): CarriedSig {
-    return { b: map, k: key, i, n: levels[0]!.length, p: toB64url(merklePath(levels, i)), s: toB64url(sig) };
+  /**
+   * The `sig` a single entry split out of a batch carries (leaf `i` of `leaves`); `sig`: the batch
+   * signature, or its base64url text when the caller keeps it (the same for every entry of a batch).
+   */
+  carried(map: string, key: string, levels: Uint8Array[][], i: number, sig: Uint8Array | string): CarriedSig {
+    return { b: map, k: key, i, n: levels[0]!.length, p: toB64url(merklePath(levels, i)), s: typeof sig === 'string' ? sig : toB64url(sig) };
   }
 
   levels(leaves: Uint8Array[]): Uint8Array[][] {
