@@ -15,6 +15,9 @@ export type Db = Database.Database;
 
 export const DB_FILE = 'archive.db';
 
+/** Page size of a new archive database. */
+export const PAGE_SIZE = 8192;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
   id TEXT PRIMARY KEY NOT NULL,
@@ -47,6 +50,10 @@ export function openDb(path: string, opts: { readonly?: boolean } = {}): Db {
   const db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
   try {
     if (!opts.readonly) {
+      // 8 KiB pages for a new file (an existing one keeps its size): a row (about 2.5 KB, most of
+      // it the record with its carried signatures) left 40% of a 4 KiB page empty; 8 KiB pages
+      // took a third less disk and a quarter less CPU per insert (measured on bench:bounded rows).
+      db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       // FULL: every commit is fsynced before append() resolves (the old archive's fdatasync).
       db.pragma('synchronous = FULL');

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@agentmesh/scheduler';
 import { BloomFilter, MemoryArchive, factsFromRecord, type Archive, type ArchiveRecord } from '../src/index.js';
+import Database from 'better-sqlite3';
 import { FileArchive } from '../src/node.js';
+import { DB_FILE, PAGE_SIZE } from '../src/archive-db.js';
 import { encodeArchiveLine, parseArchiveText } from '../src/archive-lines.js';
 
 const rec = (id: string, state: ArchiveRecord['state'] = 'done', gen = '1.10.5.p'): ArchiveRecord => ({
@@ -139,6 +141,41 @@ describe('archive', () => {
     await c.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(crashed, { recursive: true, force: true });
+  });
+
+  it('file: a new archive uses 8 KiB pages; one made with 4 KiB pages opens, keeps its size and its records', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    await a.append([rec('t-new')]);
+    await a.close();
+    const pageSize = (d: string): number => {
+      const db = new Database(join(d, DB_FILE), { readonly: true });
+      try {
+        return db.pragma('page_size', { simple: true }) as number;
+      } finally {
+        db.close();
+      }
+    };
+    expect(pageSize(dir)).toBe(PAGE_SIZE);
+    expect(PAGE_SIZE).toBe(8192);
+    // An archive from before: the same schema in a file with 4 KiB pages.
+    const old = mkdtempSync(join(tmpdir(), 'am-arch-old-'));
+    const pre = new Database(join(old, DB_FILE));
+    pre.pragma('page_size = 4096');
+    pre.exec('CREATE TABLE placeholder (x)');
+    pre.exec('DROP TABLE placeholder');
+    pre.close();
+    const b = FileArchive.open(old, { logger: silentLogger });
+    await b.append([rec('t-old-1'), rec('t-old-2', 'dead')]);
+    await b.close();
+    expect(pageSize(old)).toBe(4096);
+    const c = FileArchive.open(old, { logger: silentLogger });
+    expect(c.get('t-old-1')?.state).toBe('done');
+    expect(c.get('t-old-2')?.state).toBe('dead');
+    expect(c.counts().total).toBe(2);
+    await c.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
   });
 
   it('file: an acknowledged append is in the database files at once (no close needed)', async () => {

@@ -89,14 +89,17 @@ export function merkleRoot(scheme: SignatureScheme, leaves: Uint8Array[]): Uint8
 
 /** The sibling hashes of leaf `i`, from the bottom up (levels without a sibling are skipped). */
 export function merklePath(levels: Uint8Array[][], i: number): Uint8Array {
-  const path: Uint8Array[] = [];
-  let idx = i;
-  for (let l = 0; l < levels.length - 1; l++) {
-    const sib = idx ^ 1;
-    if (sib < levels[l]!.length) path.push(levels[l]![sib]!);
-    idx >>= 1;
+  // Written in place (no list of siblings, no spread): one path per archived fact.
+  const sibling = (l: number, idx: number): Uint8Array | undefined => levels[l]![idx ^ 1];
+  let n = 0;
+  for (let l = 0, idx = i; l < levels.length - 1; l++, idx >>= 1) n += sibling(l, idx)?.length ?? 0;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (let l = 0, idx = i; l < levels.length - 1; l++, idx >>= 1) {
+    const sib = sibling(l, idx);
+    if (sib) (out.set(sib, o), (o += sib.length));
   }
-  return concatBytes(...path);
+  return out;
 }
 
 /** The root that leaf `i` of `n` with this path leads to; undefined when the path has the wrong length. */
