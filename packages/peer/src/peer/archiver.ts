@@ -65,12 +65,20 @@ export function stableTasks(ctx: PeerContext, presence: Presence, generation: st
   return out;
 }
 
+/** Tasks deleted from the live document in one turn of the main loop, about (whole units). */
+export const ARCHIVE_SLICE_TASKS = 256;
+/** Pause between two slices of archival (the loop handles messages and runs tasks between). */
+export const ARCHIVE_SLICE_GAP_MS = 20;
+
 export class Archiver {
   /** Finished live tasks as last derived. */
   private readonly finished = new Map<string, FinishedTask>();
   /** Unfinished live tasks that depend on others (their dependencies stay live). */
   private readonly waiting = new Map<string, readonly string[]>();
   private lastCheck = -Infinity;
+  /** Units (task ids) the last look found due here and not yet deleted, in order. */
+  private due: (readonly string[])[] = [];
+  private lastSlice = -Infinity;
   /** Since when each unit (task batch key or single task id) has been due here. */
   private readonly dueSince = new Map<string, number>();
   /** Entries deleted from the live document since its generation began (its tombstones). */
@@ -104,13 +112,24 @@ export class Archiver {
   newGeneration(): void {
     this.tombstones = 0;
     this.dueSince.clear();
+    this.due = [];
   }
 
-  /** Deletes what is due and stable, at most every `checkMs` (main loop). */
+  /**
+   * Deletes what is due and stable (main loop): looks every `checkMs`, then deletes what it found
+   * in slices of about ARCHIVE_SLICE_TASKS tasks, one every ARCHIVE_SLICE_GAP_MS, so that no turn
+   * of the loop (here, and on every replica taking the deletion in) stalls on thousands of tasks.
+   */
   maybeArchive(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;
-    if (ctx.quiet() || !deps.caughtUp() || now - this.lastCheck < policy.checkMs || this.finished.size === 0) return;
+    if (ctx.quiet() || !deps.caughtUp()) return;
+    if (now - this.lastCheck < policy.checkMs) {
+      if (this.due.length > 0 && now - this.lastSlice >= ARCHIVE_SLICE_GAP_MS) this.deleteSlice(now);
+      return;
+    }
+    this.due = [];
+    if (this.finished.size === 0) return;
     this.lastCheck = now;
     const board = ctx.board();
     const unfinished = board.taskCount - this.finished.size;
@@ -127,7 +146,6 @@ export class Archiver {
     const units = archiveUnits(board, selected);
     const stable = stableTasks(ctx, deps.presence, deps.live.name, [...units.values()].flat(), now, deps.startedAt(), policy.forgetPeersAfterMs);
     const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
-    const go = new Set<string>();
     const seen = new Set<string>();
     for (const [key, ids] of units) {
       seen.add(key);
@@ -138,11 +156,36 @@ export class Archiver {
       const order = [...alive].sort((a, b) => unitHash('archive', key, a) - unitHash('archive', key, b) || (a < b ? -1 : 1));
       const rank = Math.max(0, order.indexOf(ctx.id));
       if (now - since < rank * policy.staggerMs) continue;
-      for (const id of ids) go.add(id);
+      this.due.push(ids);
     }
     for (const key of this.dueSince.keys()) if (!seen.has(key)) this.dueSince.delete(key);
+    if (this.due.length > 0) this.deleteSlice(now);
+  }
+
+  /**
+   * Deletes the next slice of the units found due: whole units (a task batch goes with all its
+   * tasks) up to ARCHIVE_SLICE_TASKS tasks (at least one unit). A unit whose tasks changed since
+   * (one is no longer finished here, runs here, or took a fact some peer may not hold yet) stays
+   * for the next look.
+   */
+  private deleteSlice(now: number): void {
+    const { ctx, deps } = this;
+    this.lastSlice = now;
+    const running = new Set(deps.running());
+    const slice: (readonly string[])[] = [];
+    let tasks = 0;
+    while (this.due.length > 0 && (slice.length === 0 || tasks < ARCHIVE_SLICE_TASKS)) {
+      const ids = this.due.shift()!;
+      if (ids.some((id) => !this.finished.has(id) || running.has(id))) continue;
+      slice.push(ids);
+      tasks += ids.length;
+    }
+    if (slice.length === 0) return;
+    const stable = stableTasks(ctx, deps.presence, deps.live.name, slice.flat(), now, deps.startedAt(), deps.rollover.forgetPeersAfterMs);
+    const go = new Set<string>();
+    for (const ids of slice) if (ids.every((id) => stable.has(id))) for (const id of ids) go.add(id);
     if (go.size === 0) return;
-    const n = board.deleteTasks(go, (id) => deps.archive.mightHave(id) && deps.archive.get(id) !== undefined);
+    const n = ctx.board().deleteTasks(go, (id) => deps.archive.mightHave(id) && deps.archive.get(id) !== undefined);
     if (n > 0) ctx.log.log('debug', 'archived finished tasks', { tasks: go.size, entries: n });
   }
 
