@@ -97,7 +97,10 @@ export function merklePath(levels: Uint8Array[][], i: number): Uint8Array {
   let o = 0;
   for (let l = 0, idx = i; l < levels.length - 1; l++, idx >>= 1) {
     const sib = sibling(l, idx);
-    if (sib) (out.set(sib, o), (o += sib.length));
+    if (sib) {
+      out.set(sib, o);
+      o += sib.length;
+    }
   }
   return out;
 }

@@ -65,7 +65,7 @@ export function stableTasks(ctx: PeerContext, presence: Presence, generation: st
   return out;
 }
 
-/** Tasks deleted from the live document in one turn of the main loop, about (whole units). */
+/** Tasks deleted from the live document in one turn of the main loop (whole units: about this many, at least one unit). */
 export const ARCHIVE_SLICE_TASKS = 256;
 /** Pause between two slices of archival (the loop handles messages and runs tasks between). */
 export const ARCHIVE_SLICE_GAP_MS = 20;
@@ -76,8 +76,9 @@ export class Archiver {
   /** Unfinished live tasks that depend on others (their dependencies stay live). */
   private readonly waiting = new Map<string, readonly string[]>();
   private lastCheck = -Infinity;
-  /** Units (task ids) the last look found due here and not yet deleted, in order. */
+  /** Units (task ids) the last look found due here, in order; those from `dueNext` on are not deleted yet. */
   private due: (readonly string[])[] = [];
+  private dueNext = 0;
   private lastSlice = -Infinity;
   /** Since when each unit (task batch key or single task id) has been due here. */
   private readonly dueSince = new Map<string, number>();
@@ -113,6 +114,7 @@ export class Archiver {
     this.tombstones = 0;
     this.dueSince.clear();
     this.due = [];
+    this.dueNext = 0;
   }
 
   /**
@@ -125,10 +127,11 @@ export class Archiver {
     const policy = deps.rollover;
     if (ctx.quiet() || !deps.caughtUp()) return;
     if (now - this.lastCheck < policy.checkMs) {
-      if (this.due.length > 0 && now - this.lastSlice >= ARCHIVE_SLICE_GAP_MS) this.deleteSlice(now);
+      if (this.dueNext < this.due.length && now - this.lastSlice >= ARCHIVE_SLICE_GAP_MS) this.deleteSlice(now);
       return;
     }
     this.due = [];
+    this.dueNext = 0;
     if (this.finished.size === 0) return;
     this.lastCheck = now;
     const board = ctx.board();
@@ -174,8 +177,8 @@ export class Archiver {
     const running = new Set(deps.running());
     const slice: (readonly string[])[] = [];
     let tasks = 0;
-    while (this.due.length > 0 && (slice.length === 0 || tasks < ARCHIVE_SLICE_TASKS)) {
-      const ids = this.due.shift()!;
+    while (this.dueNext < this.due.length && (slice.length === 0 || tasks < ARCHIVE_SLICE_TASKS)) {
+      const ids = this.due[this.dueNext++]!;
       if (ids.some((id) => !this.finished.has(id) || running.has(id))) continue;
       slice.push(ids);
       tasks += ids.length;
