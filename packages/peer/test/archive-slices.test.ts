@@ -29,7 +29,8 @@ describe('archival in slices', () => {
         if (now < before) removedPerTransaction.push(before - now);
         before = now;
       });
-      // Paused so that everything is finished before the first look: 12 batches of 100 tasks.
+      // Submitted while the peer is paused (no runs, no archival): 12 batches of 100 tasks are on
+      // the board before the first run and the first look.
       peer.setQuiet(true);
       const ids: string[] = [];
       for (let b = 0; b < 12; b++) ids.push(...(await peer.submit(Array.from({ length: 100 }, (_, i) => ({ type: 'echo', payload: { b, i } })))).map((s) => s.id));

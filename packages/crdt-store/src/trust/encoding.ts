@@ -35,7 +35,6 @@ export function toB64url(bytes: Uint8Array): string {
     codes[o++] = B64_CODES[(n >> 12) & 63]!;
     if (rest === 2) codes[o++] = B64_CODES[(n >> 6) & 63]!;
   }
-  codes.length = o;
   if (o <= CHUNK) return String.fromCharCode.apply(null, codes);
   let out = '';
   for (let c = 0; c < o; c += CHUNK) out += String.fromCharCode.apply(null, codes.slice(c, c + CHUNK));

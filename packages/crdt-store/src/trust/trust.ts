@@ -105,11 +105,11 @@ export class EntryTrust {
   }
 
   /**
-   * The `sig` a single entry split out of a batch carries (leaf `i` of `leaves`); `sig`: the batch
-   * signature, or its base64url text when the caller keeps it (the same for every entry of a batch).
+   * The `sig` a single entry split out of a batch carries (leaf `i` of `leaves`); `sigText`: the
+   * batch signature in base64url (the same for every entry of a batch, so the caller keeps it).
    */
-  carried(map: string, key: string, levels: Uint8Array[][], i: number, sig: Uint8Array | string): CarriedSig {
-    return { b: map, k: key, i, n: levels[0]!.length, p: toB64url(merklePath(levels, i)), s: typeof sig === 'string' ? sig : toB64url(sig) };
+  carried(map: string, key: string, levels: Uint8Array[][], i: number, sigText: string): CarriedSig {
+    return { b: map, k: key, i, n: levels[0]!.length, p: toB64url(merklePath(levels, i)), s: sigText };
   }
 
   levels(leaves: Uint8Array[]): Uint8Array[][] {

@@ -162,16 +162,16 @@ export class Archiver {
       this.due.push(ids);
     }
     for (const key of this.dueSince.keys()) if (!seen.has(key)) this.dueSince.delete(key);
-    if (this.due.length > 0) this.deleteSlice(now);
+    if (this.due.length > 0) this.deleteSlice(now, stable);
   }
 
   /**
    * Deletes the next slice of the units found due: whole units (a task batch goes with all its
    * tasks) up to ARCHIVE_SLICE_TASKS tasks (at least one unit). A unit whose tasks changed since
    * (one is no longer finished here, runs here, or took a fact some peer may not hold yet) stays
-   * for the next look.
+   * for the next look. `known`: the stable tasks as the look just found them (the same instant).
    */
-  private deleteSlice(now: number): void {
+  private deleteSlice(now: number, known?: ReadonlySet<string>): void {
     const { ctx, deps } = this;
     this.lastSlice = now;
     const running = new Set(deps.running());
@@ -184,7 +184,7 @@ export class Archiver {
       tasks += ids.length;
     }
     if (slice.length === 0) return;
-    const stable = stableTasks(ctx, deps.presence, deps.live.name, slice.flat(), now, deps.startedAt(), deps.rollover.forgetPeersAfterMs);
+    const stable = known ?? stableTasks(ctx, deps.presence, deps.live.name, slice.flat(), now, deps.startedAt(), deps.rollover.forgetPeersAfterMs);
     const go = new Set<string>();
     for (const ids of slice) if (ids.every((id) => stable.has(id))) for (const id of ids) go.add(id);
     if (go.size === 0) return;
