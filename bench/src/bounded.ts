@@ -181,7 +181,7 @@ async function main(): Promise<void> {
       const s: Sample = { t: Date.now() - t0, submitted, done: doneCount(), peers: [] };
       for (const p of peers) {
         const d = await http('GET', `${p.api}/api/doc`);
-        if (process.env.BOUNDED_DEBUG) console.log(p.name, JSON.stringify(d.timing), 'heap', mb(d.heapUsedBytes));
+        if (process.env.BOUNDED_DEBUG) console.log(p.name, JSON.stringify(d.timing), 'heap used/total', mb(d.heapUsedBytes), mb(d.heapTotalBytes), 'external', mb(d.externalBytes), 'arrayBuffers', mb(d.arrayBuffersBytes));
         s.peers.push({ name: p.name, docBytes: d.bytes, docTasks: d.tasks, generation: d.generation.n, archived: d.archived.total, rssBytes: rssOf(p.child.pid), diskBytes: dirBytes(p.dir) });
       }
       samples.push(s);

@@ -203,10 +203,14 @@ async function route(peer: Peer, partition: PartitionControl | undefined, extras
   }
   if (path === '/api/doc' && method === 'GET') {
     // The live document's encoded size (costs one full encoding: for benchmarks and diagnostics).
+    const mem = process.memoryUsage();
     respond(res, 200, {
       ...peer.docStats(),
-      rssBytes: process.memoryUsage().rss,
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      heapTotalBytes: mem.heapTotal,
+      externalBytes: mem.external,
+      arrayBuffersBytes: mem.arrayBuffers,
       timing: peer.timingNow(),
     }, API_HEADERS);
     return;
