@@ -16,14 +16,6 @@ import { docClocks, missingItems } from './state-vectors.js';
  * it will most likely bring what they would ask for, and each would be a full diff too.
  */
 const BIG_PULL_ITEMS = 2000;
-/**
- * A pull answering the first announcement over a link that just came up is a heal when it misses
- * at least this many items. Items are counted, not bytes, and one item may be a whole submit batch
- * or a slice's outcomes: a 5,000-task half of a partitioned mesh was 63 items (550 KB). Taken for
- * a small pull, its answer (seconds late from a peer busy taking in the other side) was asked of a
- * second peer after 150 ms and came twice.
- */
-const HEAL_PULL_ITEMS = 16;
 /** The least time a big pull (a heal) may stay unanswered before another peer is asked. */
 const BIG_PULL_TIMEOUT_MS = 10_000;
 /** Round trips below this are taken as this much when sizing the grace before a pull. */
@@ -61,8 +53,6 @@ export class Pulls {
   private readonly repairWanted = new Set<string>();
   /** Peers whose link came up and who have not announced their state since. */
   private readonly fresh = new Set<string>();
-  /** Peers whose first announcement over a new link was ahead of us, not pulled from since. */
-  private readonly healing = new Set<string>();
   /** Peers we were told are connected. */
   private readonly links = new Set<string>();
   /** When maybePull() next runs by itself (an announcement falls due, or a pull times out). */
@@ -88,7 +78,6 @@ export class Pulls {
    */
   announce(peer: string, sv: ReadonlyMap<number, number>, now: number, ahead: boolean): void {
     const fresh = this.fresh.delete(peer);
-    if (fresh && ahead) this.healing.add(peer);
     if (sv.size > 0) this.announced.announce(peer, sv, now, ahead, fresh ? 0 : this.graceMs());
   }
 
@@ -128,7 +117,6 @@ export class Pulls {
   disconnected(peer: string): void {
     this.links.delete(peer);
     this.fresh.delete(peer);
-    this.healing.delete(peer);
     if (this.pulling?.peer !== peer) return;
     this.pulling = undefined;
     this.maybePull();
@@ -138,7 +126,6 @@ export class Pulls {
   reset(): void {
     this.announced.clear();
     this.fresh.clear();
-    this.healing.clear();
     this.clearCheck();
     this.pulling = undefined;
   }
@@ -201,10 +188,8 @@ export class Pulls {
     const peer = due[0];
     if (peer !== undefined) {
       const sv = this.announced.of(peer);
-      const missing = sv === undefined ? 0 : missingItems(sv, local);
-      const heal = this.healing.delete(peer);
       this.announced.pulled(peer);
-      this.pull(peer, missing >= BIG_PULL_ITEMS || (heal && missing >= HEAL_PULL_ITEMS));
+      this.pull(peer, sv !== undefined && missingItems(sv, local) >= BIG_PULL_ITEMS);
       return;
     }
     this.armCheck(now);
