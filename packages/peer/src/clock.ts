@@ -8,6 +8,13 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): TimerId;
   clearTimeout(id: TimerId): void;
+  /**
+   * Milliseconds this process's event loop has spent busy (not waiting for I/O) since it started,
+   * where the platform can tell (Node's event-loop utilization); absent elsewhere (browsers, the
+   * simulator's virtual clock). Waits for a peer's answer count only time this process could have
+   * read it (sync/pulls.ts).
+   */
+  busyMs?(): number;
 }
 
 /** `setImmediate` where the platform has it (Node); browsers fall back to a 0 ms timeout. */
@@ -19,8 +26,12 @@ class Soon {
   constructor(readonly handle: unknown) {}
 }
 
+/** Node's event-loop utilization, where there is one. */
+const elu = (globalThis as { performance?: { eventLoopUtilization?: () => { active: number } } }).performance?.eventLoopUtilization;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
+  ...(typeof elu === 'function' ? { busyMs: () => elu.call(globalThis.performance).active } : {}),
   setTimeout: (fn, ms) => {
     if (ms <= 0 && immediate) return new Soon(immediate(fn));
     return setTimeout(fn, ms);

@@ -27,6 +27,11 @@ const PROBE_EVERY_MS = 5000;
  * a heal) would otherwise hold back a real repair for seconds.
  */
 const MAX_GRACE_MS = 100;
+/**
+ * A pull's wait is lengthened by the time this process's own loop was busy meanwhile (it could not
+ * have read an answer then), by at most this much.
+ */
+const MAX_BUSY_CREDIT_MS = 2000;
 
 export interface PullsDeps {
   clock: Clock;
@@ -45,8 +50,11 @@ export class Pulls {
   /** What each peer announced it holds in this generation, and what of it is still missing. */
   readonly announced = new Announcements();
   readonly roundTrips = new RoundTrips();
-  /** The pull under way: its peer, when it went, and whether it is a big one (a heal). */
-  private pulling: { peer: string; at: number; big: boolean } | undefined;
+  /**
+   * The pull under way: its peer, when it went, whether it is a big one (a heal), and how busy
+   * this process's loop had been by then (Clock.busyMs).
+   */
+  private pulling: { peer: string; at: number; big: boolean; busyAt: number } | undefined;
   /** Last time we asked each peer to repair a gap (its updates arrived out of order or were lost). */
   private readonly lastRepair = new Map<string, number>();
   /** Peers a repair was put off for while a pull was under way. */
@@ -65,7 +73,7 @@ export class Pulls {
   /** Asks `peer` for what we miss. */
   pull(peer: string, big = false): void {
     const now = this.d.clock.now();
-    this.pulling = { peer, at: now, big };
+    this.pulling = { peer, at: now, big, busyAt: this.d.clock.busyMs?.() ?? 0 };
     this.d.stats.pulls++;
     this.roundTrips.sent(peer, now);
     this.d.sendPull(peer);
@@ -167,8 +175,21 @@ export class Pulls {
     return Math.min(MAX_GRACE_MS, 3 * Math.max(this.maxRtt(), RTT_FLOOR_MS) + this.d.batchMs);
   }
 
+  /**
+   * How much longer than its timeout the pull under way waits: the time this process's loop was
+   * busy since it went (at most MAX_BUSY_CREDIT_MS). A peer whose loop was blocked (a heal's
+   * synchronous apply, answering others' pulls) would otherwise find its timer due the moment it
+   * is free again, before it reads the answer already waiting for it, and ask a second peer for the
+   * same megabytes. Where the clock cannot tell (the simulator) it is 0.
+   */
+  private busyCredit(p: { busyAt: number }): number {
+    const busy = this.d.clock.busyMs;
+    return busy ? Math.min(MAX_BUSY_CREDIT_MS, Math.max(0, busy() - p.busyAt)) : 0;
+  }
+
   private underWay(now: number): boolean {
-    return this.pulling !== undefined && now - this.pulling.at < this.pullTimeoutMs();
+    const p = this.pulling;
+    return p !== undefined && now - p.at < this.pullTimeoutMs() + this.busyCredit(p);
   }
 
   /**
@@ -219,7 +240,7 @@ export class Pulls {
   private armCheck(now: number): void {
     let at = this.announced.nextDue();
     if (at === undefined) return;
-    if (this.pulling) at = Math.max(at, this.pulling.at + this.pullTimeoutMs());
+    if (this.pulling) at = Math.max(at, this.pulling.at + this.pullTimeoutMs() + this.busyCredit(this.pulling));
     if (this.checkTimer !== undefined) {
       if (this.checkAt <= at) return;
       this.d.clock.clearTimeout(this.checkTimer);
