@@ -5,6 +5,11 @@ export interface TransportHandlers {
   message(from: string, data: Uint8Array): void;
   connect(peer: string): void;
   disconnect(peer: string): void;
+  /**
+   * Part of a big message from `from` arrived (`received` of its `bytes`); the rest is on its way.
+   * Optional on both sides: a transport that hands over whole messages only never calls it.
+   */
+  receiving?(from: string, received: number, bytes: number): void;
 }
 
 export interface Transport {

@@ -242,7 +242,8 @@ describe('libp2p mesh transport', () => {
     const { t: b } = await node({ bootstrap: a.multiaddrs() });
     await until(() => a.connectedPeers().includes(b.localId), 5_000, 'connected');
     const got: Uint8Array[] = [];
-    b.setHandlers({ message: (_f, d) => got.push(d), connect: () => {}, disconnect: () => {} });
+    const progress: { from: string; received: number; bytes: number }[] = [];
+    b.setHandlers({ message: (_f, d) => got.push(d), connect: () => {}, disconnect: () => {}, receiving: (from, received, bytes) => progress.push({ from, received, bytes }) });
     const big = Uint8Array.from({ length: 12 * 1024 * 1024 }, (_, i) => (i * 31) & 0xff);
     const t1 = Date.now();
     a.send(b.localId, big);
@@ -256,6 +257,12 @@ describe('libp2p mesh transport', () => {
     expect(got[2]!.byteLength).toBe(3 * 1024 * 1024);
     expect(a.stats().gossipPublished).toBe(0);
     expect(a.stats().backpressureWaits).toBeGreaterThan(0);
+    // The receiver heard the big messages coming, piece by piece, before each was whole.
+    const of12 = progress.filter((p) => p.bytes === big.byteLength);
+    expect(of12.length).toBeGreaterThan(1);
+    expect(of12.every((p) => p.from === a.localId && p.received < p.bytes)).toBe(true);
+    expect(of12.map((p) => p.received)).toEqual([...of12.map((p) => p.received)].sort((x, y) => x - y));
+    expect(progress.every((p) => p.bytes >= 64 * 1024)).toBe(true);
     timing(`15 MiB over one direct stream in ${ms} ms`);
   });
 
@@ -323,6 +330,19 @@ describe('frame decoder', () => {
       expect(out.map((m) => m.byteLength)).toEqual(msgs.map((m) => m.byteLength));
       out.forEach((m, i) => expect(Buffer.from(m).equals(Buffer.from(msgs[i]!))).toBe(true));
     }
+  });
+
+  it('tells the length of a frame under way and how much of it is in', () => {
+    const dec = new FrameDecoder(1 << 20);
+    const frame = encodeFrame(new Uint8Array(100_000).fill(7));
+    const got: number[] = [];
+    expect(dec.partialLength).toBe(0);
+    dec.push(frame.subarray(0, 40_000), (f) => got.push(f.byteLength));
+    expect(dec.partialLength).toBe(100_000);
+    expect(dec.pendingBytes).toBe(40_000 - 3);
+    dec.push(frame.subarray(40_000), (f) => got.push(f.byteLength));
+    expect(got).toEqual([100_000]);
+    expect(dec.partialLength).toBe(0);
   });
 
   it('refuses an oversize header before reading the body', () => {

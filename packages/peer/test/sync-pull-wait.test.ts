@@ -135,6 +135,37 @@ describe('a pull waits for its answer', () => {
   });
 });
 
+describe('a pull whose answer is arriving', () => {
+  it('waits while the pulled peer sends something big, and asks elsewhere once that stops', () => {
+    const { clock, sent, pulls } = setup(false);
+    const first = sent[0]!.peer;
+    const other = first === 'B' ? 'C' : 'B';
+    clock.advance(100);
+    pulls.receiving(other, clock.now()); // the other peer's big message says nothing of this pull
+    pulls.receiving(first, clock.now());
+    clock.advance(300); // past the 150 ms timeout
+    pulls.maybePull();
+    expect(sent).toHaveLength(1);
+    clock.advance(500);
+    pulls.receiving(first, clock.now()); // more of it
+    clock.advance(900);
+    pulls.maybePull();
+    expect(sent).toHaveLength(1);
+    clock.advance(150); // 1 s since the last piece: the answer stalled, ask the other peer
+    pulls.maybePull();
+    expect(sent.map((s) => s.peer)).toEqual([first, other]);
+  });
+
+  it('does not hold a pull for a big message from a peer it did not ask', () => {
+    const { clock, sent, pulls } = setup(false);
+    const other = sent[0]!.peer === 'B' ? 'C' : 'B';
+    pulls.receiving(other, clock.now());
+    clock.advance(200);
+    pulls.maybePull();
+    expect(sent).toHaveLength(2);
+  });
+});
+
 describe('the system clock', () => {
   it("tells its loop's busy time in Node, and it grows while the loop works", () => {
     expect(typeof systemClock.busyMs).toBe('function');

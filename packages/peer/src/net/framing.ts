@@ -60,6 +60,11 @@ export class FrameDecoder {
     return this.body ? this.bodyFilled : 0;
   }
 
+  /** The declared length of the frame being assembled (0 when none is under way). */
+  get partialLength(): number {
+    return this.body ? this.body.byteLength : 0;
+  }
+
   push(chunk: Chunk, onFrame: (frame: Uint8Array) => void): void {
     if (this.failed) throw new MeshError('INVALID_ARGUMENT', 'frame decoder already failed');
     if (chunk instanceof Uint8Array) this.pushBuf(chunk, onFrame);

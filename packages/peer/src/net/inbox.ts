@@ -41,6 +41,17 @@ export class Inbox {
     this.call('message', from, data);
   }
 
+  /** Part of a big message from `from` arrived (see TransportHandlers.receiving). */
+  receiving(from: string, received: number, bytes: number): void {
+    const h = this.handlers;
+    if (!h?.receiving || this.closed) return;
+    try {
+      h.receiving(from, received, bytes);
+    } catch (e) {
+      this.c.log.log('error', 'transport receiving handler threw', { peer: from, error: errText(e) });
+    }
+  }
+
   connect(peer: string): void {
     this.call('connect', peer);
   }

@@ -39,6 +39,9 @@ interface OutChannel {
   pumping: boolean;
 }
 
+/** A message at least this big reports its progress as it arrives (TransportHandlers.receiving). */
+export const RECEIVING_MIN_BYTES = 64 * 1024;
+
 export class SyncStreams implements Startable {
   /** Bytes queued per peer before sends are dropped. */
   readonly maxQueueBytes: number;
@@ -233,6 +236,8 @@ export class SyncStreams implements Startable {
       }
       try {
         decoder.push(evt.data, onFrame);
+        // A big message under way (a heal's diff): its receiver knows the answer is coming.
+        if (decoder.partialLength >= RECEIVING_MIN_BYTES) this.c.inbox.receiving(from, decoder.pendingBytes, decoder.partialLength);
       } catch (e) {
         this.c.stats.rejectedFrames++;
         this.c.log.warnOnce(`frame:${from}`, 'refused frame over maxMessageBytes (or malformed); resetting sync stream', {

@@ -176,6 +176,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
       message: (from, data) => this.receive(from, data),
       connect: (peer) => this.onConnect(peer),
       disconnect: (peer) => this.pulls.disconnected(peer),
+      receiving: (from) => this.pulls.receiving(from, this.opts.clock.now()),
     });
     this.pulls.start();
     this.startedAt = this.opts.clock.now();

@@ -32,6 +32,11 @@ const MAX_GRACE_MS = 100;
  * have read an answer then), by at most this much.
  */
 const MAX_BUSY_CREDIT_MS = 2000;
+/**
+ * A pull whose peer is sending us something big (most likely the answer: TransportHandlers.
+ * receiving) stays under way while the bytes keep coming, this long after the latest of them.
+ */
+const ARRIVING_WAIT_MS = 1000;
 
 export interface PullsDeps {
   clock: Clock;
@@ -54,7 +59,7 @@ export class Pulls {
    * The pull under way: its peer, when it went, whether it is a big one (a heal), and how busy
    * this process's loop had been by then (Clock.busyMs).
    */
-  private pulling: { peer: string; at: number; big: boolean; busyAt: number } | undefined;
+  private pulling: { peer: string; at: number; big: boolean; busyAt: number; arrivingAt?: number } | undefined;
   /** Last time we asked each peer to repair a gap (its updates arrived out of order or were lost). */
   private readonly lastRepair = new Map<string, number>();
   /** Peers a repair was put off for while a pull was under way. */
@@ -94,6 +99,15 @@ export class Pulls {
     if (this.links.has(peer)) return;
     this.links.add(peer);
     this.fresh.add(peer);
+  }
+
+  /**
+   * Part of a big message from `peer` arrived: when it is the peer pulled, its answer is most likely
+   * on the way (a heal's diff, sent in pieces as flow control allows; its sender may be too busy to
+   * send the rest at once). Asking another peer now would bring the same megabytes twice.
+   */
+  receiving(peer: string, now: number): void {
+    if (this.pulling?.peer === peer) this.pulling.arrivingAt = now;
   }
 
   /** A step 2 from `peer` arrived. */
@@ -189,7 +203,9 @@ export class Pulls {
 
   private underWay(now: number): boolean {
     const p = this.pulling;
-    return p !== undefined && now - p.at < this.pullTimeoutMs() + this.busyCredit(p);
+    if (p === undefined) return false;
+    if (p.arrivingAt !== undefined && now - p.arrivingAt < ARRIVING_WAIT_MS) return true;
+    return now - p.at < this.pullTimeoutMs() + this.busyCredit(p);
   }
 
   /**
@@ -240,7 +256,8 @@ export class Pulls {
   private armCheck(now: number): void {
     let at = this.announced.nextDue();
     if (at === undefined) return;
-    if (this.pulling) at = Math.max(at, this.pulling.at + this.pullTimeoutMs() + this.busyCredit(this.pulling));
+    const p = this.pulling;
+    if (p) at = Math.max(at, p.at + this.pullTimeoutMs() + this.busyCredit(p), p.arrivingAt !== undefined ? p.arrivingAt + ARRIVING_WAIT_MS : -Infinity);
     if (this.checkTimer !== undefined) {
       if (this.checkAt <= at) return;
       this.d.clock.clearTimeout(this.checkTimer);
