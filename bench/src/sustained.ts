@@ -1,0 +1,164 @@
+// The sustained-load benchmark: real peer processes over libp2p on loopback take a paced stream of
+// no-op tasks (the bench's background load) for a while, and a probe measures submit-to-start of
+// one task at a time meanwhile. It prints what a burst hides: the CPU per task once archival keeps
+// up, and the latency at a rate the mesh is meant to sustain. One line per rate, and one JSON line
+// at the end (with --json) for scripts. Every loop is bounded (--seconds, the probe's timeout).
+// Run: pnpm bench:sustained [--rates 1000,2000] [--seconds N] [--peers N] [--json]
+
+import { Mesh, setPeerNodeArgs } from './mesh.js';
+import { installHandlers, log, sleep, stopAll } from './procs.js';
+import { round, summary } from './stats.js';
+import { AgentmeshSystem, processCpuMs } from './systems.js';
+
+export interface SustainedOptions {
+  rates: number[];
+  seconds: number;
+  peers: number;
+  /** Pause between two probes, ms (a probe is one task submitted and waited for). */
+  probeGapMs: number;
+  json: boolean;
+  peerNodeArgs: string[];
+}
+
+export interface SustainedPoint {
+  rate: number;
+  offered: number;
+  done: number;
+  seconds: number;
+  throughput: number;
+  cpuMsPerTask: number | null;
+  probes: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+const HELP = `pnpm bench:sustained [-- flags]
+  --rates A,B,...       offered tasks/s, one run of fresh peers per rate (default 1000,2000)
+  --seconds N           seconds under load per rate (default 30; archival starts after 10,000 finished tasks)
+  --peers N             peer processes (default 3)
+  --probe-gap-ms N      pause between two latency probes (default 20)
+  --peer-node-args "A"  extra node flags for every peer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --json                also print one JSON line with every point (last line of stdout)`;
+
+export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
+  const o: SustainedOptions = { rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false, peerNodeArgs: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const int = (v: string, min: number, max: number): number => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${a} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+      return n;
+    };
+    switch (a) {
+      case '--':
+        break;
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--rates':
+        o.rates = next().split(',').map((r) => int(r, 1, 100_000));
+        break;
+      case '--seconds':
+        o.seconds = int(next(), 1, 3600);
+        break;
+      case '--peers':
+        o.peers = int(next(), 1, 30);
+        break;
+      case '--probe-gap-ms':
+        o.probeGapMs = int(next(), 0, 10_000);
+        break;
+      case '--peer-node-args':
+        o.peerNodeArgs = next().split(' ').filter(Boolean);
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      default:
+        throw new Error(`unknown flag ${JSON.stringify(a)} (try --help)`);
+    }
+  }
+  return o;
+}
+
+/** One rate on fresh peers: paced load for `seconds`, probes meanwhile, CPU of the peers from /proc. */
+async function runRate(o: SustainedOptions, rate: number): Promise<SustainedPoint> {
+  const mesh = await Mesh.start(`sus${rate}`, { capacities: Array(o.peers).fill(1_000_000), concurrency: 50, agents: ['echo'] });
+  const sys = new AgentmeshSystem(mesh);
+  try {
+    const cpu0 = mesh.peers.map((p) => processCpuMs(p.child.pid));
+    const done0 = mesh.done.size;
+    const stop = sys.startLoad(rate);
+    const lat: number[] = [];
+    const end = Date.now() + o.seconds * 1000;
+    try {
+      for (let k = 0; Date.now() < end; k++) {
+        lat.push(await sys.sample(k));
+        if (o.probeGapMs > 0) await sleep(o.probeGapMs);
+      }
+    } catch (e) {
+      log(`sustained ${rate}/s: probes stopped after ${lat.length}: ${(e as Error).message}`);
+    }
+    const offered = await stop();
+    const done = mesh.done.size - done0;
+    const cpu1 = mesh.peers.map((p) => processCpuMs(p.child.pid));
+    const used = cpu1.reduce<number>((s, c, i) => s + (c !== undefined && cpu0[i] !== undefined ? c - cpu0[i]! : NaN), 0);
+    const s = summary(lat);
+    return {
+      rate,
+      offered: round(offered.submitted / offered.seconds, 1),
+      done,
+      seconds: round(offered.seconds, 1),
+      throughput: round(done / offered.seconds, 1),
+      cpuMsPerTask: Number.isFinite(used) && done > 0 ? round(used / done, 3) : null,
+      probes: s.n,
+      p50Ms: s.p50Ms,
+      p99Ms: s.p99Ms,
+      maxMs: s.maxMs,
+    };
+  } finally {
+    await mesh.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  let o: SustainedOptions | 'help';
+  try {
+    o = parseSustainedArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`bench:sustained: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  if (o === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  installHandlers();
+  setPeerNodeArgs(o.peerNodeArgs);
+  const points: SustainedPoint[] = [];
+  for (const rate of o.rates) {
+    log(`sustained: ${o.peers} peers, ${rate} tasks/s offered for ${o.seconds} s`);
+    const p = await runRate(o, rate);
+    points.push(p);
+    process.stdout.write(
+      `offered ${p.offered}/s: done ${p.throughput}/s, CPU ${p.cpuMsPerTask ?? '–'} ms per task (all peers), submit-to-start p50 ${p.p50Ms} / p99 ${p.p99Ms} / max ${p.maxMs} ms (${p.probes} probes)\n`,
+    );
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify({ peers: o.peers, seconds: o.seconds, points })}\n`);
+  await stopAll();
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`bench:sustained: ${(e as Error).stack ?? String(e)}\n`);
+      void stopAll().finally(() => process.exit(1));
+    },
+  );
+}

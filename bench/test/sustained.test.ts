@@ -1,0 +1,78 @@
+// Why: bench:sustained is a tool others script against (its JSON line): its flags refuse bad
+// values with a clear message, and a short real run (3 peer processes, one rate, a few seconds)
+// prints a point whose figures are measured, not made up.
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseSustainedArgs } from '../src/sustained.js';
+
+const MAIN = fileURLToPath(new URL('../dist/sustained.js', import.meta.url));
+const POLYFILL = fileURLToPath(new URL('../../scripts/polyfills.mjs', import.meta.url));
+
+function run(args: string[], ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', POLYFILL, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGINT'), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('bench:sustained flags', () => {
+  it('has defaults and reads every flag', () => {
+    expect(parseSustainedArgs([])).toMatchObject({ rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false });
+    expect(parseSustainedArgs(['--', '--rates', '500,1500', '--seconds', '5', '--peers', '4', '--probe-gap-ms', '0', '--json', '--peer-node-args', '--cpu-prof  --x'])).toMatchObject({
+      rates: [500, 1500],
+      seconds: 5,
+      peers: 4,
+      probeGapMs: 0,
+      json: true,
+      peerNodeArgs: ['--cpu-prof', '--x'],
+    });
+    expect(parseSustainedArgs(['--help'])).toBe('help');
+  });
+
+  it('refuses bad values by name', () => {
+    expect(() => parseSustainedArgs(['--rates', '100,x'])).toThrow(/--rates must be an integer in 1\.\.100000, got "x"/);
+    expect(() => parseSustainedArgs(['--rates', ''])).toThrow(/--rates must be an integer/);
+    expect(() => parseSustainedArgs(['--seconds', '0'])).toThrow(/--seconds must be an integer in 1\.\.3600/);
+    expect(() => parseSustainedArgs(['--peers'])).toThrow(/--peers needs a value/);
+    expect(() => parseSustainedArgs(['--fast'])).toThrow(/unknown flag "--fast"/);
+  });
+
+  it('exits 2 with the message on a bad flag, and prints its help', async () => {
+    const bad = await run(['--seconds', 'soon'], 20_000);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bench:sustained: --seconds must be an integer/);
+    const help = await run(['--help'], 20_000);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--rates A,B/);
+  });
+});
+
+describe('bench:sustained run', () => {
+  it('measures one rate on real peers and prints its point as JSON', async () => {
+    const r = await run(['--rates', '300', '--seconds', '3', '--json'], 100_000);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const last = r.stdout.trim().split('\n').at(-1)!;
+    const j = JSON.parse(last) as { peers: number; points: { rate: number; offered: number; done: number; throughput: number; cpuMsPerTask: number | null; probes: number; p50Ms: number; p99Ms: number }[] };
+    expect(j.peers).toBe(3);
+    expect(j.points).toHaveLength(1);
+    const p = j.points[0]!;
+    expect(p.rate).toBe(300);
+    // Offered close to the rate, and the peers did that work (the probes' own tasks included).
+    expect(p.offered).toBeGreaterThan(150);
+    expect(p.offered).toBeLessThan(450);
+    expect(p.done).toBeGreaterThan(300);
+    expect(p.cpuMsPerTask).toBeGreaterThan(0);
+    expect(p.probes).toBeGreaterThan(5);
+    expect(p.p99Ms).toBeGreaterThanOrEqual(p.p50Ms);
+    expect(r.stdout).toMatch(/offered [\d.]+\/s: done [\d.]+\/s, CPU [\d.]+ ms per task/);
+  });
+});
