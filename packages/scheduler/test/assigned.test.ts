@@ -156,6 +156,35 @@ describe('rounds assigned from the registry', () => {
     expect(v.state).toBe('pending');
   });
 
+  it('a round both failed by its holder and expired by another peer is closed by the expiry: the next round is bid on, and a run won there keeps counting once the failure arrives', () => {
+    // Simulator seed 19 (5 peers, 100 tasks, 1,500 steps): 'a' (round 1's assignee) was cut off;
+    // 'd' expired round 1; the bidders' winner 'b' ran round 2 and finished it. Then 'a''s own run
+    // of round 1 (it had not seen the expiry) arrived, failed. Were the failure to close round 1,
+    // round 2 would become an assigned round whose assignee (not 'b') would run it again.
+    const expiry = { round: 1, by: 'd', at: 5 };
+    const bids = [
+      { peer: 'b', round: 2, score: 0.05, load: 1, capacity: 36, at: 6 },
+      { peer: 'c', round: 2, score: 0.11, load: 1, capacity: 18, at: 6 },
+    ];
+    const seenByBidders = facts({ assignee: 'a', expiries: [expiry], bids, claims: [claim('b', 2)], dones: [done('b', 2)] });
+    const before = deriveTask(seenByBidders, ctx({ candidates }));
+    expect(before.state).toBe('done');
+    expect(before.result?.peer).toBe('b');
+    const withFailure = facts({ ...seenByBidders, claims: [claim('a'), claim('b', 2)], fails: [{ peer: 'a', round: 1, error: 'x', at: 7 }] });
+    const after = deriveTask(withFailure, ctx({ candidates }));
+    expect(after.state).toBe('done');
+    expect(after.result?.peer).toBe('b');
+    expect(after.duplicates).toEqual([]);
+    // Before 'b' ran it: round 2 is still a bid round (no assignee), whichever facts are known.
+    const open = deriveTask(facts({ assignee: 'a', expiries: [expiry], claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 7 }] }), ctx({ candidates }));
+    expect(open.round).toBe(2);
+    expect(open.assignee).toBeUndefined();
+    expect(open.state).toBe('pending');
+    // A failure nobody expired still sends the next round to the registry.
+    const failedOnly = deriveTask(facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 7 }] }), ctx({ candidates }));
+    expect(failedOnly.assignee).toBe('b');
+  });
+
   it('after a failed run the next round goes to someone else; once every capable peer held one, to the best of all', () => {
     const v = deriveTask(facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }] }), ctx({ candidates }));
     expect(v.round).toBe(2);

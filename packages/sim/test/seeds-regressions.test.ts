@@ -8,6 +8,10 @@
 // - 7 peers, 300 tasks, 3,000 steps, drop/reorder/delay/duplicate/skew, seed 125: writing back only
 //   the facts a live task lost with one activity batch left its claims in others, which went later:
 //   a done without its claim counts for nothing, and the task ran again. Every fact is written back.
+// - 5 peers, 100 tasks, 1,500 steps (the CLI's defaults), seeds 19 and 27: round 1 failed by its
+//   holder (cut off) and expired by a peer that could not see it; the other side bid on round 2 and
+//   ran it. When the failure arrived, it made round 2 an assigned round, voided the finished run,
+//   and the assignee ran the task again. The expiry now closes such a round (lifecycle.ts).
 // The 15-peer ones are in seeds-regressions-15.test.ts (a file of their own, to run in parallel).
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from '../src/index.js';
@@ -16,6 +20,8 @@ import { itPassesWithAllFaults } from './regression-seed.js';
 describe('simulator regression seeds, all faults', () => {
   itPassesWithAllFaults(5014, 3, 2000);
   itPassesWithAllFaults(5006, 3, 2000);
+  itPassesWithAllFaults(19, 5, 100);
+  itPassesWithAllFaults(27, 5, 100);
 
   it('seed 125 (7 peers, 300 tasks, no partitions or crashes) has no duplicate run start at all', async () => {
     const r = await runSimulation({ seed: 125, peers: 7, tasks: 300, steps: 3000, stepMs: 10, faults: new Set(['drop', 'reorder', 'delay', 'duplicate', 'skew'] as const), strictDuplicates: true });
