@@ -1,29 +1,15 @@
 // Why: proves the whole harness works end to end at tiny sizes (every phase, real processes,
 // Redis when it can be had) and that latest.json carries the keys the README relies on.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runScript } from './run-child.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const POLYFILL = fileURLToPath(new URL('../../scripts/polyfills.mjs', import.meta.url));
 
-function run(args: string[], ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', POLYFILL, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGINT'), ms); // the bench kills its children on SIGINT
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[], ms: number) => runScript(MAIN, args, ms);
 
 const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
 

@@ -2,27 +2,13 @@
 // values with a clear message, and a short real run (3 peer processes, one rate, a few seconds)
 // prints a point whose figures are measured, not made up.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runScript } from './run-child.js';
 import { parseSustainedArgs } from '../src/sustained.js';
 
 const MAIN = fileURLToPath(new URL('../dist/sustained.js', import.meta.url));
-const POLYFILL = fileURLToPath(new URL('../../scripts/polyfills.mjs', import.meta.url));
 
-function run(args: string[], ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', POLYFILL, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGINT'), ms);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[], ms: number) => runScript(MAIN, args, ms);
 
 describe('bench:sustained flags', () => {
   it('has defaults and reads every flag', () => {

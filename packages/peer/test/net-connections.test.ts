@@ -6,44 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { Clock, TimerId } from '../src/clock.js';
+import { ManualClock } from './manual-clock.js';
 import { silentLogger } from '../src/logger.js';
 import { peerOfAddr } from '../src/net/address-book.js';
 import { connections } from '../src/net/connections.js';
 import { MeshLog } from '../src/net/mesh-log.js';
 import { PartitionGater } from '../src/net/partition-gater.js';
 import { emptyStats, type MeshNode } from '../src/net/service.js';
-
-class ManualClock implements Clock {
-  t = 0;
-  private next = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerId {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(id: TimerId): void {
-    this.timers.delete(id as number);
-  }
-  /** Runs due timers in order, letting promise callbacks settle after each. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    await settle();
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-      await settle();
-    }
-    this.t = end;
-  }
-}
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
@@ -75,7 +44,7 @@ class FakeNode extends EventTarget {
 }
 
 function setup(accept = false) {
-  const clock = new ManualClock();
+  const clock = new ManualClock({ start: 0 });
   const node = new FakeNode(clock);
   node.accept = accept;
   const c = connections({ bootstrap: [multiaddr(`/ip4/127.0.0.1/tcp/4001/p2p/${BOOT}`)] })({
@@ -97,31 +66,31 @@ function setup(accept = false) {
 describe('connections on a virtual clock', () => {
   it('redials a bootstrap peer with the backoff: 1 s, 2 s, 4 s, then every 5 s', async () => {
     const { clock, node, c } = setup();
-    await clock.advance(20_000);
+    await clock.advanceAsync(20_000, settle);
     // Dial at 0; each retry on the first 250 ms tick at or after the backoff's end.
     expect(node.dials).toEqual([0, 1_000, 3_000, 7_000, 12_000, 17_000]);
     c.stop();
-    await clock.advance(10_000);
+    await clock.advanceAsync(10_000, settle);
     expect(node.dials).toHaveLength(6);
   });
 
   it('counts a connection that dies within 2 s as a failed dial, and redials a lost stable one', async () => {
     const { clock, node, c, events } = setup(true);
-    await clock.advance(0);
+    await clock.advanceAsync(0, settle);
     expect(node.dials).toEqual([0]);
     node.fire('peer:connect', BOOT);
     node.fire('peer:connect', BOOT); // libp2p may say it twice: one event
     expect(c.peers()).toEqual([BOOT]);
-    await clock.advance(500);
+    await clock.advanceAsync(500, settle);
     node.fire('peer:disconnect', BOOT); // died young: backoff 1 s
-    await clock.advance(999);
+    await clock.advanceAsync(999, settle);
     expect(node.dials).toEqual([0]);
-    await clock.advance(1);
+    await clock.advanceAsync(1, settle);
     expect(node.dials).toEqual([0, 1_500]);
     node.fire('peer:connect', BOOT);
-    await clock.advance(3_000);
+    await clock.advanceAsync(3_000, settle);
     node.fire('peer:disconnect', BOOT); // stable: no backoff, redialled on the next tick
-    await clock.advance(250);
+    await clock.advanceAsync(250, settle);
     expect(node.dials).toEqual([0, 1_500, 4_750]);
     expect(events).toEqual(['+boot', '-boot', '+boot', '-boot']);
     c.stop();
@@ -133,22 +102,22 @@ describe('connections on a virtual clock', () => {
     const SMALLER2 = '12D3KooWFEigSaSdbEGyGgcUfLyMjJ2sL1caAvwhq1LHrykgsKs7';
     expect(SMALLER < LOCAL && SMALLER2 < LOCAL && LARGER > LOCAL).toBe(true);
     const { clock, node, c } = setup(true);
-    await clock.advance(0);
+    await clock.advanceAsync(0, settle);
     node.fire('peer:connect', BOOT);
     for (const [i, id] of [SMALLER, LARGER, SMALLER2].entries()) c.addresses.remember(id, [`/ip4/127.0.0.1/tcp/${4002 + i}/p2p/${id}`]);
     const learned = () => node.dialled.filter((id) => id !== BOOT);
     c.dialLearned(LARGER);
     c.dialLearned(SMALLER);
     c.dialLearned(SMALLER2);
-    await clock.advance(0);
+    await clock.advanceAsync(0, settle);
     expect(learned()).toEqual([LARGER]); // the larger ids are left to dial us
     node.fire('peer:connect', SMALLER2); // it did
-    await clock.advance(499);
+    await clock.advanceAsync(499, settle);
     expect(learned()).toEqual([LARGER]);
-    await clock.advance(1);
+    await clock.advanceAsync(1, settle);
     expect(learned()).toEqual([LARGER, SMALLER]); // it did not: we dial after all
     expect(node.dials.at(-1)).toBe(500);
-    await clock.advance(5_000);
+    await clock.advanceAsync(5_000, settle);
     expect(learned()).toEqual([LARGER, SMALLER]);
     c.stop();
   });

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { isMeshError } from '@agentmesh/scheduler';
-import type { Clock, TimerId } from '../src/clock.js';
 import type { LogLevel } from '../src/logger.js';
 import { DEFAULT_BACKOFF, backingOff, nextBackoff } from '../src/net/backoff.js';
 import { PartitionGater } from '../src/net/partition-gater.js';
@@ -16,38 +15,7 @@ import { MeshLog, WARN_INTERVAL_MS } from '../src/net/mesh-log.js';
 import { deadline, every } from '../src/net/timers.js';
 import { validateOptions } from '../src/net/options.js';
 import { generatePeerKey, peerIdOfKey } from '../src/net/keys.js';
-
-/** A clock that only moves when told to. */
-class ManualClock implements Clock {
-  private t = 1_000_000;
-  private next = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerId {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(id: TimerId): void {
-    this.timers.delete(id as number);
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { ManualClock } from './manual-clock.js';
 
 // Fixed, valid peer ids (Ed25519 identity multihashes).
 const A = '12D3KooWGRUVh7fTnH9Kqe6CqYzq6j6ZsVYVwBXwvbcRp2bC9ggN';

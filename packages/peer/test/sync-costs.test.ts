@@ -9,41 +9,15 @@ import { isMeshError } from '@agentmesh/scheduler';
 import { sameReplicaState } from '@agentmesh/crdt-store';
 import { MemoryHub, SyncEngine, systemClock, encodeSyncMessage, SYNC_UPDATE, MESSAGE_EPHEMERAL, encodeEphemeral, type Transport } from '../src/index.js';
 import { RecentUpdates } from '../src/sync/recent-updates.js';
-import type { Clock, TimerId } from '../src/clock.js';
+import type { Clock } from '../src/clock.js';
+import { ManualClock } from './manual-clock.js';
 import { until } from './helpers.js';
 
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 /** A clock that moves only when told, running due timers in order and the hub's microtasks between them. */
-class StepClock implements Clock {
-  private t = 1_000_000;
-  private next = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerId {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(id: TimerId): void {
-    this.timers.delete(id as number);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-    await new Promise((r) => setImmediate(r));
-  }
-}
+/** One turn of the event loop (what the sync engine's 0 ms timers and I/O wait for). */
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function engine(doc: Y.Doc, t: Transport, rejected: string[] = [], antiEntropyMs = 60_000, clock: Clock = systemClock) {
   const e = new SyncEngine(doc, t, { clock, batchMs: 2, antiEntropyMs, repairMs: 10, maxMessageBytes: 1 << 20, maxEphemeralBytes: 1024 });
@@ -70,7 +44,7 @@ function laggy(inner: Transport, opts: { delayMs?: number; drop?: () => boolean;
 
 describe('SyncEngine costs', () => {
   it('does not pull what is only in flight, and pulls what is still missing after the grace period', async () => {
-    const clock = new StepClock();
+    const clock = new ManualClock();
     const hub = new MemoryHub();
     const a = new Y.Doc();
     const b = new Y.Doc();
@@ -80,27 +54,27 @@ describe('SyncEngine costs', () => {
     const eb = engine(b, hub.join('b'), [], 60_000, clock);
     ea.start();
     eb.start();
-    await clock.advance(50);
+    await clock.advanceAsync(50, immediate).then(immediate);
     const pullsBefore = eb.stats.pulls;
     // Updates arrive 15 ms late (the grace is 3 x 10 ms + the 2 ms batch); every update is
     // followed at once by a notice naming it.
     for (let i = 0; i < 10; i++) {
       a.getMap('m').set(`k${i}`, i);
-      await clock.advance(4);
+      await clock.advanceAsync(4, immediate).then(immediate);
       ea.antiEntropy();
     }
-    await clock.advance(100);
+    await clock.advanceAsync(100, immediate).then(immediate);
     expect(b.getMap('m').size).toBe(10);
     expect(eb.stats.pulls).toBe(pullsBefore);
     // A lost update (the last one: no later update reveals the gap) is pulled after the grace.
     dropping = true;
     a.getMap('m').set('lost', 1);
-    await clock.advance(10);
+    await clock.advanceAsync(10, immediate).then(immediate);
     dropping = false;
     ea.antiEntropy();
-    await clock.advance(20);
+    await clock.advanceAsync(20, immediate).then(immediate);
     expect(b.getMap('m').get('lost')).toBeUndefined();
-    await clock.advance(20);
+    await clock.advanceAsync(20, immediate).then(immediate);
     expect(b.getMap('m').get('lost')).toBe(1);
     expect(eb.stats.pulls).toBe(pullsBefore + 1);
     expect(sameReplicaState(a, b)).toBe(true);

@@ -4,52 +4,13 @@
 // timer due the moment it was free again and ask a second peer for the same megabytes.
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import type { Clock, TimerId } from '../src/clock.js';
 import { systemClock } from '../src/clock.js';
 import { Pulls } from '../src/sync/pulls.js';
-
-/** A clock that only moves when told to, with a loop-busy counter the test sets. */
-class ManualClock implements Clock {
-  private t = 1_000_000;
-  private next = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  busy = 0;
-  constructor(private readonly tellsBusy: boolean) {}
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerId {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(id: TimerId): void {
-    this.timers.delete(id as number);
-  }
-  get busyMs(): (() => number) | undefined {
-    return this.tellsBusy ? () => this.busy : undefined;
-  }
-  /** The loop was blocked for `ms`: time and the busy counter move together, no timer runs. */
-  block(ms: number): void {
-    this.t += ms;
-    this.busy += ms;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { ManualClock } from './manual-clock.js';
 
 /** Pulls with two connected peers, B and C, both announcing what this (empty) replica lacks. */
 function setup(tellsBusy: boolean) {
-  const clock = new ManualClock(tellsBusy);
+  const clock = new ManualClock({ tellsBusy });
   const sent: { peer: string; at: number }[] = [];
   // What B and C hold: client 7 up to clock 100.
   const theirs = new Y.Doc();
