@@ -233,19 +233,19 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
   return deriveSimple(facts, ctx) ?? deriveGeneral(facts, ctx);
 }
 
-/** The general rules (every round, award, failure, expiry, vote, retry, cancel and dependency). */
 /**
- * A round is closed by its holder's failure only when nobody expired it. With both (the holder,
- * cut off, failed its run while a peer that could not see it declared its lease lapsed), the
- * expiry closes it: the next round is then bid on, as the side that saw only the expiry already
- * did. Letting the failure decide would make that next round an assigned one as soon as the
- * failure arrives, and void a run the bidders' winner had already finished (its assignee would run
- * the task again while holding that result).
+ * Whether the round after this one goes to the registry: its holder's run failed and nobody expired
+ * the round. With both (the holder, cut off, failed its run while a peer that could not see it
+ * declared its lease lapsed), the next round is bid on, as the side that saw only the expiry already
+ * did: letting the failure decide would make it an assigned round as soon as the failure arrives,
+ * and void a run the bidders' winner had already finished (its assignee would run the task again
+ * while holding that result). The failure still counts as a failed attempt either way.
  */
-function closedByFail(info: { failOfCanonical: RunFailed | undefined; expired: boolean }): boolean {
+function nextRoundAssigned(info: { failOfCanonical: RunFailed | undefined; expired: boolean }): boolean {
   return info.failOfCanonical !== undefined && !info.expired;
 }
 
+/** The general rules (every round, award, failure, expiry, vote, retry, cancel and dependency). */
 export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   const { spec } = facts;
   const taskId = spec.id;
@@ -273,7 +273,7 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     if (assignees.has(r)) return assignees.get(r);
     let a: string | undefined;
     if (r === 1 && facts.assignee !== undefined) a = facts.assignee;
-    else if (ctx.candidates && (r === 1 || closedByFail(roundInfo(r - 1)))) {
+    else if (ctx.candidates && (r === 1 || nextRoundAssigned(roundInfo(r - 1)))) {
       const excluded = new Set<string>();
       for (let k = 1; k < r; k++) {
         const holder = roundInfo(k).canonical?.peer ?? assigneeFor(k);
@@ -321,12 +321,11 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
     const info = roundInfo(round);
     if (round > maxRound || (!info.canonical && !info.expired)) break;
     if (info.canonical) attempts++;
-    const fail = closedByFail(info) ? info.failOfCanonical : undefined;
-    if (fail) {
+    if (info.failOfCanonical) {
       failures++;
-      errors.push(fail);
-      closures.push({ round, kind: 'fail', permanent: fail.permanent === true });
-      lastClosedSeenAt = ctx.seenAt('fail', round, fail.peer);
+      errors.push(info.failOfCanonical);
+      closures.push({ round, kind: 'fail', permanent: info.failOfCanonical.permanent === true });
+      lastClosedSeenAt = ctx.seenAt('fail', round, info.failOfCanonical.peer);
     } else if (info.expired) {
       expiries++;
       // An exclusive run that started (quorum) and was cut off is never re-run by itself: at most once.

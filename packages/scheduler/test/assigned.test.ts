@@ -180,6 +180,8 @@ describe('rounds assigned from the registry', () => {
     expect(open.round).toBe(2);
     expect(open.assignee).toBeUndefined();
     expect(open.state).toBe('pending');
+    // The failed run still counts as a failed attempt.
+    expect(open.errors.map((e) => e.peer)).toEqual(['a']);
     // A failure nobody expired still sends the next round to the registry.
     const failedOnly = deriveTask(facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 7 }] }), ctx({ candidates }));
     expect(failedOnly.assignee).toBe('b');
