@@ -42,7 +42,7 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     if (idx.segment === undefined || !spec || whole.segs.has(idx.segment)) continue;
     const raw = specEntry(from.tasks, id, spec, idx);
     if (!raw) continue;
-    if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {} });
+    if (drop.has(id)) dropped.set(id, idx.coAssignees !== undefined ? { id, spec: raw, facts: {}, coAssignees: [...idx.coAssignees] } : { id, spec: raw, facts: {} });
     else batchSpecs.set(id, raw);
   }
   carryObservations(from, target, drop);
@@ -168,6 +168,7 @@ export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
   if (!spec) return undefined;
   const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx) ?? toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
   if (!idx) return rec;
+  if (idx.coAssignees !== undefined) rec.coAssignees = [...idx.coAssignees];
   for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = rawFact(tasks, idx, fk) ?? toPlain(fact.value as object);
   return rec;
 }

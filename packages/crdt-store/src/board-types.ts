@@ -20,6 +20,13 @@ export interface TaskRecord {
   id: string;
   spec: unknown;
   facts: Record<string, unknown>;
+  /**
+   * Assignees of round 1 named by the other task batches that named this id (an id submitted twice;
+   * TaskFacts.coAssignees), as the replica that made the record knew them. Not part of any signed
+   * entry: it lets the record derive the state the live task had (a co-assignee's run counts), so
+   * a replica does not take a task it saw done for unfinished when it leaves the live document.
+   */
+  coAssignees?: string[];
 }
 
 export interface BoardChange {

@@ -134,6 +134,8 @@ export function factsFromRecord(rec: TaskRecord): TaskFacts | undefined {
   if (!spec.ok) return undefined;
   const idx = newFactIndex();
   idx.assignee = assigneeOf(rec.spec);
+  const co = Array.isArray(rec.coAssignees) ? rec.coAssignees.filter((a) => isId(a) && a !== idx.assignee) : [];
+  if (co.length > 0) idx.coAssignees = [...new Set(co)].sort();
   for (const [key, raw] of Object.entries(rec.facts ?? {})) {
     const fk = parseFactKey(key);
     if (!fk || fk.task !== rec.id) continue;

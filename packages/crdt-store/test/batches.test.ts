@@ -17,6 +17,7 @@ import {
   type ActivityBatch,
   type InvalidEntry,
   type TaskBatch,
+  type TaskRecord,
 } from '../src/index.js';
 
 const spec = (id: string, over: Partial<TaskSpec> = {}): TaskSpec => ({
@@ -186,6 +187,29 @@ describe('TaskBoard with batches', () => {
       expect(b.taskCount).toBe(0);
     }
     expect(removed.sort()).toEqual(['job-1', 'job-2']);
+  });
+
+  it('a task named by two batches leaves with its co-assignees in its record: a co-assignee\'s run still counts there', () => {
+    // Seed 38 of the simulator at its CLI defaults: job-1 in b1 (assignee p1) and in b2 (assignee p2);
+    // p2 ran round 1 as a co-assignee and finished. The record the archive took named p1 only, so
+    // it derived the task unfinished, and the replica wrote it back live, where p2's run no longer
+    // counted: the task ran again.
+    const { ba, bb } = pair();
+    ba.putTaskBatch('b1', { createdBy: 'p1', createdAt: 1000, tasks: [{ spec: spec('job-1'), assignee: 'p1' }] });
+    ba.putTaskBatch('b2', { createdBy: 'p1', createdAt: 1000, tasks: [{ spec: spec('job-1'), assignee: 'p2' }] });
+    ba.putActivity('a1', { peer: 'p2', records: [{ kind: 'claim', task: 'job-1', round: 1, at: 10, score: 0 }, { kind: 'done', task: 'job-1', round: 1, at: 11, ms: 1, result: 7 }] });
+    expect(deriveTask(bb.getFacts('job-1')!, ctx).state).toBe('done');
+    const removed: TaskRecord[] = [];
+    bb.onChange((c) => removed.push(...c.removed));
+    ba.deleteTasks(new Set(['job-1']));
+    expect(removed.map((r) => r.id)).toEqual(['job-1']);
+    expect(removed[0]!.coAssignees).toEqual(['p2']);
+    const facts = factsFromRecord(removed[0]!)!;
+    expect(facts.assignee).toBe('p1');
+    expect(facts.coAssignees).toEqual(['p2']);
+    expect(deriveTask(facts, ctx).state).toBe('done');
+    // Junk in the field (a damaged or hostile record) names nobody.
+    expect(factsFromRecord({ ...removed[0]!, coAssignees: [42, 'p1', ''] as never })!.coAssignees).toBeUndefined();
   });
 
   it('a live task that loses facts with an activity batch deleted elsewhere reports them, and restore puts them back', () => {

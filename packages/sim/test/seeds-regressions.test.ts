@@ -12,6 +12,11 @@
 //   holder (cut off) and expired by a peer that could not see it; the other side bid on round 2 and
 //   ran it. When the failure arrived, it made round 2 an assigned round, voided the finished run,
 //   and the assignee ran the task again. The expiry now closes such a round (lifecycle.ts).
+// - The same configuration, seed 38: a task named by two task batches (two assignees of round 1);
+//   the co-assignee ran and finished round 1. When the batches left the live document, the record
+//   each replica took named the holder batch's assignee only, so it derived the task unfinished and
+//   wrote it back live, where the co-assignee's run no longer counted: the task ran again. Records
+//   now keep the co-assignees (TaskRecord.coAssignees).
 // The 15-peer ones are in seeds-regressions-15.test.ts (a file of their own, to run in parallel).
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from '../src/index.js';
@@ -22,6 +27,7 @@ describe('simulator regression seeds, all faults', () => {
   itPassesWithAllFaults(5006, 3, 2000);
   itPassesWithAllFaults(19, 5, 100);
   itPassesWithAllFaults(27, 5, 100);
+  itPassesWithAllFaults(38, 5, 100);
 
   it('seed 125 (7 peers, 300 tasks, no partitions or crashes) has no duplicate run start at all', async () => {
     const r = await runSimulation({ seed: 125, peers: 7, tasks: 300, steps: 3000, stepMs: 10, faults: new Set(['drop', 'reorder', 'delay', 'duplicate', 'skew'] as const), strictDuplicates: true });
