@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { FlagReader } from './flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'packages', 'peer', 'dist', 'cli', 'main.js');
@@ -46,28 +47,17 @@ interface Sample {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { tasks: 100_000, peers: 3, batch: 500, maxOutstanding: 4000, sampleMs: 5000, deadlineMs: 30 * 60_000, out: join(ROOT, 'bench', 'results', 'bounded.json'), extraPeerArgs: [], keep: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (min: number, max: number): number => {
-      const v = next();
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${a} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-      return n;
-    };
+  const f = new FlagReader(argv);
+  for (let a = f.next(); a !== undefined; a = f.next()) {
     switch (a) {
-      case '--tasks': o.tasks = int(1, 10_000_000); break;
-      case '--peers': o.peers = int(1, 15); break;
-      case '--batch': o.batch = int(1, 100_000); break;
-      case '--max-outstanding': o.maxOutstanding = int(1, 1_000_000); break;
-      case '--sample-ms': o.sampleMs = int(100, 600_000); break;
-      case '--deadline-s': o.deadlineMs = int(10, 24 * 3600) * 1000; break;
-      case '--out': o.out = next(); break;
-      case '--peer-arg': o.extraPeerArgs.push(next()); break;
+      case '--tasks': o.tasks = f.int(1, 10_000_000); break;
+      case '--peers': o.peers = f.int(1, 15); break;
+      case '--batch': o.batch = f.int(1, 100_000); break;
+      case '--max-outstanding': o.maxOutstanding = f.int(1, 1_000_000); break;
+      case '--sample-ms': o.sampleMs = f.int(100, 600_000); break;
+      case '--deadline-s': o.deadlineMs = f.int(10, 24 * 3600) * 1000; break;
+      case '--out': o.out = f.value(); break;
+      case '--peer-arg': o.extraPeerArgs.push(f.value()); break;
       case '--keep': o.keep = true; break;
       case '--help':
         process.stdout.write('usage: bounded [--tasks 100000] [--peers 3] [--batch 500] [--max-outstanding 4000] [--sample-ms 5000] [--deadline-s 1800] [--out FILE] [--peer-arg ARG]... [--keep]\n');
@@ -145,7 +135,14 @@ function startPeer(name: string, dir: string, bootstrap: string | undefined, ext
 const mb = (n: number) => (n / 1024 / 1024).toFixed(2);
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  let o: Options;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    // A bad flag is a usage error (exit 2, as bench:sustained), not a failed run.
+    process.stderr.write(`bounded: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
   const base = mkdtempSync(join(tmpdir(), 'am-bounded-'));
   const peers: PeerProc[] = [];
   const stopAll = () => {

@@ -8,6 +8,7 @@
 import { Mesh, setPeerNodeArgs } from './mesh.js';
 import { installHandlers, log, sleep, stopAll } from './procs.js';
 import { round, summary } from './stats.js';
+import { FlagReader } from './flags.js';
 import { AgentmeshSystem, processCpuMs } from './systems.js';
 
 export interface SustainedOptions {
@@ -43,18 +44,8 @@ const HELP = `pnpm bench:sustained [-- flags]
 
 export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
   const o: SustainedOptions = { rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false, peerNodeArgs: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (v: string, min: number, max: number): number => {
-      const n = Number(v);
-      if (v.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${a} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-      return n;
-    };
+  const f = new FlagReader(argv);
+  for (let a = f.next(); a !== undefined; a = f.next()) {
     switch (a) {
       case '--':
         break;
@@ -62,19 +53,19 @@ export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
       case '--help':
         return 'help';
       case '--rates':
-        o.rates = next().split(',').map((r) => int(r, 1, 100_000));
+        o.rates = f.value().split(',').map((r) => f.int(1, 100_000, r));
         break;
       case '--seconds':
-        o.seconds = int(next(), 1, 3600);
+        o.seconds = f.int(1, 3600);
         break;
       case '--peers':
-        o.peers = int(next(), 1, 30);
+        o.peers = f.int(1, 30);
         break;
       case '--probe-gap-ms':
-        o.probeGapMs = int(next(), 0, 10_000);
+        o.probeGapMs = f.int(0, 10_000);
         break;
       case '--peer-node-args':
-        o.peerNodeArgs = next().split(' ').filter(Boolean);
+        o.peerNodeArgs = f.value().split(' ').filter(Boolean);
         break;
       case '--json':
         o.json = true;
