@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { isMeshError } from '@agentmesh/scheduler';
 import { sameReplicaState } from '@agentmesh/crdt-store';
-import { MemoryHub, SyncEngine, systemClock, encodeSyncMessage, SYNC_UPDATE, MESSAGE_EPHEMERAL, encodeEphemeral, type Transport } from '../src/index.js';
+import { MemoryHub, SyncEngine, systemClock, encodeSyncMessage, SYNC_UPDATE, SYNC_NOTICE, MESSAGE_EPHEMERAL, encodeEphemeral, type Transport } from '../src/index.js';
 import { RecentUpdates } from '../src/sync/recent-updates.js';
 import type { Clock } from '../src/clock.js';
 import { ManualClock } from './manual-clock.js';
@@ -195,3 +195,43 @@ describe('SyncEngine costs', () => {
     for (const e of engines) e.stop();
   });
 });
+
+describe('anti-entropy notices', () => {
+  /** An engine whose transport says it is linked to `n` peers, and the peers each round's notices went to. */
+  async function rounds(n: number, count: number): Promise<string[][]> {
+    const clock = new ManualClock();
+    const peers = Array.from({ length: n }, (_, i) => `p${i}`);
+    let sent: string[] = [];
+    const t: Transport = {
+      localId: 'me',
+      connectedPeers: () => peers,
+      setHandlers: () => {},
+      // A notice is a sync message (type 0, genesis generation) of sub-type SYNC_NOTICE.
+      send: (to, d) => {
+        if (d[0] === 0 && d[1] === SYNC_NOTICE) sent.push(to);
+      },
+    };
+    const e = engine(new Y.Doc(), t, [], 60_000, clock);
+    e.start();
+    const out: string[][] = [];
+    for (let r = 0; r < count; r++) {
+      sent = [];
+      e.antiEntropy();
+      out.push(sent);
+    }
+    e.stop();
+    return out;
+  }
+
+  it('go to every link each round up to 16 links', async () => {
+    for (const r of await rounds(16, 3)) expect(r.sort()).toEqual(Array.from({ length: 16 }, (_, i) => `p${i}`).sort());
+  });
+
+  it('above 16 links go to 8 per round, taking turns, so each link hears one every few rounds', async () => {
+    const got = await rounds(30, 8);
+    for (const r of got) expect(new Set(r).size).toBe(8);
+    // Four rounds cover all 30 links (8 x 4 = 32), and no link waits more than four rounds.
+    for (let k = 0; k + 4 <= got.length; k++) expect(new Set(got.slice(k, k + 4).flat()).size).toBe(30);
+  });
+});
+
