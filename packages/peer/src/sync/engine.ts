@@ -19,14 +19,11 @@ import { MeshError } from '@agentmesh/scheduler';
 import { DEFAULT_MAX_EPHEMERAL_BYTES, emptySyncStats, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
 import { Pulls } from './pulls.js';
 import { RecentUpdates, answerPull } from './recent-updates.js';
+import { noticeTurn } from './notice-turns.js';
 import { docClocks, remoteIsAhead } from './state-vectors.js';
 import { GENESIS_NAME, MeshOrigin, STORAGE_ORIGIN, SYNC_NOTICE, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE } from './wire.js';
 import { decodeMeshMessage, encodeEphemeral, encodeProbe, encodeSyncMessage, type MeshMessage } from './wire.js';
 
-/** Up to this many links, every anti-entropy round sends its notice to each of them. */
-const NOTICE_ALL_UP_TO = 16;
-/** Above that, to this many of them per round, taking turns. */
-const NOTICE_FANOUT = 8;
 /** For this long after start, every new link is pulled from at once (see onConnect). */
 const STARTUP_PULL_MS = 2000;
 export { DEFAULT_MAX_EPHEMERAL_BYTES, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
@@ -219,6 +216,8 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   }
 
   private startedAt = 0;
+  /** The turn of the next anti-entropy round (notice-turns.ts). */
+  private noticeRound = 0;
 
   /**
    * A link came up. Right after start a peer pulls from every peer it meets at once (it knows
@@ -288,29 +287,19 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   }
 
   /**
-   * One anti-entropy round: our state vector to every connected peer (small), a probe to peers
-   * not measured lately, and a pull if some peer's announced state is still ahead of ours after
-   * the grace period.
+   * One anti-entropy round: our state vector to the connected peers whose turn it is (all, up to
+   * 16: notice-turns.ts), a probe to peers not measured lately, and a pull if some peer's announced
+   * state is still ahead of ours after the grace period.
    */
   antiEntropy(): void {
     const now = this.opts.clock.now();
     const notice = this.noticeMessage();
-    const peers = this.transport.connectedPeers();
-    // Above NOTICE_ALL_UP_TO links, the notice goes to NOTICE_FANOUT of them per round, taking
-    // turns: every peer still hears that many notices a round (it pulls from any that is ahead),
-    // and a 30-peer mesh stops spending a quarter of its idle messages on them.
-    const fanout = peers.length > NOTICE_ALL_UP_TO ? NOTICE_FANOUT : peers.length;
-    const first = peers.length > NOTICE_ALL_UP_TO ? (this.noticeTurn++ * NOTICE_FANOUT) % peers.length : 0;
-    for (let j = 0; j < peers.length; j++) {
-      const p = peers[(first + j) % peers.length]!;
-      if (j < fanout) this.sendNotice(p, notice);
+    for (const [p, notify] of noticeTurn(this.transport.connectedPeers(), this.noticeRound++)) {
+      if (notify) this.sendNotice(p, notice);
       if (this.pulls.probeDue(p, now)) this.probe(p);
     }
     this.pulls.maybePull();
   }
-
-  /** Which turn of notices the next anti-entropy round takes (see antiEntropy). */
-  private noticeTurn = 0;
 
   private scheduleAntiEntropy(): void {
     if (!this.running || this.opts.antiEntropyMs <= 0) return;
