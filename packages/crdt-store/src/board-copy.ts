@@ -42,7 +42,7 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     if (idx.segment === undefined || !spec || whole.segs.has(idx.segment)) continue;
     const raw = specEntry(from.tasks, id, spec, idx);
     if (!raw) continue;
-    if (drop.has(id)) dropped.set(id, idx.coAssignees !== undefined ? { id, spec: raw, facts: {}, coAssignees: [...idx.coAssignees] } : { id, spec: raw, facts: {} });
+    if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {}, ...(idx.coAssignees && { coAssignees: [...idx.coAssignees] }) });
     else batchSpecs.set(id, raw);
   }
   carryObservations(from, target, drop);
