@@ -21,7 +21,7 @@ export interface MetricsSample {
   tasks: Record<TaskState, number>;
   duplicateRuns: number;
   archived: number;
-  /** Encoded size of the live document (measured every few samples; the last measure otherwise). */
+  /** Encoded size of the live document (measured every few samples, less often when a measure costs more than docShare of the time; the last measure otherwise). */
   docBytes: number | null;
   docTasks: number;
   generation: number;
@@ -38,6 +38,14 @@ export interface MetricsOptions {
   size?: number;
   /** Measure the document's encoded size every this many samples (it costs a full encoding). */
   docEvery?: number;
+  /**
+   * A measure of the document may take at most this share of the peer's time (default 0.005):
+   * after one that took d ms, the next waits at least d / share ms, so a large document (a 30-peer
+   * mesh with a backlog) is measured less often instead of costing the peer a tenth of its CPU.
+   */
+  docShare?: number;
+  /** Monotonic ms (default performance.now), for the document measure's budget. */
+  now?: () => number;
   /** The transport's wire counters, if any. */
   wire?: () => { sentBytes: number; receivedBytes: number; connections: number };
   /** Peers this one is told to block (partition). */
@@ -85,6 +93,10 @@ export class PeerMetrics {
   private timer: ReturnType<typeof setInterval> | undefined;
   private tick = 0;
   private docBytes: number | null = null;
+  /** Not before this (opts.now) is the document measured again. */
+  private docNextAt = -Infinity;
+  private readonly docShare: number;
+  private readonly now: () => number;
   private readonly runTime = new Map<string, Histogram>();
   private readonly latency = new Histogram();
   private offs: (() => void)[] = [];
@@ -96,6 +108,8 @@ export class PeerMetrics {
     this.intervalMs = opts.intervalMs ?? 2000;
     this.size = opts.size ?? 900;
     this.docEvery = opts.docEvery ?? 5;
+    this.docShare = opts.docShare ?? 0.005;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   start(): void {
@@ -126,12 +140,15 @@ export class PeerMetrics {
   sample(): MetricsSample | undefined {
     const p = this.peer;
     if (p.isStopped) return undefined;
-    if (this.docBytes === null || this.tick % this.docEvery === 0) {
+    if (this.docBytes === null || (this.tick % this.docEvery === 0 && this.now() >= this.docNextAt)) {
+      const t0 = this.now();
       try {
         this.docBytes = p.docStats().bytes;
       } catch {
         /* keep the last one */
       }
+      const took = this.now() - t0;
+      this.docNextAt = t0 + took + took / this.docShare;
     }
     this.tick++;
     const st = p.status();

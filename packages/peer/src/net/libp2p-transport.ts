@@ -8,6 +8,7 @@
 //   stream; with a gossipsub fan-out, gossip.ts (topic 'agentmesh/sync/1', direct sends to peers
 //   gossipsub did not reach, large broadcasts always direct);
 // - wire-meter.ts: bytes and messages on the wire, every copy included (libp2p's metrics hook);
+// - silent-links.ts: a connection on which nothing has arrived for 20 s is closed (a dead link);
 // - connections.ts: the connected set, bootstrap dials and redials of lost peers with one
 //   backoff (backoff.ts), and the address book (address-book.ts);
 // - peer-exchange.ts: /agentmesh/px/1.0.0, neighbours' addresses so a full mesh forms through one
@@ -40,6 +41,7 @@ import { emptyStats, type MeshComponents, type MeshNode, type MeshTransportStats
 import { SYNC_PROTOCOL, syncStreams, type SyncStreams } from './sync-streams.js';
 import type { Fanout } from './options.js';
 import { WireMeter, type WireStats } from './wire-meter.js';
+import { SilentLinks } from './silent-links.js';
 
 export { generatePeerKey, peerKeyToBytes, peerKeyFromBytes, peerIdOfKey, pskFromSecret, type PrivateKey } from './keys.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_FANOUT, FANOUTS, type Fanout, type MeshTransportOptions } from './options.js';
@@ -86,6 +88,7 @@ export class MeshTransport implements Transport {
   private readonly streams: SyncStreams;
   private readonly gossip: Gossip | undefined;
   private readonly px: PeerExchange;
+  private readonly silent: SilentLinks;
   private closing: Promise<void> | undefined;
 
   /** Use createMeshTransport(). */
@@ -105,6 +108,8 @@ export class MeshTransport implements Transport {
     const gater = (this.gater = new PartitionGater(blockedSet, opts.admits));
     const inbox = (this.inbox = new Inbox(base));
     this.diagnostics = diagnostics({ privateMesh: opts.secret !== undefined })(base);
+    const silent = (this.silent = new SilentLinks(base));
+    meter.onConnection = (conn, socket) => silent.track(conn, socket);
     const conns = (this.connections = connections({ bootstrap })({ ...base, gater }));
     const streams = (this.streams = syncStreams({ maxMessageBytes: this.maxMessageBytes })({ ...base, gater, inbox }));
     this.gossip =
@@ -125,7 +130,7 @@ export class MeshTransport implements Transport {
   }
 
   private get services(): Startable[] {
-    return [this.connections, this.streams, this.px, ...(this.gossip ? [this.gossip] : []), this.diagnostics];
+    return [this.connections, this.streams, this.px, ...(this.gossip ? [this.gossip] : []), this.diagnostics, this.silent];
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------------

@@ -41,9 +41,10 @@ export interface MeshNodeInit {
  * dials and, with busy handshakes, kept a 30-peer mesh flapping; admission here is the mesh
  * secret and the gater's job. The connection monitor's ping (a new stream on every connection
  * every 10 s, the connection aborted after 5 s without an answer) aborted healthy connections of
- * a busy peer (30 peers on 2 cores): the ping now gets 20 s, so a connection is still dropped (and
- * redialled) within half a minute of going silent, which a split network needs, but not because
- * its peer was busy.
+ * a busy peer (30 peers on 2 cores); with 20 s it still aborted hundreds under load. So the
+ * monitor only pings (an idle link then carries bytes every 10 s) and never aborts: a connection
+ * is dropped (and redialled) when nothing at all has arrived on it for 20 s (silent-links.ts),
+ * which a split network needs, but not because its peer was busy.
  */
 export const CONNECTION_LIMITS: ConnectionManagerInit = {
   inboundConnectionThreshold: 100,
@@ -52,6 +53,7 @@ export const CONNECTION_LIMITS: ConnectionManagerInit = {
 export const CONNECTION_MONITOR: ConnectionMonitorInit = {
   pingInterval: 10_000,
   pingTimeout: { minTimeout: 20_000, maxTimeout: 60_000 },
+  abortConnectionOnPingFailure: false,
 };
 
 export function createMeshNode(init: MeshNodeInit): Promise<MeshNode> {

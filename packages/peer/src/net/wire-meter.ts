@@ -109,6 +109,9 @@ export class WireMeter implements Metrics {
   private connections = 0;
   private readonly families: Record<Family, ProtocolWireStats> = { sync: emptyProtocol(), gossip: emptyProtocol(), other: emptyProtocol() };
 
+  /** Told of every TCP connection as it opens (silent-links.ts watches what arrives on it). */
+  onConnection: ((conn: MultiaddrConnection, socket: SocketLike) => void) | undefined;
+
   /** @param syncProtocol the direct sync protocol; gossipsub's are recognised by name. */
   constructor(private readonly syncProtocol: string) {}
 
@@ -134,6 +137,7 @@ export class WireMeter implements Metrics {
     if (!isSocket(socket)) return;
     this.connections++;
     this.sockets.add(socket);
+    this.onConnection?.(maConn, socket);
     maConn.addEventListener('close', () => {
       if (!this.sockets.delete(socket)) return;
       this.closedSent += socket.bytesWritten;

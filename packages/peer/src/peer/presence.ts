@@ -16,6 +16,7 @@ import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import type { SyncEngine } from '../sync/engine.js';
 import type { PeerContext } from './context.js';
+import { presenceTurn } from './presence-turns.js';
 
 /** What a peer says of itself in each presence message. */
 export interface PresenceState {
@@ -57,6 +58,8 @@ const RELAY_EVERY = 4;
 export class Presence {
   private readonly known = new Map<string, Known>();
   private seq = 0;
+  /** Heartbeats sent to every link, counted: above 16 links they take turns (presence-turns.ts). */
+  private turn = 0;
   private incarnation = 0;
   /** What this peer asks every peer to acknowledge (see requestAck). */
   private want: AckWant | undefined;
@@ -86,7 +89,7 @@ export class Presence {
     this.incarnation = now;
   }
 
-  /** Sends this peer's presence to every connected peer (or to one). */
+  /** Sends this peer's presence to every connected peer (in turns above 16, presence-turns.ts), or to one. */
   beat(to?: string): void {
     const { ctx } = this;
     const me = this.local();
@@ -115,7 +118,11 @@ export class Presence {
     encoding.writeVarUint8Array(enc, Y.encodeStateVector(ctx.board().doc));
     encoding.writeVarUint(enc, this.want?.client ?? 0);
     encoding.writeVarUint(enc, this.want?.clock ?? 0);
-    this.sync.sendEphemeral(encoding.toUint8Array(enc), to);
+    const msg = encoding.toUint8Array(enc);
+    // A request for acknowledgements goes to every link; a plain heartbeat takes turns above 16.
+    const some = to === undefined && !this.want ? presenceTurn(this.sync.connectedPeers(), this.turn++) : undefined;
+    if (some) for (const p of some) this.sync.sendEphemeral(msg, p);
+    else this.sync.sendEphemeral(msg, to);
   }
 
   private receive(from: string, data: Uint8Array): void {

@@ -11,7 +11,7 @@ import type { AgentContext, AgentDefinition } from '../agents.js';
 import type { TimerId } from '../clock.js';
 import { errorText } from '../errors.js';
 import type { ActivityWriter } from './activity.js';
-import type { ClaimGate, GateMark } from './claim-gate.js';
+import type { ClaimGate, GateLook, GateMark } from './claim-gate.js';
 import type { PeerContext } from './context.js';
 import type { Liveness } from './liveness.js';
 import type { Views } from './views.js';
@@ -156,6 +156,7 @@ export class Runs {
   openGates(now: number): void {
     if (this.gated === 0) return;
     const me = this.ctx.id;
+    let look: GateLook | undefined;
     for (const run of [...this.running.values()]) {
       const g = run.gate;
       if (!g || this.running.get(run.id) !== run) continue;
@@ -171,7 +172,7 @@ export class Runs {
         this.dropGated(run, `${holder}, whose lease of an earlier round was expired by another peer, is alive and may still run it`);
         continue;
       }
-      const r = this.deps.gate.open(g.spec, g.mark, now);
+      const r = this.deps.gate.open(g.spec, g.mark, now, (look ??= this.deps.gate.look(now)));
       g.mark = r.mark;
       if (!r.open) continue;
       run.gate = undefined;
