@@ -69,6 +69,8 @@ describe('wire', () => {
     // TCP carries the frames plus yamux and Noise framing.
     expect(after.a.sentBytes - before.a.sentBytes).toBeGreaterThan(40 * 302);
     expect(after.a.gossip.sentBytes).toBe(0);
+    // Healthy links are never closed for silence (silent-links.ts).
+    expect(after.a.silentClosed).toBe(0);
     const s = a.stats();
     expect(s.broadcasts).toBe(20);
     expect(s.wireSentBytes).toBe(a.wireStats().sentBytes);

@@ -26,3 +26,29 @@ export function leaseLapsed(
   if (now - seen > policy.leaseMs) return true;
   return input.timeoutMs > 0 && now - input.claimSeenAt > input.timeoutMs + policy.graceMs;
 }
+
+/** Peers heard within this many leases count for `observerHearsMost`. */
+export const HEARD_LATELY_LEASES = 10;
+/** With fewer peers heard lately than this, `observerHearsMost` holds nothing back. */
+export const HEARD_LATELY_MIN = 3;
+
+/**
+ * May this observer end other peers' leases? Only when it hears most of the peers it heard lately
+ * (within HEARD_LATELY_LEASES leases): the median silence of those peers must be within the lease.
+ * An observer whose own inbound traffic is behind hears nobody, and every holder looks gone to
+ * it: 30 peers on 2 cores, at 97% of 5,401 expiries written the writer's median other peer had
+ * been silent 3 s or more (10.5 s typically), so the slowest of 29 observers decided for everyone.
+ * With fewer than HEARD_LATELY_MIN peers heard lately (a peer alone, or after a partition or crash
+ * longer than HEARD_LATELY_LEASES leases) nothing is held back. `lastSeen`: when this observer last
+ * saw each other peer (its clock; undefined: never).
+ */
+export function observerHearsMost(lastSeen: Iterable<number | undefined>, now: number, policy: LeasePolicy): boolean {
+  const silences: number[] = [];
+  for (const seen of lastSeen) {
+    if (seen === undefined || now - seen > HEARD_LATELY_LEASES * policy.leaseMs) continue;
+    silences.push(now - seen);
+  }
+  if (silences.length < HEARD_LATELY_MIN) return true;
+  silences.sort((a, b) => a - b);
+  return silences[silences.length >> 1]! <= policy.leaseMs;
+}

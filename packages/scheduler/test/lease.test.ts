@@ -1,7 +1,7 @@
-// Tests for lease.ts: both ways a lease lapses (holder unseen, run past its timeout) and their boundaries.
+// Tests for lease.ts: both ways a lease lapses (holder unseen, run past its timeout) and their boundaries; when an observer hears too few peers to end leases.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LEASE, leaseLapsed } from '../src/lease.js';
+import { DEFAULT_LEASE, leaseLapsed, observerHearsMost } from '../src/lease.js';
 
 const P = { leaseMs: 3000, graceMs: 1000 };
 
@@ -50,6 +50,36 @@ describe('leaseLapsed', () => {
         const unseen = now - (last ?? claim) > leaseMs;
         const overran = timeoutMs > 0 && now - claim > timeoutMs + graceMs;
         expect(leaseLapsed({ holderLastSeen: last, claimSeenAt: claim, timeoutMs }, now, pol)).toBe(unseen || overran);
+      }),
+    );
+  });
+});
+
+describe('observerHearsMost', () => {
+  const L = { leaseMs: 1_000, graceMs: 500 };
+  const now = 100_000;
+
+  it('holds expiries back when most peers heard lately are silent past the lease (a lagging observer)', () => {
+    // 3 of 4 peers silent 5 s, one heard just now: the observer is behind, not the holders gone.
+    expect(observerHearsMost([now - 5_000, now - 5_000, now - 5_000, now], now, L)).toBe(false);
+    // Most heard within the lease: one silent holder is the holder's silence.
+    expect(observerHearsMost([now - 5_000, now - 200, now - 100, now], now, L)).toBe(true);
+  });
+
+  it('holds nothing back with fewer than three peers heard lately (alone, or after a long partition)', () => {
+    expect(observerHearsMost([], now, L)).toBe(true);
+    expect(observerHearsMost([now - 5_000, now - 5_000], now, L)).toBe(true);
+    // Peers never seen, or unheard for more than 10 leases, do not count.
+    expect(observerHearsMost([undefined, now - 20_000, now - 30_000, now - 5_000, now - 5_000], now, L)).toBe(true);
+  });
+
+  it('is "the median silence of the peers heard within 10 leases is within the lease", for any sightings', () => {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.integer({ min: 0, max: 30_000 }), { nil: undefined }), { maxLength: 40 }), (ago) => {
+        const seen = ago.map((a) => (a === undefined ? undefined : now - a));
+        const recent = ago.filter((a): a is number => a !== undefined && a <= 10 * L.leaseMs).sort((a, b) => a - b);
+        const want = recent.length < 3 || recent[Math.floor(recent.length / 2)]! <= L.leaseMs;
+        expect(observerHearsMost(seen, now, L)).toBe(want);
       }),
     );
   });

@@ -7,8 +7,9 @@
 // - A run start R of task T is a DUPLICATE when some earlier run E of T still "holds" the task:
 //   E is under way, or E succeeded (run-end 'done'), or E was cut short (aborted, or its peer
 //   crashed) and since then neither has a later start been counted against it nor has a run of
-//   its round or a later one failed. A run that ended 'failed' holds nothing: a retry after a
-//   failure is the protocol working, not a duplicate.
+//   its round or a later one failed (or one failed before E began, on a peer cut off from E's
+//   in between: E ran a round already over, across a partition). A run that ended 'failed' holds
+//   nothing: a retry after a failure is the protocol working, not a duplicate.
 // - Each holder E is judged over its window: from E's start to R's start, or, if E succeeded,
 //   to at most SETTLE_MS after E ended (the time a connected mesh has to learn an outcome).
 //   (If R's peer was down when E ended, those SETTLE_MS count from when it came back up: a crashed
@@ -199,8 +200,12 @@ export class RunLedger {
     if (e.outcome === undefined || e.outcome === 'done') return true;
     if (e.outcome === 'failed' || e.charged) return false;
     // Cut short: a failure of its round or a later one (the loser of a race, then the winner
-    // failed) opened a legitimate retry.
-    return !runs.some((f) => f.outcome === 'failed' && f.round >= e.round && f.end! >= e.start);
+    // failed) opened a legitimate retry. So did one that ended before E started, when E's peer
+    // was cut off from the failed run's peer in between: E ran a round already over, which it
+    // could not know (a partition's same-round race, lost before it began).
+    return !runs.some(
+      (f) => f.outcome === 'failed' && f.round >= e.round && (f.end! >= e.start || this.reach.cutDuring(f.peer, e.peer, f.start - 1, e.start)),
+    );
   }
 
   /** Every run the simulator saw, task by task, each task's runs in start order. */

@@ -228,9 +228,12 @@ export class MeshTransport implements Transport {
     };
   }
 
-  /** What crossed the wire, per level and protocol family (see wire-meter.ts), and the fan-out. */
-  wireStats(): WireStats & { fanout: Fanout } {
-    return { ...this.meter.snapshot(), fanout: this.fanout };
+  /**
+   * What crossed the wire, per level and protocol family (see wire-meter.ts), the fan-out, and how
+   * many connections were closed because no byte arrived for a while (silent-links.ts).
+   */
+  wireStats(): WireStats & { fanout: Fanout; silentClosed: number } {
+    return { ...this.meter.snapshot(), fanout: this.fanout, silentClosed: this.silent.aborted };
   }
 
   blocked(): string[] {

@@ -27,7 +27,6 @@ export interface GateMark {
  * gated was a fifth of a peer's time; neither changes during the look.
  */
 export interface GateLook {
-  now: number;
   alive: EligiblePeer[];
   holds: Map<string, boolean>;
 }
@@ -55,7 +54,7 @@ export class ClaimGate {
    * each of them held then. A mark of an earlier generation's document is renewed (the claim was
    * carried into this one): false until the new one is acknowledged.
    */
-  open(spec: TaskSpec, mark: GateMark, now: number, look: GateLook = this.look(now)): { open: boolean; mark: GateMark } {
+  open(spec: TaskSpec, mark: GateMark, now: number, look: GateLook): { open: boolean; mark: GateMark } {
     const doc = this.live.doc;
     if (mark.client !== doc.clientID) return { open: false, mark: this.mark() };
     this.presence.requestAck(mark.client, mark.clock);
@@ -89,7 +88,7 @@ export class ClaimGate {
 
   /** The peers alive at `now`, for one look at every gated run. */
   look(now: number): GateLook {
-    return { now, alive: this.liveness.aliveEligiblePeers(now), holds: new Map() };
+    return { alive: this.liveness.aliveEligiblePeers(now), holds: new Map() };
   }
 
   /** No run waits at the gate any more: peers need not keep acknowledging. */

@@ -4,7 +4,7 @@
 // alone (what exclusive tasks' quorums rely on). A stall of this peer's own event loop is not
 // counted against others (see `stalled`).
 
-import { leaseLapsed, quorumOf, type TaskView } from '@agentmesh/scheduler';
+import { leaseLapsed, observerHearsMost, quorumOf, type TaskView } from '@agentmesh/scheduler';
 import type { SyncEngine } from '../sync/engine.js';
 import type { PeerContext } from './context.js';
 import type { Presence } from './presence.js';
@@ -71,6 +71,17 @@ export class Liveness {
       if (!leaseLapsed({ holderLastSeen: this.lastSeen(h.peer), claimSeenAt, timeoutMs }, now, this.ctx.timing.lease)) return h.peer;
     }
     return undefined;
+  }
+
+  /**
+   * Does this replica hear most of the peers it heard lately, so that a holder's silence is the
+   * holder's and not this replica's lag (observerHearsMost)? Expiries of other peers' rounds wait
+   * for it.
+   */
+  hearsMost(now: number): boolean {
+    const seen: (number | undefined)[] = [];
+    for (const p of this.ctx.board().peers()) if (p.id !== this.ctx.id) seen.push(this.lastSeen(p.id));
+    return observerHearsMost(seen, now, this.ctx.timing.lease);
   }
 
   /** This peer's event loop ran `lateMs` late: a stall no other peer should pay for (see Presence.credit). */

@@ -24,6 +24,7 @@ export class Pass {
   /** Votes for exclusive claims: task, vote. */
   readonly votes: [string, Vote][] = [];
   private alive: EligiblePeer[] | undefined;
+  private hears: boolean | undefined;
 
   constructor(
     readonly now: number,
@@ -39,5 +40,10 @@ export class Pass {
   /** The peers alive now, computed once per pass when first needed. */
   alivePeers(): EligiblePeer[] {
     return (this.alive ??= this.liveness.aliveEligiblePeers(this.now));
+  }
+
+  /** This replica hears most of the peers it heard lately (Liveness.hearsMost), once per pass. */
+  hearsMost(): boolean {
+    return (this.hears ??= this.liveness.hearsMost(this.now));
   }
 }

@@ -16,7 +16,7 @@ import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import type { SyncEngine } from '../sync/engine.js';
 import type { PeerContext } from './context.js';
-import { presenceTurn } from './presence-turns.js';
+import { presenceTurn } from '../sync/link-turns.js';
 
 /** What a peer says of itself in each presence message. */
 export interface PresenceState {
@@ -58,7 +58,7 @@ const RELAY_EVERY = 4;
 export class Presence {
   private readonly known = new Map<string, Known>();
   private seq = 0;
-  /** Heartbeats sent to every link, counted: above 16 links they take turns (presence-turns.ts). */
+  /** Heartbeats sent to every link, counted: above 16 links they take turns (sync/link-turns.ts). */
   private turn = 0;
   private incarnation = 0;
   /** What this peer asks every peer to acknowledge (see requestAck). */
@@ -89,7 +89,7 @@ export class Presence {
     this.incarnation = now;
   }
 
-  /** Sends this peer's presence to every connected peer (in turns above 16, presence-turns.ts), or to one. */
+  /** Sends this peer's presence to every connected peer (in turns above 16, sync/link-turns.ts), or to one. */
   beat(to?: string): void {
     const { ctx } = this;
     const me = this.local();

@@ -19,7 +19,7 @@ import { MeshError } from '@agentmesh/scheduler';
 import { DEFAULT_MAX_EPHEMERAL_BYTES, emptySyncStats, type SyncEvents, type SyncOptions, type SyncStats } from './engine-types.js';
 import { Pulls } from './pulls.js';
 import { RecentUpdates, answerPull } from './recent-updates.js';
-import { noticeTurn } from './notice-turns.js';
+import { noticeTurn } from './link-turns.js';
 import { docClocks, remoteIsAhead } from './state-vectors.js';
 import { GENESIS_NAME, MeshOrigin, STORAGE_ORIGIN, SYNC_NOTICE, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE } from './wire.js';
 import { decodeMeshMessage, encodeEphemeral, encodeProbe, encodeSyncMessage, type MeshMessage } from './wire.js';
@@ -216,7 +216,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
   }
 
   private startedAt = 0;
-  /** The turn of the next anti-entropy round (notice-turns.ts). */
+  /** The turn of the next anti-entropy round (link-turns.ts). */
   private noticeRound = 0;
 
   /**
@@ -288,7 +288,7 @@ export class SyncEngine extends TypedEmitter<SyncEvents> {
 
   /**
    * One anti-entropy round: our state vector to the connected peers whose turn it is (all, up to
-   * 16: notice-turns.ts), a probe to peers not measured lately, and a pull if some peer's announced
+   * 16: link-turns.ts), a probe to peers not measured lately, and a pull if some peer's announced
    * state is still ahead of ours after the grace period.
    */
   antiEntropy(): void {

@@ -1,10 +1,11 @@
-// Heartbeats above 16 links take turns: each beat reaches about 16 links, each link hears every
-// few beats, and a beat that asks for acknowledgements still reaches every link. Up to 16 links
-// every beat reaches every link (the simulator's meshes are that small: its output is unchanged).
+// Links take turns above 16 (sync/link-turns.ts). Heartbeats: each beat reaches about 16 links,
+// each link hears every few beats, and a beat that asks for acknowledgements still reaches every
+// link. Anti-entropy notices: 8 links a round. Up to 16 links every message reaches every link
+// (the simulator's meshes are that small: its output is unchanged).
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { Presence } from '../src/peer/presence.js';
-import { presenceTurn } from '../src/peer/presence-turns.js';
+import { noticeTurn, presenceTurn } from '../src/sync/link-turns.js';
 import type { PeerContext } from '../src/peer/context.js';
 import type { SyncEngine } from '../src/sync/engine.js';
 
@@ -70,5 +71,19 @@ describe('presence turns', () => {
     p.clearAck();
     beat('p04');
     expect(sends.at(-1)).toEqual(['p04']);
+  });
+});
+
+describe('notice turns', () => {
+  it('up to 16 links every round notifies every link', () => {
+    const peers = Array.from({ length: 16 }, (_, i) => `p${i}`);
+    for (const t of [0, 1, 7]) expect(noticeTurn(peers, t).every(([, on]) => on)).toBe(true);
+  });
+
+  it('at 30 links a round notifies 8 of them, and four rounds reach all', () => {
+    const peers = Array.from({ length: 30 }, (_, i) => `p${i}`);
+    const rounds = [0, 1, 2, 3].map((t) => noticeTurn(peers, t).filter(([, on]) => on).map(([p]) => p));
+    for (const r of rounds) expect(r.length).toBe(8);
+    expect(new Set(rounds.flat()).size).toBe(30);
   });
 });
