@@ -33,6 +33,8 @@ export function watchContention(everyMs = 5000): { phase(name: string): void; st
         const m = /^\s*(\d+)\s+(.*)$/.exec(line);
         if (!m) continue;
         const args = m[2]!;
+        // This run itself (started by a relative path, its args do not name ROOT) and its parent.
+        if (m[1] === String(process.pid) || m[1] === String(process.ppid)) continue;
         if (args.includes(ROOT) || args.includes('am-bench-')) continue;
         if (/main\.js peer|vitest|bench\/dist|packages\/sim\/dist|demo\/dist/.test(args)) {
           foreign.set(m[1]!, args.slice(0, 140));
