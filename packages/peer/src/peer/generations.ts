@@ -55,7 +55,7 @@ export class Generations {
   private settled_ = false;
   private lastRolloverCheck = -Infinity;
   private lastMeasured = -Infinity;
-  /** The encoded size of the live document when last measured (0: not measured in this generation). */
+  /** The encoded size of the live document when last measured (0 until the first measure; a generation's snapshot counts as one). */
   private measuredBytes = 0;
   private rolloverDueSince: number | undefined;
   /** A later generation we asked a peer for (its whole document, the base of ours). */
