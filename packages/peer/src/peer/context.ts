@@ -13,8 +13,13 @@ import type { Logger } from '../logger.js';
 import type { Transport } from '../transport.js';
 
 export interface PeerTiming {
-  /** Period of the peer's main loop (bid windows, claims). */
+  /** Period of the peer's main loop while it has work (bid windows, claims, runs, writes to flush). */
   tickMs: number;
+  /**
+   * Period of the main loop while the peer has nothing to do (no unfinished task, no run, nothing
+   * to flush): it wakes on the next document update or for its next heartbeat, whichever is first.
+   */
+  idleTickMs: number;
   /** Period of the full re-evaluation of live tasks (leases, backoff, open bidding). */
   sweepMs: number;
   heartbeatMs: number;
@@ -55,6 +60,7 @@ export interface PeerTiming {
 
 export const DEFAULT_TIMING: PeerTiming = {
   tickMs: 10,
+  idleTickMs: 200,
   sweepMs: 200,
   heartbeatMs: 500,
   bidWindowMs: 15,

@@ -106,6 +106,11 @@ export class Generations {
    * the copy is small and clears them; or when the document is over its size budget. Finished
    * tasks leave by archival (archiver.ts), not here.
    */
+  /** When the next rollover check is due (its clock). */
+  get nextCheckAt(): number {
+    return this.lastRolloverCheck + this.deps.rollover.checkMs;
+  }
+
   maybeRollover(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;
@@ -273,6 +278,11 @@ export class Generations {
     }
     this.settled_ = true;
     return false;
+  }
+
+  /** True while a generation change is under way or not yet settled (see settling). */
+  get changing(): boolean {
+    return this.pendingGen !== undefined || (!this.settled_ && this.genEnteredAt !== -Infinity);
   }
 
   /** Bytes of updates since the generation began (an upper estimate of the encoded document). */

@@ -1,7 +1,8 @@
-// The peer's main loop: a tick every few milliseconds (heartbeat, fencing of exclusive runs,
-// archive restores, a pass, the rollover check, the storage group commit) and a pass soon after
-// any remote change. A pass looks at the tasks that changed (on a sweep also those time alone may
-// have changed: see sweep-index.ts), expires lapsed leases, starts assigned tasks, claims where
+// The peer's main loop: a tick every few milliseconds while the peer has work (heartbeat, fencing
+// of exclusive runs, archive restores, a pass, the rollover check, the storage group commit), a
+// tick per heartbeat when it has none (a document update or a submit wakes it), and a pass soon
+// after any remote change. A pass looks at the tasks that changed (on a sweep also those time alone
+// may have changed: see sweep-index.ts), expires lapsed leases, starts assigned tasks, claims where
 // the award named this peer, and bids on what it may run, all in one transaction. It owns which
 // tasks must be looked at again.
 
@@ -47,12 +48,15 @@ export class MainLoop {
   private readonly dirty = new Set<string>();
   private processing = false;
   private tickTimer: TimerId | undefined;
+  /** When the armed tick fires (its clock). */
+  private tickDue = Infinity;
   private soonTimer: TimerId | undefined;
   private lastSweep = -Infinity;
   private lastBeat = -Infinity;
   private caughtUp = false;
   private startedAt = 0;
   private unsubscribeBoard: (() => void) | undefined;
+  private unsubscribeDoc: (() => void) | undefined;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -70,7 +74,12 @@ export class MainLoop {
   /** Watches a board for changes (at start and after each generation change). */
   watch(board: TaskBoard): void {
     this.unsubscribeBoard?.();
+    this.unsubscribeDoc?.();
     this.unsubscribeBoard = board.onChange((c) => this.onBoardChange(c));
+    // Any update (a task, a data write, a registry entry; ours or a peer's) wakes an idle loop.
+    const wake = () => this.wake();
+    board.doc.on('update', wake);
+    this.unsubscribeDoc = () => board.doc.off('update', wake);
   }
 
   /** When the peer started (its clock). */
@@ -95,6 +104,7 @@ export class MainLoop {
   /** Marks a task changed locally (submit, cancel, retry). */
   touch(id: string): void {
     this.dirty.add(id);
+    this.wake();
   }
 
   /** A task left the live document. */
@@ -115,11 +125,28 @@ export class MainLoop {
     if (c.tasks.size > 0 && !c.local) this.processSoon();
   }
 
+  /**
+   * Arms the next tick: in tickMs while the peer has work, else at its next heartbeat, archive
+   * look or rollover check (at most idleTickMs away); wake() brings a sleeping tick forward.
+   */
   scheduleTick(): void {
     if (this.ctx.stopped()) return;
     const { clock, timing } = this.ctx;
-    const due = clock.now() + timing.tickMs;
+    const now = clock.now();
+    if (this.hasWork()) return this.armTick(now, timing.tickMs);
+    // Idle: the next heartbeat, archive look or rollover check, whichever comes first.
+    const { archiver, generations } = this.deps;
+    const next = Math.min(now + timing.idleTickMs, this.lastBeat + timing.heartbeatMs, archiver.nextCheckAt, generations.nextCheckAt);
+    this.armTick(now, Math.max(timing.tickMs, next - now));
+  }
+
+  private armTick(now: number, ms: number): void {
+    const { clock } = this.ctx;
+    const due = now + ms;
+    this.tickDue = due;
     this.tickTimer = clock.setTimeout(() => {
+      this.tickTimer = undefined;
+      this.tickDue = Infinity;
       // How late this timer fired: a starved process handles its messages just as late, so the
       // bid window and the stagger stretch to cover it (decaying maximum).
       const late = clock.now() - due;
@@ -127,11 +154,42 @@ export class MainLoop {
       this.deps.liveness.stalled(late);
       this.tick();
       this.scheduleTick();
-    }, timing.tickMs);
+    }, ms);
+  }
+
+  /** Something happened (an update, a submit): a loop sleeping past the next tickMs ticks within it. */
+  wake(): void {
+    if (this.tickTimer === undefined || this.ctx.stopped()) return;
+    const { clock, timing } = this.ctx;
+    const now = clock.now();
+    if (this.tickDue <= now + timing.tickMs) return;
+    clock.clearTimeout(this.tickTimer);
+    this.armTick(now, timing.tickMs);
+  }
+
+  /**
+   * Does the next tick have anything to do before the next heartbeat? Tasks to look at, a live
+   * task not seen to end (bids, leases, runs, dependencies all belong to one), archive slices to
+   * delete, writes to flush, acknowledgements to send, a generation change under way, or not
+   * caught up yet.
+   */
+  private hasWork(): boolean {
+    const { ctx, deps } = this;
+    return (
+      !this.caughtUp ||
+      this.dirty.size > 0 ||
+      this.soonTimer !== undefined ||
+      deps.runs.count > 0 ||
+      deps.archiver.busy(ctx.board().taskCount) ||
+      deps.durability.pending ||
+      deps.presence.acksPending ||
+      deps.generations.changing
+    );
   }
 
   processSoon(): void {
     if (this.ctx.stopped() || this.soonTimer !== undefined) return;
+    this.wake();
     this.soonTimer = this.ctx.clock.setTimeout(() => {
       this.soonTimer = undefined;
       this.process();
@@ -361,5 +419,7 @@ export class MainLoop {
     if (this.tickTimer !== undefined) clock.clearTimeout(this.tickTimer);
     if (this.soonTimer !== undefined) clock.clearTimeout(this.soonTimer);
     this.tickTimer = this.soonTimer = undefined;
+    this.unsubscribeDoc?.();
+    this.unsubscribeDoc = undefined;
   }
 }

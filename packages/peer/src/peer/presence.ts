@@ -249,6 +249,11 @@ export class Presence {
     this.wantDirty = false;
   }
 
+  /** True while a request of ours waits to be sent, or another peer's waits for its answer. */
+  get acksPending(): boolean {
+    return this.wantDirty || this.wanted.size > 0;
+  }
+
   /** Called every tick: sends a new request, and answers the requests this replica now holds. */
   tickAcks(): void {
     if (this.ctx.stopped() || this.ctx.quiet()) return;
