@@ -6,9 +6,10 @@
 // Run: pnpm bench:idle [--peers 3,30] [--seconds 10] [--windows 3] [--settle 15] [--json]
 
 import { Mesh, setPeerNodeArgs } from './mesh.js';
-import { installHandlers, log, sleep, stopAll, until } from './procs.js';
+import { log, sleep, until } from './procs.js';
 import { round } from './stats.js';
-import { FlagReader } from './flags.js';
+import { readToolFlags } from './flags.js';
+import { runTool } from './tool-main.js';
 import { AgentmeshSystem, processCpuMs } from './systems.js';
 
 export interface IdleOptions {
@@ -39,37 +40,14 @@ const HELP = `pnpm bench:idle [-- flags]
 
 export function parseIdleArgs(argv: string[]): IdleOptions | 'help' {
   const o: IdleOptions = { peers: [3, 15], seconds: 10, windows: 3, settle: 15, json: false, peerNodeArgs: [] };
-  const f = new FlagReader(argv);
-  for (let a = f.next(); a !== undefined; a = f.next()) {
-    switch (a) {
-      case '--':
-        break;
-      case '-h':
-      case '--help':
-        return 'help';
-      case '--peers':
-        o.peers = f.value().split(',').map((n) => f.int(1, 30, n));
-        break;
-      case '--seconds':
-        o.seconds = f.int(1, 600);
-        break;
-      case '--windows':
-        o.windows = f.int(1, 100);
-        break;
-      case '--settle':
-        o.settle = f.int(0, 600);
-        break;
-      case '--peer-node-args':
-        o.peerNodeArgs = f.value().split(' ').filter(Boolean);
-        break;
-      case '--json':
-        o.json = true;
-        break;
-      default:
-        throw new Error(`unknown flag ${JSON.stringify(a)} (try --help)`);
-    }
-  }
-  return o;
+  return readToolFlags(argv, o, (a, f) => {
+    if (a === '--peers') o.peers = f.value().split(',').map((n) => f.int(1, 30, n));
+    else if (a === '--seconds') o.seconds = f.int(1, 600);
+    else if (a === '--windows') o.windows = f.int(1, 100);
+    else if (a === '--settle') o.settle = f.int(0, 600);
+    else return false;
+    return true;
+  });
 }
 
 /** One mesh size on fresh peers: a warm-up batch run to the end, a settle, then the windows. */
@@ -98,19 +76,7 @@ async function runSize(o: IdleOptions, n: number): Promise<IdlePoint> {
   }
 }
 
-async function main(): Promise<void> {
-  let o: IdleOptions | 'help';
-  try {
-    o = parseIdleArgs(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`bench:idle: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
-  if (o === 'help') {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
-  installHandlers();
+async function run(o: IdleOptions): Promise<void> {
   setPeerNodeArgs(o.peerNodeArgs);
   const points: IdlePoint[] = [];
   for (const n of o.peers) {
@@ -120,15 +86,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${p.peers} peers idle: ${p.meanCores} cores (${p.perPeerCores} per peer; windows ${p.cores.join(' / ')})\n`);
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ seconds: o.seconds, windows: o.windows, points })}\n`);
-  await stopAll();
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench:idle: ${(e as Error).stack ?? String(e)}\n`);
-      void stopAll().finally(() => process.exit(1));
-    },
-  );
-}
+runTool(import.meta.url, { name: 'bench:idle', help: HELP, parse: parseIdleArgs, run });

@@ -6,9 +6,10 @@
 // Run: pnpm bench:sustained [--rates 1000,2000] [--seconds N] [--peers N] [--json]
 
 import { Mesh, setPeerNodeArgs } from './mesh.js';
-import { installHandlers, log, sleep, stopAll } from './procs.js';
+import { log, sleep } from './procs.js';
 import { round, summary } from './stats.js';
-import { FlagReader } from './flags.js';
+import { readToolFlags } from './flags.js';
+import { runTool } from './tool-main.js';
 import { AgentmeshSystem, processCpuMs } from './systems.js';
 
 export interface SustainedOptions {
@@ -44,37 +45,14 @@ const HELP = `pnpm bench:sustained [-- flags]
 
 export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
   const o: SustainedOptions = { rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false, peerNodeArgs: [] };
-  const f = new FlagReader(argv);
-  for (let a = f.next(); a !== undefined; a = f.next()) {
-    switch (a) {
-      case '--':
-        break;
-      case '-h':
-      case '--help':
-        return 'help';
-      case '--rates':
-        o.rates = f.value().split(',').map((r) => f.int(1, 100_000, r));
-        break;
-      case '--seconds':
-        o.seconds = f.int(1, 3600);
-        break;
-      case '--peers':
-        o.peers = f.int(1, 30);
-        break;
-      case '--probe-gap-ms':
-        o.probeGapMs = f.int(0, 10_000);
-        break;
-      case '--peer-node-args':
-        o.peerNodeArgs = f.value().split(' ').filter(Boolean);
-        break;
-      case '--json':
-        o.json = true;
-        break;
-      default:
-        throw new Error(`unknown flag ${JSON.stringify(a)} (try --help)`);
-    }
-  }
-  return o;
+  return readToolFlags(argv, o, (a, f) => {
+    if (a === '--rates') o.rates = f.value().split(',').map((r) => f.int(1, 100_000, r));
+    else if (a === '--seconds') o.seconds = f.int(1, 3600);
+    else if (a === '--peers') o.peers = f.int(1, 30);
+    else if (a === '--probe-gap-ms') o.probeGapMs = f.int(0, 10_000);
+    else return false;
+    return true;
+  });
 }
 
 /** One rate on fresh peers: paced load for `seconds`, probes meanwhile, CPU of the peers from /proc. */
@@ -117,19 +95,7 @@ async function runRate(o: SustainedOptions, rate: number): Promise<SustainedPoin
   }
 }
 
-async function main(): Promise<void> {
-  let o: SustainedOptions | 'help';
-  try {
-    o = parseSustainedArgs(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`bench:sustained: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
-  if (o === 'help') {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
-  installHandlers();
+async function run(o: SustainedOptions): Promise<void> {
   setPeerNodeArgs(o.peerNodeArgs);
   const points: SustainedPoint[] = [];
   for (const rate of o.rates) {
@@ -141,15 +107,6 @@ async function main(): Promise<void> {
     );
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ peers: o.peers, seconds: o.seconds, points })}\n`);
-  await stopAll();
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench:sustained: ${(e as Error).stack ?? String(e)}\n`);
-      void stopAll().finally(() => process.exit(1));
-    },
-  );
-}
+runTool(import.meta.url, { name: 'bench:sustained', help: HELP, parse: parseSustainedArgs, run });
