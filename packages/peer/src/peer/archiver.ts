@@ -117,14 +117,9 @@ export class Archiver {
     this.dueNext = 0;
   }
 
-  /**
-   * Deletes what is due and stable (main loop): looks every `checkMs`, then deletes what it found
-   * in slices of about ARCHIVE_SLICE_TASKS tasks, one every ARCHIVE_SLICE_GAP_MS, so that no turn
-   * of the loop (here, and on every replica taking the deletion in) stalls on thousands of tasks.
-   */
   /** Live tasks this replica has not seen end (derived in a pass), and whether deletion slices are due. */
-  busy(taskCount: number): boolean {
-    return taskCount > this.finished.size || this.dueNext < this.due.length;
+  get busy(): boolean {
+    return this.ctx.board().taskCount > this.finished.size || this.dueNext < this.due.length;
   }
 
   /** When the next look for archivable tasks is due (its clock); never while no task has ended. */
@@ -132,6 +127,11 @@ export class Archiver {
     return this.finished.size === 0 ? Infinity : this.lastCheck + this.deps.rollover.checkMs;
   }
 
+  /**
+   * Deletes what is due and stable (main loop): looks every `checkMs`, then deletes what it found
+   * in slices of about ARCHIVE_SLICE_TASKS tasks, one every ARCHIVE_SLICE_GAP_MS, so that no turn
+   * of the loop (here, and on every replica taking the deletion in) stalls on thousands of tasks.
+   */
   maybeArchive(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;

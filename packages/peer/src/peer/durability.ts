@@ -153,12 +153,12 @@ export class Durability {
     this.writeSeq++;
   }
 
-  /** The main loop's group commit: a flush when updates wait and the flush period has passed. */
   /** True while updates wait for the group commit, or lost clocks wait to be filled. */
   get pending(): boolean {
     return this.durableSeq < this.writeSeq || this.lost !== undefined;
   }
 
+  /** The main loop's group commit: a flush when updates wait and the flush period has passed. */
   maybeFlush(now: number): void {
     if (this.lost && now >= this.lost.at) this.fillLost();
     if (now - this.lastFlush >= this.ctx.timing.flushMs && this.durableSeq < this.writeSeq) {

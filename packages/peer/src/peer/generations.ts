@@ -100,17 +100,17 @@ export class Generations {
     if (this.deps.archive.mightHave(id)) this.toCheck.add(id);
   }
 
+  /** When the next rollover check is due (its clock). */
+  get nextCheckAt(): number {
+    return this.lastRolloverCheck + this.deps.rollover.checkMs;
+  }
+
   /**
    * Starts a new generation now if one is due (called from the main loop every `checkMs`): when
    * the live document holds many tombstones (entries deleted by archival) and few live tasks, so
    * the copy is small and clears them; or when the document is over its size budget. Finished
    * tasks leave by archival (archiver.ts), not here.
    */
-  /** When the next rollover check is due (its clock). */
-  get nextCheckAt(): number {
-    return this.lastRolloverCheck + this.deps.rollover.checkMs;
-  }
-
   maybeRollover(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;

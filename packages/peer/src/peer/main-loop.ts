@@ -174,13 +174,13 @@ export class MainLoop {
    * caught up yet.
    */
   private hasWork(): boolean {
-    const { ctx, deps } = this;
+    const { deps } = this;
     return (
       !this.caughtUp ||
       this.dirty.size > 0 ||
       this.soonTimer !== undefined ||
       deps.runs.count > 0 ||
-      deps.archiver.busy(ctx.board().taskCount) ||
+      deps.archiver.busy ||
       deps.durability.pending ||
       deps.presence.acksPending ||
       deps.generations.changing
