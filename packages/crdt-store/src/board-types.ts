@@ -50,6 +50,12 @@ export interface BoardChange {
    * single entries, or the task's outcome here could change.
    */
   dropped: TaskRecord[];
+  /**
+   * The bytes of the batches the `removed` and `dropped` records refer to (`segs/<key>`,
+   * `acts/<key>`): their batch entries hold a reference (SigRef) instead of a carried signature.
+   * TaskBoard.signedRecords makes the signed entries again from these; the archive keeps them.
+   */
+  sheets?: Map<string, Uint8Array>;
   /** Entries deleted in this transaction (each leaves a tombstone in the document). */
   deleted: number;
   /** True when the change came from this board's own writes. */

@@ -1,6 +1,7 @@
 // What a transaction's deletions do to the board's index, and what they tell the peer: the records of
 // the tasks that left (for its archive), and the live tasks that lost facts with an activity batch
-// another peer deleted (for it to write back). Kept out of board.ts, which only queues the removals.
+// another peer deleted (for it to write back). Their batch entries refer to the batches, whose
+// bytes go with the change (BoardChange.sheets), instead of carrying a signature each. Kept out of board.ts, which only queues the removals.
 
 import type { BoardChange, TaskRecord } from './board-types.js';
 import { recordOf } from './board-copy.js';
@@ -23,8 +24,9 @@ export function applyRemovals(tasks: TaskIndex, removals: readonly Removal[], c:
     if (kind === 'seg') for (const id of tasks.segTasks.get(key) ?? []) if (tasks.facts.get(id)?.segment === key) leaving.add(id);
   }
   const records = new Map<string, TaskRecord>();
+  const sheets = (c.sheets ??= new Map());
   for (const id of leaving) {
-    const rec = recordOf(tasks, id);
+    const rec = recordOf(tasks, id, sheets);
     if (rec) records.set(id, rec);
   }
   // Live tasks named by a deleted activity batch whose own entries stay (see BoardChange.dropped).
@@ -33,7 +35,7 @@ export function applyRemovals(tasks: TaskIndex, removals: readonly Removal[], c:
     if (kind !== 'act') continue;
     for (const fk of tasks.actFacts.get(key) ?? []) {
       if (leaving.has(fk.task) || staying.has(fk.task) || !tasks.specs.has(fk.task)) continue;
-      const rec = recordOf(tasks, fk.task);
+      const rec = recordOf(tasks, fk.task, sheets);
       if (rec) staying.set(fk.task, rec);
     }
   }

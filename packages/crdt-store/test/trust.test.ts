@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { TaskSpec } from '@agentmesh/scheduler';
-import { EntryTrust, ROOT, TaskBoard, batchTaskId, decodeActivity, decodeTaskBatch, ed25519KeyOfPeerId, type DistrustEvent, type EntrySigner, type SignatureScheme, type TaskBatch } from '../src/index.js';
+import { EntryTrust, ROOT, TaskBoard, batchTaskId, decodeActivity, decodeTaskBatch, ed25519KeyOfPeerId, type DistrustEvent, type EntrySigner, type SignatureScheme, type TaskBatch, type TaskRecord } from '../src/index.js';
 
 const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const scheme: SignatureScheme = {
@@ -163,23 +163,47 @@ describe('signed entries', () => {
     expect(tb.counts.badSignature).toBe(0);
   });
 
-  it('archived records of deleted batch tasks keep their signatures', () => {
+  it('archived records of deleted batch tasks refer to their batches, and are signed again from the batch bytes', () => {
     const { ba, bb } = pair();
     ba.putTaskBatch('s1', batch('s1', 3));
     ba.putActivity('a1', { peer: 'p1', records: [0, 1, 2].map((i) => ({ kind: 'done' as const, task: `s1.${i}`, round: 1, at: 11, ms: 2, result: i })) });
-    const removed: unknown[] = [];
-    bb.onChange((c) => removed.push(...c.removed));
+    const removed: TaskRecord[] = [];
+    const sheets = new Map<string, Uint8Array>();
+    bb.onChange((c) => {
+      removed.push(...c.removed);
+      for (const [k, v] of c.sheets ?? []) sheets.set(k, v);
+    });
     ba.deleteTasks(new Set(['s1.0', 's1.1', 's1.2']));
     expect(removed.length).toBe(3);
-    const back = new Y.Doc();
-    const wb = new TaskBoard(back, { now: () => 1, trust: trustOf('p2') });
-    for (const r of removed) wb.restore(r as never);
-    const check = new Y.Doc();
-    const ct = trustOf('p3');
-    const cb = new TaskBoard(check, { now: () => 1, trust: ct });
-    Y.applyUpdate(check, Y.encodeStateAsUpdate(back));
+    // Each batch entry holds a reference (batch and index), not a signature and Merkle path; the
+    // change carries the two batches' bytes once.
+    expect((removed[2]!.spec as { sig: unknown }).sig).toEqual({ b: 'segs', k: 's1', i: 2 });
+    expect(Object.values(removed[2]!.facts).map((f) => (f as { sig: unknown }).sig)).toEqual([{ b: 'acts', k: 'a1', i: 2 }]);
+    expect([...sheets.keys()].sort()).toEqual(['acts/a1', 'segs/s1']);
+    const writeBack = (records: TaskRecord[]) => {
+      const back = new Y.Doc();
+      const wb = new TaskBoard(back, { now: () => 1, trust: trustOf('p2') });
+      for (const r of records) wb.restore(r);
+      const check = new Y.Doc();
+      const ct = trustOf('p3');
+      const cb = new TaskBoard(check, { now: () => 1, trust: ct });
+      Y.applyUpdate(check, Y.encodeStateAsUpdate(back));
+      return { ct, cb };
+    };
+    const signed = bb.signedRecords(removed, (k) => sheets.get(k));
+    expect((signed[2]!.spec as { sig: { p?: unknown } }).sig.p).toEqual(expect.any(String));
+    const { ct, cb } = writeBack(signed);
     expect(ct.counts).toEqual({ badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });
     expect(cb.getFacts('s1.2')!.dones[0]!.result).toBe(2);
+    // Without the batch bytes the entries go back unsigned, and other replicas refuse them.
+    const lost = bb.signedRecords(removed, () => undefined);
+    expect((lost[0]!.spec as { sig?: unknown }).sig).toBeUndefined();
+    const other = writeBack(lost);
+    expect(other.cb.getSpec('s1.0')).toBeUndefined();
+    expect(other.ct.counts.badSignature).toBeGreaterThan(0);
+    // Bytes of a different batch under the key do not sign the record's entries.
+    const wrong = writeBack(bb.signedRecords(removed, (k) => (k === 'segs/s1' ? sheets.get('acts/a1') : sheets.get(k))));
+    expect(wrong.cb.getSpec('s1.0')).toBeUndefined();
   });
 
   it('a removed author counts only for the entries its removal keeps', () => {

@@ -4,13 +4,31 @@
 // signature and its Merkle path (CarriedSig) so it still verifies under its author. The batch bytes
 // are kept by reference (Yjs holds them anyway) until the batch leaves the index, so a batch deleted
 // in the transaction that archives its tasks can still be read; its Merkle levels are those its
-// check or its signing built (else built once, on first use).
+// check or its signing built (else built once, on first use). The archive keeps a reference
+// instead (SigRef) and the batch's bytes once (a sheet); signedRecord() rebuilds the signed entries.
 
 import { decodeActivity, decodeTaskBatch, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
 import { activityEntries, activityLeaves, batchTaskEntry, taskBatchLeaves } from './leaves.js';
 import type { CarriedSig } from './signature.js';
 import { toB64url } from './encoding.js';
 import type { EntryTrust } from './trust.js';
+
+/** The raw bytes of the batches records refer to (`segs/<key>`, `acts/<key>`): see BatchSigs.ref. */
+export type Sheets = Map<string, Uint8Array>;
+
+/** In an archived record, where a CarriedSig would be: the batch (map and key) and the entry's index in it. */
+export interface SigRef {
+  b: 'segs' | 'acts';
+  k: string;
+  i: number;
+}
+
+/** True for a SigRef (a CarriedSig has its Merkle path `p`). */
+export function isSigRef(x: unknown): x is SigRef {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const r = x as Record<string, unknown>;
+  return (r.b === 'segs' || r.b === 'acts') && typeof r.k === 'string' && Number.isSafeInteger(r.i) && (r.i as number) >= 0 && !('p' in r);
+}
 
 interface Held {
   bytes: Uint8Array;
@@ -33,6 +51,11 @@ export class BatchSigs {
    */
   remember(map: 'segs' | 'acts', key: string, bytes: Uint8Array, known?: { levels: Uint8Array[][]; sig: Uint8Array; decoded: TaskBatch | ActivityBatch }): void {
     this.held.set(`${map}/${key}`, known ? { bytes, levels: known.levels, sig: known.sig, decoded: known.decoded } : { bytes });
+  }
+
+  /** True when the batch at map/key is held. */
+  holds(map: 'segs' | 'acts', key: string): boolean {
+    return this.held.has(`${map}/${key}`);
   }
 
   forget(map: 'segs' | 'acts', key: string): void {
@@ -64,6 +87,18 @@ export class BatchSigs {
     if (!batch || !r || !sig) return undefined;
     const [k, v] = activityEntries({ peer: batch.peer, records: [r] })[0]!;
     return [k, { ...v, sig }];
+  }
+
+  /**
+   * A reference to entry `i` of the batch at map/key instead of its carried signature (what an
+   * archive row keeps: the batch's bytes once, in `sheets`, rather than a Merkle path per entry);
+   * undefined when the batch is not held. signedRecord() turns it back into the signed entry.
+   */
+  ref(map: 'segs' | 'acts', key: string, i: number, sheets: Sheets): SigRef | undefined {
+    const h = this.held.get(`${map}/${key}`);
+    if (!h) return undefined;
+    sheets.set(`${map}/${key}`, h.bytes);
+    return { b: map, k: key, i };
   }
 
   private load(map: 'segs' | 'acts', key: string): Held | undefined {
