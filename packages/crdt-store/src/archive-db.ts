@@ -193,7 +193,7 @@ type Stmt<P extends unknown[], R> = Database.Statement<P, R>;
 
 /** Prepared statements of an open archive database. */
 export interface Statements {
-  insert: Stmt<[Row], unknown>;
+  insert: Stmt<[string, string, string, string | null, number, number, number, string, number, number, string | null, string | null, string, string, string], unknown>;
   insertDep: Stmt<[string, string], unknown>;
   body: Stmt<[string], { body: string }>;
   prev: Stmt<[string], { state: ArchivedState; duplicates: number }>;
@@ -207,10 +207,7 @@ export interface Statements {
 
 export function statements(db: Db): Statements {
   return {
-    insert: db.prepare<[Row], unknown>(
-      `INSERT OR REPLACE INTO records (id, state, type, peer, created_at, finished_at, archived_at, gen, attempts, duplicates, key, error, deps, body, rowcrc)
-       VALUES (@id, @state, @type, @peer, @created_at, @finished_at, @archived_at, @gen, @attempts, @duplicates, @key, @error, @deps, @body, @rowcrc)`,
-    ),
+    insert: db.prepare(`INSERT OR REPLACE INTO records (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertDep: db.prepare<[string, string], unknown>('INSERT OR IGNORE INTO deps (dep, task) VALUES (?, ?)'),
     body: db.prepare<[string], { body: string }>('SELECT body FROM records WHERE id = ?'),
     prev: db.prepare<[string], { state: ArchivedState; duplicates: number }>('SELECT state, duplicates FROM records WHERE id = ?'),
@@ -233,8 +230,9 @@ export function insertRows(db: Db, st: Statements, rows: Row[], sheets: Iterable
   db.transaction(() => {
     for (const [key, bytes] of sheets) st.insertSheet.run(key, bytes, sheetCrc(bytes));
     for (const r of rows) {
-      st.insert.run(r);
-      for (const dep of JSON.parse(r.deps) as string[]) st.insertDep.run(dep, r.id);
+      // Positional parameters: better-sqlite3 binds them faster than a row object's names.
+      st.insert.run(r.id, r.state, r.type, r.peer, r.created_at, r.finished_at, r.archived_at, r.gen, r.attempts, r.duplicates, r.key, r.error, r.deps, r.body, r.rowcrc);
+      if (r.deps !== '[]') for (const dep of JSON.parse(r.deps) as string[]) st.insertDep.run(dep, r.id);
     }
   })();
 }

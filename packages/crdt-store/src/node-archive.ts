@@ -36,6 +36,8 @@ interface Pending {
   row: Row | undefined;
   /** Its facts, parsed by the caller of append (undefined: parsed when the row is made). */
   facts: TaskFacts | undefined;
+  /** False when no record of its id was stored or being stored when it was appended (the Bloom filter said so). */
+  stored: boolean;
 }
 
 export class FileArchive implements Archive {
@@ -166,7 +168,7 @@ export class FileArchive implements Archive {
       if (prevState) this.c[prevState]--;
       else this.c.total++;
       this.c[r.state]++;
-      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r) };
+      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r), stored: had !== undefined || prevState !== undefined };
       this.pending.set(r.id, p);
       this.bloom.add(r.id);
       batch.push(p);
@@ -174,9 +176,11 @@ export class FileArchive implements Archive {
     const run = async () => {
       for (let i = 0; i < batch.length; i += CHUNK) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
-        const rows = batch.slice(i, i + CHUNK).map((p) => this.rowFor(p));
-        // What these rows replace (committed earlier) stops counting its duplicate runs.
-        for (const row of rows) this.dups += row.duplicates - (this.st.prev.get(row.id)?.duplicates ?? 0);
+        const chunk = batch.slice(i, i + CHUNK);
+        const rows = chunk.map((p) => this.rowFor(p));
+        // What these rows replace (committed earlier) stops counting its duplicate runs; an id
+        // this archive surely had not stored when it was appended replaces nothing.
+        for (const p of chunk) this.dups += p.row!.duplicates - (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
         insertRows(this.db, this.st, rows, i === 0 ? newSheets : []);
         if (i === 0) {
           for (const [key] of newSheets) {

@@ -49,7 +49,7 @@ export class BatchSigs {
    * Keeps batch map/key; `known` is what verifying or signing it already built (its Merkle levels,
    * signature and decoded batch), so the archive and generation copies need not hash it again.
    */
-  remember(map: 'segs' | 'acts', key: string, bytes: Uint8Array, known?: { levels: Uint8Array[][]; sig: Uint8Array; decoded: TaskBatch | ActivityBatch }): void {
+  remember(map: 'segs' | 'acts', key: string, bytes: Uint8Array, known?: { levels?: Uint8Array[][] | undefined; sig: Uint8Array; decoded: TaskBatch | ActivityBatch }): void {
     this.held.set(`${map}/${key}`, known ? { bytes, levels: known.levels, sig: known.sig, decoded: known.decoded } : { bytes });
   }
 
@@ -104,13 +104,21 @@ export class BatchSigs {
   private load(map: 'segs' | 'acts', key: string): Held | undefined {
     const h = this.held.get(`${map}/${key}`);
     if (!h || h.levels) return h;
-    const parsed = map === 'segs' ? decodeTaskBatch(key, h.bytes) : decodeActivity(h.bytes);
-    if (!parsed.ok) return undefined;
+    let decoded = h.decoded;
+    if (!decoded) {
+      const parsed = map === 'segs' ? decodeTaskBatch(key, h.bytes) : decodeActivity(h.bytes);
+      if (!parsed.ok) return undefined;
+      decoded = parsed.value;
+    }
     const scheme = this.trust.scheme;
-    const leaves = map === 'segs' ? taskBatchLeaves(scheme, parsed.value as TaskBatch) : activityLeaves(scheme, parsed.value as ActivityBatch);
-    h.decoded = parsed.value;
-    h.sig = parsed.value.sig;
+    const leaves = map === 'segs' ? taskBatchLeaves(scheme, decoded as TaskBatch) : activityLeaves(scheme, decoded as ActivityBatch);
+    h.decoded = decoded;
+    h.sig = decoded.sig;
     h.levels = this.trust.levels(leaves);
+    // Its levels were not built to check it (a version 3 batch is checked by its body signature, a
+    // sheet not at all): its root's signature is checked before any entry carries it.
+    const author = map === 'segs' ? (decoded as TaskBatch).createdBy : (decoded as ActivityBatch).peer;
+    if (h.sig && !this.trust.rootVerifies(map, key, h.levels, h.sig, author)) h.sig = undefined;
     return h;
   }
 }
