@@ -215,7 +215,7 @@ export class Archiver {
    * this peer's archive; one this replica still sees unfinished (it lacked facts the deleter had)
    * is written back, so it stays live until everyone agrees how it ended.
    */
-  onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false, sheets?: ReadonlyMap<string, Uint8Array>): void {
+  onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false, sheets?: ReadonlyMap<string, Uint8Array>, known?: ReadonlyMap<string, TaskFacts>): void {
     const { ctx, deps } = this;
     const generation = deps.live.name;
     this.tombstones += deletedEntries;
@@ -228,7 +228,8 @@ export class Archiver {
     for (const rec of records) {
       this.forget(rec.id);
       deps.forget(rec.id);
-      const facts = factsFromRecord(rec);
+      // The facts as the index held them (BoardChange.removedFacts), else parsed from the record.
+      const facts = known?.get(rec.id) ?? factsFromRecord(rec);
       if (!facts) continue;
       const v = deriveTask(facts, {
         now,

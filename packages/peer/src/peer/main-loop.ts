@@ -115,7 +115,7 @@ export class MainLoop {
   }
 
   private onBoardChange(c: BoardChange): void {
-    if (c.deleted > 0) this.deps.archiver.onRemoved(c.removed, c.deleted, false, c.sheets);
+    if (c.deleted > 0) this.deps.archiver.onRemoved(c.removed, c.deleted, false, c.sheets, c.removedFacts);
     if (c.dropped.length > 0) this.deps.archiver.keepDropped(c.dropped, c.sheets);
     for (const id of c.tasks) {
       this.dirty.add(id);
