@@ -56,16 +56,13 @@ export function carveRecords(bytes: Buffer): ArchiveRecord[] {
   return out;
 }
 
-/** Rows SQLite can still read from a damaged file, in order, as far as it gets. */
-function readableRecords(path: string): ArchiveRecord[] {
-  const out: ArchiveRecord[] = [];
+/** What `read` gets from a damaged file opened read-only, as far as it gets (an error ends it). */
+function readDamaged<T>(path: string, read: (db: ReturnType<typeof openDb>, out: T[]) => void): T[] {
+  const out: T[] = [];
   let db;
   try {
     db = openDb(path, { readonly: true });
-    for (const row of db.prepare<[], { body: string }>('SELECT body FROM records').iterate()) {
-      const got = parseArchiveLine(row.body);
-      if (!got.bad) out.push(...got.records);
-    }
+    read(db, out);
   } catch {
     /* as far as it got */
   } finally {
@@ -78,25 +75,23 @@ function readableRecords(path: string): ArchiveRecord[] {
   return out;
 }
 
-/** Sheets (batch bytes records refer to) SQLite can still read from a damaged file whose crc32 holds. */
+/** Rows SQLite can still read from a damaged file, in order, as far as it gets. */
+function readableRecords(path: string): ArchiveRecord[] {
+  return readDamaged<ArchiveRecord>(path, (db, out) => {
+    for (const row of db.prepare<[], { body: string }>('SELECT body FROM records').iterate()) {
+      const got = parseArchiveLine(row.body);
+      if (!got.bad) out.push(...got.records);
+    }
+  });
+}
+
+/** Sheets (batch bytes records refer to) SQLite can still read from a damaged file whose crc32 holds (an archive from before sheets has none). */
 function readableSheets(path: string): [string, Uint8Array][] {
-  const out: [string, Uint8Array][] = [];
-  let db;
-  try {
-    db = openDb(path, { readonly: true });
+  return readDamaged<[string, Uint8Array]>(path, (db, out) => {
     for (const row of db.prepare<[], { key: string; bytes: Uint8Array; crc: string }>('SELECT key, bytes, crc FROM sheets').iterate()) {
       if (typeof row.key === 'string' && row.bytes instanceof Uint8Array && sheetCrc(row.bytes) === row.crc) out.push([row.key, row.bytes]);
     }
-  } catch {
-    /* as far as it got (an archive from before sheets has none) */
-  } finally {
-    try {
-      db?.close();
-    } catch {
-      /* closing a damaged file */
-    }
-  }
-  return out;
+  });
 }
 
 /** The newer of two copies of a record (the later archival wins, as a later append does). */

@@ -16,28 +16,28 @@ export function factAuthor(f: FactValue): string {
 }
 
 /**
- * A task batch signed by its creator: its Merkle levels when they were built to check it (a version
- * 2 batch), none for a version 3 batch (checked by its body signature: one hash of its bytes);
- * undefined (counted and reported) when it is not signed by its creator.
+ * A batch signed by its author: its Merkle levels when they were built to check it (a version 2
+ * batch), none for a version 3 batch (checked by its body signature: one hash of its bytes);
+ * undefined (counted and reported) when it is not signed by its author.
  */
-export function verifiedTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch, raw: Uint8Array): { levels?: Uint8Array[][] } | undefined {
+function verifiedBatch(trust: EntryTrust, map: 'segs' | 'acts', key: string, raw: Uint8Array, batch: { sig?: Uint8Array; bodySig?: Uint8Array }, author: string, leaves: () => Uint8Array[]): { levels?: Uint8Array[][] } | undefined {
   if (batch.bodySig) {
     const body = batchBody(raw);
-    return body && trust.checkBatchBody('segs', key, body, batch.bodySig, batch.sig, batch.createdBy) ? {} : undefined;
+    return body && trust.checkBatchBody(map, key, body, batch.bodySig, batch.sig, author) ? {} : undefined;
   }
-  // The creator is checked before any hashing: junk from a non-member costs nothing.
-  const levels = trust.checkBatchLevels('segs', key, () => trust.levels(taskBatchLeaves(trust.scheme, batch)), batch.sig, batch.createdBy);
+  // The author is checked before any hashing: junk from a non-member costs nothing.
+  const levels = trust.checkBatchLevels(map, key, () => trust.levels(leaves()), batch.sig, author);
   return levels && { levels };
 }
 
-/** As verifiedTaskBatch, for an activity batch signed by its peer. */
+/** A task batch signed by its creator (see verifiedBatch). */
+export function verifiedTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch, raw: Uint8Array): { levels?: Uint8Array[][] } | undefined {
+  return verifiedBatch(trust, 'segs', key, raw, batch, batch.createdBy, () => taskBatchLeaves(trust.scheme, batch));
+}
+
+/** An activity batch signed by its peer (see verifiedBatch). */
 export function verifiedActivity(trust: EntryTrust, key: string, batch: ActivityBatch, raw: Uint8Array): { levels?: Uint8Array[][] } | undefined {
-  if (batch.bodySig) {
-    const body = batchBody(raw);
-    return body && trust.checkBatchBody('acts', key, body, batch.bodySig, batch.sig, batch.peer) ? {} : undefined;
-  }
-  const levels = trust.checkBatchLevels('acts', key, () => trust.levels(activityLeaves(trust.scheme, batch)), batch.sig, batch.peer);
-  return levels && { levels };
+  return verifiedBatch(trust, 'acts', key, raw, batch, batch.peer, () => activityLeaves(trust.scheme, batch));
 }
 
 /** A signed batch as written: its bytes, its signature, its Merkle levels and the batch as readers decode it. */
