@@ -3,7 +3,9 @@
 // and its indexes (state, type, peer, submit time, finish time, generation; dependencies in a table
 // of their own), and the row format. Each row holds the whole record as a checksummed line
 // (archive-lines.ts) plus the summary columns queries use, and a checksum over those columns, so a
-// changed byte anywhere in a row is noticed when the archive opens.
+// changed byte anywhere in a row is noticed when the archive opens. The `sheets` table holds the
+// bytes of the batches records refer to (a record's batch entries keep a reference, not a carried
+// signature and Merkle path: BatchSigs.ref), once per batch, each with its crc32.
 
 import Database from 'better-sqlite3';
 import { crc32 } from 'node:zlib';
@@ -43,6 +45,7 @@ CREATE INDEX IF NOT EXISTS records_created ON records(created_at);
 CREATE INDEX IF NOT EXISTS records_finished ON records(finished_at);
 CREATE INDEX IF NOT EXISTS records_gen ON records(gen);
 CREATE TABLE IF NOT EXISTS deps (dep TEXT NOT NULL, task TEXT NOT NULL, PRIMARY KEY (dep, task)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sheets (key TEXT PRIMARY KEY NOT NULL, bytes BLOB NOT NULL, crc TEXT NOT NULL);
 `;
 
 /** Opens (creating if needed) an archive database; throws when the file is not a usable database. */
@@ -190,7 +193,7 @@ type Stmt<P extends unknown[], R> = Database.Statement<P, R>;
 
 /** Prepared statements of an open archive database. */
 export interface Statements {
-  insert: Stmt<[Row], unknown>;
+  insert: Stmt<[string, string, string, string | null, number, number, number, string, number, number, string | null, string | null, string, string, string], unknown>;
   insertDep: Stmt<[string, string], unknown>;
   body: Stmt<[string], { body: string }>;
   prev: Stmt<[string], { state: ArchivedState; duplicates: number }>;
@@ -198,14 +201,13 @@ export interface Statements {
   byGen: Stmt<[string], { body: string }>;
   dependents: Stmt<[string], { task: string }>;
   counts: Stmt<[], { state: ArchivedState; n: number; dups: number }>;
+  insertSheet: Stmt<[string, Uint8Array, string], unknown>;
+  sheet: Stmt<[string], { bytes: Uint8Array; crc: string }>;
 }
 
 export function statements(db: Db): Statements {
   return {
-    insert: db.prepare<[Row], unknown>(
-      `INSERT OR REPLACE INTO records (id, state, type, peer, created_at, finished_at, archived_at, gen, attempts, duplicates, key, error, deps, body, rowcrc)
-       VALUES (@id, @state, @type, @peer, @created_at, @finished_at, @archived_at, @gen, @attempts, @duplicates, @key, @error, @deps, @body, @rowcrc)`,
-    ),
+    insert: db.prepare(`INSERT OR REPLACE INTO records (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertDep: db.prepare<[string, string], unknown>('INSERT OR IGNORE INTO deps (dep, task) VALUES (?, ?)'),
     body: db.prepare<[string], { body: string }>('SELECT body FROM records WHERE id = ?'),
     prev: db.prepare<[string], { state: ArchivedState; duplicates: number }>('SELECT state, duplicates FROM records WHERE id = ?'),
@@ -213,15 +215,24 @@ export function statements(db: Db): Statements {
     byGen: db.prepare<[string], { body: string }>('SELECT body FROM records WHERE gen = ?'),
     dependents: db.prepare<[string], { task: string }>('SELECT task FROM deps WHERE dep = ? ORDER BY task'),
     counts: db.prepare<[], { state: ArchivedState; n: number; dups: number }>('SELECT state, count(*) AS n, total(duplicates) AS dups FROM records GROUP BY state'),
+    insertSheet: db.prepare<[string, Uint8Array, string], unknown>('INSERT OR IGNORE INTO sheets (key, bytes, crc) VALUES (?, ?, ?)'),
+    sheet: db.prepare<[string], { bytes: Uint8Array; crc: string }>('SELECT bytes, crc FROM sheets WHERE key = ?'),
   };
 }
 
-/** Writes rows in one transaction (durable when it returns). */
-export function insertRows(db: Db, st: Statements, rows: Row[]): void {
+/** The checksum a sheet row keeps of its bytes. */
+export function sheetCrc(bytes: Uint8Array): string {
+  return hex8(crc32(bytes));
+}
+
+/** Writes rows (and the sheets they refer to, by key) in one transaction (durable when it returns). */
+export function insertRows(db: Db, st: Statements, rows: Row[], sheets: Iterable<[string, Uint8Array]> = []): void {
   db.transaction(() => {
+    for (const [key, bytes] of sheets) st.insertSheet.run(key, bytes, sheetCrc(bytes));
     for (const r of rows) {
-      st.insert.run(r);
-      for (const dep of JSON.parse(r.deps) as string[]) st.insertDep.run(dep, r.id);
+      // Positional parameters: better-sqlite3 binds them faster than a row object's names.
+      st.insert.run(r.id, r.state, r.type, r.peer, r.created_at, r.finished_at, r.archived_at, r.gen, r.attempts, r.duplicates, r.key, r.error, r.deps, r.body, r.rowcrc);
+      if (r.deps !== '[]') for (const dep of JSON.parse(r.deps) as string[]) st.insertDep.run(dep, r.id);
     }
   })();
 }

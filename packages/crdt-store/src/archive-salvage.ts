@@ -4,13 +4,15 @@
 // and its WAL, which finds the records of pages SQLite can no longer reach), and writes a new
 // database from them. A changed byte costs at most the record it sits in (records longer than a
 // page are found only through SQLite); no record is ever made up, since each is proven by its crc32.
+// Sheets (the batch bytes records refer to) are kept where SQLite can read them and their crc32
+// holds; a record whose sheet is lost keeps its entries, unsigned.
 
 import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { isArchiveRecord, type ArchiveRecord } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import { crc32 } from './log-codec.js';
-import { insertRows, openDb, rowOf, statements } from './archive-db.js';
+import { insertRows, openDb, rowOf, sheetCrc, statements } from './archive-db.js';
 
 export function syncPath(path: string, flags: string): void {
   const fd = openSync(path, flags);
@@ -54,16 +56,13 @@ export function carveRecords(bytes: Buffer): ArchiveRecord[] {
   return out;
 }
 
-/** Rows SQLite can still read from a damaged file, in order, as far as it gets. */
-function readableRecords(path: string): ArchiveRecord[] {
-  const out: ArchiveRecord[] = [];
+/** What `read` gets from a damaged file opened read-only, as far as it gets (an error ends it). */
+function readDamaged<T>(path: string, read: (db: ReturnType<typeof openDb>, out: T[]) => void): T[] {
+  const out: T[] = [];
   let db;
   try {
     db = openDb(path, { readonly: true });
-    for (const row of db.prepare<[], { body: string }>('SELECT body FROM records').iterate()) {
-      const got = parseArchiveLine(row.body);
-      if (!got.bad) out.push(...got.records);
-    }
+    read(db, out);
   } catch {
     /* as far as it got */
   } finally {
@@ -74,6 +73,25 @@ function readableRecords(path: string): ArchiveRecord[] {
     }
   }
   return out;
+}
+
+/** Rows SQLite can still read from a damaged file, in order, as far as it gets. */
+function readableRecords(path: string): ArchiveRecord[] {
+  return readDamaged<ArchiveRecord>(path, (db, out) => {
+    for (const row of db.prepare<[], { body: string }>('SELECT body FROM records').iterate()) {
+      const got = parseArchiveLine(row.body);
+      if (!got.bad) out.push(...got.records);
+    }
+  });
+}
+
+/** Sheets (batch bytes records refer to) SQLite can still read from a damaged file whose crc32 holds (an archive from before sheets has none). */
+function readableSheets(path: string): [string, Uint8Array][] {
+  return readDamaged<[string, Uint8Array]>(path, (db, out) => {
+    for (const row of db.prepare<[], { key: string; bytes: Uint8Array; crc: string }>('SELECT key, bytes, crc FROM sheets').iterate()) {
+      if (typeof row.key === 'string' && row.bytes instanceof Uint8Array && sheetCrc(row.bytes) === row.crc) out.push([row.key, row.bytes]);
+    }
+  });
 }
 
 /** The newer of two copies of a record (the later archival wins, as a later append does). */
@@ -108,7 +126,8 @@ export function salvageDatabase(path: string): Salvage {
   const db = openDb(tmp);
   try {
     const st = statements(db);
-    insertRows(db, st, [...found.values()].map((r) => rowOf(r)));
+    // A record whose sheet is lost still loads: written back, its batch entries go unsigned.
+    insertRows(db, st, [...found.values()].map((r) => rowOf(r)), readableSheets(aside));
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();

@@ -45,7 +45,13 @@ export interface Archive {
    * `parsed`: the facts of some of them as factsFromRecord gives them, when the caller has them
    * already (the file archive then does not parse them again for the row's summary).
    */
-  append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>): Promise<void>;
+  append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): Promise<void>;
+  /**
+   * The bytes of a batch that archived records refer to (`segs/<key>` or `acts/<key>`: their
+   * batch entries hold a SigRef instead of a carried signature), as `append` was given them; what
+   * TaskBoard.signedRecords needs to write such a record back signed.
+   */
+  sheet?(key: string): Uint8Array | undefined;
   /** The latest record of a task, if archived. */
   get(id: string): ArchiveRecord | undefined;
   /** Records archived when this peer entered generation `gen` (encoded name). */
@@ -125,9 +131,15 @@ export class MemoryArchive implements Archive {
   /** Summaries, made when first asked for (the simulator never asks). */
   private readonly summaries = new Map<string, ArchiveSummary>();
   private readonly c = emptyCounts();
+  private readonly sheets = new Map<string, Uint8Array>();
   private size = 0;
 
-  async append(records: ArchiveRecord[]): Promise<void> {
+  async append(records: ArchiveRecord[], _parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    for (const [k, bytes] of sheets ?? []) {
+      if (this.sheets.has(k)) continue;
+      this.sheets.set(k, bytes);
+      this.size += bytes.length;
+    }
     for (const r of records) {
       if (!this.records.has(r.id)) countRecord(this.c, r);
       else {
@@ -176,6 +188,10 @@ export class MemoryArchive implements Archive {
 
   get(id: string): ArchiveRecord | undefined {
     return this.records.get(id);
+  }
+
+  sheet(key: string): Uint8Array | undefined {
+    return this.sheets.get(key);
   }
 
   mightHave(id: string): boolean {

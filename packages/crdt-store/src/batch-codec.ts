@@ -5,7 +5,10 @@
 // per fact. Decoding never throws: anything malformed is a rejection with a reason.
 // Version 2 of either batch is version 1 with the author's 64-byte signature right after the version
 // byte (docs/security.md, "Signed entries": it signs the Merkle root of the batch's leaves);
-// withSignature() turns an encoded version 1 into version 2.
+// withSignature() turns an encoded version 1 into version 2. Version 3 (what peers write now) has a
+// second signature after it, over the SHA-256 of the batch's body (the bytes after the header), so a
+// reader checks a whole batch with one hash of its bytes; the Merkle root's signature is there for
+// the single entries split out of it (withSignatures, batchBody).
 
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
@@ -29,12 +32,42 @@ export function withSignature(encoded: Uint8Array, sig: Uint8Array): Uint8Array 
   return out;
 }
 
-/** Reads the version byte (and the signature of version 2); undefined for an unknown version. */
-function readHeader(dec: decoding.Decoder): { sig?: Uint8Array } | undefined {
+/** Version 1 with two 64-byte signatures after the version byte: the Merkle root's, then the body's. */
+const SIGNED_BODY_VERSION = 3;
+
+/** Version 3 of an encoded version 1 batch: `sig` (over the Merkle root) and `bodySig` (over the body) after the version byte. */
+export function withSignatures(encoded: Uint8Array, sig: Uint8Array, bodySig: Uint8Array): Uint8Array {
+  if (encoded[0] !== VERSION || sig.length !== SIG_BYTES || bodySig.length !== SIG_BYTES) throw new Error('withSignatures takes a version 1 batch and two 64-byte signatures');
+  const out = new Uint8Array(encoded.length + 2 * SIG_BYTES);
+  out[0] = SIGNED_BODY_VERSION;
+  out.set(sig, 1);
+  out.set(bodySig, 1 + SIG_BYTES);
+  out.set(encoded.subarray(1), 1 + 2 * SIG_BYTES);
+  return out;
+}
+
+/** The body of an encoded batch (what follows its header: what a version 3 body signature covers); undefined for an unknown version. */
+export function batchBody(bytes: Uint8Array): Uint8Array | undefined {
+  const v = bytes[0];
+  if (v === VERSION) return bytes.subarray(1);
+  if (v === SIGNED_VERSION) return bytes.length > 1 + SIG_BYTES ? bytes.subarray(1 + SIG_BYTES) : undefined;
+  if (v === SIGNED_BODY_VERSION) return bytes.length > 1 + 2 * SIG_BYTES ? bytes.subarray(1 + 2 * SIG_BYTES) : undefined;
+  return undefined;
+}
+
+/** Reads the version byte (and the signatures of versions 2 and 3); undefined for an unknown version. */
+function readHeader(dec: decoding.Decoder): { sig?: Uint8Array; bodySig?: Uint8Array } | undefined {
   const v = decoding.readUint8(dec);
   if (v === VERSION) return {};
-  if (v !== SIGNED_VERSION) return undefined;
-  return { sig: decoding.readUint8Array(dec, SIG_BYTES).slice() };
+  if (v === SIGNED_VERSION) return { sig: decoding.readUint8Array(dec, SIG_BYTES).slice() };
+  if (v !== SIGNED_BODY_VERSION) return undefined;
+  const sig = decoding.readUint8Array(dec, SIG_BYTES).slice();
+  return { sig, bodySig: decoding.readUint8Array(dec, SIG_BYTES).slice() };
+}
+
+/** The signatures a header held, as a decoded batch keeps them. */
+function sigsOf(header: { sig?: Uint8Array; bodySig?: Uint8Array }): { sig?: Uint8Array; bodySig?: Uint8Array } {
+  return header.sig ? (header.bodySig ? { sig: header.sig, bodySig: header.bodySig } : { sig: header.sig }) : {};
 }
 const STRATEGIES: readonly StrategyName[] = ['capacity-weighted', 'random', 'least-load', 'max-capacity', 'multi-objective'];
 
@@ -69,8 +102,10 @@ export interface TaskBatch {
   createdBy: string;
   createdAt: number;
   tasks: BatchTask[];
-  /** The author's signature (decoded from a version 2 batch; ignored by the encoder). */
+  /** The author's signature of the Merkle root (decoded from a version 2 or 3 batch; ignored by the encoder). */
   sig?: Uint8Array;
+  /** The author's signature of the body (decoded from a version 3 batch; ignored by the encoder). */
+  bodySig?: Uint8Array;
 }
 
 function writeStrings(enc: encoding.Encoder, list: readonly string[]): void {
@@ -179,7 +214,7 @@ export function decodeTaskBatch(key: string, bytes: unknown): Parsed<TaskBatch> 
       tasks.push(assignee === undefined ? { spec: spec.value } : { spec: spec.value, assignee });
     }
     if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the task batch' };
-    return { ok: true, value: header.sig ? { createdBy, createdAt, tasks, sig: header.sig } : { createdBy, createdAt, tasks } };
+    return { ok: true, value: { createdBy, createdAt, tasks, ...sigsOf(header) } };
   } catch (e) {
     return { ok: false, reason: `undecodable task batch: ${(e as Error).message || String(e)}` };
   }
@@ -198,8 +233,10 @@ export interface ActivityBatch {
   /** The author: every record is its own claim, result, failure or release. */
   peer: string;
   records: ActivityRecord[];
-  /** The author's signature (decoded from a version 2 batch; ignored by the encoder). */
+  /** The author's signature of the Merkle root (decoded from a version 2 or 3 batch; ignored by the encoder). */
   sig?: Uint8Array;
+  /** The author's signature of the body (decoded from a version 3 batch; ignored by the encoder). */
+  bodySig?: Uint8Array;
 }
 
 const KINDS = ['claim', 'done', 'fail', 'release'] as const;
@@ -316,7 +353,7 @@ export function decodeActivity(bytes: unknown): Parsed<ActivityBatch> {
       } else records.push({ kind, task, round, at });
     }
     if (decoding.hasContent(dec)) return { ok: false, reason: 'trailing bytes after the activity batch' };
-    return { ok: true, value: header.sig ? { peer, records, sig: header.sig } : { peer, records } };
+    return { ok: true, value: { peer, records, ...sigsOf(header) } };
   } catch (e) {
     return { ok: false, reason: `undecodable activity batch: ${(e as Error).message || String(e)}` };
   }

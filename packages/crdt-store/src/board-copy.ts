@@ -10,6 +10,7 @@ import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } f
 import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
 import { factsOf, newFactIndex, seenKey, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
+import { isSigRef, type BatchSigs, type SigRef, type Sheets } from './trust/batch-sigs.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
 import type { MemberIndex } from './member-index.js';
@@ -40,7 +41,7 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   for (const [id, idx] of from.tasks.facts) {
     const spec = from.tasks.specs.get(id);
     if (idx.segment === undefined || !spec || whole.segs.has(idx.segment)) continue;
-    const raw = specEntry(from.tasks, id, spec, idx);
+    const raw = specEntry(from.tasks, id, spec, idx, undefined);
     if (!raw) continue;
     if (drop.has(id)) dropped.set(id, { id, spec: raw, facts: {}, ...(idx.coAssignees && { coAssignees: [...idx.coAssignees] }) });
     else batchSpecs.set(id, raw);
@@ -54,7 +55,7 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
       if (whole.acts.has(actKey)) continue;
       for (const fk of fks) {
         const idx = from.tasks.facts.get(fk.task);
-        const raw = idx ? rawFact(from.tasks, idx, fk) : undefined;
+        const raw = idx ? rawFact(from.tasks, idx, fk, undefined) : undefined;
         if (!raw) continue;
         const key = factKey(fk);
         const rec = dropped.get(fk.task);
@@ -141,13 +142,21 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
 
 /**
  * The plain JSON value of a fact held in an index (as a single `facts` entry would hold it), with
- * its signature when entries are signed (undefined when it has none to carry).
+ * its signature when entries are signed (undefined when it has none to carry). With `sheets`, a
+ * fact from an activity batch gets a reference into the batch (its bytes go into `sheets`) instead
+ * of the carried signature.
  */
-function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey): Record<string, unknown> | undefined {
+function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey, sheets: Sheets | undefined): Record<string, unknown> | undefined {
   const e = idx.entries?.get(seenKey(fk));
   if (!e) return undefined;
   if (!tasks.batchSigs) return toPlain(e.fact.value as object);
-  if (Array.isArray(e.sig)) return tasks.batchSigs.factEntry(e.sig[0] as string, e.sig[1] as number)?.[1];
+  if (Array.isArray(e.sig)) {
+    if (!sheets) return tasks.batchSigs.factEntry(e.sig[0] as string, e.sig[1] as number)?.[1];
+    const ref = tasks.batchSigs.ref('acts', e.sig[0] as string, e.sig[1] as number, sheets);
+    if (!ref) return undefined;
+    const { alsoBy: _merged, ...signed } = toPlain(e.fact.value as object);
+    return { ...signed, sig: ref };
+  }
   if (e.sig === undefined) return undefined;
   // What the author signed: the fact as written (`alsoBy` is this replica's merge of two expiries).
   const { alsoBy: _merged, ...signed } = toPlain(e.fact.value as object);
@@ -155,24 +164,68 @@ function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey): Record<string, 
 }
 
 /** The single `tasks` entry of an indexed task (with its assignee, and its signature when entries are signed). */
-function specEntry(tasks: TaskIndex, id: string, spec: TaskSpec, idx: FactIndex | undefined): Record<string, unknown> | undefined {
+function specEntry(tasks: TaskIndex, id: string, spec: TaskSpec, idx: FactIndex | undefined, sheets: Sheets | undefined): Record<string, unknown> | undefined {
   if (!tasks.batchSigs) return toPlain({ ...spec, assignee: idx?.assignee });
-  if (idx?.segment !== undefined && idx.segIndex !== undefined) return tasks.batchSigs.taskEntry(idx.segment, idx.segIndex);
+  if (idx?.segment !== undefined && idx.segIndex !== undefined) {
+    if (!sheets) return tasks.batchSigs.taskEntry(idx.segment, idx.segIndex);
+    const ref = tasks.batchSigs.ref('segs', idx.segment, idx.segIndex, sheets);
+    return ref && { ...toPlain({ ...spec, assignee: idx.assignee }), sig: ref };
+  }
   return idx?.specSig === undefined ? undefined : { ...toPlain({ ...spec, assignee: idx.assignee }), sig: idx.specSig };
 }
 
-/** The record of a live task: its spec (with its assignee) and every fact, as plain JSON. @internal */
-export function recordOf(tasks: TaskIndex, id: string): TaskRecord | undefined {
+/**
+ * The record of a live task: its spec (with its assignee) and every fact, as plain JSON. With
+ * `sheets` (the archive's records), an entry that came in a batch refers to the batch, whose bytes
+ * are added to `sheets`, instead of carrying its signature and Merkle path: signedRecord() makes
+ * the signed entries again when the record is written back. @internal
+ */
+export function recordOf(tasks: TaskIndex, id: string, sheets?: Sheets): TaskRecord | undefined {
   const spec = tasks.specs.get(id);
   const idx = tasks.facts.get(id);
   if (!spec) return undefined;
-  const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx) ?? toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
+  const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx, sheets) ?? toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
   if (!idx) return rec;
   if (idx.coAssignees !== undefined) rec.coAssignees = [...idx.coAssignees];
-  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = rawFact(tasks, idx, fk) ?? toPlain(fact.value as object);
+  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = rawFact(tasks, idx, fk, sheets) ?? toPlain(fact.value as object);
   return rec;
 }
 
+/**
+ * A record whose entries refer to batches (recordOf with sheets) with those entries signed again:
+ * each becomes the single entry the batch stands for, with the batch signature and its Merkle path.
+ * An entry whose batch bytes `sheet` cannot give (or that do not hold it) keeps its plain value
+ * without a signature. `sigs`: shared by the records of one call (each batch is hashed once). @internal
+ */
+export function signedRecord(rec: TaskRecord, sheet: (key: string) => Uint8Array | undefined, sigs: BatchSigs | undefined): TaskRecord {
+  const refOf = (v: unknown) => (typeof v === 'object' && v !== null && isSigRef((v as { sig?: unknown }).sig) ? (v as { sig: SigRef }).sig : undefined);
+  const held = (ref: SigRef): boolean => {
+    if (!sigs) return false;
+    if (sigs.holds(ref.b, ref.k)) return true;
+    const bytes = sheet(`${ref.b}/${ref.k}`);
+    if (!bytes) return false;
+    sigs.remember(ref.b, ref.k, bytes);
+    return true;
+  };
+  const unsigned = (v: unknown): Record<string, unknown> => {
+    const { sig: _ref, ...plain } = v as Record<string, unknown>;
+    return plain;
+  };
+  let out: TaskRecord | undefined;
+  const specRef = refOf(rec.spec);
+  if (specRef) {
+    const entry = specRef.b === 'segs' && held(specRef) ? sigs!.taskEntry(specRef.k, specRef.i) : undefined;
+    out = { ...rec, facts: { ...rec.facts }, spec: entry && entry.id === rec.id ? entry : unsigned(rec.spec) };
+  }
+  for (const [key, v] of Object.entries(rec.facts)) {
+    const ref = refOf(v);
+    if (!ref) continue;
+    out ??= { ...rec, facts: { ...rec.facts } };
+    const got = ref.b === 'acts' && held(ref) ? sigs!.factEntry(ref.k, ref.i) : undefined;
+    out.facts[key] = got && got[0] === key ? got[1] : unsigned(v);
+  }
+  return out ?? rec;
+}
 /**
  * Deletes the entries of the given tasks from the live document (they are being archived), in one
  * transaction: single task entries with all their facts, task batches all of whose tasks go (a

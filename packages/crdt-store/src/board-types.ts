@@ -5,6 +5,7 @@
 // parts never hold a reference to the board itself.
 
 import type { EntryTrust } from './trust/trust.js';
+import type { TaskFacts } from '@agentmesh/scheduler';
 
 /** Origin of the board's own writes; anything else that changes the doc is remote or storage. */
 export const LOCAL_ORIGIN = Symbol('agentmesh-local');
@@ -50,6 +51,18 @@ export interface BoardChange {
    * single entries, or the task's outcome here could change.
    */
   dropped: TaskRecord[];
+  /**
+   * The bytes of the batches the `removed` and `dropped` records refer to (`segs/<key>`,
+   * `acts/<key>`): their batch entries hold a reference (SigRef) instead of a carried signature.
+   * TaskBoard.signedRecords makes the signed entries again from these; the archive keeps them.
+   */
+  sheets?: Map<string, Uint8Array>;
+  /**
+   * The facts of each `removed` record as this replica's index held them, in the form
+   * factsFromRecord gives for the record (no `alsoBy` merges): the archive need not parse the
+   * record again.
+   */
+  removedFacts?: Map<string, TaskFacts>;
   /** Entries deleted in this transaction (each leaves a tombstone in the document). */
   deleted: number;
   /** True when the change came from this board's own writes. */

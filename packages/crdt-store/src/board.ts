@@ -22,6 +22,7 @@ import { MemberIndex, type MemberRemoval } from './member-index.js';
 import * as meta from './generation-meta.js';
 import * as copy from './board-copy.js';
 import { applyRemovals, type Removal } from './removals.js';
+import { BatchSigs } from './trust/batch-sigs.js';
 
 export { LOCAL_ORIGIN, type BoardChange, type InvalidEntry, type TaskBoardOptions, type TaskRecord } from './board-types.js';
 export { LINEAGE_MAX } from './generation-meta.js';
@@ -307,6 +308,17 @@ export class TaskBoard {
    */
   restore(rec: TaskRecord): number {
     return copy.restore(this.parts(), rec);
+  }
+
+  /**
+   * Records whose batch entries refer to their batches (the `removed` and `dropped` records of a
+   * change, and archived records) with those entries signed again, as restore() must write them:
+   * `sheet` gives a batch's bytes by `segs/<key>` or `acts/<key>` (BoardChange.sheets, an
+   * archive's sheets). Records without references come back as they are.
+   */
+  signedRecords(records: readonly TaskRecord[], sheet: (key: string) => Uint8Array | undefined): TaskRecord[] {
+    const sigs = this.ctx.trust && new BatchSigs(this.ctx.trust);
+    return records.map((r) => copy.signedRecord(r, sheet, sigs));
   }
 
   /**

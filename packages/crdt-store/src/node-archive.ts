@@ -15,7 +15,7 @@ import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler
 import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
-import { DB_FILE, ROW_COLUMNS, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
+import { DB_FILE, ROW_COLUMNS, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
 import { hasLegacyFiles, importLegacy } from './archive-legacy.js';
 import { salvageDatabase } from './archive-salvage.js';
 
@@ -36,6 +36,8 @@ interface Pending {
   row: Row | undefined;
   /** Its facts, parsed by the caller of append (undefined: parsed when the row is made). */
   facts: TaskFacts | undefined;
+  /** False when no record of its id was stored or being stored when it was appended (the Bloom filter said so). */
+  stored: boolean;
 }
 
 export class FileArchive implements Archive {
@@ -46,6 +48,9 @@ export class FileArchive implements Archive {
   private queue: Promise<void> = Promise.resolve();
   /** Records appended but not yet committed (get() must see them). */
   private readonly pending = new Map<string, Pending>();
+  /** Keys of the sheets committed (read on open), and sheets appended but not committed yet. */
+  private readonly sheetKeys = new Set<string>();
+  private readonly pendingSheets = new Map<string, Uint8Array>();
   private closed = false;
   private db!: Db;
   private st!: Statements;
@@ -101,6 +106,7 @@ export class FileArchive implements Archive {
     const ok = db.pragma('integrity_check(1)', { simple: true });
     if (ok !== 'ok') return `integrity check: ${String(ok)}`;
     let bad: string | undefined;
+    this.sheetKeys.clear();
     // Raw rows: far cheaper than an object per row on a large archive.
     for (const row of db.prepare<[], unknown[]>(`SELECT ${ROW_COLUMNS} FROM records`).raw().iterate()) {
       const p = rowProblem(row);
@@ -109,6 +115,13 @@ export class FileArchive implements Archive {
         continue;
       }
       this.bloom.add(row[0] as string);
+    }
+    for (const row of db.prepare<[], { key: string; bytes: Uint8Array; crc: string }>('SELECT key, bytes, crc FROM sheets').iterate()) {
+      if (sheetCrc(row.bytes) !== row.crc) {
+        bad ??= `the sheet ${row.key.slice(0, 80)}: its bytes fail their checksum`;
+        continue;
+      }
+      this.sheetKeys.add(row.key);
     }
     return bad;
   }
@@ -138,8 +151,15 @@ export class FileArchive implements Archive {
     this.total = n;
   }
 
-  append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>): Promise<void> {
+  append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): Promise<void> {
     if (this.closed) return Promise.reject(new Error('archive is closed'));
+    // Sheets not yet kept go with the first chunk (the records after it refer to them).
+    const newSheets: [string, Uint8Array][] = [];
+    for (const [key, bytes] of sheets ?? []) {
+      if (this.sheetKeys.has(key) || this.pendingSheets.has(key)) continue;
+      this.pendingSheets.set(key, bytes);
+      newSheets.push([key, bytes]);
+    }
     const batch: Pending[] = [];
     for (const r of records) {
       // Counts by state change at once; duplicate runs when the row is made (it derives them).
@@ -148,7 +168,7 @@ export class FileArchive implements Archive {
       if (prevState) this.c[prevState]--;
       else this.c.total++;
       this.c[r.state]++;
-      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r) };
+      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r), stored: had !== undefined || prevState !== undefined };
       this.pending.set(r.id, p);
       this.bloom.add(r.id);
       batch.push(p);
@@ -156,10 +176,23 @@ export class FileArchive implements Archive {
     const run = async () => {
       for (let i = 0; i < batch.length; i += CHUNK) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
-        const rows = batch.slice(i, i + CHUNK).map((p) => this.rowFor(p));
-        // What these rows replace (committed earlier) stops counting its duplicate runs.
-        for (const row of rows) this.dups += row.duplicates - (this.st.prev.get(row.id)?.duplicates ?? 0);
-        insertRows(this.db, this.st, rows);
+        const chunk = batch.slice(i, i + CHUNK);
+        const rows = chunk.map((p) => this.rowFor(p));
+        // What these rows replace (committed earlier) stops counting its duplicate runs; an id
+        // this archive surely had not stored when it was appended replaces nothing.
+        for (const p of chunk) this.dups += p.row!.duplicates - (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
+        insertRows(this.db, this.st, rows, i === 0 ? newSheets : []);
+        if (i === 0) {
+          for (const [key] of newSheets) {
+            this.sheetKeys.add(key);
+            this.pendingSheets.delete(key);
+          }
+        }
+      }
+      if (batch.length === 0 && newSheets.length > 0) insertRows(this.db, this.st, [], newSheets);
+      for (const [key] of newSheets) {
+        this.sheetKeys.add(key);
+        this.pendingSheets.delete(key);
       }
       for (const p of batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
       this.measure();
@@ -178,6 +211,19 @@ export class FileArchive implements Archive {
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.body.get(id);
     return row ? this.parse(row.body, id) : undefined;
+  }
+
+  sheet(key: string): Uint8Array | undefined {
+    const p = this.pendingSheets.get(key);
+    if (p) return p;
+    if (!this.sheetKeys.has(key) || this.closed) return undefined;
+    const row = this.st.sheet.get(key);
+    if (!row) return undefined;
+    if (sheetCrc(row.bytes) !== row.crc) {
+      this.logger.log('warn', `archive ${DB_FILE}: the sheet ${key.slice(0, 80)} fails its checksum (damaged since the archive opened; it is salvaged at the next start)`);
+      return undefined;
+    }
+    return new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength);
   }
 
   private parse(body: string, id: string): ArchiveRecord | undefined {

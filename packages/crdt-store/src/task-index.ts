@@ -137,9 +137,9 @@ export class TaskIndex {
       return [];
     }
     const trust = this.ctx.isLocal() ? undefined : this.ctx.trust;
-    const levels = trust && verifiedTaskBatch(trust, key, parsed.value);
-    if (trust && !levels) return [];
-    this.batchSigs?.remember('segs', key, raw as Uint8Array, levels && parsed.value.sig && { levels, sig: parsed.value.sig, decoded: parsed.value });
+    const checked = trust && verifiedTaskBatch(trust, key, parsed.value, raw as Uint8Array);
+    if (trust && !checked) return [];
+    this.batchSigs?.remember('segs', key, raw as Uint8Array, parsed.value.sig && { levels: checked?.levels, sig: parsed.value.sig, decoded: parsed.value });
     return this.ingestTasks(key, parsed.value.tasks);
   }
 
@@ -251,9 +251,9 @@ export class TaskIndex {
       return [];
     }
     const trust = this.ctx.isLocal() ? undefined : this.ctx.trust;
-    const levels = trust && verifiedActivity(trust, key, parsed.value);
-    if (trust && !levels) return [];
-    this.batchSigs?.remember('acts', key, raw as Uint8Array, levels && parsed.value.sig && { levels, sig: parsed.value.sig, decoded: parsed.value });
+    const checked = trust && verifiedActivity(trust, key, parsed.value, raw as Uint8Array);
+    if (trust && !checked) return [];
+    this.batchSigs?.remember('acts', key, raw as Uint8Array, parsed.value.sig && { levels: checked?.levels, sig: parsed.value.sig, decoded: parsed.value });
     return this.ingestRecords(key, parsed.value);
   }
 

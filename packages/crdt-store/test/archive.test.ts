@@ -90,6 +90,40 @@ describe('archive', () => {
     });
   }
 
+  for (const [name, open] of both()) {
+    it(`${name}: keeps the sheets (batch bytes) records refer to, once each, and gives them back`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+      const a = name === 'file' ? FileArchive.open(dir, { logger: silentLogger }) : open();
+      const seg = new Uint8Array([1, 2, 3, 4, 5]);
+      const act = new Uint8Array(3000).fill(7);
+      await a.append([rec('s-1'), rec('s-2')], undefined, new Map([['segs/k1', seg], ['acts/a1', act]]));
+      // A later append naming a kept sheet again does not replace it.
+      await a.append([rec('s-3')], undefined, new Map([['acts/a1', new Uint8Array([9])]]));
+      expect(a.sheet!('segs/k1')).toEqual(seg);
+      expect(a.sheet!('acts/a1')).toEqual(act);
+      expect(a.sheet!('acts/nope')).toBeUndefined();
+      await a.close();
+      if (name === 'file') {
+        const b = FileArchive.open(dir, { logger: silentLogger });
+        expect(b.sheet('segs/k1')).toEqual(seg);
+        expect(b.sheet('acts/a1')).toEqual(act);
+        await b.close();
+        // A changed byte in a sheet: the archive is salvaged, every record stays, that sheet goes.
+        const db = new Database(join(dir, DB_FILE));
+        db.prepare("UPDATE sheets SET bytes = ? WHERE key = 'acts/a1'").run(Buffer.alloc(3000, 8));
+        db.close();
+        const warnings: string[] = [];
+        const c = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
+        expect(warnings.join('\n')).toMatch(/acts\/a1: its bytes fail their checksum; kept the damaged file/);
+        expect(['s-1', 's-2', 's-3'].map((id) => c.get(id)?.id)).toEqual(['s-1', 's-2', 's-3']);
+        expect(c.sheet('acts/a1')).toBeUndefined();
+        expect(c.sheet('segs/k1')).toEqual(seg);
+        await c.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
   it('file: facts the caller parsed already make the same rows as parsing them again (and are the ones used)', async () => {
     const record = (i: number, twice: boolean): ArchiveRecord => {
       const id = `f-${i}`;

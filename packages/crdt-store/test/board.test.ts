@@ -2,8 +2,8 @@
 // the same task (idempotency keys) loses nothing, and replica equality sees deletions.
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { TaskBoard, ROOT, sameReplicaState, replicaFingerprint, factKey, parseFactKey, type InvalidEntry } from '../src/index.js';
-import type { TaskSpec } from '@agentmesh/scheduler';
+import { TaskBoard, ROOT, sameReplicaState, replicaFingerprint, factKey, factsFromRecord, parseFactKey, type InvalidEntry, type TaskRecord } from '../src/index.js';
+import type { TaskFacts, TaskSpec } from '@agentmesh/scheduler';
 
 const spec = (id: string, over: Partial<TaskSpec> = {}): TaskSpec => ({
   id, type: 'echo', payload: { x: 1 }, priority: 0, requires: [], prefers: [], dependsOn: [], maxAttempts: 3,
@@ -145,5 +145,26 @@ describe('replica equality', () => {
     for (const u of src) Y.applyUpdate(x, u);
     for (const u of [...src].reverse()) Y.applyUpdate(y, u);
     expect(replicaFingerprint(x)).toBe(replicaFingerprint(y));
+  });
+
+  it('a deletion hands each removed task its facts as its record holds them (no alsoBy merge), equal to parsing the record', () => {
+    const { a, ba, bb } = boardPair();
+    ba.putTask(spec('t1'));
+    ba.putClaim('t1', { peer: 'p1', round: 1, score: 0, at: 2 });
+    ba.putExpiry('t1', { round: 1, by: 'p1', at: 5 });
+    // p2 expired the same round concurrently: the index merges who did, the record cannot say so.
+    a.getMap(ROOT.facts).set('t1/expire/1', { round: 1, by: 'p2', at: 6 });
+    ba.putDone('t1', { peer: 'p1', round: 2, result: 7, at: 9, ms: 1 });
+    expect(bb.getFacts('t1')!.expiries[0]!.alsoBy).toEqual(['p1']);
+    ba.putTask(spec('t2'));
+    const seen: { removed: TaskRecord[]; facts: Map<string, TaskFacts> | undefined }[] = [];
+    bb.onChange((c) => c.removed.length > 0 && seen.push({ removed: c.removed, facts: c.removedFacts }));
+    ba.deleteTasks(new Set(['t1', 't2']));
+    expect(seen.length).toBe(1);
+    const { removed, facts } = seen[0]!;
+    expect(removed.map((r) => r.id).sort()).toEqual(['t1', 't2']);
+    for (const r of removed) expect(facts?.get(r.id), r.id).toEqual(factsFromRecord(r));
+    expect(facts?.get('t1')!.expiries[0]!.alsoBy).toBeUndefined();
+    expect(facts?.get('t1')!.dones[0]!.result).toBe(7);
   });
 });

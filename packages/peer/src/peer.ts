@@ -18,7 +18,7 @@ import { TypedEmitter } from './emitter.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SyncEngine, type SyncStats } from './sync/engine.js';
 import type { TaskInput } from './task-input.js';
-import type { Archiver } from './peer/archiver.js';
+import { signedFromArchive, type Archiver } from './peer/archiver.js';
 import type { Assigned } from './peer/assigned.js';
 import type { Bidding } from './peer/bidding.js';
 import type { Submitter } from './peer/submit.js';
@@ -193,15 +193,16 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private async startInner(): Promise<void> {
     // Tasks archived before a crash whose archive write may not have made it: their deletions
     // replay from the log (with everything they had), so they are archived again (idempotent).
-    const replayed: { records: TaskRecord[]; deleted: number } = { records: [], deleted: 0 };
+    const replayed: { records: TaskRecord[]; deleted: number; sheets: Map<string, Uint8Array> } = { records: [], deleted: 0, sheets: new Map() };
     const off = this.document.board.onChange((c) => {
       replayed.records.push(...c.removed);
       replayed.deleted += c.deleted;
+      for (const [k, b] of c.sheets ?? []) replayed.sheets.set(k, b);
     });
     const loaded = await this.durability.load();
     off();
     const board = this.document.board;
-    if (replayed.deleted > 0) this.archiver.onRemoved(replayed.records, replayed.deleted, true);
+    if (replayed.deleted > 0) this.archiver.onRemoved(replayed.records, replayed.deleted, true, replayed.sheets);
     this.document.loaded(board.generation());
     this.generations.loaded(loaded.bytes);
     this.durability.hook();
@@ -392,7 +393,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (!board.getSpec(id)) {
       // A dead task that was archived comes back into the live document first.
       const rec = this.archive.get(id);
-      if (rec?.state === 'dead') board.restore(rec);
+      if (rec?.state === 'dead') board.restore(signedFromArchive(board, this.archive, [rec])[0]!);
     }
     const v = this.view(id);
     if (!v) throw new MeshError('NOT_FOUND', `no task ${id}`);

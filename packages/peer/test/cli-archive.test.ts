@@ -88,6 +88,9 @@ describe('bounded document through the CLI', () => {
     expect(['pending', 'claimed', 'running', 'dead']).toContain(revived.state);
     const back = await waitFor('revived run', () => cli('get', deadId, '--peer', peers[1]!.ready.wsUrl), (t) => t.attempts >= 2 && t.state === 'dead' && !t.archived);
     expect(back.errors.length).toBeGreaterThanOrEqual(2);
+    // Its entries came back signed again from the batch bytes the archive kept (its record refers
+    // to its batches): the other peers took them in, and refused nothing.
+    for (const p of peers) expect((await cli('status', '--peer', p.ready.wsUrl)).trust).toMatchObject({ signed: true, badSignature: 0, wrongAuthor: 0 });
     void many;
   }, 120_000);
 });

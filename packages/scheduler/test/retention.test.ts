@@ -1,7 +1,7 @@
 // Tests for retention.ts: which finished tasks leave the live document at a generation change.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareFinished, selectArchivable, type FinishedTask } from '../src/retention.js';
+import { compareFinished, selectArchivable, selectFirst, type FinishedTask, type RetentionCut } from '../src/retention.js';
 
 const f = (id: string, finishedAt: number, dependsOn: string[] = []): FinishedTask => ({ id, finishedAt, dependsOn });
 
@@ -42,6 +42,50 @@ describe('selectArchivable', () => {
         const oldestKept = [...kept].sort(compareFinished).at(-1);
         if (oldestKept) for (const d of list.filter((t) => a.includes(t.id))) expect(compareFinished(oldestKept, d) < 0 || d.finishedAt <= 1000 - retentionMs).toBe(true);
       }),
+    );
+  });
+
+  it('gives what selecting by a full sort gives (the reference it replaced), dependencies and all', () => {
+    const reference = (finished: readonly FinishedTask[], liveDeps: string[], cut: RetentionCut): string[] => {
+      const sorted = [...finished].sort(compareFinished);
+      const byId = new Map(sorted.map((f) => [f.id, f]));
+      const drop = new Set<string>();
+      sorted.forEach((f, i) => {
+        if (i >= cut.keep || f.finishedAt <= cut.at - cut.retentionMs) drop.add(f.id);
+      });
+      const stack = [...liveDeps];
+      for (const f of sorted) if (!drop.has(f.id)) stack.push(...f.dependsOn);
+      while (stack.length > 0) {
+        const id = stack.pop()!;
+        if (!drop.delete(id)) continue;
+        stack.push(...(byId.get(id)?.dependsOn ?? []));
+      }
+      return [...drop].sort();
+    };
+    const id = fc.stringMatching(/^[a-h]{1,2}$/);
+    const task = fc.record({ id, finishedAt: fc.integer({ min: 0, max: 50 }), dependsOn: fc.array(id, { maxLength: 2 }) });
+    fc.assert(
+      fc.property(fc.uniqueArray(task, { selector: (t) => t.id, maxLength: 60 }), fc.array(id, { maxLength: 3 }), fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 60 }), (tasks, live, keep, retentionMs) => {
+        const cut = { at: 50, keep, retentionMs };
+        expect(selectArchivable(tasks, live, cut)).toEqual(reference(tasks, live, cut));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('selectFirst puts the k-th element of the sorted order at k, none later before it, none earlier after it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 80 }), fc.nat(), (xs, k0) => {
+        const k = k0 % xs.length;
+        const a = [...xs];
+        selectFirst(a, k, (x, y) => x - y);
+        const sorted = [...xs].sort((x, y) => x - y);
+        expect(a[k]).toBe(sorted[k]);
+        for (let i = 0; i < k; i++) expect(a[i]!).toBeLessThanOrEqual(a[k]!);
+        for (let i = k + 1; i < a.length; i++) expect(a[i]!).toBeGreaterThanOrEqual(a[k]!);
+        expect([...a].sort((x, y) => x - y)).toEqual(sorted);
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -1,7 +1,7 @@
 // The board's signed writes and checks of batch entries, and whom each fact names as its author:
 // the glue between the task index and EntryTrust, kept out of task-index.ts.
 
-import { decodeActivity, decodeTaskBatch, withSignature, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
+import { batchBody, decodeActivity, decodeTaskBatch, withSignatures, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
 import type { FactValue } from '../schema.js';
 import { activityLeaves, taskBatchLeaves } from './leaves.js';
 import type { EntryTrust } from './trust.js';
@@ -15,15 +15,29 @@ export function factAuthor(f: FactValue): string {
   }
 }
 
-/** The Merkle levels of a task batch signed by its creator; undefined (counted and reported) otherwise. */
-export function verifiedTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch): Uint8Array[][] | undefined {
-  // The creator is checked before any hashing: junk from a non-member costs nothing.
-  return trust.checkBatchLevels('segs', key, () => trust.levels(taskBatchLeaves(trust.scheme, batch)), batch.sig, batch.createdBy);
+/**
+ * A batch signed by its author: its Merkle levels when they were built to check it (a version 2
+ * batch), none for a version 3 batch (checked by its body signature: one hash of its bytes);
+ * undefined (counted and reported) when it is not signed by its author.
+ */
+function verifiedBatch(trust: EntryTrust, map: 'segs' | 'acts', key: string, raw: Uint8Array, batch: { sig?: Uint8Array; bodySig?: Uint8Array }, author: string, leaves: () => Uint8Array[]): { levels?: Uint8Array[][] } | undefined {
+  if (batch.bodySig) {
+    const body = batchBody(raw);
+    return body && trust.checkBatchBody(map, key, body, batch.bodySig, batch.sig, author) ? {} : undefined;
+  }
+  // The author is checked before any hashing: junk from a non-member costs nothing.
+  const levels = trust.checkBatchLevels(map, key, () => trust.levels(leaves()), batch.sig, author);
+  return levels && { levels };
 }
 
-/** The Merkle levels of an activity batch signed by its peer; undefined (counted and reported) otherwise. */
-export function verifiedActivity(trust: EntryTrust, key: string, batch: ActivityBatch): Uint8Array[][] | undefined {
-  return trust.checkBatchLevels('acts', key, () => trust.levels(activityLeaves(trust.scheme, batch)), batch.sig, batch.peer);
+/** A task batch signed by its creator (see verifiedBatch). */
+export function verifiedTaskBatch(trust: EntryTrust, key: string, batch: TaskBatch, raw: Uint8Array): { levels?: Uint8Array[][] } | undefined {
+  return verifiedBatch(trust, 'segs', key, raw, batch, batch.createdBy, () => taskBatchLeaves(trust.scheme, batch));
+}
+
+/** An activity batch signed by its peer (see verifiedBatch). */
+export function verifiedActivity(trust: EntryTrust, key: string, batch: ActivityBatch, raw: Uint8Array): { levels?: Uint8Array[][] } | undefined {
+  return verifiedBatch(trust, 'acts', key, raw, batch, batch.peer, () => activityLeaves(trust.scheme, batch));
 }
 
 /** A signed batch as written: its bytes, its signature, its Merkle levels and the batch as readers decode it. */
@@ -36,19 +50,21 @@ export interface SignedBatch<T> {
 
 /**
  * Signs an encoded (version 1) task batch: its leaves come from decoding the bytes, exactly as a
- * reader will, so writer and readers hash the same values. The bytes returned are version 2.
+ * reader will, so writer and readers hash the same values. The bytes returned are version 3: the
+ * Merkle root's signature (for entries split out of it) and the body's (what readers check).
  */
 export function signTaskBatch(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<TaskBatch> {
   const parsed = decodeTaskBatch(key, encoded);
   if (!parsed.ok) throw new Error(`cannot sign an invalid task batch: ${parsed.reason}`);
   const { sig, levels } = trust.signBatchLevels('segs', key, taskBatchLeaves(trust.scheme, parsed.value));
-  return { bytes: withSignature(encoded, sig), sig, levels, decoded: { ...parsed.value, sig } };
+  const bodySig = trust.signBatchBody('segs', key, encoded.subarray(1));
+  return { bytes: withSignatures(encoded, sig, bodySig), sig, levels, decoded: { ...parsed.value, sig, bodySig } };
 }
 
 export function signActivity(trust: EntryTrust, key: string, encoded: Uint8Array): SignedBatch<ActivityBatch> {
   const parsed = decodeActivity(encoded);
   if (!parsed.ok) throw new Error(`cannot sign an invalid activity batch: ${parsed.reason}`);
   const { sig, levels } = trust.signBatchLevels('acts', key, activityLeaves(trust.scheme, parsed.value));
-  return { bytes: withSignature(encoded, sig), sig, levels, decoded: { ...parsed.value, sig } };
+  const bodySig = trust.signBatchBody('acts', key, encoded.subarray(1));
+  return { bytes: withSignatures(encoded, sig, bodySig), sig, levels, decoded: { ...parsed.value, sig, bodySig } };
 }
-

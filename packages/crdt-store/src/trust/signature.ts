@@ -57,6 +57,11 @@ export function entryMessage(leaf: Uint8Array): Uint8Array {
   return concatBytes(utf8(`${PREFIX}E\u0000`), leaf);
 }
 
+/** The bytes a version 3 batch's body signature is made over (`digest`: SHA-256 of the body). */
+export function bodyMessage(map: string, key: string, digest: Uint8Array): Uint8Array {
+  return concatBytes(utf8(`${PREFIX}R\u0000${map}\u0000${key}\u0000`), digest);
+}
+
 /** The bytes a batch signature is made over. */
 export function batchMessage(map: string, key: string, root: Uint8Array): Uint8Array {
   return concatBytes(utf8(`${PREFIX}B\u0000${map}\u0000${key}\u0000`), root);

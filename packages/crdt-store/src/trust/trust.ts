@@ -7,7 +7,7 @@
 
 import { MeshError } from '@agentmesh/scheduler';
 import { ed25519KeyOfPeerId, toB64url } from './encoding.js';
-import { batchMessage, entryMessage, leafOf, merkleLevels, merklePath, readSig, rootFromPath, tagOf, type CarriedSig, type EntrySigner, type SignatureScheme } from './signature.js';
+import { batchMessage, bodyMessage, entryMessage, leafOf, merkleLevels, merklePath, readSig, rootFromPath, tagOf, type CarriedSig, type EntrySigner, type SignatureScheme } from './signature.js';
 
 export type Distrust = 'badSignature' | 'wrongAuthor' | 'removedAuthor';
 
@@ -104,6 +104,11 @@ export class EntryTrust {
     return { sig: this.signer().sign(batchMessage(map, key, levels.at(-1)![0]!)), levels };
   }
 
+  /** The body signature of a version 3 batch at map/key (over the SHA-256 of its body bytes). */
+  signBatchBody(map: string, key: string, body: Uint8Array): Uint8Array {
+    return this.signer().sign(bodyMessage(map, key, this.scheme.sha256(body)));
+  }
+
   /**
    * The `sig` a single entry split out of a batch carries (leaf `i` of `leaves`); `sigText`: the
    * batch signature in base64url (the same for every entry of a batch, so the caller keeps it).
@@ -179,6 +184,33 @@ export class EntryTrust {
       return undefined;
     }
     return this.admit(map, key, author, tagOf(sig), true) ? levels : undefined;
+  }
+
+  /**
+   * As checkBatchLevels, for a version 3 batch: its body signature over the SHA-256 of `body` (one
+   * hash of the bytes, no leaves). `rootSig` (its Merkle root's signature, checked when the batch is
+   * first split: rootVerifies) names the batch in a removal's keep list, as its split entries do.
+   */
+  checkBatchBody(map: string, key: string, body: Uint8Array, bodySig: Uint8Array | undefined, rootSig: Uint8Array | undefined, author: string): boolean {
+    const pk = this.memberKey(map, key, author);
+    if (!pk) return false;
+    if (!bodySig || !rootSig) return this.distrust(map, key, author, 'badSignature', 'unsigned batch');
+    if (!this.scheme.verify(pk, bodyMessage(map, key, this.scheme.sha256(body)), bodySig)) {
+      return this.distrust(map, key, author, 'badSignature', 'the batch body signature does not verify under the named author\'s key');
+    }
+    return this.admit(map, key, author, tagOf(rootSig), true);
+  }
+
+  /**
+   * True when `sig` signs the Merkle root of `levels` under `author`'s key: for a batch accepted by
+   * its body signature, before entries split out of it carry `sig`. A false one is counted (an
+   * author whose two signatures disagree); its split entries then go unsigned, and other replicas
+   * refuse them.
+   */
+  rootVerifies(map: string, key: string, levels: Uint8Array[][], sig: Uint8Array, author: string): boolean {
+    const pk = this.publicKey(author);
+    if (pk && this.scheme.verify(pk, batchMessage(map, key, levels.at(-1)![0]!), sig)) return true;
+    return this.distrust(map, key, author, 'badSignature', 'the batch signature of its Merkle root does not verify under the named author\'s key');
   }
 
   /** True when `author` may write at all (a key, a member); no count. */

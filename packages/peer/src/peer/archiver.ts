@@ -7,7 +7,7 @@
 
 import * as Y from 'yjs';
 import { deriveTask, finishedAt, selectArchivable, unitHash, type FinishedTask, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
-import { factsFromRecord, type Archive, type ArchiveRecord, type TaskRecord } from '@agentmesh/crdt-store';
+import { factsFromRecord, type Archive, type ArchiveRecord, type TaskBoard, type TaskRecord } from '@agentmesh/crdt-store';
 import type { Presence } from './presence.js';
 import type { PeerContext } from './context.js';
 import type { LiveDocument } from './live-document.js';
@@ -45,6 +45,14 @@ export interface ArchiverDeps {
  * each of them has on disk: else it may lack a run another peer made of a task it sees finished
  * (a dropped message), and would archive an outcome the others decide differently.
  */
+/**
+ * Archived records as restore() must write them: their batch entries refer to batches kept in the
+ * archive's sheets (BatchSigs.ref) and are signed again from those.
+ */
+export function signedFromArchive(board: TaskBoard, archive: Archive, records: readonly TaskRecord[]): TaskRecord[] {
+  return board.signedRecords(records, (key) => archive.sheet?.(key));
+}
+
 export function stableTasks(ctx: PeerContext, presence: Presence, generation: string, ids: Iterable<string>, now: number, startedAt: number, forgetAfterMs: number): Set<string> {
   const board = ctx.board();
   const local = Y.decodeStateVector(Y.encodeStateVector(board.doc));
@@ -207,7 +215,7 @@ export class Archiver {
    * this peer's archive; one this replica still sees unfinished (it lacked facts the deleter had)
    * is written back, so it stays live until everyone agrees how it ended.
    */
-  onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false): void {
+  onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false, sheets?: ReadonlyMap<string, Uint8Array>, known?: ReadonlyMap<string, TaskFacts>): void {
     const { ctx, deps } = this;
     const generation = deps.live.name;
     this.tombstones += deletedEntries;
@@ -220,7 +228,8 @@ export class Archiver {
     for (const rec of records) {
       this.forget(rec.id);
       deps.forget(rec.id);
-      const facts = factsFromRecord(rec);
+      // The facts as the index held them (BoardChange.removedFacts), else parsed from the record.
+      const facts = known?.get(rec.id) ?? factsFromRecord(rec);
       if (!facts) continue;
       const v = deriveTask(facts, {
         now,
@@ -257,13 +266,14 @@ export class Archiver {
     if (back.length > 0) {
       ctx.log.log('info', 'tasks left the live document before this replica saw them end: written back', { tasks: back.length });
       const board = ctx.board();
+      const signed = board.signedRecords(back, (key) => sheets?.get(key));
       board.transact(() => {
-        for (const r of back) board.restore(r);
+        for (const r of signed) board.restore(r);
       });
     }
     if (archived.length > 0) {
       this.work = this.work
-        .then(() => deps.archive.append(archived, parsed))
+        .then(() => deps.archive.append(archived, parsed, sheets))
         .catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
     }
   }
@@ -273,12 +283,13 @@ export class Archiver {
    * archived those tasks already): written back as single entries, so the task ends here as it
    * ended there, and leaves again the same way everywhere.
    */
-  keepDropped(records: readonly TaskRecord[]): void {
+  keepDropped(records: readonly TaskRecord[], sheets?: ReadonlyMap<string, Uint8Array>): void {
     const { ctx } = this;
     const board = ctx.board();
+    const signed = board.signedRecords(records, (key) => sheets?.get(key));
     let n = 0;
     board.transact(() => {
-      for (const r of records) n += board.restore(r);
+      for (const r of signed) n += board.restore(r);
     });
     if (n > 0) ctx.log.log('info', 'facts of live tasks left with an activity batch archived elsewhere: written back', { tasks: records.map((r) => r.id).slice(0, 20), entries: n });
   }

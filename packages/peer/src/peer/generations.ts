@@ -18,6 +18,7 @@ import type { Liveness } from './liveness.js';
 import type { RolloverPolicy } from './rollover.js';
 import type { Runs } from './runs.js';
 import type { Views } from './views.js';
+import { signedFromArchive } from './archiver.js';
 
 export interface GenerationsDeps {
   live: LiveDocument;
@@ -209,7 +210,7 @@ export class Generations {
       }
     } else board.setLineage(mine);
     const records = old.copyInto(board, drop); // carries the first-sighting times too
-    for (const r of reinsert) board.restore(r);
+    for (const r of signedFromArchive(board, deps.archive, reinsert)) board.restore(r);
     // A task we archive now that the base still holds (its starter missed how it ended) gets the
     // facts we have and it lacks, so it ends there as it ended here instead of running again.
     for (const r of records) if (board.getSpec(r.id)) board.restore(r);
@@ -237,7 +238,7 @@ export class Generations {
       // changes would keep bringing it back); otherwise it may lack its outcome: restore it.
       const rec = deps.archive.get(id);
       if (rec && rec.partial !== true) {
-        board.restore(rec);
+        board.restore(signedFromArchive(board, deps.archive, [rec])[0]!);
         gone.add(id);
       } else this.toCheck.add(id);
     }
@@ -312,7 +313,7 @@ export class Generations {
       // made and this one archived without): then it is decided again with every fact, and leaves
       // again the same way everywhere. The deletion's own change brings nothing new.
       if (!board.getSpec(id) && board.factKeysOf(id).every((k) => k in rec.facts)) continue;
-      const n = board.restore(rec);
+      const n = board.restore(signedFromArchive(board, this.deps.archive, [rec])[0]!);
       if (n > 0) {
         this.ctx.log.log('info', 'restored an archived task that came back without its outcome', { task: id, entries: n });
         this.ctx.emit('restored', { id, entries: n });

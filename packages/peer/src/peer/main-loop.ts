@@ -115,8 +115,8 @@ export class MainLoop {
   }
 
   private onBoardChange(c: BoardChange): void {
-    if (c.deleted > 0) this.deps.archiver.onRemoved(c.removed, c.deleted);
-    if (c.dropped.length > 0) this.deps.archiver.keepDropped(c.dropped);
+    if (c.deleted > 0) this.deps.archiver.onRemoved(c.removed, c.deleted, false, c.sheets, c.removedFacts);
+    if (c.dropped.length > 0) this.deps.archiver.keepDropped(c.dropped, c.sheets);
     for (const id of c.tasks) {
       this.dirty.add(id);
       if (!c.local && !this.deps.views.known(id)) this.deps.generations.noteNew(id);
