@@ -190,7 +190,11 @@ describe('signed entries', () => {
       Y.applyUpdate(check, Y.encodeStateAsUpdate(back));
       return { ct, cb };
     };
-    const signed = bb.signedRecords(removed, (k) => sheets.get(k));
+    // One call loads each batch once for all its records (callers pass every record they restore
+    // at once: one call per record rebuilt a batch's Merkle levels per record).
+    const reads: string[] = [];
+    const signed = bb.signedRecords(removed, (k) => (reads.push(k), sheets.get(k)));
+    expect(reads.sort()).toEqual(['acts/a1', 'segs/s1']);
     expect((signed[2]!.spec as { sig: { p?: unknown } }).sig.p).toEqual(expect.any(String));
     const { ct, cb } = writeBack(signed);
     expect(ct.counts).toEqual({ badSignature: 0, wrongAuthor: 0, removedAuthor: 0 });

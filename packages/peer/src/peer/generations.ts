@@ -230,6 +230,7 @@ export class Generations {
     deps.live.replace(doc, board, g);
     for (const id of drop) deps.forget(id);
     const gone = new Set<string>();
+    const back: ArchiveRecord[] = [];
     for (const id of board.taskIds()) {
       deps.markDirty(id);
       if (old.getSpec(id) || !deps.archive.mightHave(id)) continue;
@@ -238,10 +239,14 @@ export class Generations {
       // changes would keep bringing it back); otherwise it may lack its outcome: restore it.
       const rec = deps.archive.get(id);
       if (rec && rec.partial !== true) {
-        board.restore(signedFromArchive(board, deps.archive, [rec])[0]!);
+        back.push(rec);
         gone.add(id);
       } else this.toCheck.add(id);
     }
+    // Signed again in one call: each batch they refer to is loaded (decoded, its Merkle levels
+    // built) once for all its records. One call per record built a 500-entry batch's levels per
+    // record and blocked the peer for seconds at a generation change: leases lapsed, tasks ran twice.
+    for (const r of signedFromArchive(board, deps.archive, back)) board.restore(r);
     if (gone.size > 0) board.deleteTasks(gone, (id) => deps.archive.mightHave(id) && deps.archive.get(id) !== undefined);
     ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
     ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
@@ -305,6 +310,7 @@ export class Generations {
     const ids = [...this.toCheck];
     this.toCheck.clear();
     const board = this.ctx.board();
+    const back: ArchiveRecord[] = [];
     for (const id of ids) {
       const rec = this.deps.archive.get(id);
       if (!rec) continue;
@@ -313,10 +319,14 @@ export class Generations {
       // made and this one archived without): then it is decided again with every fact, and leaves
       // again the same way everywhere. The deletion's own change brings nothing new.
       if (!board.getSpec(id) && board.factKeysOf(id).every((k) => k in rec.facts)) continue;
-      const n = board.restore(signedFromArchive(board, this.deps.archive, [rec])[0]!);
+      back.push(rec);
+    }
+    // Signed again in one call (see enter): each batch's levels are built once, not per record.
+    for (const rec of signedFromArchive(board, this.deps.archive, back)) {
+      const n = board.restore(rec);
       if (n > 0) {
-        this.ctx.log.log('info', 'restored an archived task that came back without its outcome', { task: id, entries: n });
-        this.ctx.emit('restored', { id, entries: n });
+        this.ctx.log.log('info', 'restored an archived task that came back without its outcome', { task: rec.id, entries: n });
+        this.ctx.emit('restored', { id: rec.id, entries: n });
       }
     }
   }
