@@ -20,6 +20,8 @@ export interface SustainedOptions {
   probeGapMs: number;
   json: boolean;
   peerNodeArgs: string[];
+  /** Extra `agentmesh peer` flags for every peer (e.g. a retention that keeps archival out). */
+  peerArgs: string[];
 }
 
 export interface SustainedPoint {
@@ -41,15 +43,17 @@ const HELP = `pnpm bench:sustained [-- flags]
   --peers N             peer processes (default 3)
   --probe-gap-ms N      pause between two latency probes (default 20)
   --peer-node-args "A"  extra node flags for every peer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --peer-args "A"       extra agentmesh peer flags for every peer, e.g. "--max-finished 10000000"
   --json                also print one JSON line with every point (last line of stdout)`;
 
 export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
-  const o: SustainedOptions = { rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false, peerNodeArgs: [] };
+  const o: SustainedOptions = { rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false, peerNodeArgs: [], peerArgs: [] };
   return readToolFlags(argv, o, (a, f) => {
     if (a === '--rates') o.rates = f.value().split(',').map((r) => f.int(1, 100_000, r));
     else if (a === '--seconds') o.seconds = f.int(1, 3600);
     else if (a === '--peers') o.peers = f.int(1, 30);
     else if (a === '--probe-gap-ms') o.probeGapMs = f.int(0, 10_000);
+    else if (a === '--peer-args') o.peerArgs = f.value().split(' ').filter(Boolean);
     else return false;
     return true;
   });
@@ -57,7 +61,7 @@ export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
 
 /** One rate on fresh peers: paced load for `seconds`, probes meanwhile, CPU of the peers from /proc. */
 async function runRate(o: SustainedOptions, rate: number): Promise<SustainedPoint> {
-  const mesh = await Mesh.start(`sus${rate}`, { capacities: Array(o.peers).fill(1_000_000), concurrency: 50, agents: ['echo'] });
+  const mesh = await Mesh.start(`sus${rate}`, { capacities: Array(o.peers).fill(1_000_000), concurrency: 50, agents: ['echo'], peerArgs: o.peerArgs });
   const sys = new AgentmeshSystem(mesh);
   try {
     const cpu0 = mesh.peers.map((p) => processCpuMs(p.child.pid));

@@ -12,16 +12,18 @@ const run = (args: string[], ms: number) => runScript(MAIN, args, ms);
 
 describe('bench:sustained flags', () => {
   it('has defaults and reads every flag', () => {
-    expect(parseSustainedArgs([])).toMatchObject({ rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false });
-    expect(parseSustainedArgs(['--', '--rates', '500,1500', '--seconds', '5', '--peers', '4', '--probe-gap-ms', '0', '--json', '--peer-node-args', '--cpu-prof  --x'])).toMatchObject({
+    expect(parseSustainedArgs([])).toMatchObject({ rates: [1000, 2000], seconds: 30, peers: 3, probeGapMs: 20, json: false, peerArgs: [] });
+    expect(parseSustainedArgs(['--', '--rates', '500,1500', '--seconds', '5', '--peers', '4', '--probe-gap-ms', '0', '--json', '--peer-node-args', '--cpu-prof  --x', '--peer-args', '--max-finished 10000000'])).toMatchObject({
       rates: [500, 1500],
       seconds: 5,
       peers: 4,
       probeGapMs: 0,
       json: true,
       peerNodeArgs: ['--cpu-prof', '--x'],
+      peerArgs: ['--max-finished', '10000000'],
     });
     expect(parseSustainedArgs(['--help'])).toBe('help');
+    expect(() => parseSustainedArgs(['--peer-args'])).toThrow(/--peer-args needs a value/);
   });
 
   it('refuses bad values by name', () => {

@@ -122,12 +122,16 @@ function withIdFirst(r: ArchiveRecord): ArchiveRecord {
 export function rowOf(rec: ArchiveRecord, facts?: TaskFacts): Row {
   const s = summarizeRecord(rec, facts);
   const body = recordLine(rec);
-  const cols = {
+  const createdAt = s.createdAt ?? s.finishedAt;
+  const deps = JSON.stringify(s.dependsOn);
+  // The columns in table order (what columnsCrc covers), built once as an array and once as the row.
+  const cols = [s.id, s.state, s.type, s.peer, createdAt, s.finishedAt, s.archivedAt, s.gen, s.attempts, s.duplicates, s.key, s.error, deps];
+  return {
     id: s.id,
     state: s.state,
     type: s.type,
     peer: s.peer,
-    created_at: s.createdAt ?? s.finishedAt,
+    created_at: createdAt,
     finished_at: s.finishedAt,
     archived_at: s.archivedAt,
     gen: s.gen,
@@ -135,9 +139,10 @@ export function rowOf(rec: ArchiveRecord, facts?: TaskFacts): Row {
     duplicates: s.duplicates,
     key: s.key,
     error: s.error,
-    deps: JSON.stringify(s.dependsOn),
+    deps,
+    body,
+    rowcrc: columnsCrc(cols, body.slice(-8)),
   };
-  return { ...cols, body, rowcrc: columnsCrc(Object.values(cols), body.slice(-8)) };
 }
 
 /** Why a stored row (raw, in ROW_COLUMNS order) cannot be trusted; undefined when it is intact. */

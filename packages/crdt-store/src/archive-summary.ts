@@ -70,16 +70,12 @@ export function summarizeRecord(r: ArchiveRecord, facts: TaskFacts | undefined =
     // The quorum a claim recorded counts; a claim without one needs a majority of those who voted.
     const voters = new Set((facts.votes ?? []).map((v) => v.voter)).size;
     duplicates = canonicalResult(facts, Math.max(1, voters)).duplicates.length;
-    const fails = [...facts.fails].sort((a, b) => a.round - b.round || a.at - b.at);
-    const last = fails.at(-1);
+    const last = latest(facts.fails);
     if (last) {
       error = last.error;
       ranBy = last.peer;
     }
-    if (!ranBy) {
-      const claims = [...facts.claims].sort((a, b) => a.round - b.round || a.at - b.at);
-      ranBy = claims.at(-1)?.peer ?? null;
-    }
+    if (!ranBy) ranBy = latest(facts.claims)?.peer ?? null;
   }
   return {
     id: r.id,
@@ -96,6 +92,13 @@ export function summarizeRecord(r: ArchiveRecord, facts: TaskFacts | undefined =
     dependsOn: Array.isArray(spec.dependsOn) ? spec.dependsOn.filter((d): d is string => typeof d === 'string') : [],
     gen: r.gen,
   };
+}
+
+/** The last of `xs` by (round, at), the later one of equals: what a stable sort's last element is, without the sort. @internal */
+export function latest<T extends { round: number; at: number }>(xs: readonly T[]): T | undefined {
+  let best: T | undefined;
+  for (const x of xs) if (!best || x.round > best.round || (x.round === best.round && x.at >= best.at)) best = x;
+  return best;
 }
 
 /** Does a summary match a query's filters? (The memory archive's search; the file archive uses SQL.) */

@@ -7,8 +7,8 @@
 
 import type { TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
-import { toPlain, type BoardContext, type TaskRecord } from './board-types.js';
-import { factsOf, newFactIndex, seenKey, type FactIndex } from './fact-index.js';
+import { plainWith, toPlain, type BoardContext, type TaskRecord } from './board-types.js';
+import { newFactIndex, seenKey, type FactEntry, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
 import { isSigRef, type BatchSigs, type SigRef, type Sheets } from './trust/batch-sigs.js';
 import type { PeerIndex } from './peer-index.js';
@@ -148,30 +148,32 @@ export function restore(board: BoardParts, rec: TaskRecord): number {
  */
 function rawFact(tasks: TaskIndex, idx: FactIndex, fk: FactKey, sheets: Sheets | undefined): Record<string, unknown> | undefined {
   const e = idx.entries?.get(seenKey(fk));
-  if (!e) return undefined;
+  return e && rawEntry(tasks, e, sheets);
+}
+
+/** rawFact of an entry already looked up. */
+function rawEntry(tasks: TaskIndex, e: FactEntry, sheets: Sheets | undefined): Record<string, unknown> | undefined {
   if (!tasks.batchSigs) return toPlain(e.fact.value as object);
   if (Array.isArray(e.sig)) {
     if (!sheets) return tasks.batchSigs.factEntry(e.sig[0] as string, e.sig[1] as number)?.[1];
     const ref = tasks.batchSigs.ref('acts', e.sig[0] as string, e.sig[1] as number, sheets);
     if (!ref) return undefined;
-    const { alsoBy: _merged, ...signed } = toPlain(e.fact.value as object);
-    return { ...signed, sig: ref };
+    return plainWith(e.fact.value as object, 'alsoBy', undefined, ['sig', ref]);
   }
   if (e.sig === undefined) return undefined;
   // What the author signed: the fact as written (`alsoBy` is this replica's merge of two expiries).
-  const { alsoBy: _merged, ...signed } = toPlain(e.fact.value as object);
-  return { ...signed, sig: e.sig };
+  return plainWith(e.fact.value as object, 'alsoBy', undefined, ['sig', e.sig]);
 }
 
 /** The single `tasks` entry of an indexed task (with its assignee, and its signature when entries are signed). */
 function specEntry(tasks: TaskIndex, id: string, spec: TaskSpec, idx: FactIndex | undefined, sheets: Sheets | undefined): Record<string, unknown> | undefined {
-  if (!tasks.batchSigs) return toPlain({ ...spec, assignee: idx?.assignee });
+  if (!tasks.batchSigs) return plainWith(spec, undefined, ['assignee', idx?.assignee]);
   if (idx?.segment !== undefined && idx.segIndex !== undefined) {
     if (!sheets) return tasks.batchSigs.taskEntry(idx.segment, idx.segIndex);
     const ref = tasks.batchSigs.ref('segs', idx.segment, idx.segIndex, sheets);
-    return ref && { ...toPlain({ ...spec, assignee: idx.assignee }), sig: ref };
+    return ref && plainWith(spec, undefined, ['assignee', idx.assignee], ['sig', ref]);
   }
-  return idx?.specSig === undefined ? undefined : { ...toPlain({ ...spec, assignee: idx.assignee }), sig: idx.specSig };
+  return idx?.specSig === undefined ? undefined : plainWith(spec, undefined, ['assignee', idx.assignee], ['sig', idx.specSig]);
 }
 
 /**
@@ -184,10 +186,11 @@ export function recordOf(tasks: TaskIndex, id: string, sheets?: Sheets): TaskRec
   const spec = tasks.specs.get(id);
   const idx = tasks.facts.get(id);
   if (!spec) return undefined;
-  const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx, sheets) ?? toPlain({ ...spec, assignee: idx?.assignee }), facts: {} };
+  const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx, sheets) ?? plainWith(spec, undefined, ['assignee', idx?.assignee]), facts: {} };
   if (!idx) return rec;
   if (idx.coAssignees !== undefined) rec.coAssignees = [...idx.coAssignees];
-  for (const [fk, fact] of factsOf(id, idx)) rec.facts[factKey(fk)] = rawFact(tasks, idx, fk, sheets) ?? toPlain(fact.value as object);
+  // The index's keys are seenKey()s, so `${id}/${key}` is the fact's factKey (no parse and rebuild).
+  if (idx.entries) for (const [key, e] of idx.entries) rec.facts[`${id}/${key}`] = rawEntry(tasks, e, sheets) ?? toPlain(e.fact.value as object);
   return rec;
 }
 
@@ -255,7 +258,7 @@ export function deleteTasks(board: BoardParts, requested: ReadonlySet<string>, a
   for (const id of ids) {
     const idx = t.facts.get(id);
     if (!idx) continue;
-    for (const [fk] of factsOf(id, idx)) factKeys.push(factKey(fk));
+    if (idx.entries) for (const key of idx.entries.keys()) factKeys.push(`${id}/${key}`); // seenKey -> factKey, as in recordOf
   }
   let n = 0;
   board.ctx.transact(() => {

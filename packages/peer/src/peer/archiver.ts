@@ -248,8 +248,13 @@ export class Archiver {
         if (!replay) back.push(rec);
         continue;
       }
+      // The record's own fields first, as `{ ...rec, state, ... }` would put them (the archive's
+      // line is this object's JSON), without copying through a spread.
       const out: ArchiveRecord = {
-        ...rec,
+        id: rec.id,
+        spec: rec.spec,
+        facts: rec.facts,
+        ...(rec.coAssignees !== undefined ? { coAssignees: rec.coAssignees } : {}),
         state: v.state,
         finishedAt: finishedAt(facts),
         result: v.result?.result ?? null,
