@@ -63,6 +63,14 @@ describe('bench --quick', () => {
       for (const r of j.heal.receivers) expect(r.receivedBytes).toBeGreaterThanOrEqual(0.9 * r.minimalBytes);
       expect(j.heal.receivedRatioMax).toBeGreaterThanOrEqual(j.heal.receivedRatioTotal);
       expect(positive(j.heal.replicaApplyMs)).toBe(true);
+      // Per-receiver heal times: each peer held both halves no later than all of them agreed.
+      for (const r of j.heal.receivers) {
+        expect(r.healMs).toBeGreaterThan(0);
+        expect(r.healMs).toBeLessThanOrEqual(j.heal.ms);
+        expect(positive(r.applyMs)).toBe(true);
+      }
+      expect(j.heal.timeRatioMax).toBeGreaterThan(0);
+      expect(j.heal.timeRatioTotal).toBeCloseTo(j.heal.ms / j.heal.replicaApplyMs, 0);
       // Scale: one point, all tasks done.
       expect(j.scale).toHaveLength(1);
       expect(j.scale[0]).toMatchObject({ peers: 3, tasks: 200, completed: 200 });

@@ -19,8 +19,17 @@ export interface HealResult {
   minimalDiffBytes: number;
   minimalDiffApplyMs: number;
   bytesRatio: number;
-  /** What each peer received during the heal against its own minimal diff (the other half's diff against its half's document). */
-  receivers: { peer: number; side: 'A' | 'B'; receivedBytes: number; minimalBytes: number; ratio: number }[];
+  /**
+   * Per receiver: what it received during the heal against its own minimal diff (the other half's
+   * diff against its half's document), and how long it took to hold every task of both halves
+   * (`healMs`, polled every HEAL_POLL_MS) against applying its own minimal diff into a replica with
+   * the board's index (`applyMs`).
+   */
+  receivers: { peer: number; side: 'A' | 'B'; receivedBytes: number; minimalBytes: number; ratio: number; healMs: number; applyMs: number; timeRatio: number }[];
+  /** Total definition of the heal time: until every peer agrees, against the slower side's minimal diff applied into an indexed replica (replicaApplyMs). */
+  timeRatioTotal: number;
+  /** Per-receiver definition: the largest receiver's healMs / applyMs. */
+  timeRatioMax: number;
   /** Bytes received by all peers together / the sum of every receiver's minimal diff. */
   receivedRatioTotal: number;
   /** The largest receiver's ratio. */
@@ -31,6 +40,9 @@ export interface HealResult {
   docBytesB: number;
   sideMs: number;
 }
+
+/** How often the peers' status is read after the heal request (the heal times' resolution). */
+const HEAL_POLL_MS = 100;
 
 export async function runHeal(cfg: Config): Promise<HealResult> {
   const n = cfg.healPeers;
@@ -91,15 +103,21 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     const msgs0 = before.reduce((a, s) => a + s.sync.sentMessages, 0);
     const h0 = Date.now();
     await Promise.all(mesh.peers.map((_, i) => mesh.post(i, '/api/heal', {})));
+    // When each peer first showed every task of both halves done (the per-receiver heal time).
+    const healedMs: (number | undefined)[] = mesh.peers.map(() => undefined);
     const after = await until(
       'every peer to agree after heal',
       async () => {
         const ss = await mesh.statuses();
+        const at = Date.now() - h0;
+        ss.forEach((s, i) => {
+          if (healedMs[i] === undefined && s.tasks.done === 2 * cfg.healTasks) healedMs[i] = at;
+        });
         const key = JSON.stringify(ss[0]!.tasks);
         return ss.every((s) => s.tasks.done === 2 * cfg.healTasks && JSON.stringify(s.tasks) === key) && ss;
       },
       Math.max(60_000, cfg.healTasks * 20),
-      250,
+      HEAL_POLL_MS,
     );
     const ms = Date.now() - h0;
     const bytes = after.reduce((a, s) => a + s.sync.sentBytes, 0) - bytes0;
@@ -115,14 +133,6 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     const applyMs = performance.now() - p0;
     const minimal = diffAB.byteLength + diffBA.byteLength;
     // A receiver's own minimal diff: a peer of half A lacks diffBA, one of half B lacks diffAB.
-    const receivers = after.map((s, i) => {
-      const side = i < half ? ('A' as const) : ('B' as const);
-      const receivedBytes = s.sync.receivedBytes - received0[i]!;
-      const minimalBytes = side === 'A' ? diffBA.byteLength : diffAB.byteLength;
-      return { peer: i, side, receivedBytes, minimalBytes, ratio: round(receivedBytes / minimalBytes) };
-    });
-    const receivedTotal = receivers.reduce((a, r) => a + r.receivedBytes, 0);
-    const minimalTotal = receivers.reduce((a, r) => a + r.minimalBytes, 0);
     // Applying into a replica that indexes the board, as a peer does (no disk, no signatures).
     const replicaApply = (base: Y.Doc, diff: Uint8Array) => {
       const d = copyDoc(base);
@@ -134,7 +144,20 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
       d.destroy();
       return ms;
     };
-    const replicaApplyMs = Math.max(replicaApply(docA, diffBA), replicaApply(docB, diffAB));
+    // A peer of half A applies diffBA, one of half B applies diffAB: each receiver's own reference.
+    const applyA = replicaApply(docA, diffBA);
+    const applyB = replicaApply(docB, diffAB);
+    const replicaApplyMs = Math.max(applyA, applyB);
+    const receivers = after.map((s, i) => {
+      const side = i < half ? ('A' as const) : ('B' as const);
+      const receivedBytes = s.sync.receivedBytes - received0[i]!;
+      const minimalBytes = side === 'A' ? diffBA.byteLength : diffAB.byteLength;
+      const healMs = healedMs[i] ?? ms;
+      const applyMs = side === 'A' ? applyA : applyB;
+      return { peer: i, side, receivedBytes, minimalBytes, ratio: round(receivedBytes / minimalBytes), healMs, applyMs: round(applyMs), timeRatio: round(healMs / Math.max(applyMs, 0.001)) };
+    });
+    const receivedTotal = receivers.reduce((a, r) => a + r.receivedBytes, 0);
+    const minimalTotal = receivers.reduce((a, r) => a + r.minimalBytes, 0);
     const r: HealResult = {
       peers: n,
       tasksPerSide: cfg.healTasks,
@@ -148,12 +171,14 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
       receivedRatioTotal: round(receivedTotal / minimalTotal),
       receivedRatioMax: Math.max(...receivers.map((r) => r.ratio)),
       replicaApplyMs: round(replicaApplyMs),
+      timeRatioTotal: round(ms / Math.max(replicaApplyMs, 0.001)),
+      timeRatioMax: Math.max(...receivers.map((r) => r.timeRatio)),
       docBytesA: Y.encodeStateAsUpdate(docA).byteLength,
       docBytesB: Y.encodeStateAsUpdate(docB).byteLength,
       sideMs,
     };
     for (const d of [docA, docB, a2, b2]) d.destroy();
-    log(`heal: ${bytes} bytes in ${messages} messages, converged in ${ms} ms; minimal diff ${minimal} bytes, applied in ${r.minimalDiffApplyMs} ms (${r.replicaApplyMs} ms into an indexed replica); received / own minimal diff: total ${r.receivedRatioTotal}, worst peer ${r.receivedRatioMax}`);
+    log(`heal: ${bytes} bytes in ${messages} messages, converged in ${ms} ms; minimal diff ${minimal} bytes, applied in ${r.minimalDiffApplyMs} ms (${r.replicaApplyMs} ms into an indexed replica); received / own minimal diff: total ${r.receivedRatioTotal}, worst peer ${r.receivedRatioMax}; time: ${r.timeRatioTotal}x total, ${r.timeRatioMax}x worst receiver (${receivers.map((x) => `${x.healMs} vs ${x.applyMs} ms`).join(', ')})`);
     return r;
   } finally {
     await mesh.stop();
