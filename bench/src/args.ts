@@ -41,7 +41,9 @@ const HELP = `pnpm bench [-- flags]
   --scale 3,5,9,15,30     mesh sizes for the scale phase
   --scale-tasks N         tasks per scale point (5000)
   --scale-samples N       latency samples per scale point (100)
-  --out DIR               results dir (bench/results)
+  --out DIR               results dir (default bench/results for a full run with no other flag;
+                          bench/results/partial once any other flag is given, so that
+                          bench/results/latest.* only ever holds a full, default run)
   --peer-node-args "A B"  extra node flags for every peer process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
 
 export function parseArgs(argv: string[]): Config {
@@ -119,5 +121,10 @@ export function parseArgs(argv: string[]): Config {
     }
   }
   if (c.healPeers < 2) throw new Error('--heal-peers needs at least 2');
+  // A run narrowed or changed by any flag (a phase, sizes, no BullMQ, a profiler) is not the
+  // benchmark's result: without --out it goes to results/partial, never over results/latest.*.
+  const outGiven = argv.includes('--out');
+  const partial = argv.some((a, i) => a.startsWith('--') && a !== '--' && a !== '--out' && argv[i - 1] !== '--out' && argv[i - 1] !== '--peer-node-args');
+  if (!outGiven && partial) c.outDir = join(here, 'results', 'partial');
   return c;
 }

@@ -1,0 +1,21 @@
+// The full bench's flags (bench/src/args.ts): where results go. Only a full, default run writes
+// bench/results/latest.*; a run narrowed by any flag goes to bench/results/partial unless --out says.
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { parseArgs } from '../src/args.js';
+
+describe('bench results directory', () => {
+  it('is results/ for a full default run and results/partial for any narrowed one', () => {
+    const full = parseArgs([]).outDir;
+    expect(full.endsWith(join('bench', 'results')) || full.endsWith('results')).toBe(true);
+    expect(parseArgs(['--']).outDir).toBe(full);
+    for (const argv of [['--only', 'scale'], ['--no-bullmq'], ['--quick'], ['--scale', '30'], ['--tasks', '100'], ['--peer-node-args', '--cpu-prof --cpu-prof-dir=/tmp/p']]) {
+      expect(parseArgs(argv).outDir, argv.join(' ')).toBe(join(full, 'partial'));
+    }
+  });
+
+  it('goes where --out says, whatever else is given', () => {
+    expect(parseArgs(['--out', '/tmp/x']).outDir).toBe('/tmp/x');
+    expect(parseArgs(['--only', 'heal', '--out', '/tmp/y']).outDir).toBe('/tmp/y');
+  });
+});
