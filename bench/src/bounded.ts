@@ -45,10 +45,14 @@ interface Sample {
   peers: { name: string; docBytes: number; docTasks: number; generation: number; archived: number; rssBytes: number; diskBytes: number }[];
 }
 
-function parseArgs(argv: string[]): Options {
+/** The flags of bench:bounded. Without --out, only a run with no flag but --keep writes results/bounded.json; any other flag sends it to results/partial/bounded.json. */
+export function parseBoundedArgs(argv: string[]): Options {
   const o: Options = { tasks: 100_000, peers: 3, batch: 500, maxOutstanding: 4000, sampleMs: 5000, deadlineMs: 30 * 60_000, out: join(ROOT, 'bench', 'results', 'bounded.json'), extraPeerArgs: [], keep: false };
+  let outGiven = false;
+  let narrowed = false;
   const f = new FlagReader(argv);
   for (let a = f.next(); a !== undefined; a = f.next()) {
+    if (a !== '--out' && a !== '--keep' && a !== '--help') narrowed = true;
     switch (a) {
       case '--tasks': o.tasks = f.int(1, 10_000_000); break;
       case '--peers': o.peers = f.int(1, 15); break;
@@ -56,17 +60,19 @@ function parseArgs(argv: string[]): Options {
       case '--max-outstanding': o.maxOutstanding = f.int(1, 1_000_000); break;
       case '--sample-ms': o.sampleMs = f.int(100, 600_000); break;
       case '--deadline-s': o.deadlineMs = f.int(10, 24 * 3600) * 1000; break;
-      case '--out': o.out = f.value(); break;
+      case '--out': o.out = f.value(); outGiven = true; break;
       case '--peer-arg': o.extraPeerArgs.push(f.value()); break;
       case '--keep': o.keep = true; break;
       case '--help':
-        process.stdout.write('usage: bounded [--tasks 100000] [--peers 3] [--batch 500] [--max-outstanding 4000] [--sample-ms 5000] [--deadline-s 1800] [--out FILE] [--peer-arg ARG]... [--keep]\n');
+        process.stdout.write('usage: bounded [--tasks 100000] [--peers 3] [--batch 500] [--max-outstanding 4000] [--sample-ms 5000] [--deadline-s 1800] [--out FILE (default results/bounded.json, results/partial/bounded.json when any flag but --keep is given)] [--peer-arg ARG]... [--keep]\n');
         process.exit(0);
       // falls through
       default:
         throw new Error(`unknown flag ${a} (see --help)`);
     }
   }
+  // A smaller or changed run is not the benchmark's result: it never replaces results/bounded.json.
+  if (narrowed && !outGiven) o.out = join(ROOT, 'bench', 'results', 'partial', 'bounded.json');
   return o;
 }
 
@@ -137,7 +143,7 @@ const mb = (n: number) => (n / 1024 / 1024).toFixed(2);
 async function main(): Promise<void> {
   let o: Options;
   try {
-    o = parseArgs(process.argv.slice(2));
+    o = parseBoundedArgs(process.argv.slice(2));
   } catch (e) {
     // A bad flag is a usage error (exit 2, as bench:sustained), not a failed run.
     process.stderr.write(`bounded: ${(e as Error).message}\n`);
@@ -242,7 +248,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`bounded: ${(e as Error).message}\n`);
-  process.exit(1);
-});
+// Runs only as the process's entry script (a test importing parseBoundedArgs runs nothing).
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`bounded: ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}

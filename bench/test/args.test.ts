@@ -19,3 +19,16 @@ describe('bench results directory', () => {
     expect(parseArgs(['--only', 'heal', '--out', '/tmp/y']).outDir).toBe('/tmp/y');
   });
 });
+
+describe('bench:bounded results file', () => {
+  it('is results/bounded.json for a full run (--keep allowed) and results/partial/bounded.json for a narrowed one, unless --out', async () => {
+    const { parseBoundedArgs } = await import('../src/bounded.js');
+    const full = parseBoundedArgs([]).out;
+    expect(full.endsWith(join('results', 'bounded.json'))).toBe(true);
+    expect(parseBoundedArgs(['--keep']).out).toBe(full);
+    for (const argv of [['--tasks', '25000'], ['--peers', '5'], ['--peer-arg', '--max-finished'], ['--sample-ms', '1000']]) {
+      expect(parseBoundedArgs(argv).out, argv.join(' ')).toBe(join(full, '..', 'partial', 'bounded.json'));
+    }
+    expect(parseBoundedArgs(['--tasks', '25000', '--out', '/tmp/b.json']).out).toBe('/tmp/b.json');
+  });
+});
