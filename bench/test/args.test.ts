@@ -1,5 +1,6 @@
-// The full bench's flags (bench/src/args.ts): where results go. Only a full, default run writes
-// bench/results/latest.*; a run narrowed by any flag goes to bench/results/partial unless --out says.
+// Where the bench tools write their results (bench/src/args.ts, bench/src/bounded.ts): only a full,
+// default run writes bench/results/latest.* or results/bounded.json; a run narrowed by any flag goes
+// to bench/results/partial unless --out says where.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { parseArgs } from '../src/args.js';
