@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { isEntryScript } from './tool-main.js';
 import { FlagReader } from './flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -249,7 +250,7 @@ async function main(): Promise<void> {
 }
 
 // Runs only as the process's entry script (a test importing parseBoundedArgs runs nothing).
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+if (isEntryScript(import.meta.url)) {
   main().catch((e: unknown) => {
     process.stderr.write(`bounded: ${(e as Error).message}\n`);
     process.exit(1);

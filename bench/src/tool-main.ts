@@ -12,10 +12,15 @@ export interface Tool<O> {
   run(o: O): Promise<void>;
 }
 
+/** True when `moduleUrl` (import.meta.url) is the process's entry script (not a test importing it). */
+export function isEntryScript(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  return entry !== undefined && entry !== '' && moduleUrl.endsWith(entry.split('/').pop()!);
+}
+
 /** Runs `tool` when `moduleUrl` (import.meta.url) is the process's entry script; a test importing the module runs nothing. */
 export function runTool<O>(moduleUrl: string, tool: Tool<O>): void {
-  const entry = process.argv[1];
-  if (!entry || !moduleUrl.endsWith(entry.split('/').pop()!)) return;
+  if (!isEntryScript(moduleUrl)) return;
   let o: O | 'help';
   try {
     o = tool.parse(process.argv.slice(2));

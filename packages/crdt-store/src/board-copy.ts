@@ -8,7 +8,7 @@
 import type { TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { plainWith, toPlain, type BoardContext, type TaskRecord } from './board-types.js';
-import { newFactIndex, seenKey, type FactEntry, type FactIndex } from './fact-index.js';
+import { factKeyOfSeen, newFactIndex, seenKey, type FactEntry, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
 import { isSigRef, type BatchSigs, type SigRef, type Sheets } from './trust/batch-sigs.js';
 import type { PeerIndex } from './peer-index.js';
@@ -189,8 +189,7 @@ export function recordOf(tasks: TaskIndex, id: string, sheets?: Sheets): TaskRec
   const rec: TaskRecord = { id, spec: specEntry(tasks, id, spec, idx, sheets) ?? plainWith(spec, undefined, ['assignee', idx?.assignee]), facts: {} };
   if (!idx) return rec;
   if (idx.coAssignees !== undefined) rec.coAssignees = [...idx.coAssignees];
-  // The index's keys are seenKey()s, so `${id}/${key}` is the fact's factKey (no parse and rebuild).
-  if (idx.entries) for (const [key, e] of idx.entries) rec.facts[`${id}/${key}`] = rawEntry(tasks, e, sheets) ?? toPlain(e.fact.value as object);
+  if (idx.entries) for (const [key, e] of idx.entries) rec.facts[factKeyOfSeen(id, key)] = rawEntry(tasks, e, sheets) ?? toPlain(e.fact.value as object);
   return rec;
 }
 
@@ -258,7 +257,7 @@ export function deleteTasks(board: BoardParts, requested: ReadonlySet<string>, a
   for (const id of ids) {
     const idx = t.facts.get(id);
     if (!idx) continue;
-    if (idx.entries) for (const key of idx.entries.keys()) factKeys.push(`${id}/${key}`); // seenKey -> factKey, as in recordOf
+    if (idx.entries) for (const key of idx.entries.keys()) factKeys.push(factKeyOfSeen(id, key));
   }
   let n = 0;
   board.ctx.transact(() => {

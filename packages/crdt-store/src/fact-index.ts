@@ -53,6 +53,15 @@ export function seenKey(fk: FactKey): string {
   return 'peer' in fk ? `${fk.kind}/${fk.round}/${fk.peer}` : `${fk.kind}/${fk.round}`;
 }
 
+/**
+ * The factKey of the fact a task's index holds under `seen` (a seenKey): its task id, a slash and
+ * that key, built without parsing the key and making it again (archival does this for every fact of
+ * every task it archives). @internal
+ */
+export function factKeyOfSeen(task: string, seen: string): string {
+  return `${task}/${seen}`;
+}
+
 /** Adds a fact (replacing one under the same key); `seen` is kept from an earlier sighting. @internal */
 export function addFact(idx: FactIndex, fk: FactKey, v: FactValue, now: number, sig?: unknown): void {
   const key = seenKey(fk);

@@ -6,7 +6,7 @@
 import * as Y from 'yjs';
 import { MeshError, type FactKind, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, isId, isValidatedSpec, parseFact, parseFactKey, parseTaskSpec, type FactKey, type FactValue, type Progress } from './schema.js';
-import { addFact, assigneeOf, factOf, factSeen, newFactIndex, progressOf, removeFact, seenKey, taskFactsOf, type FactIndex } from './fact-index.js';
+import { addFact, assigneeOf, factKeyOfSeen, factOf, factSeen, newFactIndex, progressOf, removeFact, seenKey, taskFactsOf, type FactIndex } from './fact-index.js';
 import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskBatch, type ActivityBatch, type ActivityRecord, type TaskBatch } from './batch-codec.js';
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
@@ -390,14 +390,13 @@ export class TaskIndex {
     if (!idx) return out;
     if (idx.segment !== undefined) push(this.segsMap, idx.segment);
     for (const k of idx.acts ?? []) push(this.actsMap, k);
-    // The index's keys are seenKey()s: `${id}/${key}` is the fact's factKey (no parse and rebuild).
-    if (idx.entries) for (const key of idx.entries.keys()) push(this.factsMap, `${id}/${key}`);
+    if (idx.entries) for (const key of idx.entries.keys()) push(this.factsMap, factKeyOfSeen(id, key));
     return out;
   }
 
   factKeysOf(id: string): string[] {
     const idx = this.facts.get(id);
-    return idx?.entries ? [...idx.entries.keys()].map((key) => `${id}/${key}`) : [];
+    return idx?.entries ? [...idx.entries.keys()].map((key) => factKeyOfSeen(id, key)) : [];
   }
 
   getFacts(id: string): TaskFacts | undefined {
