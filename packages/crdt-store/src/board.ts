@@ -168,6 +168,11 @@ export class TaskBoard {
     return out;
   }
 
+  /** One transaction whose facts are signed together (signFactsTogether); they land when `fn` returns. */
+  transactSigned<T>(fn: () => T): T {
+    return this.transact(() => this.tasks.signTogether(fn));
+  }
+
   /** Ensures the schema version marker exists. */
   initMeta(): void {
     meta.initMeta(this.doc, this.ctx.transact);

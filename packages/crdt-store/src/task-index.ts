@@ -11,12 +11,15 @@ import { BATCH_MAX, decodeActivity, decodeTaskBatch, encodeActivity, encodeTaskB
 import { toPlain, type BoardContext } from './board-types.js';
 import { mapEntryId, type ItemId } from './yjs-map-entry.js';
 import { BatchSigs } from './trust/batch-sigs.js';
-import { factAuthor, signActivity, signTaskBatch, verifiedActivity, verifiedTaskBatch } from './trust/board-trust.js';
+import { factAuthor, signActivity, signFactsTogether, signTaskBatch, verifiedActivity, verifiedTaskBatch } from './trust/board-trust.js';
 
 /** @internal Owned by one TaskBoard. */
 export class TaskIndex {
   readonly tasksMap: Y.Map<unknown>;
   readonly factsMap: Y.Map<unknown>;
+  /** Facts written inside signTogether (signed when it ends), and the number of its next batch key. */
+  private together: Map<string, Record<string, unknown>> | undefined;
+  private togetherSeq = 0;
   /** Created after every older map (see TaskBoard), so older documents keep their layout. */
   segsMap!: Y.Map<unknown>;
   actsMap!: Y.Map<unknown>;
@@ -362,14 +365,34 @@ export class TaskIndex {
 
   putFact(k: FactKey, value: Record<string, unknown>, overwrite = false): boolean {
     const key = factKey(k);
-    if (!overwrite && this.factsMap.has(key)) return false;
+    if (!overwrite && (this.factsMap.has(key) || this.together?.has(key))) return false;
     const parsed = parseFact(k, value);
     if (!parsed.ok) throw new MeshError('INVALID_ARGUMENT', `invalid ${k.kind}: ${parsed.reason}`, { key });
     // Signed entries hold the normalized fact (what a reader parses back), so an archived copy
     // rebuilt from the index carries the same bytes the signature covers.
     const t = this.ctx.trust;
-    this.ctx.transact(() => this.factsMap.set(key, t ? t.signed(ROOT.facts, key, toPlain(parsed.value.value as object)) : value));
+    const plain = t && (toPlain(parsed.value.value as object) as Record<string, unknown>);
+    if (plain && this.together) this.together.set(key, plain);
+    else this.ctx.transact(() => this.factsMap.set(key, t && plain ? t.signed(ROOT.facts, key, plain) : value));
     return true;
+  }
+
+  /** Runs `fn`, then signs the facts it wrote together (signFactsTogether); until then only putFact knows them. */
+  signTogether<T>(fn: () => T): T {
+    const t = this.ctx.trust;
+    if (this.together || !t) return fn();
+    const together = (this.together = new Map());
+    try {
+      return fn();
+    } finally {
+      this.together = undefined;
+      if (together.size > 0) {
+        const entries = signFactsTogether(t, `f${this.factsMap.doc?.clientID.toString(36) ?? ''}`, () => this.togetherSeq++, [...together]);
+        this.ctx.transact(() => {
+          for (const [key, v] of entries) this.factsMap.set(key, v);
+        });
+      }
+    }
   }
 
   // ---- reads ---------------------------------------------------------------------------------------

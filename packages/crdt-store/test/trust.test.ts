@@ -277,6 +277,60 @@ describe('signed entries', () => {
     expect(t.counts.removedAuthor).toBe(1);
   });
 
+  it('facts written together are signed once; a reader checks one signature for all of them and refuses a changed one', () => {
+    const a = new Y.Doc();
+    const b = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    a.on('update', (u: Uint8Array) => updates.push(u));
+    let checks = 0;
+    const counting: SignatureScheme = { sha256: scheme.sha256, verify: (pk, m, s) => (checks++, scheme.verify(pk, m, s)) };
+    const ba = new TaskBoard(a, { now: () => 100, trust: new EntryTrust({ scheme, signer: keys.get('p1')!, keyOf }) });
+    const events: DistrustEvent[] = [];
+    const bb = new TaskBoard(b, { now: () => 200, trust: new EntryTrust({ scheme: counting, signer: keys.get('p2')!, keyOf, onDistrust: (e) => events.push(e) }) });
+    ba.putTask(spec('t1'));
+    ba.putTask(spec('t2'));
+    for (const u of updates.splice(0)) Y.applyUpdate(b, u, 'remote');
+    checks = 0;
+    const written = ba.transactSigned(() => [
+      ba.putBid('t1', { peer: 'p1', round: 1, score: 1, load: 0, capacity: 10, at: 5 }),
+      ba.putBid('t1', { peer: 'p1', round: 1, score: 2, load: 0, capacity: 10, at: 6 }), // the same key again: refused, as outside
+      ba.putClaim('t1', { peer: 'p1', round: 1, score: 1, at: 7 }),
+      ba.putExpiry('t2', { round: 1, by: 'p1', at: 8 }),
+    ]);
+    expect(written).toEqual([true, false, true, true]);
+    expect(updates.length).toBe(1); // one transaction
+    const facts = a.getMap(ROOT.facts);
+    const sigs = ['t1/bid/1/p1', 't1/claim/1/p1', 't2/expire/1'].map((k) => (facts.get(k) as { sig: { k: string; s: string; n: number } }).sig);
+    expect(sigs.every((s) => typeof s === 'object' && s.n === 3 && s.s === sigs[0]!.s && s.k === sigs[0]!.k)).toBe(true);
+    Y.applyUpdate(b, updates[0]!, 'remote');
+    expect(checks).toBe(1);
+    expect(events).toEqual([]);
+    expect(bb.getFacts('t1')!.bids.map((x) => x.score)).toEqual([1]);
+    expect(bb.getFacts('t1')!.claims.length).toBe(1);
+    expect(bb.getFacts('t2')!.expiries.length).toBe(1);
+
+    // A member changing a fact it did not write (keeping the carried signature) is refused.
+    const c = new Y.Doc();
+    Y.applyUpdate(c, Y.encodeStateAsUpdate(a));
+    const forged = { ...(c.getMap(ROOT.facts).get('t2/expire/1') as Record<string, unknown>), at: 9 };
+    c.getMap(ROOT.facts).set('t2/expire/1', forged);
+    const d = new Y.Doc();
+    const dEvents: DistrustEvent[] = [];
+    const bd = new TaskBoard(d, { now: () => 300, trust: trustOf('p3', dEvents) });
+    Y.applyUpdate(d, Y.encodeStateAsUpdate(c), 'remote');
+    expect(bd.getFacts('t2')!.expiries.length).toBe(0);
+    expect(bd.getFacts('t1')!.claims.length).toBe(1);
+    expect(dEvents.map((e) => e.reason)).toEqual(['badSignature']);
+  });
+
+  it('a lone fact written together keeps its direct signature', () => {
+    const { ba, bb, a } = pair();
+    ba.putTask(spec('t1'));
+    ba.transactSigned(() => ba.putClaim('t1', { peer: 'p1', round: 1, score: 1, at: 7 }));
+    expect(typeof (a.getMap(ROOT.facts).get('t1/claim/1/p1') as { sig?: unknown }).sig).toBe('string');
+    expect(bb.getFacts('t1')!.claims.length).toBe(1);
+  });
+
   it('reads the Ed25519 key a libp2p peer id embeds', () => {
     // 12D3KooW... ids are base58 of 0x00 0x24 0x08 0x01 0x12 0x20 + the 32-byte key.
     expect(ed25519KeyOfPeerId('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')?.length).toBe(32);

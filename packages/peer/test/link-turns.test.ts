@@ -10,14 +10,18 @@ import type { PeerContext } from '../src/peer/context.js';
 import type { SyncEngine } from '../src/sync/engine.js';
 
 /** A Presence over fakes: an engine linked to `n` peers that records where each beat went. */
-function presence(n: number): { p: Presence; sends: (string | undefined)[][]; beat: (to?: string) => void } {
+function presence(n: number): { p: Presence; sends: (string | undefined)[][]; all: (string | undefined)[]; beat: (to?: string) => void } {
   const peers = Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`);
   const doc = new Y.Doc();
   let current: (string | undefined)[] = [];
+  const all: (string | undefined)[] = [];
   const sync = {
     on: () => () => {},
     connectedPeers: () => peers,
-    sendEphemeral: (_d: Uint8Array, to?: string) => current.push(to),
+    sendEphemeral: (_d: Uint8Array, to?: string) => {
+      current.push(to);
+      all.push(to);
+    },
   } as unknown as SyncEngine;
   const ctx = {
     id: 'me',
@@ -33,6 +37,7 @@ function presence(n: number): { p: Presence; sends: (string | undefined)[][]; be
   return {
     p,
     sends,
+    all,
     beat: (to) => {
       current = [];
       p.beat(to);
@@ -63,11 +68,16 @@ describe('presence turns', () => {
     expect(new Set(beats.flat()).size).toBe(40);
   });
 
-  it('a beat that asks for acknowledgements, and a beat to one peer, are not thinned', () => {
+  it('a beat that carries a new request for acknowledgements, and a beat to one peer, are not thinned', () => {
     const { p, sends, beat } = presence(30);
     p.requestAck(7, 3);
-    beat();
-    expect(sends.at(-1)).toEqual([undefined]);
+    beat(); // a heartbeat repeating the request takes its turn
+    expect(new Set(sends.at(-1)).size).toBe(15);
+    const q = presence(30);
+    q.p.requestAck(7, 3);
+    q.p.tickAcks(); // the new request itself reaches every link at once, in one send
+    q.p.tickAcks(); // and only once
+    expect(q.all).toEqual([undefined]);
     p.clearAck();
     beat('p04');
     expect(sends.at(-1)).toEqual(['p04']);

@@ -266,9 +266,10 @@ export class MainLoop {
     const idle = deps.bidding.freeSlots() <= 0 || (deps.bidding.poolSize === 0 && deps.assigned.queued === 0);
     if (ids.size === 0 && idle) return;
 
-    // One transaction for the whole pass: its claims, expiries, votes and bids go out as one update.
+    // One transaction for the whole pass: its claims, expiries, votes and bids go out as one update,
+    // signed together (one signature for many: each reader checks it once).
     const pass = new Pass(now, settling, this.caughtUp, ids, deps.liveness);
-    board.transact(() => this.evaluate(pass));
+    board.transactSigned(() => this.evaluate(pass));
   }
 
   /** The body of one pass (see processOnce). */

@@ -89,8 +89,13 @@ export class Presence {
     this.incarnation = now;
   }
 
-  /** Sends this peer's presence to every connected peer (in turns above 16, sync/link-turns.ts), or to one. */
-  beat(to?: string): void {
+  /**
+   * Sends this peer's presence to every connected peer (in turns above 16, sync/link-turns.ts), or
+   * to one. `request`: the beat carries a new request for acknowledgements, so it goes to every
+   * link at once; later beats repeat the request in turns like any heartbeat (a peer that holds it
+   * answers the first copy it gets).
+   */
+  beat(to?: string, request = false): void {
     const { ctx } = this;
     const me = this.local();
     const enc = encoding.createEncoder();
@@ -119,8 +124,8 @@ export class Presence {
     encoding.writeVarUint(enc, this.want?.client ?? 0);
     encoding.writeVarUint(enc, this.want?.clock ?? 0);
     const msg = encoding.toUint8Array(enc);
-    // A request for acknowledgements goes to every link; a plain heartbeat takes turns above 16.
-    const some = to === undefined && !this.want ? presenceTurn(this.sync.connectedPeers(), this.turn++) : undefined;
+    // A new request for acknowledgements goes to every link; a heartbeat takes turns above 16.
+    const some = to === undefined && !request ? presenceTurn(this.sync.connectedPeers(), this.turn++) : undefined;
     if (some) for (const p of some) this.sync.sendEphemeral(msg, p);
     else this.sync.sendEphemeral(msg, to);
   }
@@ -259,7 +264,7 @@ export class Presence {
     if (this.ctx.stopped() || this.ctx.quiet()) return;
     if (this.wantDirty) {
       this.wantDirty = false;
-      this.beat();
+      this.beat(undefined, true);
     }
     this.answerAcks();
   }
