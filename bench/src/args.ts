@@ -25,6 +25,8 @@ export interface Config {
   bullConcurrency: number;
   outDir: string;
   peerNodeArgs: string[];
+  /** Log every latency sample slower than this (ms), with when it came: where the tail is. */
+  logSlowMs: number | undefined;
 }
 
 const HELP = `pnpm bench [-- flags]
@@ -44,7 +46,8 @@ const HELP = `pnpm bench [-- flags]
   --out DIR               results dir (default bench/results for a full run with no other flag;
                           bench/results/partial once any other flag is given, so that
                           bench/results/latest.* only ever holds a full, default run)
-  --peer-node-args "A B"  extra node flags for every peer process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+  --peer-node-args "A B"  extra node flags for every peer process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --log-slow MS           log each latency sample slower than MS ms as it comes (where the p99 is made)`;
 
 export function parseArgs(argv: string[]): Config {
   const quick = argv.includes('--quick');
@@ -69,6 +72,7 @@ export function parseArgs(argv: string[]): Config {
     bullConcurrency: 50,
     outDir: join(here, 'results'),
     peerNodeArgs: [],
+    logSlowMs: undefined,
   };
   const int = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -112,7 +116,7 @@ export function parseArgs(argv: string[]): Config {
         const key = ({
           '--tasks': 'tasks', '--batch': 'batch', '--latency-samples': 'latencySamples', '--loaded-samples': 'loadedSamples',
           '--worked-seconds': 'workedSeconds', '--heal-peers': 'healPeers', '--heal-tasks': 'healTasks',
-          '--scale-tasks': 'scaleTasks', '--scale-samples': 'scaleSamples',
+          '--scale-tasks': 'scaleTasks', '--scale-samples': 'scaleSamples', '--log-slow': 'logSlowMs',
         } as Record<string, keyof Config>)[a];
         if (!key) throw new Error(`unknown flag ${a}\n${HELP}`);
         (c as unknown as Record<string, number>)[key] = int(a, v);

@@ -21,6 +21,18 @@ describe('bench results directory', () => {
   });
 });
 
+describe('--log-slow', () => {
+  it('is off by default, takes a positive number of ms, and makes the run a partial one', () => {
+    const full = parseArgs([]);
+    expect(full.logSlowMs).toBeUndefined();
+    const c = parseArgs(['--log-slow', '40']);
+    expect(c.logSlowMs).toBe(40);
+    expect(c.outDir).toBe(join(full.outDir, 'partial'));
+    expect(() => parseArgs(['--log-slow', '0'])).toThrow(/--log-slow needs a positive integer/);
+    expect(() => parseArgs(['--log-slow', 'fast'])).toThrow(/--log-slow needs a positive integer/);
+  });
+});
+
 describe('bench:bounded results file', () => {
   it('is results/bounded.json for a full run (--keep allowed) and results/partial/bounded.json for a narrowed one, unless --out', async () => {
     const { parseBoundedArgs } = await import('../src/bounded.js');

@@ -28,13 +28,15 @@ async function startSystem(name: 'agentmesh' | 'bullmq', cfg: Config, redisPort:
   return BullSystem.start(redisPort!, `bench-${tag}-${Date.now()}`, cfg.bullWorkers, cfg.bullConcurrency);
 }
 
-async function samples(sys: BenchSystem, n: number, deadlineMs: number, label: string): Promise<number[]> {
+async function samples(sys: BenchSystem, n: number, deadlineMs: number, label: string, logSlowMs?: number): Promise<number[]> {
   const out: number[] = [];
   const end = Date.now() + deadlineMs;
   let lastLog = Date.now();
   for (let k = 0; k < n && Date.now() < end; k++) {
     try {
-      out.push(await sys.sample(k));
+      const ms = await sys.sample(k);
+      out.push(ms);
+      if (logSlowMs !== undefined && ms > logSlowMs) log(`${label}: sample ${k} took ${ms} ms`);
     } catch (e) {
       // A sample that never starts: the system fell behind what it was offered. The samples so
       // far are kept (and the shortfall shows in n); the other phases still run.
@@ -72,7 +74,7 @@ export async function runCompare(cfg: Config, redisPort: number | undefined): Pr
         // Warm up connections and code paths; not counted.
         for (let k = 0; k < 10; k++) await sys.sample(-1 - k);
         log(`latency: ${name}, ${cfg.latencySamples} unloaded samples`);
-        r.latency = summary(await samples(sys, cfg.latencySamples, 300_000, `latency ${name}`));
+        r.latency = summary(await samples(sys, cfg.latencySamples, 300_000, `latency ${name}`, cfg.logSlowMs));
         log(`latency: ${name} p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms`);
         let peak = r.throughput?.throughput;
         if (!peak) {
@@ -87,7 +89,7 @@ export async function runCompare(cfg: Config, redisPort: number | undefined): Pr
         let loaded: number[];
         try {
           await sleep(1000);
-          loaded = await samples(sys, cfg.loadedSamples, 300_000, `loaded latency ${name}`);
+          loaded = await samples(sys, cfg.loadedSamples, 300_000, `loaded latency ${name}`, cfg.logSlowMs);
         } finally {
           const offered = await stopLoad();
           r.loaded = { ...summary(loaded! ?? []), loadRate: round(rate, 1), offeredRate: round(offered.submitted / offered.seconds, 1) };

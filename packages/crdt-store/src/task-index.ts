@@ -373,7 +373,7 @@ export class TaskIndex {
     const t = this.ctx.trust;
     const plain = t && (toPlain(parsed.value.value as object) as Record<string, unknown>);
     if (plain && this.together) this.together.set(key, plain);
-    else this.ctx.transact(() => this.factsMap.set(key, t && plain ? t.signed(ROOT.facts, key, plain) : value));
+    else this.ctx.transact(() => this.factsMap.set(key, plain ? t!.signed(ROOT.facts, key, plain) : value));
     return true;
   }
 

@@ -1,13 +1,14 @@
 // Archival deletes what is due in slices: a look that finds thousands of finished tasks due must
 // not delete them in one transaction (one turn of the main loop, and of every replica taking the
 // deletion in, stalled for over a second under load: p99 latency of seconds). Each deletion takes
-// whole units (a task batch with all its tasks) up to ARCHIVE_SLICE_TASKS tasks, and everything due
-// still leaves the live document, into the archive, with its result.
+// whole units (a task batch with all its tasks) up to ARCHIVE_SLICE_TASKS tasks, the slices of one
+// look are spread over most of the time to the next look (not back to back: every replica takes
+// each one in), and everything due still leaves the live document, into the archive, with its result.
 import { describe, expect, it } from 'vitest';
 import { MemoryArchive, MemoryDisk, MemoryStorage } from '@agentmesh/crdt-store';
 import { echoAgent } from '@agentmesh/agents';
 import { MemoryHub, Peer, systemClock } from '../src/index.js';
-import { ARCHIVE_SLICE_TASKS } from '../src/peer/archiver.js';
+import { ARCHIVE_SLICE_GAP_MS, ARCHIVE_SLICE_TASKS, ARCHIVE_SPREAD, sliceGap } from '../src/peer/archiver.js';
 import { FAST_TIMING, until } from './helpers.js';
 
 describe('archival in slices', () => {
@@ -23,10 +24,14 @@ describe('archival in slices', () => {
     try {
       // Every transaction that removes tasks from the board removes whole batches, one slice at most.
       const removedPerTransaction: number[] = [];
+      const removedAt: number[] = [];
       let before = peer.document.board.taskCount;
       peer.document.doc.on('afterTransaction', () => {
         const now = peer.document.board.taskCount;
-        if (now < before) removedPerTransaction.push(before - now);
+        if (now < before) {
+          removedPerTransaction.push(before - now);
+          removedAt.push(Date.now());
+        }
         before = now;
       });
       // Submitted while the peer is paused (no runs, no archival): 12 batches of 100 tasks are on
@@ -44,9 +49,29 @@ describe('archival in slices', () => {
         expect(n).toBeLessThan(ARCHIVE_SLICE_TASKS + 100);
       }
       expect(removedPerTransaction.reduce((a, b) => a + b, 0)).toBe(1200);
+      // Spread: a look that found all 1,200 due waits sliceGap between slices (a look that found
+      // fewer waits longer; back to back they were ARCHIVE_SLICE_GAP_MS apart). The first slice
+      // goes at the end of the look's own turn, the pause counts from its start: a quarter off.
+      const least = 0.75 * sliceGap([ids], 5000);
+      expect(least).toBeGreaterThan(5 * ARCHIVE_SLICE_GAP_MS);
+      for (let i = 1; i < removedAt.length; i++) expect(removedAt[i]! - removedAt[i - 1]!, `gaps ${removedAt.map((t, j) => (j ? t - removedAt[j - 1]! : 0)).join(', ')}`).toBeGreaterThanOrEqual(least);
       for (const [k, id] of ids.entries()) expect(archive.get(id)?.result, id).toEqual({ b: Math.floor(k / 100), i: k % 100 });
     } finally {
       await peer.stop();
     }
   }, 60_000);
+});
+
+describe('sliceGap', () => {
+  const units = (n: number, size: number): string[][] => Array.from({ length: n }, (_, u) => Array.from({ length: size }, (_, i) => `t${u}.${i}`));
+  it('spreads the slices of a look over ARCHIVE_SPREAD of the time to the next look', () => {
+    const due = units(20, ARCHIVE_SLICE_TASKS);
+    expect(sliceGap(due, 1000)).toBe(Math.floor((ARCHIVE_SPREAD * 1000) / 20));
+    expect(sliceGap(due, 1000) * 20).toBeLessThanOrEqual(1000);
+  });
+  it('never pauses less than ARCHIVE_SLICE_GAP_MS, and a single slice waits for nothing else', () => {
+    expect(sliceGap(units(10_000, 1), 1000)).toBe(ARCHIVE_SLICE_GAP_MS);
+    expect(sliceGap(units(1, 5), 1000)).toBe(ARCHIVE_SLICE_GAP_MS);
+    expect(sliceGap([], 1000)).toBe(ARCHIVE_SLICE_GAP_MS);
+  });
 });

@@ -3,8 +3,6 @@
 
 import { batchBody, decodeActivity, decodeTaskBatch, withSignatures, type ActivityBatch, type TaskBatch } from '../batch-codec.js';
 import { ROOT, type FactValue } from '../schema.js';
-
-const ROOT_FACTS = ROOT.facts;
 import { activityLeaves, taskBatchLeaves } from './leaves.js';
 import { leafOf } from './signature.js';
 import { toB64url } from './encoding.js';
@@ -91,11 +89,11 @@ export function signFactsTogether(trust: EntryTrust, prefix: string, nextSeq: ()
     const chunk = facts.slice(o, o + TOGETHER_MAX);
     if (chunk.length === 1) {
       const [key, v] = chunk[0]!;
-      out.push([key, trust.signed(ROOT_FACTS, key, v)]);
+      out.push([key, trust.signed(ROOT.facts, key, v)]);
       continue;
     }
     const batchKey = `${prefix}.${nextSeq().toString(36)}`;
-    const { sig, levels } = trust.signBatchLevels('acts', batchKey, chunk.map(([key, v]) => leafOf(trust.scheme, ROOT_FACTS, key, v)));
+    const { sig, levels } = trust.signBatchLevels('acts', batchKey, chunk.map(([key, v]) => leafOf(trust.scheme, ROOT.facts, key, v)));
     const sigText = toB64url(sig);
     chunk.forEach(([key, v], i) => out.push([key, { ...v, sig: trust.carried('acts', batchKey, levels, i, sigText) }]));
   }

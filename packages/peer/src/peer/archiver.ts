@@ -73,10 +73,30 @@ export function stableTasks(ctx: PeerContext, presence: Presence, generation: st
   return out;
 }
 
-/** Tasks deleted from the live document in one turn of the main loop (whole units: about this many, at least one unit). */
-export const ARCHIVE_SLICE_TASKS = 256;
-/** Pause between two slices of archival (the loop handles messages and runs tasks between). */
+/**
+ * Tasks deleted from the live document in one turn of the main loop (whole units: about this
+ * many, at least one unit). A slice costs a turn on every replica (the deletion taken in, the
+ * records and archive rows of its tasks), and a submit that arrives meanwhile waits for it.
+ */
+export const ARCHIVE_SLICE_TASKS = 64;
+/** Pause between two slices of archival at least (the loop handles messages and runs tasks between). */
 export const ARCHIVE_SLICE_GAP_MS = 20;
+/**
+ * The slices a look finds are spread over this share of the time to the next look, not deleted
+ * back to back: under a steady load each look finds about a second's worth of finished tasks,
+ * and deleting them at once (here, and on every replica taking the deletions in) held every
+ * loop for 100-200 ms once a second, which is where the slowest submit-to-start samples were
+ * (docs/performance.md, "2026-12-04").
+ */
+export const ARCHIVE_SPREAD = 0.8;
+
+/** The pause between slices that spreads `due` (units of task ids) over ARCHIVE_SPREAD of `checkMs`. */
+export function sliceGap(due: readonly (readonly string[])[], checkMs: number): number {
+  let tasks = 0;
+  for (const ids of due) tasks += ids.length;
+  const slices = Math.ceil(tasks / ARCHIVE_SLICE_TASKS);
+  return slices <= 1 ? ARCHIVE_SLICE_GAP_MS : Math.max(ARCHIVE_SLICE_GAP_MS, Math.floor((ARCHIVE_SPREAD * checkMs) / slices));
+}
 
 export class Archiver {
   /** Finished live tasks as last derived. */
@@ -88,6 +108,8 @@ export class Archiver {
   private due: (readonly string[])[] = [];
   private dueNext = 0;
   private lastSlice = -Infinity;
+  /** Pause between the slices of the last look (ARCHIVE_SPREAD). */
+  private sliceGapMs = ARCHIVE_SLICE_GAP_MS;
   /** Since when each unit (task batch key or single task id) has been due here. */
   private readonly dueSince = new Map<string, number>();
   /** Entries deleted from the live document since its generation began (its tombstones). */
@@ -137,15 +159,16 @@ export class Archiver {
 
   /**
    * Deletes what is due and stable (main loop): looks every `checkMs`, then deletes what it found
-   * in slices of about ARCHIVE_SLICE_TASKS tasks, one every ARCHIVE_SLICE_GAP_MS, so that no turn
-   * of the loop (here, and on every replica taking the deletion in) stalls on thousands of tasks.
+   * in slices of about ARCHIVE_SLICE_TASKS tasks spread over ARCHIVE_SPREAD of the time to the
+   * next look (sliceGap), so that no turn of the loop (here, and on every replica taking the
+   * deletion in) stalls on many tasks, nor do the slices of one look come back to back.
    */
   maybeArchive(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;
     if (ctx.quiet() || !deps.caughtUp()) return;
     if (now - this.lastCheck < policy.checkMs) {
-      if (this.dueNext < this.due.length && now - this.lastSlice >= ARCHIVE_SLICE_GAP_MS) this.deleteSlice(now);
+      if (this.dueNext < this.due.length && now - this.lastSlice >= this.sliceGapMs) this.deleteSlice(now);
       return;
     }
     this.due = [];
@@ -180,7 +203,9 @@ export class Archiver {
       this.due.push(ids);
     }
     for (const key of this.dueSince.keys()) if (!seen.has(key)) this.dueSince.delete(key);
-    if (this.due.length > 0) this.deleteSlice(now, stable);
+    if (this.due.length === 0) return;
+    this.sliceGapMs = sliceGap(this.due, policy.checkMs);
+    this.deleteSlice(now, stable);
   }
 
   /**
