@@ -50,11 +50,15 @@ describe('archival in slices', () => {
       }
       expect(removedPerTransaction.reduce((a, b) => a + b, 0)).toBe(1200);
       // Spread: a look that found all 1,200 due waits sliceGap between slices (a look that found
-      // fewer waits longer; back to back they were ARCHIVE_SLICE_GAP_MS apart). The first slice
-      // goes at the end of the look's own turn, the pause counts from its start: a quarter off.
+      // fewer waits longer; back to back they were ARCHIVE_SLICE_GAP_MS apart). Each pause counts
+      // from the start of the turn that deleted, a deletion lands later in its turn: a quarter off.
+      // The first slice goes at the end of the look's own turn, so the gap after it is shorter by
+      // the look's work (which a busy machine stretches) and is not compared.
       const least = 0.75 * sliceGap([ids], 5000);
       expect(least).toBeGreaterThan(5 * ARCHIVE_SLICE_GAP_MS);
-      for (let i = 1; i < removedAt.length; i++) expect(removedAt[i]! - removedAt[i - 1]!, `gaps ${removedAt.map((t, j) => (j ? t - removedAt[j - 1]! : 0)).join(', ')}`).toBeGreaterThanOrEqual(least);
+      expect(removedAt.length).toBeGreaterThan(2);
+      const gaps = removedAt.slice(1).map((t, j) => t - removedAt[j]!);
+      for (const g of gaps.slice(1)) expect(g, `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(least);
       for (const [k, id] of ids.entries()) expect(archive.get(id)?.result, id).toEqual({ b: Math.floor(k / 100), i: k % 100 });
     } finally {
       await peer.stop();
