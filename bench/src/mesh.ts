@@ -30,6 +30,7 @@ export interface PeerStatus {
   tasks: Record<string, number>;
   duplicateRuns: number;
   sync: { sentBytes: number; receivedBytes: number; sentMessages: number; receivedMessages: number; repairs: number };
+  self: { counters?: { expiriesWritten?: number } };
 }
 
 export interface MeshPeer {

@@ -92,8 +92,8 @@ export function markdown(r: Results): string {
   }
   if (r.scale.length) {
     L.push('', 'Scale (no-op tasks, capacity unbounded, concurrency 50 per peer):', '');
-    L.push('| peers | tasks | throughput, tasks/s | p50 ms | p99 ms (n) | sync bytes/task | replicas agree after, ms |', '|---:|---:|---:|---:|---:|---:|---:|');
-    for (const p of r.scale) L.push(`| ${p.peers} | ${p.completed}/${p.tasks} | ${f(p.throughput)} | ${f(p.p50Ms)} | ${f(p.p99Ms)} (${p.samples}) | ${f(p.bytesPerTask, 0)} | ${f(p.convergeMs, 0)} |`);
+    L.push('| peers | tasks | throughput, tasks/s | p50 ms | p99 ms (n) | sync bytes/task | replicas agree after, ms | lease expiries written |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const p of r.scale) L.push(`| ${p.peers} | ${p.completed}/${p.tasks} | ${f(p.throughput)} | ${f(p.p50Ms)} | ${f(p.p99Ms)} (${p.samples}) | ${f(p.bytesPerTask, 0)} | ${f(p.convergeMs, 0)} | ${f(p.expiries, 0)} |`);
   }
   if (r.notes.length) L.push('', ...r.notes.map((n) => `- ${n}`));
   return L.join('\n') + '\n';

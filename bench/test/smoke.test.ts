@@ -75,6 +75,8 @@ describe('bench --quick', () => {
       expect(j.scale).toHaveLength(1);
       expect(j.scale[0]).toMatchObject({ peers: 3, tasks: 200, completed: 200 });
       expect(positive(j.scale[0].bytesPerTask)).toBe(true);
+      // Lease expiries written, summed over the peers: a number (a few at most on 3 idle-enough peers).
+      expect(Number.isInteger(j.scale[0].expiries) && j.scale[0].expiries >= 0).toBe(true);
       expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg/);
       // No child process left behind: the bench's peers and workers are gone.
       console.log(`bench smoke test: ${((Date.now() - t0) / 1000).toFixed(1)} s`);

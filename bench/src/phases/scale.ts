@@ -16,6 +16,12 @@ export interface ScalePoint {
   samples: number;
   bytesPerTask: number;
   convergeMs: number;
+  /**
+   * Lease expiries all peers wrote (their `self.counters.expiriesWritten`) by the time the run was
+   * done: a few at most on a mesh that keeps up; thousands when lagging observers end the rounds of
+   * holders that are still working (the 30-peer stall).
+   */
+  expiries: number;
 }
 
 export async function runScale(cfg: Config): Promise<ScalePoint[]> {
@@ -43,8 +49,11 @@ export async function runScale(cfg: Config): Promise<ScalePoint[]> {
         log(`scale: ${(e as Error).message}`);
       }
       let bytes = NaN;
+      let expiries = NaN;
       try {
-        bytes = (await mesh.sentBytes(90_000)) - bytes0;
+        const ss = await mesh.statuses(90_000);
+        bytes = ss.reduce((a, s) => a + s.sync.sentBytes, 0) - bytes0;
+        expiries = ss.reduce((a, s) => a + (s.self.counters?.expiriesWritten ?? 0), 0);
       } catch (e) {
         log(`scale: could not read sync counters: ${(e as Error).message}`);
       }
@@ -67,8 +76,9 @@ export async function runScale(cfg: Config): Promise<ScalePoint[]> {
         samples: s.n,
         bytesPerTask: round(bytes / Math.max(1, tp.completed), 0),
         convergeMs,
+        expiries,
       };
-      log(`scale: ${n} peers: ${p.throughput} tasks/s, p99 ${p.p99Ms} ms, ${p.bytesPerTask} B/task`);
+      log(`scale: ${n} peers: ${p.throughput} tasks/s, p99 ${p.p99Ms} ms, ${p.bytesPerTask} B/task, ${p.expiries} lease expiries written`);
       out.push(p);
     } finally {
       await mesh.stop();

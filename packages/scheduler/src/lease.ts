@@ -43,12 +43,35 @@ export const HEARD_LATELY_MIN = 3;
  * saw each other peer (its clock; undefined: never).
  */
 export function observerHearsMost(lastSeen: Iterable<number | undefined>, now: number, policy: LeasePolicy): boolean {
+  return observerLag(lastSeen, now, policy) !== undefined;
+}
+
+/**
+ * How long this observer typically goes without hearing from a peer it heard lately: the median
+ * silence of the peers heard within HEARD_LATELY_LEASES leases (0 with fewer than HEARD_LATELY_MIN
+ * of them), or undefined when that median is past the lease (observerHearsMost is false).
+ */
+export function observerLag(lastSeen: Iterable<number | undefined>, now: number, policy: LeasePolicy): number | undefined {
   const silences: number[] = [];
   for (const seen of lastSeen) {
     if (seen === undefined || now - seen > HEARD_LATELY_LEASES * policy.leaseMs) continue;
     silences.push(now - seen);
   }
-  if (silences.length < HEARD_LATELY_MIN) return true;
+  if (silences.length < HEARD_LATELY_MIN) return 0;
   silences.sort((a, b) => a - b);
-  return silences[silences.length >> 1]! <= policy.leaseMs;
+  const median = Math.max(0, silences[silences.length >> 1]!);
+  return median <= policy.leaseMs ? median : undefined;
+}
+
+/**
+ * May an observer whose typical silence is `lag` (observerLag) end the lease of a holder it has
+ * not heard for `silence` ms? Only past the lease plus that lag: a holder is gone when it is silent
+ * well beyond what every peer is at this observer right now, not when the whole mesh is slow. At
+ * 30 peers on 2 cores every loop lags by seconds in a burst; holders 3 s silent at an observer
+ * whose median peer was 1-2 s silent had their rounds expired, and the bids, claims and gated runs
+ * that followed stalled a few dozen tasks for minutes. A healthy mesh's lag is about half a
+ * heartbeat, so a crashed holder's rounds wait that much longer.
+ */
+export function silenceOverdue(silence: number, lag: number, policy: LeasePolicy): boolean {
+  return silence > policy.leaseMs + lag;
 }

@@ -239,10 +239,15 @@ export function deriveTask(facts: TaskFacts, ctx: DeriveContext): TaskView {
  * declared its lease lapsed), the next round is bid on, as the side that saw only the expiry already
  * did: letting the failure decide would make it an assigned round as soon as the failure arrives,
  * and void a run the bidders' winner had already finished (its assignee would run the task again
- * while holding that result). The failure still counts as a failed attempt either way.
+ * while holding that result). The failure still counts as a failed attempt either way. Likewise when
+ * more than one peer claimed the round (`claimers`): two sides of a partition each ran and failed
+ * it, and which claim is canonical (and so whom the registry's pick leaves out, and from when the
+ * round counts as open) changes when they merge; the pick could then name a peer other than the one
+ * a side had already run the next round with, voiding its finished run (simulator seed 5003, 15
+ * peers: a third peer ran the task again). A bid round voids no claim.
  */
-function nextRoundAssigned(info: { failOfCanonical: RunFailed | undefined; expired: boolean }): boolean {
-  return info.failOfCanonical !== undefined && !info.expired;
+function nextRoundAssigned(info: { failOfCanonical: RunFailed | undefined; expired: boolean }, claimers: number): boolean {
+  return info.failOfCanonical !== undefined && !info.expired && claimers <= 1;
 }
 
 /** The general rules (every round, award, failure, expiry, vote, retry, cancel and dependency). */
@@ -267,13 +272,14 @@ export function deriveGeneral(facts: TaskFacts, ctx: DeriveContext): TaskView {
   // winner, leaving out whoever held an earlier round. A round after a lapsed lease is bid on: the
   // registry cannot tell who is reachable, the bids of live peers can (no expiry cascade across a
   // partition). A round nobody can be assigned is bid on too.
+  const claimersOf = (r: number): number => new Set((claimsByRound.get(r) ?? []).map((c) => c.peer)).size;
   const assignees = new Map<number, string | undefined>();
   const assigneeFor = (r: number): string | undefined => {
     if (exclusive) return undefined;
     if (assignees.has(r)) return assignees.get(r);
     let a: string | undefined;
     if (r === 1 && facts.assignee !== undefined) a = facts.assignee;
-    else if (ctx.candidates && (r === 1 || nextRoundAssigned(roundInfo(r - 1)))) {
+    else if (ctx.candidates && (r === 1 || nextRoundAssigned(roundInfo(r - 1), claimersOf(r - 1)))) {
       const excluded = new Set<string>();
       for (let k = 1; k < r; k++) {
         const holder = roundInfo(k).canonical?.peer ?? assigneeFor(k);

@@ -187,6 +187,33 @@ describe('rounds assigned from the registry', () => {
     expect(failedOnly.assignee).toBe('b');
   });
 
+  it('a failed round that more than one peer claimed (two sides ran it) sends the next round to bids: a run one side finished keeps counting after the merge', () => {
+    // Simulator seed 5003 (15 peers, 1,000 tasks): each side of a partition ran round 1 and failed
+    // it. Which claim is canonical changes when the sides merge, and with it the registry's pick for
+    // round 2; the pick named another peer than the one a side had already run round 2 with, its
+    // finished run was voided, and a third peer ran the task again.
+    const cands = [...candidates, { id: 'd', capacity: 10, capabilities: ['work'], joinedAt: -10_000 }];
+    const failA = { peer: 'a', round: 1, error: 'x', at: 2 };
+    const failD = { peer: 'd', round: 1, error: 'y', at: 9 };
+    const sideA = deriveTask(facts({ assignee: 'a', coAssignees: ['d'], claims: [claim('a')], fails: [failA] }), ctx({ candidates: cands }));
+    expect(sideA.round).toBe(2);
+    const x = sideA.assignee!;
+    expect(x).toBeDefined();
+    expect(x).not.toBe('a');
+    // Merged before anyone ran round 2: it is bid on.
+    const open = deriveTask(facts({ assignee: 'a', coAssignees: ['d'], claims: [claim('a'), claim('d')], fails: [failA, failD] }), ctx({ candidates: cands }));
+    expect(open.round).toBe(2);
+    expect(open.assignee).toBeUndefined();
+    expect(open.state).toBe('pending');
+    // Merged after side A's pick finished round 2: done with its result, whatever the order.
+    const merged = facts({ assignee: 'a', coAssignees: ['d'], claims: [claim('a'), claim('d'), claim(x, 2)], fails: [failA, failD], dones: [done(x, 2, 'r2')] });
+    const v = deriveTask(merged, ctx({ candidates: cands }));
+    expect(v.state).toBe('done');
+    expect(v.result?.peer).toBe(x);
+    expect(v.duplicates).toEqual([]);
+    expect(deriveTask({ ...merged, claims: [...merged.claims].reverse(), fails: [failD, failA] }, ctx({ candidates: cands })).result?.result).toBe('r2');
+  });
+
   it('after a failed run the next round goes to someone else; once every capable peer held one, to the best of all', () => {
     const v = deriveTask(facts({ assignee: 'a', claims: [claim('a')], fails: [{ peer: 'a', round: 1, error: 'x', at: 2 }] }), ctx({ candidates }));
     expect(v.round).toBe(2);

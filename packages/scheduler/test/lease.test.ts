@@ -1,7 +1,7 @@
 // Tests for lease.ts: both ways a lease lapses (holder unseen, run past its timeout) and their boundaries; when an observer hears too few peers to end leases.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LEASE, leaseLapsed, observerHearsMost } from '../src/lease.js';
+import { DEFAULT_LEASE, leaseLapsed, observerHearsMost, observerLag, silenceOverdue } from '../src/lease.js';
 
 const P = { leaseMs: 3000, graceMs: 1000 };
 
@@ -80,6 +80,42 @@ describe('observerHearsMost', () => {
         const recent = ago.filter((a): a is number => a !== undefined && a <= 10 * L.leaseMs).sort((a, b) => a - b);
         const want = recent.length < 3 || recent[Math.floor(recent.length / 2)]! <= L.leaseMs;
         expect(observerHearsMost(seen, now, L)).toBe(want);
+      }),
+    );
+  });
+});
+
+describe('observerLag and silenceOverdue', () => {
+  const L = { leaseMs: 1_000, graceMs: 500 };
+  const now = 100_000;
+
+  it('is the median silence of the peers heard lately, undefined past the lease, 0 with fewer than three', () => {
+    expect(observerLag([now - 400, now - 100, now - 900, now], now, L)).toBe(400);
+    expect(observerLag([now - 5_000, now - 5_000, now - 5_000, now], now, L)).toBeUndefined();
+    expect(observerLag([now - 5_000, now - 200], now, L)).toBe(0);
+  });
+
+  it('ends a lease only past the lease plus the observer\'s lag: a slow mesh is not a gone holder', () => {
+    // Every peer 800 ms silent at this observer: a holder 1.5 s silent is as late as the rest.
+    const lag = observerLag([now - 800, now - 800, now - 800, now - 1_500], now, L)!;
+    expect(lag).toBe(800);
+    expect(silenceOverdue(1_500, lag, L)).toBe(false);
+    expect(silenceOverdue(1_801, lag, L)).toBe(true);
+    // A quiet, healthy mesh: the lease alone (plus ~0) decides, as before.
+    expect(silenceOverdue(1_001, 0, L)).toBe(true);
+  });
+
+  it('agrees with observerHearsMost, and a lag never shortens the lease, for any sightings', () => {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.integer({ min: -50, max: 30_000 }), { nil: undefined }), { maxLength: 40 }), fc.integer({ min: 0, max: 40_000 }), (ago, silence) => {
+        const seen = ago.map((a) => (a === undefined ? undefined : now - a));
+        const lag = observerLag(seen, now, L);
+        expect(lag !== undefined).toBe(observerHearsMost(seen, now, L));
+        if (lag === undefined) return;
+        expect(lag).toBeGreaterThanOrEqual(0);
+        expect(lag).toBeLessThanOrEqual(L.leaseMs);
+        if (silenceOverdue(silence, lag, L)) expect(silence).toBeGreaterThan(L.leaseMs);
+        expect(silenceOverdue(silence, lag, L)).toBe(silence > L.leaseMs + lag);
       }),
     );
   });

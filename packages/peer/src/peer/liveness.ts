@@ -4,7 +4,7 @@
 // alone (what exclusive tasks' quorums rely on). A stall of this peer's own event loop is not
 // counted against others (see `stalled`).
 
-import { leaseLapsed, observerHearsMost, quorumOf, type TaskView } from '@agentmesh/scheduler';
+import { leaseLapsed, observerLag, quorumOf, type LeasePolicy, type TaskView } from '@agentmesh/scheduler';
 import type { SyncEngine } from '../sync/engine.js';
 import type { PeerContext } from './context.js';
 import type { Presence } from './presence.js';
@@ -74,14 +74,19 @@ export class Liveness {
   }
 
   /**
-   * Does this replica hear most of the peers it heard lately, so that a holder's silence is the
-   * holder's and not this replica's lag (observerHearsMost)? Expiries of other peers' rounds wait
-   * for it.
+   * How long this replica typically goes without hearing a peer it heard lately (observerLag), or
+   * undefined when it does not hear most of them: then a holder's silence may be this replica's lag,
+   * and it expires nobody's rounds. A holder's lease ends here only past the lease plus this lag.
    */
-  hearsMost(now: number): boolean {
+  lag(now: number): number | undefined {
     const seen: (number | undefined)[] = [];
     for (const p of this.ctx.board().peers()) if (p.id !== this.ctx.id) seen.push(this.lastSeen(p.id));
-    return observerHearsMost(seen, now, this.ctx.timing.lease);
+    return observerLag(seen, now, this.ctx.timing.lease);
+  }
+
+  /** The lease leases are measured by (its timing adapts to the network: see PeerContext.timing). */
+  leasePolicy(): LeasePolicy {
+    return this.ctx.timing.lease;
   }
 
   /** This peer's event loop ran `lateMs` late: a stall no other peer should pay for (see Presence.credit). */

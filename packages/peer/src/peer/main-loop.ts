@@ -363,7 +363,7 @@ export class MainLoop {
       if (v.claim.peer === ctx.id && !runs.has(id) && !runs.outcomePending(id)) {
         // Our own claim from before a restart: nobody runs it, release it at once.
         pass.expiries.push([id, v.round]);
-      } else if (v.lapsed && v.claim.peer !== ctx.id && pass.hearsMost()) {
+      } else if (v.lapsed && v.claim.peer !== ctx.id && pass.mayExpire(v.claim.peer)) {
         pass.expiries.push([id, v.round]);
       }
       return;

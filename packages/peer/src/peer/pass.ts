@@ -2,7 +2,7 @@
 // decided (bids to consider, leases to expire, votes to cast), written together at its end as one
 // transaction. The parts that decide (bidding, quorum) add to it instead of taking out-params.
 
-import type { TaskSpec, TaskView, Vote } from '@agentmesh/scheduler';
+import { silenceOverdue, type TaskSpec, type TaskView, type Vote } from '@agentmesh/scheduler';
 import type { EligiblePeer, Liveness } from './liveness.js';
 import type { DeriveMemo } from './views.js';
 
@@ -24,7 +24,8 @@ export class Pass {
   /** Votes for exclusive claims: task, vote. */
   readonly votes: [string, Vote][] = [];
   private alive: EligiblePeer[] | undefined;
-  private hears: boolean | undefined;
+  /** Liveness.lag, once per pass (null: not computed yet). */
+  private lag: number | undefined | null = null;
 
   constructor(
     readonly now: number,
@@ -42,8 +43,19 @@ export class Pass {
     return (this.alive ??= this.liveness.aliveEligiblePeers(this.now));
   }
 
-  /** This replica hears most of the peers it heard lately (Liveness.hearsMost), once per pass. */
-  hearsMost(): boolean {
-    return (this.hears ??= this.liveness.hearsMost(this.now));
+  /**
+   * May this replica write the expiry of `holder`'s lapsed round? Only when it hears most of the
+   * peers it heard lately (Liveness.lag), and, when the lapse is the holder's silence (not a
+   * timeout), only once that silence is past the lease plus this replica's typical silence of
+   * every peer (silenceOverdue): the slowest observer of a slow mesh does not decide for all.
+   */
+  mayExpire(holder: string): boolean {
+    if (this.lag === null) this.lag = this.liveness.lag(this.now);
+    if (this.lag === undefined) return false;
+    const seen = this.liveness.lastSeen(holder);
+    if (seen === undefined) return true;
+    const silence = this.now - seen;
+    const lease = this.liveness.leasePolicy();
+    return silence <= lease.leaseMs || silenceOverdue(silence, this.lag, lease);
   }
 }
