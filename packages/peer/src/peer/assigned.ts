@@ -54,7 +54,7 @@ export class Assigned {
     } else {
       this.queue.delete(id);
       this.waiting.delete(id);
-      if (v.lapsed && v.assignee !== undefined && pass.mayExpire(v.assignee)) pass.expiries.push([id, v.round]);
+      if (v.lapsed && pass.mayExpire(v.assignee)) pass.expiries.push([id, v.round]);
     }
     return true;
   }
