@@ -265,7 +265,9 @@ export class Mesh {
     );
   }
 
+  /** Stops every peer and removes the mesh's files (again: nothing to do). */
   async stop(): Promise<void> {
+    if (this.stopping) return;
     this.stopping = true;
     await Promise.all(this.peers.map((p) => stopChild(p.child, 5000)));
     removeTempDir(this.dir);

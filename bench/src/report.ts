@@ -86,8 +86,8 @@ export function markdown(r: Results): string {
     if (h.receivers) {
       L.push(`| received, all peers (per-receiver definition) | ${h.receivers.reduce((a, x) => a + x.receivedBytes, 0)} | ${h.receivers.reduce((a, x) => a + x.minimalBytes, 0)} (each peer's own diff, summed) | ${f(h.receivedRatioTotal, 2)} |`);
       L.push(`| received, worst peer | ${h.receivers.map((x) => x.receivedBytes).join(' / ')} | ${h.receivers.map((x) => x.minimalBytes).join(' / ')} | ${f(h.receivedRatioMax, 2)} |`);
-      L.push(`| ms, into an indexed replica (total definition) | ${h.ms} | ${f(h.replicaApplyMs, 1)} (one receiver applies its diff with the board's index) | ${f(h.ms / Math.max(h.replicaApplyMs, 0.001), 1)} |`);
-      L.push(`| ms, each receiver until it held both halves (per-receiver definition) | ${h.receivers.map((x) => x.healMs).join(' / ')} | ${h.receivers.map((x) => f(x.applyMs, 1)).join(' / ')} (its own diff into an indexed replica) | ${f(h.timeRatioMax, 1)} (worst) |`);
+      L.push(`| ms, into an indexed replica (total definition) | ${h.ms} | ${f(h.replicaApplyMs, 1)} (one receiver applies its diff with the board's index; median of 5, peers stopped) | ${f(h.ms / Math.max(h.replicaApplyMs, 0.001), 1)} |`);
+      L.push(`| ms, each receiver until it held both halves (per-receiver definition) | ${h.receivers.map((x) => x.healMs).join(' / ')} | ${h.receivers.map((x) => f(x.applyMs, 1)).join(' / ')} (its own diff into an indexed replica, median of 5) | ${f(h.timeRatioMax, 1)} (worst) |`);
     }
   }
   if (r.scale.length) {

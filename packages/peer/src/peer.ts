@@ -305,7 +305,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   status(): PeerStatus {
-    return peerStatus({ ctx: this.ctx, views: this.taskViews, archive: this.archive, liveness: this.liveness, isDirty: (id) => this.loop.isDirty(id), load: this.load, generation: this.document.generation, trust: this.trust });
+    return peerStatus({ ctx: this.ctx, views: this.taskViews, archive: this.archive, liveness: this.liveness, dirty: () => this.loop.dirtyIds(), load: this.load, generation: this.document.generation, trust: this.trust });
   }
 
   /** The sync engine's counters (a copy). */

@@ -92,9 +92,9 @@ export class MainLoop {
     return this.caughtUp;
   }
 
-  /** Will the next pass look at this task? */
-  isDirty(id: string): boolean {
-    return this.dirty.has(id);
+  /** The tasks the next pass will look at. */
+  dirtyIds(): ReadonlySet<string> {
+    return this.dirty;
   }
 
   markDirty(id: string): void {

@@ -1,8 +1,9 @@
 // What `status` reports: every task this peer knows by state (the live document's, as the main
-// loop last derived them, plus the archived ones, each counted once), duplicate runs (archived
-// tasks' too), the peers with their load and liveness, the archive's counts and the live generation.
+// loop last derived them and counted as they changed, plus the archived ones, each counted once),
+// duplicate runs (archived tasks' too), the peers with their load and liveness, the archive's
+// counts and the live generation.
 
-import { TASK_STATES, isTerminal, type TaskState } from '@agentmesh/scheduler';
+import { isTerminal, type TaskState } from '@agentmesh/scheduler';
 import * as Y from 'yjs';
 import { encodeGeneration, type Archive, type ArchiveCounts, type EntryTrust, type Generation } from '@agentmesh/crdt-store';
 import { trustStatus, type TrustStatus } from './trust.js';
@@ -38,7 +39,7 @@ export interface StatusSources {
   archive: Archive;
   liveness: Liveness;
   /** Tasks the main loop has not looked at since they changed. */
-  isDirty(id: string): boolean;
+  dirty(): Iterable<string>;
   /** This peer's own load (runs and reservations). */
   load: number;
   generation: Generation;
@@ -49,34 +50,39 @@ export function peerStatus(s: StatusSources): PeerStatus {
   const { ctx, views, archive } = s;
   const board = ctx.board();
   const now = ctx.clock.now();
-  const tasks = Object.fromEntries(TASK_STATES.map((st) => [st, 0])) as Record<TaskState, number>;
-  let duplicateRuns = 0;
+  // States as the main loop last derived them, counted as they changed, so a status call costs
+  // the tasks changed since its last pass, not the board: those are derived now.
+  const { tasks, duplicateRuns: liveDups } = views.counts();
+  let duplicateRuns = liveDups;
+  const memo: DeriveMemo = new Map();
+  const derivedNow = new Map<string, TaskState>();
+  for (const id of s.dirty()) {
+    const f = board.getFacts(id);
+    if (!f) continue;
+    const v = views.derive(id, f, now, memo);
+    const last = views.lastStateOf(id);
+    if (last !== undefined) {
+      tasks[last]--;
+      duplicateRuns -= views.duplicatesOf(id);
+    }
+    tasks[v.state]++;
+    duplicateRuns += v.duplicates.length;
+    derivedNow.set(id, v.state);
+  }
+  // A finished task both in the live document and in the archive is counted once: the ones the
+  // views know of, and any that finished since the last pass.
   let overlap: ArchiveCounts | undefined;
   let overlapDups = 0;
-  // States as the main loop last derived them (it looks at every changed task each pass), so a
-  // status call does not re-derive the whole board; tasks it has not looked at yet are derived.
-  const memo: DeriveMemo = new Map();
-  for (const id of board.taskIds()) {
-    let state = views.lastStateOf(id);
-    let dups = views.duplicatesOf(id);
-    if (state === undefined || s.isDirty(id)) {
-      const f = board.getFacts(id);
-      if (!f) continue;
-      const v = views.derive(id, f, now, memo);
-      state = v.state;
-      dups = v.duplicates.length;
-    }
-    tasks[state]++;
-    duplicateRuns += dups;
-    // A finished task both in the live document and in the archive is counted once.
-    if (isTerminal(state) && archive.mightHave(id)) {
-      const rec = archive.summary ? archive.summary(id) : archive.get(id);
-      if (rec) {
-        overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
-        overlap[rec.state]++;
-        overlapDups += (rec as { duplicates?: number }).duplicates ?? 0;
-      }
-    }
+  const both = new Set(views.alsoArchived());
+  for (const [id, st] of derivedNow) if (isTerminal(st) && archive.mightHave(id)) both.add(id);
+  for (const id of both) {
+    const state = derivedNow.get(id) ?? views.lastStateOf(id);
+    if (state === undefined || !isTerminal(state)) continue;
+    const rec = archive.summary ? archive.summary(id) : archive.get(id);
+    if (!rec) continue;
+    overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
+    overlap[rec.state]++;
+    overlapDups += (rec as { duplicates?: number }).duplicates ?? 0;
   }
   const archived = archive.counts();
   for (const st of ['done', 'dead', 'cancelled'] as const) tasks[st] += Math.max(0, archived[st] - (overlap?.[st] ?? 0));

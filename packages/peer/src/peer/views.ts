@@ -1,9 +1,10 @@
 // Tasks as this replica sees them: each derived from its write-once facts by the pure lifecycle
 // rules (live ones from the board, finished ones from the archive), and the state and duplicate
-// runs each task had when the main loop last looked at it (status counts come from those, so a
-// status call does not re-derive the whole board). It emits the 'task' event on state changes.
+// runs each task had when the main loop last looked at it, with their totals kept as they change
+// (status counts come from those, so a status call costs the tasks changed since the last pass,
+// not the board). It emits the 'task' event on state changes.
 
-import { deriveTask, type RoundCandidate, type TaskFacts, type TaskState, type TaskView } from '@agentmesh/scheduler';
+import { TASK_STATES, deriveTask, isTerminal, type RoundCandidate, type TaskFacts, type TaskState, type TaskView } from '@agentmesh/scheduler';
 import { boardDeriveContext, factsFromRecord, type Archive, type TaskBoard } from '@agentmesh/crdt-store';
 import type { PeerContext } from './context.js';
 
@@ -15,6 +16,16 @@ export class Views {
   private readonly lastState = new Map<string, TaskState>();
   /** Duplicate runs of each task as last derived (for status()). */
   private readonly dupCount = new Map<string, number>();
+  /** How many live tasks are in each state of `lastState`, kept as it changes. */
+  private readonly stateCount = Object.fromEntries(TASK_STATES.map((st) => [st, 0])) as Record<TaskState, number>;
+  /** The sum of `dupCount`. */
+  private dupTotal = 0;
+  /**
+   * Finished live tasks that the archive held when the main loop first saw them finished (a task
+   * written back or restored at a generation change): counted once by status. The archive takes
+   * in a task only as it leaves the live document, when it is forgotten here, so this set stays exact.
+   */
+  private readonly archivedToo = new Set<string>();
 
   constructor(
     private readonly ctx: PeerContext,
@@ -112,10 +123,18 @@ export class Views {
 
   /** Records what the main loop derived for a task; emits 'task' when its state changed. */
   note(id: string, v: TaskView): void {
-    if (v.duplicates.length > 0) this.dupCount.set(id, v.duplicates.length);
+    const dups = v.duplicates.length;
+    this.dupTotal += dups - (this.dupCount.get(id) ?? 0);
+    if (dups > 0) this.dupCount.set(id, dups);
     else this.dupCount.delete(id);
-    if (this.lastState.get(id) === v.state) return;
+    const was = this.lastState.get(id);
+    if (was === v.state) return;
     this.lastState.set(id, v.state);
+    if (was !== undefined) this.stateCount[was]--;
+    this.stateCount[v.state]++;
+    const terminal = isTerminal(v.state);
+    if (terminal && (was === undefined || !isTerminal(was)) && this.archive.mightHave(id)) this.archivedToo.add(id);
+    else if (!terminal) this.archivedToo.delete(id);
     if (this.ctx.listens('task')) this.ctx.emit('task', { id, state: v.state, round: v.round, peer: v.result?.peer ?? v.claim?.peer, view: v });
   }
 
@@ -139,9 +158,23 @@ export class Views {
     return this.lastState.values();
   }
 
+  /** Live tasks by the state last derived (a copy), and their duplicate runs in all. */
+  counts(): { tasks: Record<TaskState, number>; duplicateRuns: number } {
+    return { tasks: { ...this.stateCount }, duplicateRuns: this.dupTotal };
+  }
+
+  /** Finished live tasks the archive may hold too (see `archivedToo`). */
+  alsoArchived(): ReadonlySet<string> {
+    return this.archivedToo;
+  }
+
   /** The task left the live document. */
   forget(id: string): void {
+    const was = this.lastState.get(id);
+    if (was !== undefined) this.stateCount[was]--;
+    this.dupTotal -= this.dupCount.get(id) ?? 0;
     this.lastState.delete(id);
     this.dupCount.delete(id);
+    this.archivedToo.delete(id);
   }
 }
