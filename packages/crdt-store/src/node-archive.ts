@@ -1,9 +1,10 @@
 // The file archive of a peer (Node only): finished tasks that left the live document, in one SQLite
 // database (archive.db, WAL, every commit fsynced) with indexes on state, type, peer, submit and
 // finish time and generation, so `agentmesh list` and the dashboard's task table search archived
-// tasks as fast as live ones, and `get`/`status` read one row. Appends are committed in chunks
-// between event-loop turns; the promise resolves once every chunk is on disk, so an acknowledged
-// append survives kill -9 (SQLite ignores a torn WAL tail). Each row is checksummed
+// tasks as fast as live ones, and `get`/`status` read one row. Appends are committed in chunks,
+// on a writer thread at the lowest CPU priority (archive-writer.ts) so they take a core only when
+// the event loops leave one idle; the promise resolves once every chunk is on disk, so an
+// acknowledged append survives kill -9 (SQLite ignores a torn WAL tail). Each row is checksummed
 // (archive-db.ts): on open every row is checked, and a damaged database is salvaged
 // (archive-salvage.ts) with the damaged file kept aside. An archive directory of the older
 // JSON-lines format is imported once (archive-legacy.ts). A fixed-size Bloom filter answers
@@ -18,10 +19,16 @@ import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive
 import { DB_FILE, ROW_COLUMNS, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
 import { hasLegacyFiles, importLegacy } from './archive-legacy.js';
 import { salvageDatabase } from './archive-salvage.js';
+import { ArchiveWriter } from './archive-writer.js';
 
 export interface FileArchiveOptions {
   /** Receives warnings (a salvaged database, an imported or damaged old file) at level 'warn' (default: console.warn). */
   logger?: Logger;
+  /**
+   * Commit rows on a writer thread at the lowest CPU priority (default true; archive-writer.ts).
+   * False: on the event loop, as before.
+   */
+  writerThread?: boolean;
 }
 
 /** Without a logger, warnings go to the console as they always did. */
@@ -33,6 +40,15 @@ const consoleWarnings: Logger = { log: (level, msg) => (level === 'warn' || leve
  * arriving meanwhile).
  */
 const CHUNK = 64;
+
+/**
+ * Records waiting for their rows past which an append's rows are made and committed on the event
+ * loop. The writer thread runs at the lowest priority, and when every loop is busy (a burst,
+ * bench:bounded) it gets almost no CPU, so waiting records (with their facts) would pile up. With
+ * 2,048 the peers of bench:bounded ended at 294-306 MB of RSS, with 1,024 at 266-281 MB; the p99
+ * of bench:sustained was the same with either.
+ */
+const WRITER_BACKLOG_MAX = 1024;
 
 /** A record appended but not committed yet; its row is made when its chunk is written. */
 interface Pending {
@@ -58,6 +74,10 @@ export class FileArchive implements Archive {
   private closed = false;
   private db!: Db;
   private st!: Statements;
+  /** The writer thread; undefined: rows are committed on the event loop (asked for, or the thread failed). */
+  private writer: ArchiveWriter | undefined;
+  /** Resolves once a failed writer thread has ended. */
+  private writerClosed: Promise<void> = Promise.resolve();
   private readonly path: string;
 
   private constructor(
@@ -71,6 +91,7 @@ export class FileArchive implements Archive {
     const a = new FileArchive(dir, resolveLogger(opts, consoleWarnings));
     mkdirSync(dir, { recursive: true });
     a.load();
+    if (opts.writerThread ?? true) a.writer = new ArchiveWriter(a.path);
     return a;
   }
 
@@ -178,6 +199,10 @@ export class FileArchive implements Archive {
       batch.push(p);
     }
     const run = async () => {
+      // The thread is idle here (the run before waited for its commits). With a backlog this
+      // long it is starved of CPU (every loop busy): this run commits on the loop, as before.
+      const inline = this.pending.size > WRITER_BACKLOG_MAX;
+      const written: Promise<void>[] = [];
       for (let i = 0; i < batch.length; i += CHUNK) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
         const chunk = batch.slice(i, i + CHUNK);
@@ -185,15 +210,10 @@ export class FileArchive implements Archive {
         // What these rows replace (committed earlier) stops counting its duplicate runs; an id
         // this archive surely had not stored when it was appended replaces nothing.
         for (const p of chunk) this.dups += p.row!.duplicates - (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
-        insertRows(this.db, this.st, rows, i === 0 ? newSheets : []);
-        if (i === 0) {
-          for (const [key] of newSheets) {
-            this.sheetKeys.add(key);
-            this.pendingSheets.delete(key);
-          }
-        }
+        written.push(this.commit(rows, i === 0 ? newSheets : [], inline));
       }
-      if (batch.length === 0 && newSheets.length > 0) insertRows(this.db, this.st, [], newSheets);
+      if (batch.length === 0 && newSheets.length > 0) written.push(this.commit([], newSheets, inline));
+      await Promise.all(written);
       for (const [key] of newSheets) {
         this.sheetKeys.add(key);
         this.pendingSheets.delete(key);
@@ -203,6 +223,31 @@ export class FileArchive implements Archive {
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  /**
+   * Inserts rows (and sheets) in one transaction: on the writer thread, else (or `inline`) here.
+   * A thread that fails is not used again, and what it was given is committed here (rows replace,
+   * sheets are kept once: committing twice changes nothing).
+   */
+  private async commit(rows: Row[], sheets: [string, Uint8Array][], inline: boolean): Promise<void> {
+    const w = this.writer;
+    if (w && !inline) {
+      try {
+        await w.write(rows, sheets);
+        return;
+      } catch (e) {
+        if (this.writer === w) {
+          this.writer = undefined;
+          this.logger.log('warn', `archive ${DB_FILE}: the writer thread failed (${(e as Error).message}); rows are committed on the event loop from now on`);
+          this.writerClosed = w.close();
+        }
+        // What the thread still had queued goes first; its connection is closed before this one writes.
+        await this.writerClosed;
+        if (this.closed) throw e;
+      }
+    }
+    insertRows(this.db, this.st, rows, sheets);
   }
 
   private rowFor(p: Pending): Row {
@@ -326,6 +371,9 @@ export class FileArchive implements Archive {
     if (this.closed) return;
     await this.queue.catch(() => {});
     this.closed = true;
+    // The thread's connection closes first: the checkpoint below truncates the WAL.
+    await this.writer?.close();
+    this.writer = undefined;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {

@@ -21,6 +21,7 @@ function both(): [string, () => Archive][] {
   return [
     ['memory', () => new MemoryArchive()],
     ['file', () => FileArchive.open(mkdtempSync(join(tmpdir(), 'am-arch-')), { logger: silentLogger })],
+    ['file, commits on the loop', () => FileArchive.open(mkdtempSync(join(tmpdir(), 'am-arch-')), { logger: silentLogger, writerThread: false })],
   ];
 }
 

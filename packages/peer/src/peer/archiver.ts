@@ -302,9 +302,12 @@ export class Archiver {
       });
     }
     if (archived.length > 0) {
-      this.work = this.work
-        .then(() => deps.archive.append(archived, parsed, sheets))
-        .catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
+      // Appended now, not after the writes before it: the archive orders its own writes, and
+      // get() finds these records from this moment (they just left the live document). Chained
+      // behind the previous write, a backlog of writes held every waiting record, its facts and
+      // batch bytes in memory, and kept them from get().
+      const written = deps.archive.append(archived, parsed, sheets).catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
+      this.work = this.work.then(() => written);
     }
   }
 

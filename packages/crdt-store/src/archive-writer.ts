@@ -1,0 +1,75 @@
+// The file archive's writer thread, seen from the peer's event loop. Under load the archive's
+// SQLite inserts and commits were a fifth of the long busy stretches of a peer's loop, and every
+// submit that arrived meanwhile waited for them (the p99 under load). On a thread of their own at
+// the lowest CPU priority (archive-writer-thread.ts; Linux gives each thread its own nice value)
+// they use a core only when the loops leave one idle. The rows are still made on the loop (they
+// need its records); a write resolves once its transaction is committed and fsynced.
+
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Row } from './archive-db.js';
+import type { WriterReply, WriterRequest } from './archive-writer-thread.js';
+
+/**
+ * The thread's script: the built file next to this one. Under vitest this module runs from src
+ * (TypeScript, which a worker cannot load), so the thread runs the built file in dist.
+ */
+function threadScript(): URL {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? new URL('../dist/archive-writer-thread.js', import.meta.url) : new URL('./archive-writer-thread.js', import.meta.url);
+}
+
+/**
+ * The thread's old space. It keeps nothing between requests, but at the lowest priority it is often
+ * stopped mid-request, so rows outlive young-generation collections and were promoted: with V8's
+ * default limit its heap grew by about 100 MB in bench:bounded before a full collection. A small
+ * limit makes those collections come early.
+ */
+const WRITER_OLD_SPACE_MB = 48;
+
+export class ArchiveWriter {
+  private readonly worker: Worker;
+  private seq = 0;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private gone: Error | undefined;
+
+  /** Starts the thread on the database file at `path` (already opened, checked and salvaged by the archive). */
+  constructor(path: string) {
+    this.worker = new Worker(threadScript(), { workerData: { path }, resourceLimits: { maxOldGenerationSizeMb: WRITER_OLD_SPACE_MB } });
+    // An archive left open does not keep the process alive; close() waits for the thread.
+    this.worker.unref();
+    this.worker.on('message', (m: WriterReply) => {
+      const w = this.waiting.get(m.seq);
+      this.waiting.delete(m.seq);
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve();
+    });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (code ${code})`)));
+  }
+
+  /** Commits rows and sheets in one transaction on the thread; resolves once they are on disk. */
+  write(rows: Row[], sheets: [string, Uint8Array][]): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    const seq = ++this.seq;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      this.worker.postMessage({ seq, rows, sheets } satisfies WriterRequest);
+    });
+  }
+
+  /** Closes the thread's connection and ends the thread (what was written before is committed). */
+  async close(): Promise<void> {
+    if (this.gone) return;
+    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.worker.ref();
+    this.worker.postMessage('close' satisfies WriterRequest | 'close');
+    await exited;
+  }
+
+  private fail(e: Error): void {
+    this.gone ??= e;
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+}

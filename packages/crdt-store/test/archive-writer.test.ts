@@ -1,0 +1,108 @@
+// The file archive commits its rows on a writer thread at the lowest CPU priority (archive-writer.ts):
+// an append resolves only once its rows are committed (another connection reads them, and so does
+// the archive reopened), the thread really runs at nice 19 while the rest of the process does not,
+// a thread that dies costs nothing (its rows are committed on the event loop, with a warning), and a
+// long backlog is committed on the loop instead of waiting on a starved thread.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@agentmesh/scheduler';
+import type { ArchiveRecord } from '../src/index.js';
+import { FileArchive } from '../src/node.js';
+import { DB_FILE } from '../src/archive-db.js';
+import type { ArchiveWriter } from '../src/archive-writer.js';
+
+const rec = (id: string): ArchiveRecord => ({
+  id, state: 'done', finishedAt: 1, result: { id }, peer: 'p', attempts: 1, gen: '1.10.5.p', archivedAt: 5, spec: { id }, facts: { [`${id}/done/1/p`]: { round: 1 } },
+});
+
+/** Rows committed, as a second connection to the database sees them. */
+function committed(dir: string): number {
+  const db = new Database(join(dir, DB_FILE), { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Nice values of this process's threads (Linux: field 19 of /proc/self/task/<tid>/stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+const writerOf = (a: FileArchive) => (a as unknown as { writer: ArchiveWriter | undefined }).writer;
+
+describe('archive writer thread', () => {
+  it('an append resolves once its rows are committed; they are there after a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    expect(writerOf(a)).toBeDefined();
+    await a.append(Array.from({ length: 150 }, (_, i) => rec(`w-${i}`)), undefined, new Map([['segs/k', new Uint8Array([1, 2, 3])]]));
+    expect(committed(dir)).toBe(150);
+    expect(a.counts().total).toBe(150);
+    expect(a.summary('w-7')?.state).toBe('done');
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    expect(b.get('w-149')?.id).toBe('w-149');
+    expect(b.sheet('segs/k')).toEqual(new Uint8Array([1, 2, 3]));
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.runIf(process.platform === 'linux')('runs at nice 19, and the rest of the process does not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const before = threadNices();
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    await a.append([rec('n-1')]);
+    const during = threadNices();
+    expect(before.filter((n) => n === 19)).toHaveLength(0);
+    expect(during.filter((n) => n === 19)).toHaveLength(1);
+    expect(during.filter((n) => n !== 19).length).toBeGreaterThan(0);
+    await a.close();
+    expect(threadNices().filter((n) => n === 19)).toHaveLength(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('when the thread dies, rows are committed on the event loop (and said so)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const warnings: string[] = [];
+    const a = FileArchive.open(dir, { logger: { log: (_l, m) => warnings.push(m) } });
+    await a.append([rec('d-1')]);
+    await (writerOf(a) as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await a.append([rec('d-2'), rec('d-3')]);
+    expect(committed(dir)).toBe(3);
+    expect(warnings.join('\n')).toMatch(/the writer thread failed .*committed on the event loop from now on/);
+    expect(writerOf(a)).toBeUndefined();
+    await a.append([rec('d-4')]);
+    expect(committed(dir)).toBe(4);
+    await a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a backlog past 1,024 records is committed on the event loop (the thread may be starved)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    const w = writerOf(a)!;
+    const sent: number[] = [];
+    const write = w.write.bind(w);
+    w.write = (rows, sheets) => {
+      sent.push(rows.length);
+      return write(rows, sheets);
+    };
+    // One append of 3,000 records: more than the backlog limit (1,024) is waiting when its run starts.
+    const big = a.append(Array.from({ length: 3000 }, (_, i) => rec(`b-${i}`)));
+    const small = a.append([rec('s-1')]);
+    await Promise.all([big, small]);
+    expect(committed(dir)).toBe(3001);
+    // The big one went on the loop; the small one after it, with no backlog left, to the thread.
+    expect(sent).toEqual([1]);
+    await a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
