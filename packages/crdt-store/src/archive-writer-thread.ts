@@ -17,10 +17,13 @@ export interface WriterReply {
   error?: string;
 }
 
-try {
-  setPriority(19);
-} catch {
-  /* not allowed here: the thread runs at the process's priority */
+// Only Linux keeps a nice value per thread; elsewhere this would lower the whole peer.
+if (process.platform === 'linux') {
+  try {
+    setPriority(19);
+  } catch {
+    /* not allowed here: the thread runs at the process's priority */
+  }
 }
 const db = openDb((workerData as { path: string }).path);
 const st = statements(db);

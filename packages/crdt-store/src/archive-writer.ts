@@ -36,11 +36,12 @@ export class ArchiveWriter {
   /** Starts the thread on the database file at `path` (already opened, checked and salvaged by the archive). */
   constructor(path: string) {
     this.worker = new Worker(threadScript(), { workerData: { path }, resourceLimits: { maxOldGenerationSizeMb: WRITER_OLD_SPACE_MB } });
-    // An archive left open does not keep the process alive; close() waits for the thread.
+    // An idle archive left open does not keep the process alive; a write under way does.
     this.worker.unref();
     this.worker.on('message', (m: WriterReply) => {
       const w = this.waiting.get(m.seq);
       this.waiting.delete(m.seq);
+      if (this.waiting.size === 0) this.worker.unref();
       if (m.error !== undefined) w?.reject(new Error(m.error));
       else w?.resolve();
     });
@@ -52,9 +53,13 @@ export class ArchiveWriter {
   write(rows: Row[], sheets: [string, Uint8Array][]): Promise<void> {
     if (this.gone) return Promise.reject(this.gone);
     const seq = ++this.seq;
+    // A view into a larger buffer (a sheet is a slice of a received update) would be cloned with
+    // the whole buffer: such a sheet crosses as a copy of its own bytes.
+    const own = sheets.map(([key, b]): [string, Uint8Array] => [key, b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()]);
     return new Promise<void>((resolve, reject) => {
+      if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, rows, sheets } satisfies WriterRequest);
+      this.worker.postMessage({ seq, rows, sheets: own } satisfies WriterRequest);
     });
   }
 

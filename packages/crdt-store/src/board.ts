@@ -128,6 +128,7 @@ export class TaskBoard {
   private dropRemovedAuthors(c: BoardChange): void {
     const depth = this.localDepth;
     this.localDepth = 0;
+    for (const id of this.tasks.specs.keys()) c.tasks.add(id); // those the reindex drops left the board
     try { this.reindex(); } finally { this.localDepth = depth; } // prettier-ignore
     for (const id of this.tasks.specs.keys()) c.tasks.add(id);
     for (const id of this.peerIndex.peerInfos.keys()) c.peers.add(id);

@@ -213,7 +213,10 @@ export class FileArchive implements Archive {
         written.push(this.commit(rows, i === 0 ? newSheets : [], inline));
       }
       if (batch.length === 0 && newSheets.length > 0) written.push(this.commit([], newSheets, inline));
-      await Promise.all(written);
+      // Every chunk settles before the next run (so the thread is idle when a run starts); the
+      // first failure is the append's.
+      const failed = (await Promise.allSettled(written)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       for (const [key] of newSheets) {
         this.sheetKeys.add(key);
         this.pendingSheets.delete(key);
@@ -242,11 +245,12 @@ export class FileArchive implements Archive {
           this.logger.log('warn', `archive ${DB_FILE}: the writer thread failed (${(e as Error).message}); rows are committed on the event loop from now on`);
           this.writerClosed = w.close();
         }
-        // What the thread still had queued goes first; its connection is closed before this one writes.
-        await this.writerClosed;
         if (this.closed) throw e;
       }
     }
+    // After a thread failed, what it still had queued goes first: its connection is closed
+    // before this one writes.
+    await this.writerClosed;
     insertRows(this.db, this.st, rows, sheets);
   }
 
@@ -373,6 +377,7 @@ export class FileArchive implements Archive {
     this.closed = true;
     // The thread's connection closes first: the checkpoint below truncates the WAL.
     await this.writer?.close();
+    await this.writerClosed;
     this.writer = undefined;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');

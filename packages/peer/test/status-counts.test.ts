@@ -82,6 +82,26 @@ describe('status counts', () => {
     }
   }, 60_000);
 
+  it('stop counting a task that leaves the board without archival (its entry overwritten by one that does not count)', async () => {
+    const p = new Peer({ id: 'pa', name: 'PA', capacity: 10, agents: { echo: (x) => x }, transport: new MemoryHub().join('pa'), storage: new MemoryStorage(new MemoryDisk()), clock: systemClock, seed: 1, timing: FAST_TIMING });
+    await p.start();
+    try {
+      p.setQuiet(true); // nothing runs
+      const [spec] = await p.submit({ type: 'echo', payload: 1 });
+      p.document.board.putTask({ ...spec!, id: 'solo-1' });
+      // The submitted one is assigned here (claimed, not started while quiet); the single entry is pending.
+      await until(() => p.status().tasks.pending === 1 && p.status().tasks.claimed === 1, 5000);
+      // A peer overwrites the single entry with a value that is not a task: the task leaves the board.
+      p.document.doc.getMap('tasks').set('solo-1', 42);
+      expect(p.document.board.getFacts('solo-1')).toBeUndefined();
+      expect(p.status().tasks).toMatchObject({ pending: 0, claimed: 1 }); // before the main loop's next pass
+      await new Promise((r) => setTimeout(r, 300)); // after it
+      expect(p.status().tasks).toMatchObject({ pending: 0, claimed: 1, running: 0, done: 0 });
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('keep a finished live task the archive holds too, and forget it when it leaves', async () => {
     const archive = new MemoryArchive();
     const spec = { id: 't-x', type: 'echo', payload: null, priority: 0, requires: [], prefers: [], dependsOn: [], maxAttempts: 3, timeoutMs: 0, createdAt: 1, createdBy: 'pa', notBefore: 0, strategy: 'capacity-weighted' };

@@ -278,7 +278,12 @@ export class MainLoop {
     const board = ctx.board();
     for (const id of pass.ids) {
       const facts = board.getFacts(id);
-      if (!facts) continue;
+      if (!facts) {
+        // Gone from the board without leaving through archival (its entry overwritten by one that
+        // does not count, its author removed): status no longer counts it.
+        if (deps.views.known(id)) deps.views.forget(id);
+        continue;
+      }
       const v = deps.views.derive(id, facts, pass.now, pass.memo);
       pass.memo.set(id, v.state);
       deps.views.note(id, v);

@@ -58,13 +58,14 @@ export function peerStatus(s: StatusSources): PeerStatus {
   const derivedNow = new Map<string, TaskState>();
   for (const id of s.dirty()) {
     const f = board.getFacts(id);
-    if (!f) continue;
-    const v = views.derive(id, f, now, memo);
     const last = views.lastStateOf(id);
     if (last !== undefined) {
       tasks[last]--;
       duplicateRuns -= views.duplicatesOf(id);
     }
+    // Gone from the board (the next pass forgets it): not counted.
+    if (!f) continue;
+    const v = views.derive(id, f, now, memo);
     tasks[v.state]++;
     duplicateRuns += v.duplicates.length;
     derivedNow.set(id, v.state);
