@@ -186,7 +186,7 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
       const minimalBytes = side === 'A' ? diffBA.byteLength : diffAB.byteLength;
       const healMs = healedMs[i] ?? ms;
       const applyMs = side === 'A' ? applyA : applyB;
-      return { peer: i, side, receivedBytes, minimalBytes, ratio: round(receivedBytes / minimalBytes), healMs, applyMs: round(applyMs), timeRatio: round(healMs / Math.max(applyMs, 0.001)) };
+      return { peer: i, side, receivedBytes, minimalBytes, ratio: round(receivedBytes / minimalBytes), healMs, applyMs: round(applyMs), timeRatio: round(healMs / Math.max(round(applyMs), 0.001)) };
     });
     const receivedTotal = receivers.reduce((a, r) => a + r.receivedBytes, 0);
     const minimalTotal = receivers.reduce((a, r) => a + r.minimalBytes, 0);
@@ -203,7 +203,8 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
       receivedRatioTotal: round(receivedTotal / minimalTotal),
       receivedRatioMax: Math.max(...receivers.map((r) => r.ratio)),
       replicaApplyMs: round(replicaApplyMs),
-      timeRatioTotal: round(ms / Math.max(replicaApplyMs, 0.001)),
+      // From the reference as reported (rounded), so the ratio is the reported figures' own.
+      timeRatioTotal: round(ms / Math.max(round(replicaApplyMs), 0.001)),
       timeRatioMax: Math.max(...receivers.map((r) => r.timeRatio)),
       docBytesA: Y.encodeStateAsUpdate(docA).byteLength,
       docBytesB: Y.encodeStateAsUpdate(docB).byteLength,

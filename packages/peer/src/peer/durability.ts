@@ -18,8 +18,6 @@ export interface Replayed {
   bytes: number;
 }
 
-const NOTHING_PENDING: Promise<void> = Promise.resolve();
-
 export class Durability {
   private writeSeq = 0;
   private durableSeq = 0;
@@ -42,8 +40,7 @@ export class Durability {
     private readonly storage: Storage,
     private readonly live: LiveDocument,
     /** Resolves when what a compaction would drop from the log is safe elsewhere (the archive). */
-    /** The archive writes so far (the same promise while none is added). */
-    private readonly beforeCompact: () => Promise<void> = () => NOTHING_PENDING,
+    private readonly beforeCompact: () => Promise<void> = async () => {},
   ) {}
 
   /** The live document was replaced: log the new one's updates from now on. */
@@ -199,15 +196,8 @@ export class Durability {
 
   /** Folds the update log into one snapshot of the whole document. */
   async compact(): Promise<void> {
-    // Tasks archived since the last compaction are only in the log until then: archive them first,
-    // until no archive write was added while waiting (a task deleted meanwhile is in neither the
-    // snapshot nor the log, only in its archive write).
-    for (let w = this.beforeCompact(); ; ) {
-      await w;
-      const next = this.beforeCompact();
-      if (next === w) break;
-      w = next;
-    }
+    // Tasks archived since the last compaction are only in the log until then: archive them first.
+    await this.beforeCompact();
     await this.storage.compact(Y.encodeStateAsUpdate(this.live.doc));
   }
 
