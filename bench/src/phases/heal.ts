@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import type { Config } from '../args.js';
 import { Mesh, submitSpread } from '../mesh.js';
 import { log, sleep, until } from '../procs.js';
-import { round } from '../stats.js';
+import { percentile, round } from '../stats.js';
 import { connectDoc, copyDoc } from '../ydoc.js';
 
 export interface HealResult {
@@ -176,9 +176,8 @@ export async function runHeal(cfg: Config): Promise<HealResult> {
     };
     // A peer of half A applies diffBA, one of half B applies diffAB: each receiver's own reference,
     // the median of REFERENCE_RUNS applies (the first warms the code up like a peer's is warm).
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    const applyA = median(Array.from({ length: REFERENCE_RUNS }, () => replicaApply(docA, diffBA)));
-    const applyB = median(Array.from({ length: REFERENCE_RUNS }, () => replicaApply(docB, diffAB)));
+    const applyA = percentile(Array.from({ length: REFERENCE_RUNS }, () => replicaApply(docA, diffBA)), 50);
+    const applyB = percentile(Array.from({ length: REFERENCE_RUNS }, () => replicaApply(docB, diffAB)), 50);
     const replicaApplyMs = Math.max(applyA, applyB);
     const receivers = after.map((s, i) => {
       const side = i < half ? ('A' as const) : ('B' as const);

@@ -6,7 +6,6 @@
 // need its records); a write resolves once its transaction is committed and fsynced.
 
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import type { Row } from './archive-db.js';
 import type { WriterReply, WriterRequest } from './archive-writer-thread.js';
 
@@ -15,17 +14,8 @@ import type { WriterReply, WriterRequest } from './archive-writer-thread.js';
  * (TypeScript, which a worker cannot load), so the thread runs the built file in dist.
  */
 function threadScript(): URL {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? new URL('../dist/archive-writer-thread.js', import.meta.url) : new URL('./archive-writer-thread.js', import.meta.url);
+  return import.meta.url.endsWith('.ts') ? new URL('../dist/archive-writer-thread.js', import.meta.url) : new URL('./archive-writer-thread.js', import.meta.url);
 }
-
-/**
- * The thread's old space. It keeps nothing between requests, but at the lowest priority it is often
- * stopped mid-request, so rows outlive young-generation collections and were promoted: with V8's
- * default limit its heap grew by about 100 MB in bench:bounded before a full collection. A small
- * limit makes those collections come early.
- */
-const WRITER_OLD_SPACE_MB = 48;
 
 export class ArchiveWriter {
   private readonly worker: Worker;
@@ -35,7 +25,7 @@ export class ArchiveWriter {
 
   /** Starts the thread on the database file at `path` (already opened, checked and salvaged by the archive). */
   constructor(path: string) {
-    this.worker = new Worker(threadScript(), { workerData: { path }, resourceLimits: { maxOldGenerationSizeMb: WRITER_OLD_SPACE_MB } });
+    this.worker = new Worker(threadScript(), { workerData: { path } });
     // An idle archive left open does not keep the process alive; a write under way does.
     this.worker.unref();
     this.worker.on('message', (m: WriterReply) => {

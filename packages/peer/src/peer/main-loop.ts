@@ -281,7 +281,7 @@ export class MainLoop {
       if (!facts) {
         // Gone from the board without leaving through archival (its entry overwritten by one that
         // does not count, its author removed): status no longer counts it.
-        if (deps.views.known(id)) deps.views.forget(id);
+        deps.views.forget(id);
         continue;
       }
       const v = deps.views.derive(id, facts, pass.now, pass.memo);
