@@ -26,6 +26,11 @@ export interface TaskInput {
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
+/** The fields a task input may have; any other is an error (a misspelt option must not be ignored). */
+const INPUT_FIELDS: ReadonlySet<string> = new Set(['type', 'payload', 'priority', 'requires', 'prefers', 'dependsOn', 'maxAttempts', 'timeoutMs', 'delayMs', 'strategy', 'key', 'id', 'exclusive']);
+/** Likely meant fields for names a user may reach for. */
+const MEANT: Readonly<Record<string, string>> = { notBefore: 'delayMs', delay: 'delayMs', timeout: 'timeoutMs', attempts: 'maxAttempts', retries: 'maxAttempts', data: 'payload', idempotencyKey: 'key' };
+
 /** The task id an idempotency key maps to, the same on every peer. */
 export function idForKey(key: string): string {
   const a = hash32(key, 0x9e3779b9).toString(36);
@@ -42,6 +47,11 @@ export function newTaskId(now: number, rng: Rng): string {
 
 export function buildTaskSpec(input: TaskInput, ctx: { now: number; by: string; rng: Rng; defaultStrategy: StrategyName }): TaskSpec {
   if (typeof input !== 'object' || input === null) throw new MeshError('INVALID_TASK', 'task input must be an object');
+  for (const k of Object.keys(input)) {
+    if (INPUT_FIELDS.has(k)) continue;
+    const hint = Object.hasOwn(MEANT, k) ? ` (did you mean ${MEANT[k]}?)` : '';
+    throw new MeshError('INVALID_TASK', `unknown task field ${JSON.stringify(k)}${hint}`);
+  }
   if (input.strategy !== undefined && !isStrategyName(input.strategy)) throw new MeshError('INVALID_TASK', `unknown strategy ${JSON.stringify(input.strategy)}`);
   if (input.delayMs !== undefined && (!Number.isFinite(input.delayMs) || input.delayMs < 0)) throw new MeshError('INVALID_TASK', 'delayMs must be a non-negative number');
   const id = input.id ?? (input.key !== undefined ? idForKey(String(input.key)) : newTaskId(ctx.now, ctx.rng));

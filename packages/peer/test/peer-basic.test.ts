@@ -88,4 +88,22 @@ describe('Peer on the in-memory hub', () => {
     expect(peers.reduce((n, p) => n + p.counters.failed, 0)).toBe(1);
     await Promise.all(peers.map((p) => p.stop()));
   });
+
+  it('refuses a task with a field it does not know (a misspelt option is not ignored), writing nothing', async () => {
+    const [p] = mesh(1);
+    await p!.start();
+    try {
+      const before = p!.document.board.taskCount;
+      const err = await p!.submit([{ type: 'echo' }, { type: 'echo', notBefore: 5 } as never]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INVALID_TASK', message: 'unknown task field "notBefore" (did you mean delayMs?)' });
+      const err2 = await p!.submit({ type: 'echo', colour: 'red' } as never).catch((e: unknown) => e);
+      expect(err2).toMatchObject({ code: 'INVALID_TASK', message: 'unknown task field "colour"' });
+      expect(p!.document.board.taskCount).toBe(before);
+      // The named fields, all of them, are accepted.
+      const [spec] = await p!.submit({ type: 'echo', payload: 1, priority: 1, requires: [], prefers: [], dependsOn: [], maxAttempts: 2, timeoutMs: 1000, delayMs: 5, strategy: 'least-load', key: 'k1', exclusive: false });
+      expect(spec).toMatchObject({ id: expect.stringMatching(/^k-/), maxAttempts: 2, strategy: 'least-load' });
+    } finally {
+      await p!.stop();
+    }
+  });
 });
