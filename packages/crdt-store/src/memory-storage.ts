@@ -122,6 +122,9 @@ export class MemoryStorage implements Storage {
   private scheduled: Promise<void> | null = null;
   private closed = false;
   private logRecords = 0;
+  /** Log bytes and records compactions dropped from the log's front since this storage opened. */
+  private logBase = 0;
+  private recordBase = 0;
 
   constructor(
     private readonly disk: MemoryDisk,
@@ -202,8 +205,11 @@ export class MemoryStorage implements Storage {
     return scheduled;
   }
 
-  /** Atomic and immediate (not deferred): the disk cannot tear halfway through it. */
-  compact(snapshot: Uint8Array): Promise<void> {
+  /**
+   * Atomic and immediate (not deferred): the disk cannot tear halfway through it. With `ready`,
+   * the log is sealed now and replaced (up to the seal) once `ready` resolves.
+   */
+  compact(snapshot: Uint8Array, ready?: PromiseLike<unknown>): Promise<void> {
     if (this.closed || this.crashed) return Promise.reject(this.closedError());
     let encoded: Uint8Array;
     try {
@@ -211,11 +217,26 @@ export class MemoryStorage implements Storage {
     } catch (e) {
       return Promise.reject(e);
     }
-    this.disk.sync(); // every append so far is covered by the snapshot the caller passes
-    this.disk.setSnapshotBytes(encoded);
-    this.disk.setLogBytes(LOG_MAGIC);
-    this.logRecords = 0;
-    return Promise.resolve();
+    this.logRecords += this.disk.sync(); // every append so far is covered by the snapshot the caller passes
+    // The seal, counted from the log's first byte since this storage opened (compactions drop a prefix).
+    const seal = { bytes: this.logBase + this.disk.logSize(), records: this.recordBase + this.logRecords };
+    const replace = () => {
+      if (this.closed || this.crashed) return; // the log keeps everything
+      const cut = seal.bytes - this.logBase;
+      if (cut < LOG_MAGIC.length) return; // a later compaction already replaced more, with a newer snapshot
+      const cutRecords = seal.records - this.recordBase;
+      const log = this.disk.logBytes();
+      this.disk.setSnapshotBytes(encoded);
+      this.disk.setLogBytes(concat([LOG_MAGIC, log.subarray(cut)]));
+      this.logBase += cut - LOG_MAGIC.length;
+      this.recordBase += cutRecords;
+      this.logRecords -= cutRecords;
+    };
+    if (ready === undefined) {
+      replace();
+      return Promise.resolve();
+    }
+    return Promise.resolve(ready).then(replace);
   }
 
   stats(): StorageStats {

@@ -14,7 +14,7 @@ import type { LoadedState } from './storage.js';
 export const LOG_FILE = 'log.bin';
 export const SNAPSHOT_FILE = 'snapshot.bin';
 const SNAPSHOT_TMP = 'snapshot.bin.tmp';
-const LOG_TMP = 'log.bin.tmp';
+export const LOG_TMP = 'log.bin.tmp';
 
 export const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
 
@@ -43,6 +43,18 @@ export async function writeAll(fh: FileHandle, bytes: Uint8Array, position: numb
   }
 }
 
+/** Reads `length` bytes at `position` (short reads retried; the bytes must exist). */
+export async function readAll(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+  const out = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(out, done, length - done, position + done);
+    if (bytesRead === 0) throw new Error(`unexpected end of file at ${position + done}`);
+    done += bytesRead;
+  }
+  return out;
+}
+
 /** Writes a whole file and fsyncs it (the directory entry is the caller's business). */
 export async function writeDurable(path: string, bytes: Uint8Array): Promise<void> {
   const fh = await open(path, 'w');
@@ -66,7 +78,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Replaces `path` by `bytes` atomically (tmp file, fsync, rename, fsync of the directory). */
-async function replaceDurably(dir: string, path: string, tmp: string, bytes: Uint8Array): Promise<void> {
+export async function replaceDurably(dir: string, path: string, tmp: string, bytes: Uint8Array): Promise<void> {
   await writeDurable(tmp, bytes);
   await rename(tmp, path);
   await fsyncDir(dir);

@@ -7,7 +7,7 @@ import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs
 import { join, resolve } from 'node:path';
 import { MeshError, resolveLogger, type Logger } from '@agentmesh/scheduler';
 import { LOG_MAGIC, encodeRecord, encodeSnapshot } from './log-codec.js';
-import { LOG_FILE, SNAPSHOT_FILE, errno, fsyncDir, readOrNull, recover, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
+import { LOG_FILE, LOG_TMP, SNAPSHOT_FILE, errno, fsyncDir, readAll, readOrNull, recover, replaceDurably, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 export interface FileStorageOptions {
@@ -19,6 +19,13 @@ export interface FileStorageOptions {
 
 const SNAPSHOT_TMP = 'snapshot.bin.tmp';
 const LOCK_FILE = 'LOCK';
+
+/** The log's size and record count at a compaction's seal (what its snapshot replaces), counted
+ * from the log's first byte since the storage opened, compactions' dropped prefixes included. */
+interface Seal {
+  bytes: number;
+  records: number;
+}
 
 /** Data dirs open in this process: the pid in LOCK cannot tell two of our own opens apart. */
 const openDirs = new Set<string>();
@@ -82,6 +89,9 @@ export class FileStorage implements Storage {
   private logSize: number;
   private snapshotSize: number;
   private logRecords: number;
+  /** Log bytes and records compactions dropped from the log's front since it opened (a `Seal` counts them). */
+  private logBase = 0;
+  private recordBase = 0;
 
   private constructor(
     readonly dir: string,
@@ -202,20 +212,39 @@ export class FileStorage implements Storage {
     this.unwrittenRecords -= records.length;
   }
 
-  async compact(snapshot: Uint8Array): Promise<void> {
+  async compact(snapshot: Uint8Array, ready?: PromiseLike<unknown>): Promise<void> {
     if (this.closing) throw closedError();
     const encoded = encodeSnapshot(snapshot);
     const flushed = this.flushAll(); // every append so far; the snapshot covers them
-    // Seal: appends from now on go to a write queued after the compaction, so they survive it.
+    // Seal: appends from now on go to later writes, and stay in the log after the snapshot.
     this.batch = [];
     this.scheduled = null;
-    const compacted = this.exclusive(() => this.replaceBySnapshot(encoded));
+    if (ready === undefined) {
+      const compacted = this.exclusive(() => this.replaceBySnapshot(encoded));
+      await flushed;
+      await compacted;
+      return;
+    }
+    // Where the log stands once the sealed appends are on disk (no write comes between).
+    const seal = this.exclusive(async (): Promise<Seal> => ({ bytes: this.logBase + this.logSize, records: this.recordBase + this.logRecords }));
     await flushed;
-    await compacted;
+    const at = await seal;
+    // Meanwhile later appends are written to the log as usual; the snapshot replaces only the sealed part.
+    await ready;
+    await this.exclusive(() => this.replaceBySnapshot(encoded, at));
   }
 
-  /** Each step leaves a loadable state: old snapshot + log, then new snapshot + old log, then new snapshot alone. */
-  private async replaceBySnapshot(encoded: Uint8Array): Promise<void> {
+  /**
+   * Each step leaves a loadable state: old snapshot + log, then new snapshot + old log, then new
+   * snapshot alone (or with the log's records after `seal`, copied into a new log file that
+   * replaces the old one atomically). A close under way skips it (the log keeps everything).
+   */
+  private async replaceBySnapshot(encoded: Uint8Array, seal?: Seal): Promise<void> {
+    if (this.closing) return;
+    // Where the log is cut: everything (no seal), or up to the seal.
+    const cut = seal === undefined ? this.logSize : seal.bytes - this.logBase;
+    const cutRecords = seal === undefined ? this.logRecords : seal.records - this.recordBase;
+    if (cut < LOG_MAGIC.length) return; // a later compaction already replaced more, with a newer snapshot
     const snapPath = join(this.dir, SNAPSHOT_FILE);
     const tmpPath = join(this.dir, SNAPSHOT_TMP);
     try {
@@ -226,15 +255,26 @@ export class FileStorage implements Storage {
       throw e; // nothing changed on disk that matters; the storage stays usable
     }
     this.snapshotSize = encoded.length;
+    const tail = this.logSize - cut;
     try {
       await fsyncDir(this.dir); // the rename must be durable before the log is emptied
-      await this.fh.truncate(LOG_MAGIC.length);
-      await this.fh.datasync();
+      if (tail === 0) {
+        await this.fh.truncate(LOG_MAGIC.length);
+        await this.fh.datasync();
+      } else {
+        const bytes = await readAll(this.fh, tail, cut);
+        const logPath = join(this.dir, LOG_FILE);
+        await replaceDurably(this.dir, logPath, join(this.dir, LOG_TMP), Buffer.concat([LOG_MAGIC, bytes]));
+        await this.fh.close();
+        this.fh = await open(logPath, 'r+');
+      }
     } catch (e) {
       this.fail(e, 'compaction');
     }
-    this.logSize = LOG_MAGIC.length;
-    this.logRecords = 0;
+    this.logBase += cut - LOG_MAGIC.length;
+    this.recordBase += cutRecords;
+    this.logSize = LOG_MAGIC.length + tail;
+    this.logRecords -= cutRecords;
   }
 
   stats(): StorageStats {

@@ -51,8 +51,12 @@ export interface Storage {
    * Crash-safe at every point: before it completes, the old snapshot+log still load; after,
    * the new snapshot loads. It first flushes pending appends, then writes the snapshot, then
    * empties the log; appends made after the call are kept in the log.
+   * With `ready`, the log is sealed at the call (the snapshot replaces only what was appended
+   * before it) and the snapshot is written once `ready` resolves; appends meanwhile are flushed as
+   * usual and stay in the log after the snapshot. A rejected `ready` rejects compact() with its
+   * error and changes nothing. (A peer waits so for archive writes of tasks its log still holds.)
    */
-  compact(snapshot: Uint8Array): Promise<void>;
+  compact(snapshot: Uint8Array, ready?: PromiseLike<unknown>): Promise<void>;
   stats(): StorageStats;
   /**
    * Flushes and releases files/locks. Idempotent. Afterwards append() throws STORAGE_CLOSED and

@@ -42,7 +42,7 @@ runStorageContract('MemoryStorage with a deferred flush', () => {
 }, { describe, it });
 runStorageContract('FileStorage', fileSetup, { describe, it });
 
-type Defect = 'drops-last-update' | 'appends-after-close' | 'forgets-pending' | 'cuts-after-damage';
+type Defect = 'drops-last-update' | 'appends-after-close' | 'forgets-pending' | 'cuts-after-damage' | 'ignores-ready';
 
 /** A MemoryStorage with one defect, for showing that the contract notices it. */
 class Broken implements Storage {
@@ -65,8 +65,9 @@ class Broken implements Storage {
   flush(): Promise<void> {
     return this.inner.flush();
   }
-  compact(snapshot: Uint8Array): Promise<void> {
-    return this.inner.compact(snapshot);
+  compact(snapshot: Uint8Array, ready?: PromiseLike<unknown>): Promise<void> {
+    // A storage written before `ready` existed: it compacts at once.
+    return this.inner.compact(snapshot, this.defect === 'ignores-ready' ? undefined : ready);
   }
   stats(): StorageStats {
     const s = this.inner.stats();
@@ -113,6 +114,14 @@ describe('the Storage contract fails broken storages', () => {
     const failures = await checkStorageContract(brokenSetup('cuts-after-damage'));
     expect(new Set(failures.map((f) => f.check))).toEqual(new Set(storageContractChecks.filter((c) => c.name.includes('in the middle of the log')).map((c) => c.name)));
     expect(failures[0]!.message).toMatch(/after the damage: \d+ of 40 updates came back/);
+  });
+
+  it('a storage that compacts at once, ignoring ready, fails the checks of a compaction that waits', async () => {
+    const failures = await checkStorageContract(brokenSetup('ignores-ready'));
+    const failed = new Set(failures.map((f) => f.check));
+    expect(failed).toContain('compact(snapshot, ready) seals the log at the call: appends while it waits are flushed meanwhile and stay after the snapshot');
+    expect(failed).toContain('compact() with a rejected ready, or a close while it waits, changes nothing and loses nothing');
+    expect([...failed].every((name) => name.includes('ready') || name.includes('waits'))).toBe(true);
   });
 
   it('a storage whose stats forget pending records fails the stats check only', async () => {

@@ -23,6 +23,8 @@ export class Durability {
   private durableSeq = 0;
   private lastFlush = -Infinity;
   private flushing: Promise<void> | undefined;
+  /** Compactions under way (one waits for archive writes while the flushes go on). */
+  private compactions = 0;
   /** What the storage repaired when it was loaded (cut tails, snapshots moved aside). */
   loadWarnings: string[] = [];
   /** Clocks lost with damaged log records that logged updates wait for, and when to give up on them. */
@@ -190,15 +192,26 @@ export class Durability {
       } finally {
         this.flushing = undefined;
       }
-      if (!this.ctx.stopped() && this.storage.stats().logRecords >= this.ctx.timing.compactEveryRecords) await this.compact();
+      // One at a time from here: the log stays long until a compaction ends, and each flush meanwhile would start another.
+      if (!this.ctx.stopped() && this.compactions === 0 && this.storage.stats().logRecords >= this.ctx.timing.compactEveryRecords) await this.compact();
     }
   }
 
-  /** Folds the update log into one snapshot of the whole document. */
+  /**
+   * Folds the update log into one snapshot of the whole document. Tasks deleted (archived) since
+   * the last compaction are only in the log until their archive writes are done: the log is sealed
+   * now, with a snapshot of the document now, and the snapshot replaces the sealed part once the
+   * archive writes issued so far are done. What is logged meanwhile (a task deleted meanwhile, a
+   * new generation behind its marker) stays in the log after the snapshot, and the flushes
+   * meanwhile are not held up.
+   */
   async compact(): Promise<void> {
-    // Tasks archived since the last compaction are only in the log until then: archive them first.
-    await this.beforeCompact();
-    await this.storage.compact(Y.encodeStateAsUpdate(this.live.doc));
+    this.compactions++;
+    try {
+      await this.storage.compact(Y.encodeStateAsUpdate(this.live.doc), this.beforeCompact());
+    } finally {
+      this.compactions--;
+    }
   }
 
   /** The storage sequence of the latest update (for durability tracking). */

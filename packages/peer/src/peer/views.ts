@@ -153,11 +153,6 @@ export class Views {
     return this.dupCount.get(id) ?? 0;
   }
 
-  /** The states last derived, of every live task the main loop has looked at. */
-  lastStates(): IterableIterator<TaskState> {
-    return this.lastState.values();
-  }
-
   /** Live tasks by the state last derived (a copy), and their duplicate runs in all. */
   counts(): { tasks: Record<TaskState, number>; duplicateRuns: number } {
     return { tasks: { ...this.stateCount }, duplicateRuns: this.dupTotal };
