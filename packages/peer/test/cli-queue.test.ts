@@ -146,6 +146,16 @@ describe('queue features through the CLI', () => {
     const cyc = await run(process.execPath, [CLI, 'submit', '--peer', ws(), '--workflow', bad]).catch((e) => e);
     expect(cyc.code).toBe(2);
     expect(String(cyc.stderr)).toMatch(/cycle: a -> b -> a|cycle: b -> a -> b/);
+    // A misspelt field is refused (not ignored), and nothing of the workflow is submitted.
+    // (All tasks counted, whatever their state: another test's task may still change state.)
+    const total = async () => Object.values((await cli('status', '--peer', ws())).tasks as Record<string, number>).reduce((a, b) => a + b, 0);
+    const before = await total();
+    const typo = join(base, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ tasks: [{ name: 'a', type: 'echo' }, { name: 'b', type: 'echo', dependsOn: ['a'], notBefore: 5 }] }));
+    const refused = await run(process.execPath, [CLI, 'submit', '--peer', ws(), '--workflow', typo]).catch((e) => e);
+    expect(refused.code).toBe(2);
+    expect(String(refused.stderr)).toContain('unknown task field "notBefore" (did you mean delayMs?)');
+    expect(await total()).toBe(before);
   }, 60_000);
 
   it('an exclusive task needs a quorum: a minority side leaves it waiting, and it runs once after heal', async () => {
