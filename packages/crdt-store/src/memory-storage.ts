@@ -210,6 +210,9 @@ export class MemoryStorage implements Storage {
    * the log is sealed now and replaced (up to the seal) once `ready` resolves.
    */
   compact(snapshot: Uint8Array, ready?: PromiseLike<unknown>): Promise<void> {
+    // Observed at once: a rejection must not go unhandled on the paths that return early.
+    const waited = ready === undefined ? undefined : Promise.resolve(ready);
+    waited?.catch(() => {});
     if (this.closed || this.crashed) return Promise.reject(this.closedError());
     let encoded: Uint8Array;
     try {
@@ -221,7 +224,8 @@ export class MemoryStorage implements Storage {
     // The seal, counted from the log's first byte since this storage opened (compactions drop a prefix).
     const seal = { bytes: this.logBase + this.disk.logSize(), records: this.recordBase + this.logRecords };
     const replace = () => {
-      if (this.closed || this.crashed) return; // the log keeps everything
+      // Closed or crashed meanwhile: the log keeps everything, and the caller learns nothing was compacted.
+      if (this.closed || this.crashed) throw this.closedError();
       const cut = seal.bytes - this.logBase;
       if (cut < LOG_MAGIC.length) return; // a later compaction already replaced more, with a newer snapshot
       const cutRecords = seal.records - this.recordBase;
@@ -232,11 +236,11 @@ export class MemoryStorage implements Storage {
       this.recordBase += cutRecords;
       this.logRecords -= cutRecords;
     };
-    if (ready === undefined) {
+    if (waited === undefined) {
       replace();
       return Promise.resolve();
     }
-    return Promise.resolve(ready).then(replace);
+    return waited.then(replace);
   }
 
   stats(): StorageStats {

@@ -78,7 +78,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Replaces `path` by `bytes` atomically (tmp file, fsync, rename, fsync of the directory). */
-export async function replaceDurably(dir: string, path: string, tmp: string, bytes: Uint8Array): Promise<void> {
+async function replaceDurably(dir: string, path: string, tmp: string, bytes: Uint8Array): Promise<void> {
   await writeDurable(tmp, bytes);
   await rename(tmp, path);
   await fsyncDir(dir);

@@ -7,7 +7,7 @@ import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs
 import { join, resolve } from 'node:path';
 import { MeshError, resolveLogger, type Logger } from '@agentmesh/scheduler';
 import { LOG_MAGIC, encodeRecord, encodeSnapshot } from './log-codec.js';
-import { LOG_FILE, LOG_TMP, SNAPSHOT_FILE, errno, fsyncDir, readAll, readOrNull, recover, replaceDurably, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
+import { LOG_FILE, LOG_TMP, SNAPSHOT_FILE, errno, fsyncDir, readAll, readOrNull, recover, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 export interface FileStorageOptions {
@@ -213,13 +213,16 @@ export class FileStorage implements Storage {
   }
 
   async compact(snapshot: Uint8Array, ready?: PromiseLike<unknown>): Promise<void> {
+    // Observed at once: a rejection while the flush below runs must not go unhandled.
+    const waited = ready === undefined ? undefined : Promise.resolve(ready);
+    waited?.catch(noop);
     if (this.closing) throw closedError();
     const encoded = encodeSnapshot(snapshot);
     const flushed = this.flushAll(); // every append so far; the snapshot covers them
     // Seal: appends from now on go to later writes, and stay in the log after the snapshot.
     this.batch = [];
     this.scheduled = null;
-    if (ready === undefined) {
+    if (waited === undefined) {
       const compacted = this.exclusive(() => this.replaceBySnapshot(encoded));
       await flushed;
       await compacted;
@@ -230,17 +233,21 @@ export class FileStorage implements Storage {
     await flushed;
     const at = await seal;
     // Meanwhile later appends are written to the log as usual; the snapshot replaces only the sealed part.
-    await ready;
-    await this.exclusive(() => this.replaceBySnapshot(encoded, at));
+    await waited;
+    await this.exclusive(async () => {
+      // A close began meanwhile: the log keeps everything, and the caller learns nothing was compacted.
+      if (this.closing) throw closedError();
+      await this.replaceBySnapshot(encoded, at);
+    });
   }
 
   /**
    * Each step leaves a loadable state: old snapshot + log, then new snapshot + old log, then new
    * snapshot alone (or with the log's records after `seal`, copied into a new log file that
-   * replaces the old one atomically). A close under way skips it (the log keeps everything).
+   * replaces the old one atomically). A failure before that rename leaves new snapshot + old log,
+   * which loads: it rejects the compaction and the storage goes on.
    */
   private async replaceBySnapshot(encoded: Uint8Array, seal?: Seal): Promise<void> {
-    if (this.closing) return;
     // Where the log is cut: everything (no seal), or up to the seal.
     const cut = seal === undefined ? this.logSize : seal.bytes - this.logBase;
     const cutRecords = seal === undefined ? this.logRecords : seal.records - this.recordBase;
@@ -258,13 +265,26 @@ export class FileStorage implements Storage {
     const tail = this.logSize - cut;
     try {
       await fsyncDir(this.dir); // the rename must be durable before the log is emptied
+    } catch (e) {
+      this.fail(e, 'compaction');
+    }
+    const logPath = join(this.dir, LOG_FILE);
+    const logTmp = join(this.dir, LOG_TMP);
+    if (tail > 0) {
+      try {
+        await writeDurable(logTmp, Buffer.concat([LOG_MAGIC, await readAll(this.fh, tail, cut)]));
+      } catch (e) {
+        await unlink(logTmp).catch(noop);
+        throw e; // new snapshot + old log on disk: it loads; the storage stays usable
+      }
+    }
+    try {
       if (tail === 0) {
         await this.fh.truncate(LOG_MAGIC.length);
         await this.fh.datasync();
       } else {
-        const bytes = await readAll(this.fh, tail, cut);
-        const logPath = join(this.dir, LOG_FILE);
-        await replaceDurably(this.dir, logPath, join(this.dir, LOG_TMP), Buffer.concat([LOG_MAGIC, bytes]));
+        await rename(logTmp, logPath);
+        await fsyncDir(this.dir);
         await this.fh.close();
         this.fh = await open(logPath, 'r+');
       }

@@ -90,4 +90,18 @@ export const compactionWaitChecks: readonly StorageCheck[] = [
       c.sameUpdates(state.updates, logged, 'updates after a restart (every one)');
     },
   },
+  {
+    name: 'a compaction without ready that close() follows is done before close() resolves',
+    async run(c) {
+      const { doc } = loggedDoc(() => c.storage);
+      push(doc, 0, 3);
+      const snapshot = Y.encodeStateAsUpdate(doc);
+      const compacting = c.storage.compact(snapshot);
+      await c.storage.close();
+      await compacting;
+      const state = await (await c.reopen()).load();
+      c.ok(sameBytes(state.snapshot, snapshot), 'after close and a restart: the snapshot is not the one compact() was given');
+      c.sameUpdates(state.updates, [], 'updates after a restart (none: the snapshot covers them)');
+    },
+  },
 ];
