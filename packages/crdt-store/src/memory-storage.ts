@@ -7,6 +7,7 @@
 import { MeshError } from '@agentmesh/scheduler';
 import { LOG_MAGIC, decodeSnapshot, encodeRecord, encodeSnapshot } from './log-codec.js';
 import { planLogRepair } from './log-reader.js';
+import { LogSeals } from './log-seals.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
@@ -122,9 +123,8 @@ export class MemoryStorage implements Storage {
   private scheduled: Promise<void> | null = null;
   private closed = false;
   private logRecords = 0;
-  /** Log bytes and records compactions dropped from the log's front since this storage opened. */
-  private logBase = 0;
-  private recordBase = 0;
+  /** Where compactions cut the log (log-seals.ts). */
+  private readonly seals = new LogSeals();
 
   constructor(
     private readonly disk: MemoryDisk,
@@ -221,20 +221,17 @@ export class MemoryStorage implements Storage {
       return Promise.reject(e);
     }
     this.logRecords += this.disk.sync(); // every append so far is covered by the snapshot the caller passes
-    // The seal, counted from the log's first byte since this storage opened (compactions drop a prefix).
-    const seal = { bytes: this.logBase + this.disk.logSize(), records: this.recordBase + this.logRecords };
+    const seal = this.seals.seal(this.disk.logSize(), this.logRecords);
     const replace = () => {
       // Closed or crashed meanwhile: the log keeps everything, and the caller learns nothing was compacted.
       if (this.closed || this.crashed) throw this.closedError();
-      const cut = seal.bytes - this.logBase;
-      if (cut < LOG_MAGIC.length) return; // a later compaction already replaced more, with a newer snapshot
-      const cutRecords = seal.records - this.recordBase;
+      const cut = this.seals.cut(seal);
+      if (!cut) return; // a later compaction already replaced more, with a newer snapshot
       const log = this.disk.logBytes();
       this.disk.setSnapshotBytes(encoded);
-      this.disk.setLogBytes(concat([LOG_MAGIC, log.subarray(cut)]));
-      this.logBase += cut - LOG_MAGIC.length;
-      this.recordBase += cutRecords;
-      this.logRecords -= cutRecords;
+      this.disk.setLogBytes(concat([LOG_MAGIC, log.subarray(cut.bytes)]));
+      this.seals.dropped(cut);
+      this.logRecords -= cut.records;
     };
     if (waited === undefined) {
       replace();

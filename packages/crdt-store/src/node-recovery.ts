@@ -13,7 +13,7 @@ import type { LoadedState } from './storage.js';
 
 export const LOG_FILE = 'log.bin';
 export const SNAPSHOT_FILE = 'snapshot.bin';
-const SNAPSHOT_TMP = 'snapshot.bin.tmp';
+export const SNAPSHOT_TMP = 'snapshot.bin.tmp';
 export const LOG_TMP = 'log.bin.tmp';
 
 export const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;

@@ -7,7 +7,8 @@ import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs
 import { join, resolve } from 'node:path';
 import { MeshError, resolveLogger, type Logger } from '@agentmesh/scheduler';
 import { LOG_MAGIC, encodeRecord, encodeSnapshot } from './log-codec.js';
-import { LOG_FILE, LOG_TMP, SNAPSHOT_FILE, errno, fsyncDir, readAll, readOrNull, recover, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
+import { LogSeals, type Seal } from './log-seals.js';
+import { LOG_FILE, LOG_TMP, SNAPSHOT_FILE, SNAPSHOT_TMP, errno, fsyncDir, readAll, readOrNull, recover, unlinkIfExists, writeAll, writeDurable, type Recovered } from './node-recovery.js';
 import type { LoadedState, Storage, StorageStats } from './storage.js';
 
 export interface FileStorageOptions {
@@ -17,15 +18,7 @@ export interface FileStorageOptions {
   maxBufferBytes?: number;
 }
 
-const SNAPSHOT_TMP = 'snapshot.bin.tmp';
 const LOCK_FILE = 'LOCK';
-
-/** The log's size and record count at a compaction's seal (what its snapshot replaces), counted
- * from the log's first byte since the storage opened, compactions' dropped prefixes included. */
-interface Seal {
-  bytes: number;
-  records: number;
-}
 
 /** Data dirs open in this process: the pid in LOCK cannot tell two of our own opens apart. */
 const openDirs = new Set<string>();
@@ -89,9 +82,8 @@ export class FileStorage implements Storage {
   private logSize: number;
   private snapshotSize: number;
   private logRecords: number;
-  /** Log bytes and records compactions dropped from the log's front since it opened (a `Seal` counts them). */
-  private logBase = 0;
-  private recordBase = 0;
+  /** Where compactions cut the log (log-seals.ts). */
+  private readonly seals = new LogSeals();
 
   private constructor(
     readonly dir: string,
@@ -229,7 +221,7 @@ export class FileStorage implements Storage {
       return;
     }
     // Where the log stands once the sealed appends are on disk (no write comes between).
-    const seal = this.exclusive(async (): Promise<Seal> => ({ bytes: this.logBase + this.logSize, records: this.recordBase + this.logRecords }));
+    const seal = this.exclusive(async (): Promise<Seal> => this.seals.seal(this.logSize, this.logRecords));
     await flushed;
     const at = await seal;
     // Meanwhile later appends are written to the log as usual; the snapshot replaces only the sealed part.
@@ -249,9 +241,8 @@ export class FileStorage implements Storage {
    */
   private async replaceBySnapshot(encoded: Uint8Array, seal?: Seal): Promise<void> {
     // Where the log is cut: everything (no seal), or up to the seal.
-    const cut = seal === undefined ? this.logSize : seal.bytes - this.logBase;
-    const cutRecords = seal === undefined ? this.logRecords : seal.records - this.recordBase;
-    if (cut < LOG_MAGIC.length) return; // a later compaction already replaced more, with a newer snapshot
+    const cut = this.seals.cut(seal ?? this.seals.seal(this.logSize, this.logRecords));
+    if (!cut) return; // a later compaction already replaced more, with a newer snapshot
     const snapPath = join(this.dir, SNAPSHOT_FILE);
     const tmpPath = join(this.dir, SNAPSHOT_TMP);
     try {
@@ -262,7 +253,7 @@ export class FileStorage implements Storage {
       throw e; // nothing changed on disk that matters; the storage stays usable
     }
     this.snapshotSize = encoded.length;
-    const tail = this.logSize - cut;
+    const tail = this.logSize - cut.bytes;
     try {
       await fsyncDir(this.dir); // the rename must be durable before the log is emptied
     } catch (e) {
@@ -272,7 +263,7 @@ export class FileStorage implements Storage {
     const logTmp = join(this.dir, LOG_TMP);
     if (tail > 0) {
       try {
-        await writeDurable(logTmp, Buffer.concat([LOG_MAGIC, await readAll(this.fh, tail, cut)]));
+        await writeDurable(logTmp, Buffer.concat([LOG_MAGIC, await readAll(this.fh, tail, cut.bytes)]));
       } catch (e) {
         await unlink(logTmp).catch(noop);
         throw e; // new snapshot + old log on disk: it loads; the storage stays usable
@@ -291,10 +282,9 @@ export class FileStorage implements Storage {
     } catch (e) {
       this.fail(e, 'compaction');
     }
-    this.logBase += cut - LOG_MAGIC.length;
-    this.recordBase += cutRecords;
+    this.seals.dropped(cut);
     this.logSize = LOG_MAGIC.length + tail;
-    this.logRecords -= cutRecords;
+    this.logRecords -= cut.records;
   }
 
   stats(): StorageStats {

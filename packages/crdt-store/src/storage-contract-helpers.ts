@@ -76,6 +76,11 @@ export function push(doc: Y.Doc, from: number, to: number): void {
   for (let i = from; i < to; i++) doc.getArray<number>('a').push([i]);
 }
 
+/** Records a failure unless snapshot + updates of `state` rebuild `doc`'s array (see `push`). */
+export function rebuildsDoc(c: CheckContext, state: LoadedState, doc: Y.Doc): void {
+  c.ok(JSON.stringify(rebuild(state)) === JSON.stringify(doc.getArray('a').toArray()), 'snapshot + updates do not rebuild the document');
+}
+
 export function expectEmpty(c: CheckContext, state: LoadedState, what: string): void {
   c.ok(state.snapshot === null, `${what}: snapshot should be null`);
   c.ok(state.updates.length === 0, `${what}: expected no updates, got ${state.updates.length}`);
