@@ -235,13 +235,17 @@ async function main(): Promise<void> {
       archived: last.peers.map((p) => p.archived),
       targetDocBytes: 5 * 1024 * 1024,
       docUnderTarget: last.peers.every((p) => p.docBytes < 5 * 1024 * 1024),
+      targetRssBytes: 300 * 1024 * 1024,
+      rssUnderTarget: last.peers.every((p) => p.rssBytes <= 300 * 1024 * 1024),
+      targetThroughput: 2500,
+      throughputMet: Math.round((o.tasks / pushMs) * 1000) >= 2500,
       samples,
     };
     mkdirSync(dirname(o.out), { recursive: true });
     writeFileSync(o.out, JSON.stringify(result, null, 2) + '\n');
-    console.log(`\n${o.tasks} tasks through ${o.peers} peers in ${(pushMs / 1000).toFixed(1)} s (${result.throughput} tasks/s)`);
+    console.log(`\n${o.tasks} tasks through ${o.peers} peers in ${(pushMs / 1000).toFixed(1)} s (${result.throughput} tasks/s; target >= 2,500: ${result.throughputMet ? 'met' : 'NOT met'}); MB here are 2^20 bytes`);
     console.log(`live document at the end: ${result.finalDocBytes.map(mb).join(' / ')} MB (target < 5 MB: ${result.docUnderTarget ? 'met' : 'NOT met'}); largest seen ${mb(result.maxDocBytes)} MB`);
-    console.log(`RSS at the end: ${result.finalRssBytes.map(mb).join(' / ')} MB; growth after warm-up: ${rssGrowth.map(mb).join(' / ')} MB`);
+    console.log(`RSS at the end: ${result.finalRssBytes.map(mb).join(' / ')} MB (target <= 300 MB each: ${result.rssUnderTarget ? 'met' : 'NOT met'}); growth after warm-up: ${rssGrowth.map(mb).join(' / ')} MB`);
     console.log(`disk at the end: ${result.finalDiskBytes.map(mb).join(' / ')} MB; generations ${result.generations.join(' / ')}; archived ${result.archived.join(' / ')}`);
     console.log(`written to ${o.out}`);
   } finally {

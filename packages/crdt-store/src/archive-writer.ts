@@ -17,6 +17,13 @@ function threadScript(): URL {
   return import.meta.url.endsWith('.ts') ? new URL('../dist/archive-writer-thread.js', import.meta.url) : new URL('./archive-writer-thread.js', import.meta.url);
 }
 
+/**
+ * The thread's young generation: it holds one message of rows at a time, so a small one is enough
+ * (by default it is sized like a peer's loop, and the thread's RSS with it). The old generation is
+ * left unbounded: a chunk of 64 rows of large results can be tens of MB.
+ */
+const WRITER_HEAP = { maxYoungGenerationSizeMb: 4 };
+
 export class ArchiveWriter {
   private readonly worker: Worker;
   private seq = 0;
@@ -25,7 +32,7 @@ export class ArchiveWriter {
 
   /** Starts the thread on the database file at `path` (already opened, checked and salvaged by the archive). */
   constructor(path: string) {
-    this.worker = new Worker(threadScript(), { workerData: { path } });
+    this.worker = new Worker(threadScript(), { workerData: { path }, resourceLimits: WRITER_HEAP });
     // An idle archive left open does not keep the process alive; a write under way does.
     this.worker.unref();
     this.worker.on('message', (m: WriterReply) => {

@@ -208,15 +208,29 @@ export class FileArchive implements Archive {
         const chunk = batch.slice(i, i + CHUNK);
         const rows = chunk.map((p) => this.rowFor(p));
         // What these rows replace (committed earlier) stops counting its duplicate runs; an id
-        // this archive surely had not stored when it was appended replaces nothing.
-        for (const p of chunk) this.dups += p.row!.duplicates - (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
-        written.push(this.commit(rows, i === 0 ? newSheets : [], inline));
+        // this archive surely had not stored when it was appended replaces nothing. Counted once
+        // committed (a failed append written again counts once).
+        let dups = 0;
+        for (const p of chunk) dups += p.row!.duplicates - (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
+        const chunkWritten = this.commit(rows, i === 0 ? newSheets : [], inline).then(() => void (this.dups += dups));
+        chunkWritten.catch(() => {}); // observed below, after the other chunks
+        written.push(chunkWritten);
       }
       if (batch.length === 0 && newSheets.length > 0) written.push(this.commit([], newSheets, inline));
       // Every chunk settles before the next run (so the thread is idle when a run starts); the
       // first failure is the append's.
-      const failed = (await Promise.allSettled(written)).find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      const settled = await Promise.allSettled(written);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) {
+        // Sheets go with the first chunk: committed with it, or not kept (an append of them
+        // again, a retry, writes them).
+        const kept = settled[0]?.status === 'fulfilled';
+        for (const [key, bytes] of newSheets) {
+          if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+          if (kept) this.sheetKeys.add(key);
+        }
+        throw failed.reason;
+      }
       for (const [key] of newSheets) {
         this.sheetKeys.add(key);
         this.pendingSheets.delete(key);

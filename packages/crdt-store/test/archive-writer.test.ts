@@ -105,4 +105,41 @@ describe('archive writer thread', () => {
     await a.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  it('an append that fails commits nothing it says it kept: written again, its sheets and duplicate runs count once', async () => {
+    const record = (i: number): ArchiveRecord => {
+      const id = `r-${i}`;
+      // Two runs of one round: one duplicate run each.
+      const facts = { [`${id}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`${id}/done/1/pa`]: { peer: 'pa', round: 1, result: i, at: 2, ms: 1 }, [`${id}/claim/1/pb`]: { peer: 'pb', round: 1, score: 0.2, at: 1 }, [`${id}/done/1/pb`]: { peer: 'pb', round: 1, result: i, at: 3, ms: 1 } };
+      return { id, spec: { id, type: 'echo', payload: { i }, createdAt: 1000 + i, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2000 + i, result: i, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
+    };
+    for (const writerThread of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+      const a = FileArchive.open(dir, { logger: silentLogger, writerThread });
+      const records = Array.from({ length: 100 }, (_, i) => record(i));
+      const sheets = new Map([['segs/k1', new Uint8Array([7, 8, 9])]]);
+      // The first commit (the chunk that carries the sheet) fails once, as a full disk would.
+      const inner = a as unknown as { commit(...args: unknown[]): Promise<void> };
+      const commit = inner.commit.bind(a);
+      let fail = true;
+      inner.commit = (...args: unknown[]) => {
+        if (fail) {
+          fail = false;
+          return Promise.reject(new Error('disk full'));
+        }
+        return commit(...args);
+      };
+      await expect(a.append(records, undefined, sheets)).rejects.toThrow('disk full');
+      expect(a.duplicateRuns!()).toBe(36); // the chunk that committed: rows 64..99
+      await a.append(records, undefined, sheets);
+      expect(a.duplicateRuns!()).toBe(100);
+      expect(committed(dir)).toBe(100);
+      await a.close();
+      const b = FileArchive.open(dir, { logger: silentLogger });
+      expect(b.sheet('segs/k1')).toEqual(new Uint8Array([7, 8, 9]));
+      expect(b.duplicateRuns!()).toBe(100);
+      expect(b.counts().total).toBe(100);
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

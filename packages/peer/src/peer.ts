@@ -423,7 +423,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.bidding.clear();
     this.assigned.clear();
     await this.runs.drain(this.timing.drainMs);
-    await this.settled();
+    // Archive writes that failed again: their tasks stay in the update log (nothing is compacted), and a restart archives them.
+    await this.settled().catch((e: Error) => this.log.log('warn', 'stopping with archive writes not made; the update log keeps their tasks', { error: e.message }));
     await this.flush();
     this.sync.flush();
     this.shutdown();

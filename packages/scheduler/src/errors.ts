@@ -10,6 +10,8 @@ export type MeshErrorCode =
   | 'CORRUPT_SNAPSHOT'
   | 'DATA_DIR_LOCKED'
   | 'STORAGE_CLOSED'
+  /** Archive writes failed (and failed again when retried): what they held stays in the update log. */
+  | 'ARCHIVE_FAILED'
   | 'NOT_FOUND'
   | 'UNKNOWN_AGENT'
   | 'TIMEOUT'

@@ -6,7 +6,7 @@
 // document; a new generation (generations.ts) clears those now and then.
 
 import * as Y from 'yjs';
-import { deriveTask, finishedAt, selectArchivable, unitHash, type FinishedTask, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
+import { MeshError, deriveTask, finishedAt, selectArchivable, unitHash, type FinishedTask, type TaskFacts, type TaskSpec } from '@agentmesh/scheduler';
 import { factsFromRecord, type Archive, type ArchiveRecord, type TaskBoard, type TaskRecord } from '@agentmesh/crdt-store';
 import type { Presence } from './presence.js';
 import type { PeerContext } from './context.js';
@@ -98,6 +98,13 @@ export function sliceGap(due: readonly (readonly string[])[], checkMs: number): 
   return slices <= 1 ? ARCHIVE_SLICE_GAP_MS : Math.max(ARCHIVE_SLICE_GAP_MS, Math.floor((ARCHIVE_SPREAD * checkMs) / slices));
 }
 
+/** An archive append that failed, kept to be written again. */
+interface Unwritten {
+  records: ArchiveRecord[];
+  parsed: Map<ArchiveRecord, TaskFacts> | undefined;
+  sheets: ReadonlyMap<string, Uint8Array> | undefined;
+}
+
 export class Archiver {
   /** Finished live tasks as last derived. */
   private readonly finished = new Map<string, FinishedTask>();
@@ -116,6 +123,11 @@ export class Archiver {
   tombstones = 0;
   /** Archive writes in order (durable before what depends on them). */
   private work: Promise<void> = Promise.resolve();
+  /**
+   * Appends that failed, written again by settled() (a compaction waits for it): until one is
+   * written, what it holds is only in the update log, and the log is not compacted.
+   */
+  private unwritten: Unwritten[] = [];
 
   constructor(
     private readonly ctx: PeerContext,
@@ -306,8 +318,7 @@ export class Archiver {
       // get() finds these records from this moment (they just left the live document). Chained
       // behind the previous write, a backlog of writes held every waiting record, its facts and
       // batch bytes in memory, and kept them from get().
-      const written = deps.archive.append(archived, parsed, sheets).catch((e: unknown) => ctx.log.log('error', 'archive write failed', { error: (e as Error).message }));
-      this.work = this.work.then(() => written);
+      void this.write(archived, parsed, sheets);
     }
   }
 
@@ -334,8 +345,52 @@ export class Archiver {
     return ctx.board().peers().some((p) => p.id !== ctx.id && now - (deps.presence.seenAt(p.id) ?? deps.startedAt()) > forget);
   }
 
-  /** Waits for the archive writes so far. */
+  /** True while archive writes that failed wait to be written again. */
+  behind(): boolean {
+    return this.unwritten.length > 0;
+  }
+
+  /**
+   * Appends records to the archive now (the archive orders its own writes). Resolves once written,
+   * or once the failure is logged and the records kept to be written again by settled().
+   */
+  private write(records: ArchiveRecord[], parsed?: Map<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    const { ctx, deps } = this;
+    const written = deps.archive.append(records, parsed, sheets).catch((e: unknown) => {
+      ctx.log.log('error', 'archive write failed (written again before the update log is compacted)', { tasks: records.length, error: (e as Error).message });
+      this.unwritten.push({ records, parsed, sheets });
+    });
+    this.work = this.work.then(() => written);
+    return written;
+  }
+
+  /**
+   * Waits for the archive writes so far, and writes again those that failed. Rejects (ARCHIVE_FAILED)
+   * when one fails again: a compaction waiting on this keeps the update log, which still holds
+   * those tasks (a restart archives them from it).
+   */
   settled(): Promise<void> {
-    return this.work;
+    const retried = this.work.then(() => this.retryUnwritten());
+    this.work = retried.catch(() => {});
+    return retried;
+  }
+
+  private async retryUnwritten(): Promise<void> {
+    const { ctx, deps } = this;
+    while (this.unwritten.length > 0) {
+      const u = this.unwritten[0]!;
+      // A task archived again since (written back, then finished again) keeps its newer record.
+      const records = u.records.filter((r) => {
+        const had = deps.archive.mightHave(r.id) ? deps.archive.get(r.id) : undefined;
+        return had === undefined || had.archivedAt <= r.archivedAt;
+      });
+      try {
+        if (records.length > 0) await deps.archive.append(records, u.parsed, u.sheets);
+      } catch (e) {
+        throw new MeshError('ARCHIVE_FAILED', `archive write failed again (${records.length} tasks kept in the update log): ${(e as Error).message}`);
+      }
+      this.unwritten.shift();
+      ctx.log.log('info', 'archive write that had failed: written', { tasks: records.length });
+    }
   }
 }

@@ -25,6 +25,8 @@ export class Durability {
   private flushing: Promise<void> | undefined;
   /** Compactions under way (one waits for archive writes while the flushes go on). */
   private compactions = 0;
+  /** After an automatic compaction failed: the log's length at which the next one is tried. */
+  private compactRetryAt = 0;
   /** What the storage repaired when it was loaded (cut tails, snapshots moved aside). */
   loadWarnings: string[] = [];
   /** Clocks lost with damaged log records that logged updates wait for, and when to give up on them. */
@@ -193,7 +195,23 @@ export class Durability {
         this.flushing = undefined;
       }
       // One at a time from here: the log stays long until a compaction ends, and each flush meanwhile would start another.
-      if (!this.ctx.stopped() && this.compactions === 0 && this.storage.stats().logRecords >= this.ctx.timing.compactEveryRecords) await this.compact();
+      const logRecords = this.storage.stats().logRecords;
+      if (!this.ctx.stopped() && this.compactions === 0 && logRecords >= this.ctx.timing.compactEveryRecords && logRecords >= this.compactRetryAt) await this.autoCompact(logRecords);
+    }
+  }
+
+  /**
+   * The compaction a flush starts when the log is long. Its failure (an archive write that failed
+   * again, a disk error) is logged, not the flush's: what the flush wrote is on disk, and the log
+   * keeps everything. The next try waits until the log has grown by as much again.
+   */
+  private async autoCompact(logRecords: number): Promise<void> {
+    try {
+      await this.compact();
+    } catch (e) {
+      if (this.ctx.stopped()) return;
+      this.compactRetryAt = logRecords + this.ctx.timing.compactEveryRecords;
+      this.ctx.log.log('warn', 'log compaction failed; the log is kept whole and compacted later', { error: (e as Error).message, logRecords, retryAt: this.compactRetryAt });
     }
   }
 
@@ -209,6 +227,7 @@ export class Durability {
     this.compactions++;
     try {
       await this.storage.compact(Y.encodeStateAsUpdate(this.live.doc), this.beforeCompact());
+      this.compactRetryAt = 0;
     } finally {
       this.compactions--;
     }

@@ -29,6 +29,8 @@ export interface GenerationsDeps {
   liveness: Liveness;
   archive: Archive;
   rollover: RolloverPolicy;
+  /** True while archive writes that failed wait to be written again (a new generation waits for them: see maybeRollover). */
+  archiveBehind(): boolean;
   /** A fresh document with its board (a new Yjs client id each time). */
   newDocument(): { doc: Y.Doc; board: TaskBoard };
   /** Has the peer caught up with the mesh since it started? */
@@ -116,6 +118,9 @@ export class Generations {
     const { ctx, deps } = this;
     const policy = deps.rollover;
     if (ctx.quiet() || !deps.caughtUp() || this.pendingGen || now - this.lastRolloverCheck < policy.checkMs) return;
+    // Archive writes that failed hold their tasks only in this generation's log (a restart replays
+    // from the newest generation's marker): no new generation from here until they are written.
+    if (deps.archiveBehind()) return;
     this.lastRolloverCheck = now;
     const board = ctx.board();
     const age = now - this.genStartedAt;

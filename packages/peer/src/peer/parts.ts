@@ -96,6 +96,7 @@ export function assembleParts(init: PartsInit): Parts {
     liveness,
     archive,
     rollover,
+    archiveBehind: () => p.archiver.behind(),
     newDocument: init.newDocument,
     caughtUp: () => p.loop.isCaughtUp(),
     tombstones: () => p.archiver.tombstones,
