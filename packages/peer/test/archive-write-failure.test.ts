@@ -65,6 +65,26 @@ describe('an archive write that fails', () => {
     }
   });
 
+  it('written again keeps a newer record of a task archived since', async () => {
+    const archive = new FlakyArchive();
+    const p = makePeer(new MemoryStorage(new MemoryDisk()), archive, 1);
+    await p.start();
+    try {
+      const ids = await fiveDone(p);
+      archive.failures = 1;
+      expect(p.document.board.deleteTasks(new Set(ids))).toBeGreaterThan(0);
+      await until(() => archive.attempts === 1, 2000);
+      // The first task was archived again meanwhile (written back, ended again): a newer record.
+      const newer: ArchiveRecord = { id: ids[0]!, state: 'failed', finishedAt: 9, result: 'newer', peer: 'pb', attempts: 2, gen: 'g', archivedAt: Date.now() + 60_000, spec: { id: ids[0] }, facts: {} };
+      await archive.append([newer]);
+      await p.compact();
+      expect(archive.get(ids[0]!)).toMatchObject({ state: 'failed', result: 'newer' });
+      for (const id of ids.slice(1)) expect(archive.get(id)).toMatchObject({ state: 'done' });
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('that fails again refuses the compaction and keeps the log, so a restart archives the tasks', async () => {
     const disk = new MemoryDisk();
     const archive = new FlakyArchive();
@@ -139,6 +159,43 @@ describe('an archive write that fails', () => {
       await until(() => generations.length > 0, 5000, 'a generation once the writes are made');
     } finally {
       await p.stop();
+    }
+  });
+
+  it('moving to a generation another peer started writes the unmade tasks back, so a restart still archives them', async () => {
+    const hub = new MemoryHub();
+    const rollover = { retentionMs: 60_000, maxFinished: 5, maxTombstones: 4, forgetPeersAfterMs: 1000, checkMs: 50, staggerMs: 100 };
+    const diskA = new MemoryDisk();
+    const flaky = new FlakyArchive();
+    const make = (id: string, storage: Storage, archive: Archive, seed: number) =>
+      new Peer({ id, name: id.toUpperCase(), capacity: 100, agents: { echo: (x) => x }, transport: hub.join(id), storage, archive, clock: systemClock, seed, timing: { ...FAST_TIMING, compactEveryRecords: 1_000_000 }, rollover });
+    const a = make('pa', new MemoryStorage(diskA), flaky, 1);
+    const b = make('pb', new MemoryStorage(new MemoryDisk()), new MemoryArchive(), 2);
+    const genA: string[] = [];
+    a.on('generation', (e) => genA.push(e.name));
+    await Promise.all([a.start(), b.start()]);
+    flaky.failures = 1_000_000;
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 25; i++) ids.push(...(await b.submit([{ type: 'echo', payload: i }])).map((s) => s.id));
+      // A's archive writes fail; B starts a generation (A's own are held back) and A moves to it.
+      await until(() => genA.length > 0, 10_000, 'A to move to the generation B started');
+      expect(flaky.attempts).toBeGreaterThan(0);
+    } finally {
+      a.crash();
+      diskA.crash();
+      await b.stop();
+    }
+    const archivedA = ids.filter((id) => flaky.get(id) !== undefined);
+    expect(archivedA).toEqual([]);
+    // A restarts from its disk with a working archive: every task ends up archived there.
+    flaky.failures = 0;
+    const again = make('pa', new MemoryStorage(diskA), flaky, 3);
+    await again.start();
+    try {
+      await until(() => ids.every((id) => flaky.get(id) !== undefined || again.view(id) !== undefined), 10_000, 'every task held again on A (archived or live)');
+    } finally {
+      await again.stop();
     }
   });
 });

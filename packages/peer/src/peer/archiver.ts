@@ -99,7 +99,7 @@ export function sliceGap(due: readonly (readonly string[])[], checkMs: number): 
 }
 
 /** An archive append that failed, kept to be written again. */
-interface Unwritten {
+export interface Unwritten {
   records: ArchiveRecord[];
   parsed: Map<ArchiveRecord, TaskFacts> | undefined;
   sheets: ReadonlyMap<string, Uint8Array> | undefined;
@@ -350,6 +350,11 @@ export class Archiver {
     return this.unwritten.length > 0;
   }
 
+  /** The archive writes that failed, given up here: a generation change writes their tasks back into the live document. */
+  takeUnwritten(): Unwritten[] {
+    return this.unwritten.splice(0);
+  }
+
   /**
    * Appends records to the archive now (the archive orders its own writes). Resolves once written,
    * or once the failure is logged and the records kept to be written again by settled().
@@ -389,7 +394,9 @@ export class Archiver {
       } catch (e) {
         throw new MeshError('ARCHIVE_FAILED', `archive write failed again (${records.length} tasks kept in the update log): ${(e as Error).message}`);
       }
-      this.unwritten.shift();
+      // (A generation change may have taken the list meanwhile.)
+      const at = this.unwritten.indexOf(u);
+      if (at >= 0) this.unwritten.splice(at, 1);
       ctx.log.log('info', 'archive write that had failed: written', { tasks: records.length });
     }
   }

@@ -31,6 +31,8 @@ export interface GenerationsDeps {
   rollover: RolloverPolicy;
   /** True while archive writes that failed wait to be written again (a new generation waits for them: see maybeRollover). */
   archiveBehind(): boolean;
+  /** Takes the records of archive writes that failed (and their batch bytes): see enter(). */
+  takeUnwritten(): { records: ArchiveRecord[]; sheets: ReadonlyMap<string, Uint8Array> | undefined }[];
   /** A fresh document with its board (a new Yjs client id each time). */
   newDocument(): { doc: Y.Doc; board: TaskBoard };
   /** Has the peer caught up with the mesh since it started? */
@@ -219,6 +221,13 @@ export class Generations {
     // A task we archive now that the base still holds (its starter missed how it ended) gets the
     // facts we have and it lacks, so it ends there as it ended here instead of running again.
     for (const r of records) if (board.getSpec(r.id)) board.restore(r);
+    // Tasks whose archive writes failed are only in the old generation's log, which a restart no
+    // longer replays: they go back into the live document, and leave it (archived) again from there.
+    let unmade = 0;
+    for (const u of deps.takeUnwritten()) {
+      for (const r of board.signedRecords(u.records, (key) => u.sheets?.get(key))) if (!board.getSpec(r.id)) unmade += Math.min(1, board.restore(r));
+    }
+    if (unmade > 0) ctx.log.log('warn', 'tasks whose archive writes failed: written back into the new generation', { tasks: unmade });
     board.markGeneration(g);
     const name = encodeGeneration(g);
     const archived: ArchiveRecord[] = [];

@@ -97,6 +97,7 @@ export function assembleParts(init: PartsInit): Parts {
     archive,
     rollover,
     archiveBehind: () => p.archiver.behind(),
+    takeUnwritten: () => p.archiver.takeUnwritten(),
     newDocument: init.newDocument,
     caughtUp: () => p.loop.isCaughtUp(),
     tombstones: () => p.archiver.tombstones,
