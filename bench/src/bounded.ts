@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { isEntryScript } from './tool-main.js';
+import { PEER_NODE_FLAGS } from './procs.js';
 import { FlagReader } from './flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -113,7 +114,7 @@ function startPeer(name: string, dir: string, bootstrap: string | undefined, ext
   if (bootstrap) args.push('--bootstrap', bootstrap);
   // AGENTMESH_PEER_NODE_ARGS: extra node flags for the peer processes (e.g. --cpu-prof for profiling).
   const nodeArgs = (process.env.AGENTMESH_PEER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...PEER_NODE_FLAGS, ...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => {
     const s = d.toString();
     if (/error/i.test(s)) process.stderr.write(`[${name}] ${s}`);

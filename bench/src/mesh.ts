@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
-import { log, removeTempDir, spawnTracked, stopChild, trackTempDir, until } from './procs.js';
+import { PEER_NODE_FLAGS, log, removeTempDir, spawnTracked, stopChild, trackTempDir, until } from './procs.js';
 
 const PEER_MAIN = fileURLToPath(new URL('../node_modules/@agentmesh/peer/dist/cli/main.js', import.meta.url));
 
@@ -95,7 +95,7 @@ export class Mesh {
 
   private spawn(name: string, args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawnTracked(process.execPath, [...peerNodeArgs, PEER_MAIN, 'peer', '--name', name, '--data-dir', join(this.dir, name), '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnTracked(process.execPath, [...PEER_NODE_FLAGS, ...peerNodeArgs, PEER_MAIN, 'peer', '--name', name, '--data-dir', join(this.dir, name), '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       const warnings: string[] = [];
       let ready = false;
       const timer = setTimeout(() => {

@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { isRunning, stopChild } from '@agentmesh/peer/node';
+/** The node flags every peer process runs with (as `agentmesh up` starts them). */
+export { PEER_NODE_FLAGS } from '@agentmesh/peer/node';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();

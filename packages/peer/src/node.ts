@@ -10,5 +10,6 @@ export { FileArchive, FileStorage, openFileStorage, type FileArchiveOptions, typ
 export { respond, type ResponseHeaders } from './http/respond.js';
 export { apiHandler, taskJson, readJsonBody, HttpError, type TaskJson, type PartitionControl, type StatusExtras } from './cli/api.js';
 export { spawnPeer, type ReadyLine } from './cli/up-command.js';
+export { PEER_NODE_FLAGS } from './cli/node-flags.js';
 export { stopChild, isRunning } from './cli/processes.js';
 export { nodeSignatureScheme, ed25519Signer, peerKeySigner, peerTrustOptions } from './net/node-signing.js';

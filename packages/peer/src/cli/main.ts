@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The `agentmesh` command: dispatches to peer, up, submit, status, get, cancel, retry, partition, heal, remove-member.
 // Usage errors print a clear message and exit 2; --json output goes to stdout, logs to stderr.
 import { UsageError, parseFlags, usageText, type CommandSpec, type FlagValues } from './flags.js';

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { UsageError, type CommandSpec, type FlagValues } from './flags.js';
 import { stopChild } from './processes.js';
+import { PEER_NODE_FLAGS } from './node-flags.js';
 
 export const UP: CommandSpec = {
   name: 'up',
@@ -40,7 +41,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 /** Starts one `agentmesh peer` child and resolves with its ready line. */
 export function spawnPeer(args: string[], opts: { onLine?: (line: string) => void; onStderr?: (line: string) => void; timeoutMs?: number } = {}): Promise<{ child: ChildProcess; ready: ReadyLine }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'peer', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...PEER_NODE_FLAGS, MAIN, 'peer', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let done = false;
     const timer = setTimeout(() => {
       if (done) return;
