@@ -220,21 +220,15 @@ export class FileArchive implements Archive {
       // Every chunk settles before the next run (so the thread is idle when a run starts); the
       // first failure is the append's.
       const settled = await Promise.allSettled(written);
+      // Sheets go with the first chunk: committed with it, or not kept (an append of them again,
+      // a retry, writes them).
+      const sheetsKept = settled[0]?.status === 'fulfilled';
+      for (const [key, bytes] of newSheets) {
+        if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+        if (sheetsKept) this.sheetKeys.add(key);
+      }
       const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) {
-        // Sheets go with the first chunk: committed with it, or not kept (an append of them
-        // again, a retry, writes them).
-        const kept = settled[0]?.status === 'fulfilled';
-        for (const [key, bytes] of newSheets) {
-          if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
-          if (kept) this.sheetKeys.add(key);
-        }
-        throw failed.reason;
-      }
-      for (const [key] of newSheets) {
-        this.sheetKeys.add(key);
-        this.pendingSheets.delete(key);
-      }
+      if (failed) throw failed.reason;
       for (const p of batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
       this.measure();
     };

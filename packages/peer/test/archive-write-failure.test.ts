@@ -41,6 +41,14 @@ async function fiveDone(p: Peer): Promise<string[]> {
   return ids;
 }
 
+/** `ids` leave the live document while the archive's next `failures` appends fail; waits for the first try. */
+async function leaveFailing(p: Peer, archive: FlakyArchive, ids: string[], failures: number): Promise<void> {
+  const tried = archive.attempts;
+  archive.failures = failures;
+  expect(p.document.board.deleteTasks(new Set(ids))).toBeGreaterThan(0);
+  await until(() => archive.attempts > tried, 2000, 'the archive write');
+}
+
 describe('an archive write that fails', () => {
   it('is written again before a compaction goes on', async () => {
     const archive = new FlakyArchive();
@@ -49,9 +57,7 @@ describe('an archive write that fails', () => {
     await p.start();
     try {
       const ids = await fiveDone(p);
-      archive.failures = 1;
-      expect(p.document.board.deleteTasks(new Set(ids))).toBeGreaterThan(0);
-      await until(() => archive.attempts === 1, 2000);
+      await leaveFailing(p, archive, ids, 1);
       expect(ids.some((id) => archive.get(id) !== undefined)).toBe(false);
       await p.compact();
       expect(archive.attempts).toBe(2);
@@ -71,9 +77,7 @@ describe('an archive write that fails', () => {
     await p.start();
     try {
       const ids = await fiveDone(p);
-      archive.failures = 1;
-      expect(p.document.board.deleteTasks(new Set(ids))).toBeGreaterThan(0);
-      await until(() => archive.attempts === 1, 2000);
+      await leaveFailing(p, archive, ids, 1);
       // The first task was archived again meanwhile (written back, ended again): a newer record.
       const newer: ArchiveRecord = { id: ids[0]!, state: 'failed', finishedAt: 9, result: 'newer', peer: 'pb', attempts: 2, gen: 'g', archivedAt: Date.now() + 60_000, spec: { id: ids[0] }, facts: {} };
       await archive.append([newer]);
@@ -92,8 +96,7 @@ describe('an archive write that fails', () => {
     const p = makePeer(storage, archive, 1);
     await p.start();
     const ids = await fiveDone(p);
-    archive.failures = 2;
-    expect(p.document.board.deleteTasks(new Set(ids))).toBeGreaterThan(0);
+    await leaveFailing(p, archive, ids, 2);
     await p.flush();
     const logBefore = storage.stats().logRecords;
     await expect(p.compact()).rejects.toMatchObject({ code: 'ARCHIVE_FAILED' });
@@ -121,8 +124,7 @@ describe('an archive write that fails', () => {
     await p.start();
     try {
       const ids = await fiveDone(p);
-      archive.failures = 1_000;
-      expect(p.document.board.deleteTasks(new Set(ids))).toBeGreaterThan(0);
+      await leaveFailing(p, archive, ids, 1_000);
       // From here every flush with a log this long would compact.
       (p as unknown as { timing: { compactEveryRecords: number } }).timing.compactEveryRecords = 1;
       const more = await p.submit([{ type: 'echo', payload: 'after' }]);

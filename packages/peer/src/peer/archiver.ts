@@ -318,7 +318,7 @@ export class Archiver {
       // get() finds these records from this moment (they just left the live document). Chained
       // behind the previous write, a backlog of writes held every waiting record, its facts and
       // batch bytes in memory, and kept them from get().
-      void this.write(archived, parsed, sheets);
+      this.write(archived, parsed, sheets);
     }
   }
 
@@ -356,17 +356,16 @@ export class Archiver {
   }
 
   /**
-   * Appends records to the archive now (the archive orders its own writes). Resolves once written,
-   * or once the failure is logged and the records kept to be written again by settled().
+   * Appends records to the archive now (the archive orders its own writes); settled() waits for
+   * it. A failure is logged and the records kept to be written again by settled().
    */
-  private write(records: ArchiveRecord[], parsed?: Map<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  private write(records: ArchiveRecord[], parsed?: Map<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): void {
     const { ctx, deps } = this;
     const written = deps.archive.append(records, parsed, sheets).catch((e: unknown) => {
       ctx.log.log('error', 'archive write failed (written again before the update log is compacted)', { tasks: records.length, error: (e as Error).message });
       this.unwritten.push({ records, parsed, sheets });
     });
     this.work = this.work.then(() => written);
-    return written;
   }
 
   /**
