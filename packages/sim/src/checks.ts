@@ -1,6 +1,6 @@
 // The invariants every simulation run must hold once healed: no acknowledged task or data write
 // lost, one canonical result per finished task that every replica agrees on (and that is right),
-// nothing stuck, duplicate runs counted.
+// nothing stuck, duplicate runs counted (every replica counting the same).
 
 import * as Y from 'yjs';
 import { replicaFingerprint } from '@agentmesh/crdt-store';
@@ -63,6 +63,10 @@ export function checkRun(peers: Peer[], tasks: ExpectedTask[], ackedData: Readon
     if (v0.state !== 'done') continue;
     r.completed++;
     r.duplicateRuns += v0.duplicates.length;
+    // Every replica holds every run once converged, live or archived (a run that ended after the
+    // task left the live document is archived again with it).
+    const dups = views.map((v) => v!.duplicates.length);
+    if (dups.some((d) => d !== dups[0])) note(`task ${t.id}: replicas count different duplicate runs ${dups.join('/')}`);
     const canon = views.map((v) => (v!.result ? `${v!.result.peer}@${v!.result.round}:${JSON.stringify(v!.result.result)}` : 'none'));
     if (canon.some((c) => c !== canon[0]) || !v0.result) {
       r.tasksWithoutOneWinner++;

@@ -25,6 +25,12 @@ export interface ArchiverDeps {
   rollover: RolloverPolicy;
   /** Tasks running here (never archived while they run). */
   running: () => Iterable<string>;
+  /**
+   * True while a record of this task (a run here that ended or started) waits to be written into
+   * the document: the task is not deleted meanwhile, or this replica would archive it without that
+   * run while every replica that took the deletion and the record in together archives it with it.
+   */
+  writing: (id: string) => boolean;
   caughtUp: () => boolean;
   /** When this peer started (its clock). */
   startedAt: () => number;
@@ -234,7 +240,7 @@ export class Archiver {
     let tasks = 0;
     while (this.dueNext < this.due.length && (slice.length === 0 || tasks < ARCHIVE_SLICE_TASKS)) {
       const ids = this.due[this.dueNext++]!;
-      if (ids.some((id) => !this.finished.has(id) || running.has(id))) continue;
+      if (ids.some((id) => !this.finished.has(id) || running.has(id) || deps.writing(id))) continue;
       slice.push(ids);
       tasks += ids.length;
     }

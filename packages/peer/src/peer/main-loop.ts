@@ -119,7 +119,11 @@ export class MainLoop {
     if (c.dropped.length > 0) this.deps.archiver.keepDropped(c.dropped, c.sheets);
     for (const id of c.tasks) {
       this.dirty.add(id);
-      if (!c.local && !this.deps.views.known(id)) this.deps.generations.noteNew(id);
+      // A remote change may bring back a task archived here. So may a record of this peer's own
+      // written after the task left (a run that ended late): the task then comes back live with
+      // its archived facts and leaves again with that run, as it did on every replica that held
+      // the record before the deletion.
+      if (!this.deps.views.known(id) && (!c.local || !this.ctx.board().getSpec(id))) this.deps.generations.noteNew(id);
     }
     // A dependency that changed may unblock its dependents; they are found by the periodic sweep.
     if (c.tasks.size > 0 && !c.local) this.processSoon();

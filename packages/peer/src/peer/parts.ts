@@ -113,6 +113,7 @@ export function assembleParts(init: PartsInit): Parts {
     presence,
     rollover,
     running: () => runs.ids(),
+    writing: (id) => runs.outcomePending(id),
     caughtUp: () => p.loop.isCaughtUp(),
     startedAt: () => p.loop.startTime,
     docBytes: () => generations.bytes,
