@@ -100,8 +100,14 @@ export class Generations {
     doc.on('update', this.countBytes);
   }
 
-  /** A task new to this replica (from a remote change) that the archive may know: look at it on the next tick. */
+  /**
+   * A task new to this replica (or a record of it written here after it left) that the archive may
+   * know: look at it on the next tick. A task that just left (no spec, no fact) has nothing to
+   * bring back: restoreFromArchive would pass it over after reading its record.
+   */
   noteNew(id: string): void {
+    const board = this.ctx.board();
+    if (!board.getSpec(id) && board.factKeysOf(id).length === 0) return;
     if (this.deps.archive.mightHave(id)) this.toCheck.add(id);
   }
 
