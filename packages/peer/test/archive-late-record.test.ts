@@ -1,8 +1,9 @@
 // A run of a task that ends after the task left the live document must end up in every replica's
-// archived record of it. Seen in the netns churn test: a peer deleted a task while its own outcome
-// of a duplicate run still waited in its activity batch; the replicas that took the deletion and
-// that outcome in together archived the run, the deleter archived without it, and nothing ever
-// told it (its own later write is local, and only remote changes looked for archived tasks). Now
+// archived record of it. A peer could delete a task while its own outcome of a duplicate run still
+// waited in its activity batch; the replicas that took the deletion and that outcome in together
+// archived the run, the deleter archived without it, and nothing ever told it (its own later write
+// is local, and only remote changes looked for archived tasks). (Found while tracing a netns churn
+// test failure, whose own cause was the test comparing runs before the documents agreed.) Now
 // the archiver keeps a task whose record waits to be written, and a local record of a task
 // archived here brings it back live with its archived facts, so it leaves again with that run.
 import { describe, expect, it } from 'vitest';
