@@ -215,9 +215,14 @@ export class Mesh {
     }
   }
 
-  async submit(peer: number, tasks: TaskInput[]): Promise<string[]> {
+  /** The peer that `submit(peer, ...)` sends to: the index taken round the peers (any integer). */
+  peerFor(peer: number): MeshPeer {
     const n = this.peers.length;
-    const p = this.peers[((peer % n) + n) % n]!;
+    return this.peers[((peer % n) + n) % n]!;
+  }
+
+  async submit(peer: number, tasks: TaskInput[]): Promise<string[]> {
+    const p = this.peerFor(peer);
     const r = await this.fetch(p, '/api/tasks', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -88,7 +88,7 @@ async function runRate(o: SustainedOptions, rate: number): Promise<SustainedPoin
         const t0 = Date.now();
         const ms = await sys.sample(k);
         lat.push(ms);
-        if (o.logSlowMs !== undefined && ms > o.logSlowMs) log(`probe ${k} to ${mesh.peers[k % mesh.peers.length]!.name} at ${new Date(t0).toISOString()} (${t0}) took ${ms} ms`);
+        if (o.logSlowMs !== undefined && ms > o.logSlowMs) log(`probe ${k} to ${mesh.peerFor(k).name} at ${new Date(t0).toISOString()} (${t0}) took ${ms} ms`);
         if (o.probeGapMs > 0) await sleep(o.probeGapMs);
       }
     } catch (e) {
