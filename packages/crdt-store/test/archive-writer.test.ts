@@ -2,7 +2,8 @@
 // an append resolves only once its rows are committed (another connection reads them, and so does
 // the archive reopened), the thread really runs at nice 19 while the rest of the process does not,
 // a thread that dies costs nothing (its rows are committed on the event loop, with a warning), and a
-// long backlog is committed on the loop instead of waiting on a starved thread.
+// long backlog is committed on the loop instead of waiting on a starved thread; appends that wait
+// while the thread commits go together in one transaction.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,37 @@ describe('archive writer thread', () => {
     await a.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  it('appends that wait while the thread commits go together in one transaction; a task in two of them counts its duplicate runs once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    const w = writerOf(a)!;
+    const sent: number[] = [];
+    const write = w.write.bind(w);
+    w.write = (rows, sheets) => {
+      sent.push(rows.length);
+      return write(rows, sheets);
+    };
+    const twice = (i: number, result: number): ArchiveRecord => ({
+      ...rec(`g-${i}`),
+      spec: { id: `g-${i}`, type: 'echo', payload: { i }, createdAt: 1000 + i, createdBy: 'pa' },
+      facts: { [`g-${i}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`g-${i}/done/1/pa`]: { peer: 'pa', round: 1, result, at: 2, ms: 1 }, [`g-${i}/claim/1/pb`]: { peer: 'pb', round: 1, score: 0.2, at: 1 }, [`g-${i}/done/1/pb`]: { peer: 'pb', round: 1, result, at: 3, ms: 1 } },
+    });
+    // The first append goes alone (nothing else waits when it starts); the next four wait for it
+    // and go together, g-0 twice among them (a later record of an id wins).
+    const appends = [a.append([rec('g-x')]), a.append([twice(0, 1)]), a.append([rec('g-1'), rec('g-2')]), a.append([twice(0, 2)]), a.append([rec('g-3')])];
+    await Promise.all(appends);
+    expect(sent).toEqual([1, 5]);
+    expect(committed(dir)).toBe(5);
+    expect(a.duplicateRuns!()).toBe(1);
+    expect(a.get('g-0')?.facts['g-0/done/1/pa']).toMatchObject({ result: 2 });
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    expect(b.duplicateRuns!()).toBe(1);
+    expect(b.counts().total).toBe(5);
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('an append that fails commits nothing it says it kept: written again, its sheets and duplicate runs count once', async () => {
     const record = (i: number): ArchiveRecord => {
       const id = `r-${i}`;
@@ -129,7 +161,9 @@ describe('archive writer thread', () => {
         return commit(...args);
       };
       await expect(a.append(records, undefined, sheets)).rejects.toThrow('disk full');
-      expect(a.duplicateRuns!()).toBe(36); // the chunk that committed: rows 64..99
+      // On the loop the rows go 64 per transaction, and the second chunk (rows 64..99) committed;
+      // on the thread the append is one transaction, and nothing did.
+      expect(a.duplicateRuns!()).toBe(writerThread ? 0 : 36);
       await a.append(records, undefined, sheets);
       expect(a.duplicateRuns!()).toBe(100);
       expect(committed(dir)).toBe(100);
