@@ -255,8 +255,8 @@ export class FileArchive implements Archive {
    * Makes the rows of a group of appends (CHUNK at a time, the event loop running between) and
    * commits them: on the writer thread in one transaction, or on the loop CHUNK rows per
    * transaction (no thread, or a backlog this long that the thread is starved of CPU: every loop
-   * busy). Settles
-   * each append: resolved once all its rows are committed, else rejected with the first failure.
+   * busy). Settles each append: resolved once all its rows are committed, else rejected with the
+   * first failure.
    */
   private async writeGroup(group: Waiting[]): Promise<void> {
     const inline = this.writer === undefined || this.pending.size > WRITER_BACKLOG_MAX;
@@ -283,17 +283,24 @@ export class FileArchive implements Archive {
         // duplicate runs; an id this archive surely had not stored when it was appended replaces
         // nothing. Counted once committed (a failed append written again counts once).
         let dups = 0;
+        const made = new Map<string, number>();
         for (const p of chunk) {
-          const before = inGroup.get(p.rec.id) ?? (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
+          const before = made.get(p.rec.id) ?? inGroup.get(p.rec.id) ?? (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
           dups += p.row!.duplicates - before;
-          inGroup.set(p.rec.id, p.row!.duplicates);
+          made.set(p.rec.id, p.row!.duplicates);
         }
         const sheets = i === 0 ? w.sheets : [];
         if (inline) {
-          const chunkWritten = this.commit(rows, sheets, true).then(() => void (this.dups += dups));
-          chunkWritten.catch(() => {}); // observed below, after the other chunks
+          // Committed before the next chunk counts what it replaces: a row that failed replaced nothing.
+          const chunkWritten = this.commit(rows, sheets, true).then(() => {
+            this.dups += dups;
+            for (const [id, n] of made) inGroup.set(id, n);
+          });
           r.written.push(chunkWritten);
+          await chunkWritten.catch(() => {}); // observed below
         } else {
+          // One transaction for the whole group: all of it is committed, or none.
+          for (const [id, n] of made) inGroup.set(id, n);
           threadRows.push(...rows);
           threadSheets.push(...sheets);
           r.dups += dups;

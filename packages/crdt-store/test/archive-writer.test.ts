@@ -137,6 +137,35 @@ describe('archive writer thread', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('on the loop, a row of a group that failed replaces nothing: a later row of its id in the group counts its duplicate runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger, writerThread: false });
+    const twice = (id: string): ArchiveRecord => ({
+      ...rec(id),
+      spec: { id, type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' },
+      facts: { [`${id}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`${id}/done/1/pa`]: { peer: 'pa', round: 1, result: 1, at: 2, ms: 1 }, [`${id}/claim/1/pb`]: { peer: 'pb', round: 1, score: 0.2, at: 1 }, [`${id}/done/1/pb`]: { peer: 'pb', round: 1, result: 1, at: 3, ms: 1 } },
+    });
+    const inner = a as unknown as { commit(rows: { id: string }[], ...rest: unknown[]): Promise<void> };
+    const commit = inner.commit.bind(a);
+    let failed = 0;
+    // x's first commit fails, as a full disk would.
+    inner.commit = (rows, ...rest) => (rows.some((r) => r.id === 'x') && !failed++ ? Promise.reject(new Error('disk full')) : commit(rows, ...rest));
+    // The first append (two chunks) is being written while the next two wait: they go together,
+    // x's first row fails, its second is committed.
+    const first = a.append(Array.from({ length: 100 }, (_, i) => rec(`f-${i}`)));
+    const lost = a.append([twice('x')]);
+    const kept = a.append([twice('x')]);
+    await first;
+    await expect(lost).rejects.toThrow('disk full');
+    await kept;
+    expect(a.duplicateRuns!()).toBe(1);
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    expect(b.duplicateRuns!()).toBe(1);
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('an append that fails commits nothing it says it kept: written again, its sheets and duplicate runs count once', async () => {
     const record = (i: number): ArchiveRecord => {
       const id = `r-${i}`;
