@@ -1,14 +1,13 @@
 // The file archive of a peer (Node only): finished tasks that left the live document, in one SQLite
 // database (archive.db, WAL, every commit fsynced) with indexes on state, type, peer, submit and
 // finish time and generation, so `agentmesh list` and the dashboard's task table search archived
-// tasks as fast as live ones, and `get`/`status` read one row. Appends are committed in chunks,
+// tasks as fast as live ones, and `get`/`status` read one row. Appends are committed in groups,
 // on a writer thread at the lowest CPU priority (archive-writer.ts) so they take a core only when
-// the event loops leave one idle; the promise resolves once every chunk is on disk, so an
+// the event loops leave one idle; the promise resolves once its rows are on disk, so an
 // acknowledged append survives kill -9 (SQLite ignores a torn WAL tail). Each row is checksummed
-// (archive-db.ts): on open every row is checked, and a damaged database is salvaged
-// (archive-salvage.ts) with the damaged file kept aside. An archive directory of the older
-// JSON-lines format is imported once (archive-legacy.ts). A fixed-size Bloom filter answers
-// "surely not archived" without a query (live finished tasks are asked about often).
+// (archive-db.ts): on open every row is checked, and a damaged database is salvaged with the
+// damaged file kept aside (archive-open.ts). Searches are archive-query.ts. A fixed-size Bloom
+// filter answers "surely not archived" without a query (live finished tasks are asked about often).
 
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +15,9 @@ import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler
 import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
-import { DB_FILE, ROW_COLUMNS, SORT_COLUMN, SUMMARY_COLUMNS, insertRows, openDb, rowOf, rowProblem, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
-import { hasLegacyFiles, importLegacy } from './archive-legacy.js';
-import { salvageDatabase } from './archive-salvage.js';
+import { DB_FILE, insertRows, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
+import { openCheckedDb } from './archive-open.js';
+import { queryRecords } from './archive-query.js';
 import { ArchiveWriter } from './archive-writer.js';
 
 export interface FileArchiveOptions {
@@ -117,59 +116,10 @@ export class FileArchive implements Archive {
   }
 
   private load(): void {
-    let problem: string | undefined;
-    let db: Db | undefined;
-    try {
-      db = openDb(this.path);
-      problem = this.check(db);
-    } catch (e) {
-      problem = (e as Error).message;
-    }
-    if (problem !== undefined) {
-      try {
-        db?.close();
-      } catch {
-        /* a damaged file */
-      }
-      const s = salvageDatabase(this.path);
-      this.logger.log('warn', `archive ${DB_FILE}: ${problem}; kept the damaged file as ${s.aside}, ${s.records} records remain`);
-      db = openDb(this.path);
-      const again = this.check(db);
-      if (again !== undefined) throw new Error(`archive ${this.path} is still damaged after salvage: ${again}`);
-    }
-    this.db = db!;
+    this.db = openCheckedDb(this.dir, this.path, this.logger, this.bloom, this.sheetKeys);
     this.st = statements(this.db);
-    if (hasLegacyFiles(this.dir)) {
-      importLegacy(this.dir, this.db, this.logger);
-      for (const { id } of this.db.prepare<[], { id: string }>('SELECT id FROM records').iterate()) this.bloom.add(id);
-    }
     this.recount();
     this.measure();
-  }
-
-  /** Checks every row's checksums and SQLite's own structure; fills the Bloom filter. Returns what is wrong. */
-  private check(db: Db): string | undefined {
-    const ok = db.pragma('integrity_check(1)', { simple: true });
-    if (ok !== 'ok') return `integrity check: ${String(ok)}`;
-    let bad: string | undefined;
-    this.sheetKeys.clear();
-    // Raw rows: far cheaper than an object per row on a large archive.
-    for (const row of db.prepare<[], unknown[]>(`SELECT ${ROW_COLUMNS} FROM records`).raw().iterate()) {
-      const p = rowProblem(row);
-      if (p !== undefined) {
-        bad ??= `the row of ${String(row[0]).slice(0, 80)}: ${p}`;
-        continue;
-      }
-      this.bloom.add(row[0] as string);
-    }
-    for (const row of db.prepare<[], { key: string; bytes: Uint8Array; crc: string }>('SELECT key, bytes, crc FROM sheets').iterate()) {
-      if (sheetCrc(row.bytes) !== row.crc) {
-        bad ??= `the sheet ${row.key.slice(0, 80)}: its bytes fail their checksum`;
-        continue;
-      }
-      this.sheetKeys.add(row.key);
-    }
-    return bad;
   }
 
   private recount(): void {
@@ -428,41 +378,7 @@ export class FileArchive implements Archive {
 
   /** Searches committed records (a page, and how many match in all). */
   query(q: ArchiveQuery): ArchiveQueryResult {
-    if (this.closed) return { rows: [], total: 0 };
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (q.states && q.states.length > 0) {
-      where.push(`state IN (${q.states.map(() => '?').join(',')})`);
-      params.push(...q.states);
-    }
-    if (q.type !== undefined) {
-      where.push('type = ?');
-      params.push(q.type);
-    }
-    if (q.peers && q.peers.length > 0) {
-      where.push(`peer IN (${q.peers.map(() => '?').join(',')})`);
-      params.push(...q.peers);
-    }
-    if (q.since !== undefined) {
-      where.push('created_at >= ?');
-      params.push(q.since);
-    }
-    if (q.duplicated) where.push('duplicates > 0');
-    if (q.text) {
-      const like = `%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      where.push(`(${['id', 'type', 'key', 'peer', 'error'].map((c) => `${c} LIKE ? ESCAPE '\\'`).join(' OR ')})`);
-      params.push(like, like, like, like, like);
-    }
-    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const dir = (q.desc ?? true) ? 'DESC' : 'ASC';
-    const col = SORT_COLUMN[q.sort ?? 'created'];
-    const limit = Math.max(0, Math.min(q.limit ?? 50, 10_000));
-    const offset = Math.max(0, q.offset ?? 0);
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM records ${w}`).get(...params) as { n: number }).n;
-    const rows = this.db
-      .prepare<(string | number)[], Omit<Row, 'body'>>(`SELECT ${SUMMARY_COLUMNS} FROM records ${w} ORDER BY ${col} ${dir}, id ${dir} LIMIT ? OFFSET ?`)
-      .all(...params, limit, offset);
-    return { rows: rows.map(summaryOf), total };
+    return this.closed ? { rows: [], total: 0 } : queryRecords(this.db, q);
   }
 
   counts(): ArchiveCounts {
