@@ -202,87 +202,111 @@ export class FileArchive implements Archive {
   }
 
   /**
-   * Makes the rows of a group of appends (CHUNK at a time, the event loop running between) and
-   * commits them: on the writer thread in one transaction, or on the loop CHUNK rows per
-   * transaction (no thread, or a backlog this long that the thread is starved of CPU: every loop
-   * busy). Settles each append: resolved once all its rows are committed, else rejected with the
-   * first failure.
+   * Commits a group of appends on the writer thread, or on the loop when there is no thread or the
+   * backlog is this long (the thread is starved of CPU: every loop busy); then settles each append.
    */
   private async writeGroup(group: Waiting[]): Promise<void> {
     const inline = this.writer === undefined || this.pending.size > WRITER_BACKLOG_MAX;
-    // Duplicate runs of the rows of this group so far, by id: what a later row of the same id
-    // replaces (the committed row is older than both).
+    const outcomes = inline ? await this.commitOnLoop(group) : await this.commitOnThread(group);
+    group.forEach((w, k) => this.settle(w, outcomes[k]!));
+    this.measure();
+  }
+
+  /** The group's chunks committed on the loop, one transaction each, in order; each append's outcomes, first chunk first. */
+  private async commitOnLoop(group: Waiting[]): Promise<PromiseSettledResult<void>[][]> {
     const inGroup = new Map<string, number>();
-    let first = true;
-    const results: { w: Waiting; written: Promise<void>[]; dups: number }[] = [];
-    const threadRows: Row[] = [];
-    const threadSheets: [string, Uint8Array][] = [];
-    for (const w of group) {
-      const r = { w, written: [] as Promise<void>[], dups: 0 };
-      results.push(r);
-      if (w.batch.length === 0 && w.sheets.length > 0) {
-        if (inline) r.written.push(this.commit([], w.sheets, true));
-        else threadSheets.push(...w.sheets);
+    const outcomes = group.map((): PromiseSettledResult<void>[] => []);
+    for await (const c of this.chunks(group)) {
+      const made = this.rowsOf(c.chunk, inGroup);
+      try {
+        await this.commit(made.rows, c.sheets, true);
+        // Committed before the next chunk counts what it replaces: a row that failed replaced nothing.
+        this.dups += made.dups;
+        for (const [id, n] of made.duplicates) inGroup.set(id, n);
+        outcomes[c.k]!.push({ status: 'fulfilled', value: undefined });
+      } catch (e) {
+        outcomes[c.k]!.push({ status: 'rejected', reason: e });
       }
+    }
+    return outcomes;
+  }
+
+  /** The whole group committed on the writer thread in one transaction: every append's outcome is that one. */
+  private async commitOnThread(group: Waiting[]): Promise<PromiseSettledResult<void>[][]> {
+    const inGroup = new Map<string, number>();
+    const rows: Row[] = [];
+    const sheets: [string, Uint8Array][] = [];
+    let dups = 0;
+    for await (const c of this.chunks(group)) {
+      const made = this.rowsOf(c.chunk, inGroup);
+      // One transaction: all of it is committed, or none.
+      for (const [id, n] of made.duplicates) inGroup.set(id, n);
+      rows.push(...made.rows);
+      sheets.push(...c.sheets);
+      dups += made.dups;
+    }
+    let outcome: PromiseSettledResult<void> = { status: 'fulfilled', value: undefined };
+    if (rows.length > 0 || sheets.length > 0) {
+      try {
+        await this.commit(rows, sheets, false);
+        this.dups += dups;
+      } catch (e) {
+        outcome = { status: 'rejected', reason: e };
+      }
+    }
+    return group.map(() => [outcome]);
+  }
+
+  /**
+   * The chunks of a group's appends, CHUNK records each, with the event loop running between two;
+   * an append's new sheets go with its first chunk (an append of sheets alone is one empty chunk).
+   */
+  private async *chunks(group: Waiting[]): AsyncGenerator<{ k: number; chunk: Pending[]; sheets: [string, Uint8Array][] }> {
+    let first = true;
+    for (const [k, w] of group.entries()) {
+      if (w.batch.length === 0 && w.sheets.length > 0) yield { k, chunk: [], sheets: w.sheets };
       for (let i = 0; i < w.batch.length; i += CHUNK) {
         if (!first) await new Promise<void>((res) => setImmediate(res));
         first = false;
-        const chunk = w.batch.slice(i, i + CHUNK);
-        const rows = chunk.map((p) => this.rowFor(p));
-        // What these rows replace (committed earlier, or earlier in this group) stops counting its
-        // duplicate runs; an id this archive surely had not stored when it was appended replaces
-        // nothing. Counted once committed (a failed append written again counts once).
-        let dups = 0;
-        const made = new Map<string, number>();
-        for (const p of chunk) {
-          const before = made.get(p.rec.id) ?? inGroup.get(p.rec.id) ?? (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
-          dups += p.row!.duplicates - before;
-          made.set(p.rec.id, p.row!.duplicates);
-        }
-        const sheets = i === 0 ? w.sheets : [];
-        if (inline) {
-          // Committed before the next chunk counts what it replaces: a row that failed replaced nothing.
-          const chunkWritten = this.commit(rows, sheets, true).then(() => {
-            this.dups += dups;
-            for (const [id, n] of made) inGroup.set(id, n);
-          });
-          r.written.push(chunkWritten);
-          await chunkWritten.catch(() => {}); // observed below
-        } else {
-          // One transaction for the whole group: all of it is committed, or none.
-          for (const [id, n] of made) inGroup.set(id, n);
-          threadRows.push(...rows);
-          threadSheets.push(...sheets);
-          r.dups += dups;
-        }
+        yield { k, chunk: w.batch.slice(i, i + CHUNK), sheets: i === 0 ? w.sheets : [] };
       }
     }
-    if (!inline && (threadRows.length > 0 || threadSheets.length > 0)) {
-      const all = this.commit(threadRows, threadSheets, false);
-      all.catch(() => {}); // observed below
-      for (const r of results) {
-        const dups = r.dups;
-        r.written.push(all.then(() => void (this.dups += dups)));
-      }
+  }
+
+  /**
+   * A chunk's rows, the duplicate runs they add, and each id's duplicate runs as its row has them.
+   * What a row replaces (committed earlier, or earlier in this group: `inGroup`) stops counting its
+   * duplicate runs; an id this archive surely had not stored when it was appended replaces
+   * nothing. The caller counts them once committed (a failed append written again counts once).
+   */
+  private rowsOf(chunk: Pending[], inGroup: ReadonlyMap<string, number>): { rows: Row[]; dups: number; duplicates: Map<string, number> } {
+    const rows = chunk.map((p) => this.rowFor(p));
+    let dups = 0;
+    const duplicates = new Map<string, number>();
+    for (const p of chunk) {
+      const before = duplicates.get(p.rec.id) ?? inGroup.get(p.rec.id) ?? (p.stored ? (this.st.prev.get(p.rec.id)?.duplicates ?? 0) : 0);
+      dups += p.row!.duplicates - before;
+      duplicates.set(p.rec.id, p.row!.duplicates);
     }
-    for (const { w, written } of results) {
-      const settled = await Promise.allSettled(written);
-      // Sheets go with the append's first rows: committed with them, or not kept (an append of
-      // them again, a retry, writes them).
-      const sheetsKept = settled[0]?.status === 'fulfilled';
-      for (const [key, bytes] of w.sheets) {
-        if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
-        if (sheetsKept) this.sheetKeys.add(key);
-      }
-      const failed = settled.find((x) => x.status === 'rejected');
-      if (failed) {
-        w.reject(failed.reason);
-        continue;
-      }
-      for (const p of w.batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
-      w.resolve();
+    return { rows, dups, duplicates };
+  }
+
+  /** Settles an append from its commits' outcomes (its first chunk's first). */
+  private settle(w: Waiting, outcomes: readonly PromiseSettledResult<void>[]): void {
+    // Sheets go with the append's first rows: committed with them, or not kept (an append of them
+    // again, a retry, writes them).
+    const sheetsKept = outcomes[0]?.status === 'fulfilled';
+    for (const [key, bytes] of w.sheets) {
+      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+      if (sheetsKept) this.sheetKeys.add(key);
     }
-    this.measure();
+    const failed = outcomes.find((x) => x.status === 'rejected');
+    if (failed) {
+      w.reject(failed.reason);
+      return;
+    }
+    for (const p of w.batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
+    w.resolve();
   }
 
   /**

@@ -39,6 +39,25 @@ function threadNices(): number[] {
 
 const writerOf = (a: FileArchive) => (a as unknown as { writer: ArchiveWriter | undefined }).writer;
 
+/** The rows of each write the archive gives its writer thread, as it gives them. */
+function rowsSentToThread(a: FileArchive): number[] {
+  const w = writerOf(a)!;
+  const sent: number[] = [];
+  const write = w.write.bind(w);
+  w.write = (rows, sheets) => {
+    sent.push(rows.length);
+    return write(rows, sheets);
+  };
+  return sent;
+}
+
+/** A record of a task done by two runs of round 1 (one duplicate run), both with `result`. */
+const twoRuns = (id: string, result: number): ArchiveRecord => ({
+  ...rec(id),
+  spec: { id, type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' },
+  facts: { [`${id}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`${id}/done/1/pa`]: { peer: 'pa', round: 1, result, at: 2, ms: 1 }, [`${id}/claim/1/pb`]: { peer: 'pb', round: 1, score: 0.2, at: 1 }, [`${id}/done/1/pb`]: { peer: 'pb', round: 1, result, at: 3, ms: 1 } },
+});
+
 describe('archive writer thread', () => {
   it('an append resolves once its rows are committed; they are there after a reopen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
@@ -89,13 +108,7 @@ describe('archive writer thread', () => {
   it('a backlog past 1,024 records is committed on the event loop (the thread may be starved)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger });
-    const w = writerOf(a)!;
-    const sent: number[] = [];
-    const write = w.write.bind(w);
-    w.write = (rows, sheets) => {
-      sent.push(rows.length);
-      return write(rows, sheets);
-    };
+    const sent = rowsSentToThread(a);
     // One append of 3,000 records: more than the backlog limit (1,024) is waiting when its run starts.
     const big = a.append(Array.from({ length: 3000 }, (_, i) => rec(`b-${i}`)));
     const small = a.append([rec('s-1')]);
@@ -109,21 +122,10 @@ describe('archive writer thread', () => {
   it('appends that wait while the thread commits go together in one transaction; a task in two of them counts its duplicate runs once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger });
-    const w = writerOf(a)!;
-    const sent: number[] = [];
-    const write = w.write.bind(w);
-    w.write = (rows, sheets) => {
-      sent.push(rows.length);
-      return write(rows, sheets);
-    };
-    const twice = (i: number, result: number): ArchiveRecord => ({
-      ...rec(`g-${i}`),
-      spec: { id: `g-${i}`, type: 'echo', payload: { i }, createdAt: 1000 + i, createdBy: 'pa' },
-      facts: { [`g-${i}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`g-${i}/done/1/pa`]: { peer: 'pa', round: 1, result, at: 2, ms: 1 }, [`g-${i}/claim/1/pb`]: { peer: 'pb', round: 1, score: 0.2, at: 1 }, [`g-${i}/done/1/pb`]: { peer: 'pb', round: 1, result, at: 3, ms: 1 } },
-    });
+    const sent = rowsSentToThread(a);
     // The first append goes alone (nothing else waits when it starts); the next four wait for it
     // and go together, g-0 twice among them (a later record of an id wins).
-    const appends = [a.append([rec('g-x')]), a.append([twice(0, 1)]), a.append([rec('g-1'), rec('g-2')]), a.append([twice(0, 2)]), a.append([rec('g-3')])];
+    const appends = [a.append([rec('g-x')]), a.append([twoRuns('g-0', 1)]), a.append([rec('g-1'), rec('g-2')]), a.append([twoRuns('g-0', 2)]), a.append([rec('g-3')])];
     await Promise.all(appends);
     expect(sent).toEqual([1, 5]);
     expect(committed(dir)).toBe(5);
@@ -140,11 +142,6 @@ describe('archive writer thread', () => {
   it('on the loop, a row of a group that failed replaces nothing: a later row of its id in the group counts its duplicate runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger, writerThread: false });
-    const twice = (id: string): ArchiveRecord => ({
-      ...rec(id),
-      spec: { id, type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' },
-      facts: { [`${id}/claim/1/pa`]: { peer: 'pa', round: 1, score: 0.1, at: 1 }, [`${id}/done/1/pa`]: { peer: 'pa', round: 1, result: 1, at: 2, ms: 1 }, [`${id}/claim/1/pb`]: { peer: 'pb', round: 1, score: 0.2, at: 1 }, [`${id}/done/1/pb`]: { peer: 'pb', round: 1, result: 1, at: 3, ms: 1 } },
-    });
     const inner = a as unknown as { commit(rows: { id: string }[], ...rest: unknown[]): Promise<void> };
     const commit = inner.commit.bind(a);
     let failed = 0;
@@ -153,8 +150,8 @@ describe('archive writer thread', () => {
     // The first append (two chunks) is being written while the next two wait: they go together,
     // x's first row fails, its second is committed.
     const first = a.append(Array.from({ length: 100 }, (_, i) => rec(`f-${i}`)));
-    const lost = a.append([twice('x')]);
-    const kept = a.append([twice('x')]);
+    const lost = a.append([twoRuns('x', 1)]);
+    const kept = a.append([twoRuns('x', 1)]);
     await first;
     await expect(lost).rejects.toThrow('disk full');
     await kept;
