@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryArchive, MemoryDisk, MemoryStorage } from '@agentmesh/crdt-store';
 import { echoAgent } from '@agentmesh/agents';
 import { MemoryHub, Peer, systemClock } from '../src/index.js';
-import { ARCHIVE_SLICE_GAP_MS, ARCHIVE_SLICE_TASKS, ARCHIVE_SPREAD, sliceGap } from '../src/peer/archiver.js';
+import { ARCHIVE_SLICE_GAP_MS, ARCHIVE_SLICE_TASKS, ARCHIVE_SPREAD, LOOK_PIECE_TASKS, lookPiece, sliceGap } from '../src/peer/archive-pacing.js';
 import { FAST_TIMING, until } from './helpers.js';
 
 describe('archival in slices', () => {
@@ -52,10 +52,10 @@ describe('archival in slices', () => {
       // Spread: a look that found all 1,200 due waits sliceGap between slices (a look that found
       // fewer waits longer; back to back they were ARCHIVE_SLICE_GAP_MS apart). Each pause counts
       // from the start of the turn that deleted, a deletion lands later in its turn: a quarter off.
-      // The first slice goes at the end of the look's own turn, so the gap after it is shorter by
-      // the look's work (which a busy machine stretches) and is not compared.
+      // The first slice goes at the end of the turn that examines the look's last piece, so the gap
+      // after it is shorter by that work (which a busy machine stretches) and is not compared.
       const least = 0.75 * sliceGap([ids], 5000);
-      expect(least).toBeGreaterThan(5 * ARCHIVE_SLICE_GAP_MS);
+      expect(least).toBeGreaterThan(3 * ARCHIVE_SLICE_GAP_MS);
       expect(removedAt.length).toBeGreaterThan(2);
       const gaps = removedAt.slice(1).map((t, j) => t - removedAt[j]!);
       for (const g of gaps.slice(1)) expect(g, `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(least);
@@ -64,6 +64,30 @@ describe('archival in slices', () => {
       await peer.stop();
     }
   }, 60_000);
+});
+
+describe('lookPiece', () => {
+  const found = (sizes: number[]): [string, string[]][] => sizes.map((n, u) => [`u${u}`, Array.from({ length: n }, (_, i) => `t${u}.${i}`)]);
+  it('takes whole units until they hold LOOK_PIECE_TASKS tasks, each unit once, in order', () => {
+    const units = found(Array.from({ length: 40 }, (_, u) => 30 + (u % 7) * 20));
+    const seen: string[] = [];
+    for (let from = 0; from < units.length; ) {
+      const piece = lookPiece(units, from);
+      const tasks = piece.reduce((n, [, ids]) => n + ids.length, 0);
+      // Under the bound without its last unit: it stops at the first unit that reaches it.
+      expect(tasks - piece[piece.length - 1]![1].length).toBeLessThan(LOOK_PIECE_TASKS);
+      if (from + piece.length < units.length) expect(tasks).toBeGreaterThanOrEqual(LOOK_PIECE_TASKS);
+      seen.push(...piece.map(([key]) => key));
+      from += piece.length;
+    }
+    expect(seen).toEqual(units.map(([key]) => key));
+  });
+  it('takes a unit larger than a piece alone, and nothing past the end', () => {
+    const units = found([LOOK_PIECE_TASKS * 3, 5]);
+    expect(lookPiece(units, 0).map(([key]) => key)).toEqual(['u0']);
+    expect(lookPiece(units, 1).map(([key]) => key)).toEqual(['u1']);
+    expect(lookPiece(units, 2)).toEqual([]);
+  });
 });
 
 describe('sliceGap', () => {

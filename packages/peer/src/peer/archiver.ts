@@ -14,6 +14,7 @@ import type { LiveDocument } from './live-document.js';
 import type { Liveness } from './liveness.js';
 import { keepFor, type RolloverPolicy } from './rollover.js';
 import { archiveUnits } from './archive-units.js';
+import { ARCHIVE_SLICE_GAP_MS, ARCHIVE_SLICE_TASKS, lookPiece, sliceGap } from './archive-pacing.js';
 import type { Views } from './views.js';
 
 export interface ArchiverDeps {
@@ -79,31 +80,6 @@ export function stableTasks(ctx: PeerContext, presence: Presence, generation: st
   return out;
 }
 
-/**
- * Tasks deleted from the live document in one turn of the main loop (whole units: about this
- * many, at least one unit). A slice costs a turn on every replica (the deletion taken in, the
- * records and archive rows of its tasks), and a submit that arrives meanwhile waits for it.
- */
-export const ARCHIVE_SLICE_TASKS = 64;
-/** Pause between two slices of archival at least (the loop handles messages and runs tasks between). */
-export const ARCHIVE_SLICE_GAP_MS = 20;
-/**
- * The slices a look finds are spread over this share of the time to the next look, not deleted
- * back to back: under a steady load each look finds about a second's worth of finished tasks,
- * and deleting them at once (here, and on every replica taking the deletions in) held every
- * loop for 100-200 ms once a second, which is where the slowest submit-to-start samples were
- * (docs/performance.md, "2026-12-04").
- */
-export const ARCHIVE_SPREAD = 0.8;
-
-/** The pause between slices that spreads `due` (units of task ids) over ARCHIVE_SPREAD of `checkMs`. */
-export function sliceGap(due: readonly (readonly string[])[], checkMs: number): number {
-  let tasks = 0;
-  for (const ids of due) tasks += ids.length;
-  const slices = Math.ceil(tasks / ARCHIVE_SLICE_TASKS);
-  return slices <= 1 ? ARCHIVE_SLICE_GAP_MS : Math.max(ARCHIVE_SLICE_GAP_MS, Math.floor((ARCHIVE_SPREAD * checkMs) / slices));
-}
-
 /** An archive append that failed, kept to be written again. */
 export interface Unwritten {
   records: ArchiveRecord[];
@@ -117,6 +93,11 @@ export class Archiver {
   /** Unfinished live tasks that depend on others (their dependencies stay live). */
   private readonly waiting = new Map<string, readonly string[]>();
   private lastCheck = -Infinity;
+  /** Units (key, task ids) the last look found, examined a piece per turn from `examNext` on (see examine). */
+  private found: [string, string[]][] = [];
+  private examNext = 0;
+  /** Keys of the units the last look found that were examined: the others stop counting as due (dueSince). */
+  private readonly examined = new Set<string>();
   /** Units (task ids) the last look found due here, in order; those from `dueNext` on are not deleted yet. */
   private due: (readonly string[])[] = [];
   private dueNext = 0;
@@ -163,11 +144,13 @@ export class Archiver {
     this.dueSince.clear();
     this.due = [];
     this.dueNext = 0;
+    this.found = [];
+    this.examNext = 0;
   }
 
-  /** Live tasks this replica has not seen end (derived in a pass), and whether deletion slices are due. */
+  /** Live tasks this replica has not seen end (derived in a pass), and whether a look is being examined or deletion slices are due. */
   get busy(): boolean {
-    return this.ctx.board().taskCount > this.finished.size || this.dueNext < this.due.length;
+    return this.ctx.board().taskCount > this.finished.size || this.examNext < this.found.length || this.dueNext < this.due.length;
   }
 
   /** When the next look for archivable tasks is due (its clock); never while no task has ended. */
@@ -176,21 +159,26 @@ export class Archiver {
   }
 
   /**
-   * Deletes what is due and stable (main loop): looks every `checkMs`, then deletes what it found
-   * in slices of about ARCHIVE_SLICE_TASKS tasks spread over ARCHIVE_SPREAD of the time to the
-   * next look (sliceGap), so that no turn of the loop (here, and on every replica taking the
-   * deletion in) stalls on many tasks, nor do the slices of one look come back to back.
+   * Deletes what is due and stable (main loop): looks every `checkMs` for finished tasks to archive,
+   * examines what it found a piece per turn (examine), then deletes what is due in slices of about
+   * ARCHIVE_SLICE_TASKS tasks spread over ARCHIVE_SPREAD of the time to the next look (sliceGap),
+   * so that no turn of the loop (here, and on every replica taking the deletion in) stalls on many
+   * tasks, nor do the slices of one look come back to back.
    */
   maybeArchive(now: number): void {
     const { ctx, deps } = this;
     const policy = deps.rollover;
     if (ctx.quiet() || !deps.caughtUp()) return;
     if (now - this.lastCheck < policy.checkMs) {
-      if (this.dueNext < this.due.length && now - this.lastSlice >= this.sliceGapMs) this.deleteSlice(now);
+      if (this.examNext < this.found.length) this.examine(now);
+      else if (this.dueNext < this.due.length && now - this.lastSlice >= this.sliceGapMs) this.deleteSlice(now);
       return;
     }
     this.due = [];
     this.dueNext = 0;
+    this.found = [];
+    this.examNext = 0;
+    this.examined.clear();
     if (this.finished.size === 0) return;
     this.lastCheck = now;
     const board = ctx.board();
@@ -205,12 +193,25 @@ export class Archiver {
     }
     for (const id of deps.running()) selected.delete(id);
     // Units: a task batch goes only with every one of its tasks (and with its rivals: archive-units.ts).
-    const units = archiveUnits(board, selected);
-    const stable = stableTasks(ctx, deps.presence, deps.live.name, [...units.values()].flat(), now, deps.startedAt(), policy.forgetPeersAfterMs);
+    // They are examined from the next turn on.
+    this.found = [...archiveUnits(board, selected)];
+  }
+
+  /**
+   * Examines the next piece of the units the last look found (about LOOK_PIECE_TASKS tasks): a unit
+   * whose tasks every peer holds is due here once its turn comes (the alive peers take turns by a
+   * hash of the unit, `staggerMs` apart). After the last piece, units no longer found stop counting
+   * as due, and the deletion of what is due begins.
+   */
+  private examine(now: number): void {
+    const { ctx, deps } = this;
+    const policy = deps.rollover;
+    const piece = lookPiece(this.found, this.examNext);
+    this.examNext += piece.length;
+    const stable = stableTasks(ctx, deps.presence, deps.live.name, piece.flatMap(([, ids]) => ids), now, deps.startedAt(), policy.forgetPeersAfterMs);
     const alive = deps.liveness.aliveEligiblePeers(now).map((p) => p.id);
-    const seen = new Set<string>();
-    for (const [key, ids] of units) {
-      seen.add(key);
+    for (const [key, ids] of piece) {
+      this.examined.add(key);
       if (!ids.every((id) => stable.has(id))) continue;
       const since = this.dueSince.get(key) ?? now;
       this.dueSince.set(key, since);
@@ -220,19 +221,23 @@ export class Archiver {
       if (now - since < rank * policy.staggerMs) continue;
       this.due.push(ids);
     }
-    for (const key of this.dueSince.keys()) if (!seen.has(key)) this.dueSince.delete(key);
+    if (this.examNext < this.found.length) return;
+    for (const key of this.dueSince.keys()) if (!this.examined.has(key)) this.dueSince.delete(key);
+    this.found = [];
+    this.examNext = 0;
+    this.examined.clear();
     if (this.due.length === 0) return;
     this.sliceGapMs = sliceGap(this.due, policy.checkMs);
-    this.deleteSlice(now, stable);
+    this.deleteSlice(now);
   }
 
   /**
    * Deletes the next slice of the units found due: whole units (a task batch goes with all its
    * tasks) up to ARCHIVE_SLICE_TASKS tasks (at least one unit). A unit whose tasks changed since
    * (one is no longer finished here, runs here, or took a fact some peer may not hold yet) stays
-   * for the next look. `known`: the stable tasks as the look just found them (the same instant).
+   * for the next look.
    */
-  private deleteSlice(now: number, known?: ReadonlySet<string>): void {
+  private deleteSlice(now: number): void {
     const { ctx, deps } = this;
     this.lastSlice = now;
     const running = new Set(deps.running());
@@ -245,7 +250,7 @@ export class Archiver {
       tasks += ids.length;
     }
     if (slice.length === 0) return;
-    const stable = known ?? stableTasks(ctx, deps.presence, deps.live.name, slice.flat(), now, deps.startedAt(), deps.rollover.forgetPeersAfterMs);
+    const stable = stableTasks(ctx, deps.presence, deps.live.name, slice.flat(), now, deps.startedAt(), deps.rollover.forgetPeersAfterMs);
     const go = new Set<string>();
     for (const ids of slice) if (ids.every((id) => stable.has(id))) for (const id of ids) go.add(id);
     if (go.size === 0) return;
