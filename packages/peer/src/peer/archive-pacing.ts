@@ -6,11 +6,11 @@
 /**
  * Tasks deleted from the live document in one turn of the main loop (whole units: about this
  * many, at least one unit). A slice costs a turn on every replica (the deletion taken in, the
- * records and archive rows of its tasks), and a submit that arrives meanwhile waits for it. At 64,
- * two submitted batches of a busy mesh often went together: 4-4.5 ms a slice on average, up to
- * 20 ms; at 32 a slice is about one batch, 3 ms on average (bench:sustained at 3,000 / s).
+ * records and archive rows of its tasks), and a submit that arrives meanwhile waits for it. At 32
+ * a slice of a busy mesh was one submitted batch, 3 ms on average against 4-4.5, but there were
+ * twice as many deletions for every replica to take in, for no gain in p99 that runs could show.
  */
-export const ARCHIVE_SLICE_TASKS = 32;
+export const ARCHIVE_SLICE_TASKS = 64;
 /**
  * Tasks a look examines in one turn of the main loop at most (whole units; at least one): whether
  * every peer holds them, and whose turn it is to delete them. A look finds about a second's worth of
