@@ -144,8 +144,14 @@ export class Archiver {
     this.dueSince.clear();
     this.due = [];
     this.dueNext = 0;
+    this.dropLook();
+  }
+
+  /** Forgets the units the last look found and which of them were examined. */
+  private dropLook(): void {
     this.found = [];
     this.examNext = 0;
+    this.examined.clear();
   }
 
   /** Live tasks this replica has not seen end (derived in a pass), and whether a look is being examined or deletion slices are due. */
@@ -176,9 +182,7 @@ export class Archiver {
     }
     this.due = [];
     this.dueNext = 0;
-    this.found = [];
-    this.examNext = 0;
-    this.examined.clear();
+    this.dropLook();
     if (this.finished.size === 0) return;
     this.lastCheck = now;
     const board = ctx.board();
@@ -223,9 +227,7 @@ export class Archiver {
     }
     if (this.examNext < this.found.length) return;
     for (const key of this.dueSince.keys()) if (!this.examined.has(key)) this.dueSince.delete(key);
-    this.found = [];
-    this.examNext = 0;
-    this.examined.clear();
+    this.dropLook();
     if (this.due.length === 0) return;
     this.sliceGapMs = sliceGap(this.due, policy.checkMs);
     this.deleteSlice(now);
