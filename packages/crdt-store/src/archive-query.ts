@@ -8,18 +8,18 @@ import { SORT_COLUMN, SUMMARY_COLUMNS, summaryOf, type Db, type Row } from './ar
 export function queryRecords(db: Db, q: ArchiveQuery): ArchiveQueryResult {
   const where: string[] = [];
   const params: (string | number)[] = [];
-  if (q.states && q.states.length > 0) {
-    where.push(`state IN (${q.states.map(() => '?').join(',')})`);
-    params.push(...q.states);
-  }
+  /** `column` is any of `values` (no filter when none are given). */
+  const anyOf = (column: string, values: readonly string[] | undefined) => {
+    if (!values || values.length === 0) return;
+    where.push(`${column} IN (${values.map(() => '?').join(',')})`);
+    params.push(...values);
+  };
+  anyOf('state', q.states);
   if (q.type !== undefined) {
     where.push('type = ?');
     params.push(q.type);
   }
-  if (q.peers && q.peers.length > 0) {
-    where.push(`peer IN (${q.peers.map(() => '?').join(',')})`);
-    params.push(...q.peers);
-  }
+  anyOf('peer', q.peers);
   if (q.since !== undefined) {
     where.push('created_at >= ?');
     params.push(q.since);
