@@ -10,7 +10,7 @@ import { log, sleep } from './procs.js';
 import { round, summary } from './stats.js';
 import { readToolFlags } from './flags.js';
 import { runTool } from './tool-main.js';
-import { AgentmeshSystem, processCpuMs } from './systems.js';
+import { AgentmeshSystem, PROBE_LINES_ONLY, processCpuMs } from './systems.js';
 
 export interface SustainedOptions {
   rates: number[];
@@ -73,13 +73,15 @@ export function parseSustainedArgs(argv: string[]): SustainedOptions | 'help' {
 
 /** One rate on fresh peers: paced load for `seconds`, probes meanwhile, CPU of the peers from /proc. */
 async function runRate(o: SustainedOptions, rate: number): Promise<SustainedPoint> {
-  const mesh = await Mesh.start(`sus${rate}`, { capacities: Array(o.peers).fill(1_000_000), concurrency: o.concurrency, agents: ['echo'], peerArgs: o.peerArgs });
+  const mesh = await Mesh.start(`sus${rate}`, { capacities: Array(o.peers).fill(1_000_000), concurrency: o.concurrency, agents: ['echo', 'sleep'], peerArgs: [...PROBE_LINES_ONLY, ...o.peerArgs] });
   const sys = new AgentmeshSystem(mesh);
   try {
     const messagesSent = async () => (await mesh.statuses()).reduce((a, st) => a + st.sync.sentMessages, 0);
+    // Done as the first peer counts it (live and archived): the peers print the probes' lines only.
+    const doneSoFar = async () => (await mesh.status(0)).tasks.done ?? 0;
     const sent0 = await messagesSent();
     const cpu0 = mesh.peers.map((p) => processCpuMs(p.child.pid));
-    const done0 = mesh.done.size;
+    const done0 = await doneSoFar();
     const stop = sys.startLoad(rate);
     const lat: number[] = [];
     const end = Date.now() + o.seconds * 1000;
@@ -95,7 +97,7 @@ async function runRate(o: SustainedOptions, rate: number): Promise<SustainedPoin
       log(`sustained ${rate}/s: probes stopped after ${lat.length}: ${(e as Error).message}`);
     }
     const offered = await stop();
-    const done = mesh.done.size - done0;
+    const done = (await doneSoFar()) - done0;
     const cpu1 = mesh.peers.map((p) => processCpuMs(p.child.pid));
     const sent = (await messagesSent()) - sent0;
     const used = cpu1.reduce<number>((s, c, i) => s + (c !== undefined && cpu0[i] !== undefined ? c - cpu0[i]! : NaN), 0);

@@ -71,6 +71,16 @@ function pacedLoad(rate: number, submit: (count: number, tick: number) => Promis
   };
 }
 
+/**
+ * A latency probe: a no-op of a type the background load (echo) does not use, so the peers of a
+ * latency phase can print the lines of probes alone (`--task-events sleep`), as BullMQ's workers
+ * report the starts of latency jobs alone. Every mesh that is probed runs the sleep agent.
+ */
+const PROBE_TASK = { type: 'sleep', payload: { ms: 0 } };
+
+/** The peer flags of a mesh whose throughput is not counted from its event lines: probes' lines only. */
+export const PROBE_LINES_ONLY = ['--task-events', PROBE_TASK.type];
+
 export class AgentmeshSystem implements BenchSystem {
   name = 'agentmesh';
   constructor(readonly mesh: Mesh) {}
@@ -129,7 +139,7 @@ export class AgentmeshSystem implements BenchSystem {
 
   async sample(k: number): Promise<number> {
     const t0 = Date.now();
-    const [id] = await this.mesh.submit(k, [{ type: 'echo', payload: { l: k } }]);
+    const [id] = await this.mesh.submit(k, [PROBE_TASK]);
     const s = await this.mesh.waitStart(id!, 30_000);
     return s.t - t0;
   }

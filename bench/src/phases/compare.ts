@@ -5,7 +5,7 @@ import type { Config } from '../args.js';
 import { Mesh } from '../mesh.js';
 import { log, sleep } from '../procs.js';
 import { round, summary } from '../stats.js';
-import { AgentmeshSystem, BullSystem, type BenchSystem, type ThroughputResult } from '../systems.js';
+import { AgentmeshSystem, BullSystem, PROBE_LINES_ONLY, type BenchSystem, type ThroughputResult } from '../systems.js';
 
 export interface LatencyResult {
   n: number;
@@ -23,7 +23,9 @@ export interface SystemResult {
 
 async function startSystem(name: 'agentmesh' | 'bullmq', cfg: Config, redisPort: number | undefined, tag: string): Promise<BenchSystem> {
   if (name === 'agentmesh') {
-    return new AgentmeshSystem(await Mesh.start(tag, { capacities: [1_000_000, 1_000_000, 1_000_000], concurrency: cfg.peerConcurrency, agents: ['echo', 'sleep'] }));
+    // The latency phase reads the probes' lines only; the throughput phase counts every task's done line.
+    const peerArgs = tag === 'lat' ? PROBE_LINES_ONLY : [];
+    return new AgentmeshSystem(await Mesh.start(tag, { capacities: [1_000_000, 1_000_000, 1_000_000], concurrency: cfg.peerConcurrency, agents: ['echo', 'sleep'], peerArgs }));
   }
   return BullSystem.start(redisPort!, `bench-${tag}-${Date.now()}`, cfg.bullWorkers, cfg.bullConcurrency);
 }

@@ -30,7 +30,7 @@ export async function runScale(cfg: Config): Promise<ScalePoint[]> {
     log(`scale: ${n} peers, ${cfg.scaleTasks} tasks`);
     let mesh: Mesh;
     try {
-      mesh = await Mesh.start(`scale${n}`, { capacities: Array(n).fill(1_000_000), concurrency: cfg.peerConcurrency, agents: ['echo'] });
+      mesh = await Mesh.start(`scale${n}`, { capacities: Array(n).fill(1_000_000), concurrency: cfg.peerConcurrency, agents: ['echo', 'sleep'] });
     } catch (e) {
       log(`scale: ${n} peers did not start: ${(e as Error).message}`);
       await stopAll(2000);

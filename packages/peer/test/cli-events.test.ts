@@ -70,6 +70,35 @@ describe('CLI peer event lines, batched', () => {
   }, 90_000);
 });
 
+describe('CLI peer event lines of some task types only (--task-events)', () => {
+  it('prints the running and done lines of the named types, each with its type, and none of the others', async () => {
+    const lines: string[] = [];
+    const { child, ready } = await spawnPeer(['--name', 'TE', '--data-dir', join(base, 'TE'), '--capacity', '1000000', '--concurrency', '50', '--task-events', 'sleep'], {
+      onLine: (l) => lines.push(l),
+    });
+    children.push(child);
+    const api = ready.wsUrl.replace(/^ws:/, 'http:').replace(/\/[^/]*$/, '/api/tasks');
+    const submit = async (type: string, payload: unknown, count: number): Promise<string[]> => {
+      const res = await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, payload, count }) });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { ids: string[] }).ids;
+    };
+    const echoes = await submit('echo', { i: 1 }, 30);
+    const sleeps = await submit('sleep', { ms: 0 }, 10);
+    const more = await submit('echo', { i: 2 }, 30);
+    const status = ready.wsUrl.replace(/^ws:/, 'http:').replace(/\/[^/]*$/, '/api/status');
+    // Every task done (the status counts them), then the lines: only the sleeps'.
+    await until(async () => ((await (await fetch(status)).json()) as { tasks: { done: number } }).tasks.done >= 70, 60_000, '70 tasks done');
+    await until(() => lines.filter((l) => l.includes('"state":"done"')).length >= 10, 30_000, '10 done lines');
+    const tasks = lines.map((l) => JSON.parse(l) as TaskLine & { type?: string }).filter((e) => e.event === 'task');
+    expect(tasks.length).toBe(20);
+    expect(new Set(tasks.map((e) => e.id))).toEqual(new Set(sleeps));
+    expect(tasks.every((e) => e.type === 'sleep')).toBe(true);
+    for (const id of [...echoes, ...more]) expect(tasks.some((e) => e.id === id)).toBe(false);
+    child.kill('SIGTERM');
+  }, 90_000);
+});
+
 describe('line buffer', () => {
   it('writes the lines of one turn in one sink call, in order, and never throws', async () => {
     const chunks: string[] = [];

@@ -48,6 +48,8 @@ describe('agentmesh peer refuses bad flags before anything starts (exit 2)', () 
     ['a --listen that is not TCP', ['--listen', '/ip4/127.0.0.1/udp/0'], /--listen "\/ip4\/127\.0\.0\.1\/udp\/0" is not a TCP address/],
     ['a --bootstrap that is not a multiaddr', ['--bootstrap', '/ip4/999.1.1.1/tcp/1'], /--bootstrap "\/ip4\/999\.1\.1\.1\/tcp\/1" is not a valid multiaddr/],
     ['a --bootstrap without /p2p/ID', ['--bootstrap', '/ip4/127.0.0.1/tcp/4001'], /--bootstrap \/ip4\/127\.0\.0\.1\/tcp\/4001 must end in \/p2p\/<peer id>/],
+    ['an empty --task-events', ['--task-events', ','], /--task-events needs at least one task type/],
+    ['a --task-events type longer than a task type can be', ['--task-events', 'x'.repeat(129)], /--task-events: a task type is at most 128 characters, got 129/],
     ['a --bootstrap with a bad peer id', ['--bootstrap', '/ip4/127.0.0.1/tcp/4001/p2p/notapeerid'], /--bootstrap .* (has an invalid peer id|is not a valid multiaddr)/],
     ['an --allow that is not an Ed25519 peer id', ['--allow', '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA,QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'], /--allow "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N" is not an Ed25519 peer id/],
     ['an --allow-file that does not exist', ['--allow-file', join(base, 'nope.txt')], /cannot read --allow-file .*nope\.txt: ENOENT/],

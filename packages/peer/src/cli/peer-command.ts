@@ -60,6 +60,7 @@ export const PEER: CommandSpec = {
     { name: 'heap-growth', type: 'int', arg: 'PERCENT', help: 'how far V8 lets the heap grow past its live size between full collections (0 = V8 decides: up to 300% on a big machine)', default: 70, min: 0, max: 1000 },
     { name: 'log-level', type: 'string', arg: 'LEVEL', help: 'debug|info|warn|error', default: 'info' },
     { name: 'json', type: 'bool', help: 'print the ready line and events as JSON lines on stdout' },
+    { name: 'task-events', type: 'string', arg: 'TYPE[,TYPE]', help: 'print the running/done lines of tasks of these types only (default: every task)', repeat: true },
   ],
 };
 
@@ -207,8 +208,11 @@ export async function runPeer(v: FlagValues): Promise<number> {
       log('info', id ? `${String(event)} ${String(id)} ${String(state)}` : String(event), rest);
     }
   };
-  peer.on('run-start', (e) => emit({ event: 'task', id: e.id, state: 'running', round: e.round, type: e.type, peer: name }));
-  peer.on('run-end', (e) => emit({ event: 'task', id: e.id, state: e.outcome === 'done' ? 'done' : e.outcome === 'failed' ? 'failed' : 'aborted', round: e.round, ms: e.ms, peer: name, ...(e.error ? { error: e.error } : {}) }));
+  // --task-events: the lines of some task types only (a peer running thousands of tasks a second
+  // need not print, nor its reader parse, a line for each when a script watches a few).
+  const shown = v['task-events'] === undefined ? undefined : new Set(v['task-events'] as string[]);
+  peer.on('run-start', (e) => (!shown || shown.has(e.type)) && emit({ event: 'task', id: e.id, state: 'running', round: e.round, type: e.type, peer: name }));
+  peer.on('run-end', (e) => (!shown || shown.has(e.type)) && emit({ event: 'task', id: e.id, state: e.outcome === 'done' ? 'done' : e.outcome === 'failed' ? 'failed' : 'aborted', round: e.round, type: e.type, ms: e.ms, peer: name, ...(e.error ? { error: e.error } : {}) }));
   peer.on('invalid', (e) => log('warn', 'rejected input', e));
   peer.on('generation', (e) => emit({ event: 'generation', generation: e.name, n: e.n, archived: e.archived, kept: e.kept, docBytes: e.docBytes }));
 

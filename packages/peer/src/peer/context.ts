@@ -124,7 +124,7 @@ export type PeerEvents = {
   /** This peer claimed and started a run. */
   'run-start': { id: string; round: number; type: string };
   /** A run of this peer ended. `outcome` aborted means its result was thrown away. */
-  'run-end': { id: string; round: number; outcome: 'done' | 'failed' | 'aborted'; ms: number; error?: string };
+  'run-end': { id: string; round: number; type: string; outcome: 'done' | 'failed' | 'aborted'; ms: number; error?: string };
   /** An agent of this peer wrote shared data; `seq` is the write's storage sequence. */
   'data-write': { namespace: string; key: string; task: string; seq: number };
   /** Storage made every update up to `seq` durable. */

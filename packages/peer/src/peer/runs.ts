@@ -22,6 +22,8 @@ const SUCCEEDED_MEMORY = 200_000;
 interface Run {
   id: string;
   round: number;
+  /** The task's type (what its events name). */
+  type: string;
   startedAt: number;
   /** Made when the agent first asks for its abort signal (most runs never do). */
   controller: AbortController | undefined;
@@ -132,7 +134,7 @@ export class Runs {
       return;
     }
     const now = ctx.clock.now();
-    const run: Run = { id, round, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity, gate: undefined };
+    const run: Run = { id, round, type: spec.type, startedAt: now, controller: undefined, abortedWith: undefined, discard: undefined, timer: undefined, lastProgressAt: -Infinity, gate: undefined };
     this.running.set(id, run);
     if (claim) this.deps.activity.add({ kind: 'claim', task: id, round, at: now, score: claim.score });
     if (gated) {
@@ -281,7 +283,7 @@ export class Runs {
     if (run.timer !== undefined) this.ctx.clock.clearTimeout(run.timer);
     if (this.running.get(run.id) === run) this.running.delete(run.id);
     this.ctx.counters.aborted++;
-    this.ctx.emit('run-end', { id: run.id, round: run.round, outcome: 'aborted', ms: this.ctx.clock.now() - run.startedAt, error: reason });
+    this.ctx.emit('run-end', { id: run.id, round: run.round, type: run.type, outcome: 'aborted', ms: this.ctx.clock.now() - run.startedAt, error: reason });
     this.ctx.log.log('debug', 'run aborted', { task: run.id, round: run.round, reason });
     this.ctx.processSoon();
   }
@@ -305,19 +307,19 @@ export class Runs {
       }
     }
     // Outcomes that end in the same turn are written together, as one activity batch.
-    const { id, round } = run;
+    const { id, round, type } = run;
     if (outcome.ok) {
       this.succeeded.add(id);
       if (this.succeeded.size > SUCCEEDED_MEMORY) this.succeeded.delete(this.succeeded.values().next().value as string);
       this.deps.activity.add({ kind: 'done', task: id, round, at: now, ms, result: outcome.result ?? null }, () => {
         ctx.counters.done++;
-        ctx.emit('run-end', { id, round, outcome: 'done', ms });
+        ctx.emit('run-end', { id, round, type, outcome: 'done', ms });
       });
     } else {
       const error = outcome.error;
       this.deps.activity.add({ kind: 'fail', task: id, round, at: now, error, ...(outcome.permanent ? { permanent: true } : {}) }, () => {
         ctx.counters.failed++;
-        ctx.emit('run-end', { id, round, outcome: 'failed', ms, error });
+        ctx.emit('run-end', { id, round, type, outcome: 'failed', ms, error });
       });
     }
   }
