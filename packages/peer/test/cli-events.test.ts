@@ -88,7 +88,8 @@ describe('CLI peer event lines of some task types only (--task-events)', () => {
     const more = await submit('echo', { i: 2 }, 30);
     const status = ready.wsUrl.replace(/^ws:/, 'http:').replace(/\/[^/]*$/, '/api/status');
     // Every task done (the status counts them), then the lines: only the sleeps'.
-    await until(async () => ((await (await fetch(status)).json()) as { tasks: { done: number } }).tasks.done >= 70, 60_000, '70 tasks done');
+    const done = async () => ((await (await fetch(status)).json()) as { tasks: { done: number } }).tasks.done;
+    await until('70 tasks done', async () => (await done()) >= 70, 60_000);
     await until(() => lines.filter((l) => l.includes('"state":"done"')).length >= 10, 30_000, '10 done lines');
     const tasks = lines.map((l) => JSON.parse(l) as TaskLine & { type?: string }).filter((e) => e.event === 'task');
     expect(tasks.length).toBe(20);
