@@ -1,7 +1,12 @@
 // Slim archived records (archive-refs.ts): a record whose batched entries keep only their
 // reference is made whole again from its sheets, exactly as the board made it, and is much smaller;
 // a missing or wrong sheet makes no record rather than a wrong one.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@agentmesh/scheduler';
+import { FileArchive } from '../src/node.js';
 import * as Y from 'yjs';
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { TaskSpec } from '@agentmesh/scheduler';
@@ -75,5 +80,28 @@ describe('slim archived records', () => {
     expect(fullRecord(slim, (k) => (k === 'segs/s1' ? sheets.get('acts/a1') : sheets.get(k)))).toBeUndefined();
     // Facts swapped between batches: a reference to a claim where the record names a done.
     expect(fullRecord(slim, (k) => (k === 'acts/a2' ? sheets.get('acts/a1') : sheets.get(k)))).toBeUndefined();
+  });
+
+  it('a file archive keeps an append as a unit row, and gives its records back whole before and after their search rows are made', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    const appended = a.append(records, undefined, sheets);
+    // While the unit row is being committed, and after.
+    expect(a.get(records[1]!.id)).toEqual(records[1]);
+    await appended;
+    for (const r of records) expect(a.get(r.id)).toEqual(r);
+    expect(a.summary!(records[2]!.id)).toMatchObject({ state: 'done', type: 'echo', createdAt: 1000 });
+    expect(a.counts()).toMatchObject({ done: 5, total: 5 });
+    // A search makes the rows first.
+    expect(a.query!({ limit: 10 }).total).toBe(5);
+    for (const r of records) expect(a.get(r.id)).toEqual(r);
+    await a.append([records[0]!], undefined, sheets);
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    for (const r of records) expect(b.get(r.id)).toEqual(r);
+    expect(b.counts()).toMatchObject({ done: 5, total: 5 });
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
