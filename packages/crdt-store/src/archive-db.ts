@@ -213,6 +213,8 @@ export interface Statements {
   unitBody: Stmt<[number], { body: string }>;
   /** The oldest unit rows, up to a number. */
   units: Stmt<[number], { seq: number; body: string }>;
+  /** The seqs of the oldest unit rows, up to a number. */
+  unitSeqs: Stmt<[number], { seq: number }>;
   deleteUnit: Stmt<[number], unknown>;
 }
 
@@ -231,6 +233,7 @@ export function statements(db: Db): Statements {
     insertUnit: db.prepare<[string], unknown>('INSERT INTO units (body) VALUES (?)'),
     unitBody: db.prepare<[number], { body: string }>('SELECT body FROM units WHERE seq = ?'),
     units: db.prepare<[number], { seq: number; body: string }>('SELECT seq, body FROM units ORDER BY seq LIMIT ?'),
+    unitSeqs: db.prepare<[number], { seq: number }>('SELECT seq FROM units ORDER BY seq LIMIT ?'),
     deleteUnit: db.prepare<[number], unknown>('DELETE FROM units WHERE seq = ?'),
   };
 }

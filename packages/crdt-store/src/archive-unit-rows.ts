@@ -123,6 +123,62 @@ function recordOf(header: Header, line: Line, read: SheetReader): ArchiveRecord 
   return extra ? { ...rec, ...extra } : rec;
 }
 
+/** The whole record of a checked line; undefined when it cannot be read or made whole. */
+function recordOfText(header: Header, text: string, read: SheetReader): ArchiveRecord | undefined {
+  const line = unchecked(text) as Line | undefined;
+  if (!Array.isArray(line) || line.length < 8 || !Array.isArray(line[7])) return undefined;
+  try {
+    return recordOf(header, line, read);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What making one unit row's search rows did: the ids made and the duplicate runs they added. */
+export interface MadeUnit {
+  seq: number;
+  ids: string[];
+  dups: number;
+}
+
+/**
+ * Makes the search rows of the unit rows `seqs` (those still there) and deletes those unit rows,
+ * one transaction each, on the connection `db` (the writer thread's, or the loop's). What a row
+ * replaces no longer counts its duplicate runs. A line that cannot be read or made whole is lost
+ * (reported through `warn`).
+ */
+export function makeUnitRows(db: Db, st: Statements, seqs: readonly number[], sheet: (key: string) => Uint8Array | undefined, warn: (msg: string) => void): MadeUnit[] {
+  const out: MadeUnit[] = [];
+  const read = new SheetReader(sheet);
+  for (const seq of seqs) {
+    const body = st.unitBody.get(seq)?.body;
+    if (body === undefined) continue;
+    const rows: Row[] = [];
+    const inUnit = new Map<string, number>();
+    let dups = 0;
+    const unit = parseUnit(body);
+    if (!unit) warn(`archive: the header of unit row ${seq} fails its checksum; its records are lost`);
+    for (const line of unit?.lines ?? []) {
+      const rec = recordOfText(unit!.header, line, read);
+      if (!rec) {
+        warn(`archive: a line of unit row ${seq} cannot be read; its record is lost`);
+        continue;
+      }
+      const row = rowOf(rec);
+      const before = inUnit.get(row.id) ?? st.prev.get(row.id)?.duplicates ?? 0;
+      dups += row.duplicates - before;
+      inUnit.set(row.id, row.duplicates);
+      rows.push(row);
+    }
+    db.transaction(() => {
+      insertRows(db, st, rows);
+      st.deleteUnit.run(seq);
+    })();
+    out.push({ seq, ids: rows.map((r) => r.id), dups });
+  }
+  return out;
+}
+
 /** A unit body's header and its task lines; undefined when the header fails its checksum. */
 function parseUnit(body: string): { header: Header; lines: string[] } | undefined {
   const nl = body.indexOf('\n');
@@ -151,7 +207,7 @@ export class UnitRows {
     private readonly sheet: (key: string) => Uint8Array | undefined,
     private readonly logger: Logger,
     /** A search row was made for this id (the archive's Bloom filter learns it). */
-    private readonly made: (id: string) => void,
+    private readonly rowMade: (id: string) => void,
   ) {}
 
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -168,16 +224,16 @@ export class UnitRows {
     unit.body = undefined;
   }
 
-  /** An append came: once none came for MAKE_ROWS_IDLE_MS, the rows are made (`make`), a few unit rows per turn. */
-  whenIdle(make: (maxUnits: number) => number): void {
+  /** An append came: once none came for MAKE_ROWS_IDLE_MS, the rows are made (`make`), a few unit rows at a time. */
+  whenIdle(make: (maxUnits: number) => Promise<number>): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    const step = (): void => {
+    const step = async (): Promise<void> => {
       this.idleTimer = undefined;
-      if (make(MAKE_ROWS_UNITS) < MAKE_ROWS_UNITS) return;
-      this.idleTimer = setTimeout(step, MAKE_ROWS_GAP_MS);
+      if ((await make(MAKE_ROWS_UNITS)) < MAKE_ROWS_UNITS || this.idleTimer !== undefined) return;
+      this.idleTimer = setTimeout(() => void step(), MAKE_ROWS_GAP_MS);
       this.idleTimer.unref?.();
     };
-    this.idleTimer = setTimeout(step, MAKE_ROWS_IDLE_MS);
+    this.idleTimer = setTimeout(() => void step(), MAKE_ROWS_IDLE_MS);
     this.idleTimer.unref?.();
   }
 
@@ -211,20 +267,11 @@ export class UnitRows {
     const body = u.unit.body ?? (u.unit.seq === undefined ? undefined : this.st.unitBody.get(u.unit.seq)?.body);
     const unit = body === undefined ? undefined : parseUnit(body);
     const line = body === undefined ? undefined : lineOf(body, id);
-    const rec = unit && line ? this.recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
+    const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
     if (!rec) this.logger.log('warn', `archive: the unit row of ${id.slice(0, 80)} cannot be read`);
     return rec;
   }
 
-  private recordOfText(header: Header, text: string, read: SheetReader): ArchiveRecord | undefined {
-    const line = unchecked(text) as Line | undefined;
-    if (!Array.isArray(line) || line.length < 8 || !Array.isArray(line[7])) return undefined;
-    try {
-      return recordOf(header, line, read);
-    } catch {
-      return undefined;
-    }
-  }
 
   /** Unmade tasks of generation `gen`, whole. */
   byGeneration(gen: string): ArchiveRecord[] {
@@ -245,43 +292,44 @@ export class UnitRows {
     return out;
   }
 
-  /**
-   * Makes the search rows of the oldest committed unit rows (up to `maxUnits`) and deletes those
-   * unit rows, one transaction each, on this connection. A record is made whole from its sheets
-   * (kept slim if it cannot be: its row still counts it). Returns the duplicate runs the rows add
-   * (what they replace no longer counts) and how many unit rows were made.
-   */
-  materialize(maxUnits = Number.MAX_SAFE_INTEGER): { dups: number; units: number } {
+  /** Unit rows being made elsewhere (on the writer thread): the loop leaves them alone. */
+  private readonly making = new Set<number>();
+
+  /** The oldest committed unit rows not being made elsewhere, up to `max`. */
+  pick(max: number): number[] {
+    return this.st.unitSeqs
+      .all(max + this.making.size)
+      .map((r) => r.seq)
+      .filter((seq) => !this.making.has(seq))
+      .slice(0, max);
+  }
+
+  /** Unit rows handed to the writer thread to make. */
+  handedOver(seqs: readonly number[]): void {
+    for (const seq of seqs) this.making.add(seq);
+  }
+
+  /** What making unit rows did (here or on the thread); returns the duplicate runs they added. */
+  made(units: readonly MadeUnit[], handed: readonly number[] = []): number {
+    for (const seq of handed) this.making.delete(seq);
     let dups = 0;
-    const units = this.st.units.all(maxUnits);
-    const read = new SheetReader(this.sheet);
-    for (const { seq, body } of units) {
-      const rows: Row[] = [];
-      const inUnit = new Map<string, number>();
-      let added = 0;
-      const unit = parseUnit(body);
-      for (const line of unit?.lines ?? []) {
-        const rec = this.recordOfText(unit!.header, line, read);
-        if (!rec) {
-          this.logger.log('warn', `archive: a line of unit row ${seq} cannot be read; its record is lost`);
-          continue;
-        }
-        const row = rowOf(rec);
-        const before = inUnit.get(row.id) ?? this.st.prev.get(row.id)?.duplicates ?? 0;
-        added += row.duplicates - before;
-        inUnit.set(row.id, row.duplicates);
-        rows.push(row);
-      }
-      this.db.transaction(() => {
-        insertRows(this.db, this.st, rows);
-        this.st.deleteUnit.run(seq);
-      })();
-      dups += added;
-      for (const r of rows) {
-        this.made(r.id);
-        if (this.unmade.get(r.id)?.unit.seq === seq) this.unmade.delete(r.id);
+    for (const m of units) {
+      dups += m.dups;
+      for (const id of m.ids) {
+        this.rowMade(id);
+        if (this.unmade.get(id)?.unit.seq === m.seq) this.unmade.delete(id);
       }
     }
-    return { dups, units: units.length };
+    return dups;
+  }
+
+  /**
+   * Makes the search rows of the oldest committed unit rows (up to `maxUnits`) here, on the loop's
+   * connection (a search, close, open). Returns the duplicate runs the rows add and how many unit
+   * rows were made.
+   */
+  materialize(maxUnits = Number.MAX_SAFE_INTEGER): { dups: number; units: number } {
+    const done = makeUnitRows(this.db, this.st, this.pick(maxUnits), this.sheet, (m) => this.logger.log('warn', m));
+    return { dups: this.made(done), units: done.length };
   }
 }

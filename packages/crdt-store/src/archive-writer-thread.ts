@@ -5,19 +5,28 @@
 // it is committed, with the unit row's seq.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setPriority } from 'node:os';
-import { insertUnit, openDb, statements } from './archive-db.js';
+import { insertUnit, openDb, sheetCrc, statements } from './archive-db.js';
+import { makeUnitRows, type MadeUnit } from './archive-unit-rows.js';
 
-/** A unit row to commit (`unit`: its body; archive-unit-rows.ts) with the sheets its records refer to. */
+/**
+ * A unit row to commit (`unit`: its body; archive-unit-rows.ts) with the sheets its records refer
+ * to, or unit rows whose search rows to make (`make`: their seqs).
+ */
 export interface WriterRequest {
   seq: number;
-  unit: string;
-  sheets: [string, Uint8Array][];
+  unit?: string;
+  sheets?: [string, Uint8Array][];
+  make?: number[];
 }
 
 export interface WriterReply {
   seq: number;
   /** The committed unit row's seq. */
   unitSeq?: number;
+  /** What making search rows did. */
+  made?: MadeUnit[];
+  /** Warnings on the way (lines lost). */
+  warnings?: string[];
   error?: string;
 }
 
@@ -37,7 +46,15 @@ parentPort!.on('message', (m: WriterRequest | 'close') => {
     process.exit(0);
   }
   try {
-    parentPort!.postMessage({ seq: m.seq, unitSeq: insertUnit(db, st, m.unit, m.sheets) } satisfies WriterReply);
+    if (m.make) {
+      const warnings: string[] = [];
+      const sheet = (key: string): Uint8Array | undefined => {
+        const r = st.sheet.get(key);
+        return r && sheetCrc(r.bytes) === r.crc ? r.bytes : undefined;
+      };
+      const made = makeUnitRows(db, st, m.make, sheet, (w) => warnings.push(w));
+      parentPort!.postMessage({ seq: m.seq, made, ...(warnings.length > 0 ? { warnings } : {}) } satisfies WriterReply);
+    } else parentPort!.postMessage({ seq: m.seq, unitSeq: insertUnit(db, st, m.unit ?? '', m.sheets ?? []) } satisfies WriterReply);
   } catch (e) {
     parentPort!.postMessage({ seq: m.seq, error: (e as Error).message } satisfies WriterReply);
   }

@@ -7,6 +7,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { WriterReply, WriterRequest } from './archive-writer-thread.js';
+import type { MadeUnit } from './archive-unit-rows.js';
 
 /**
  * The thread's script: the built file next to this one. Under vitest this module runs from src
@@ -26,7 +27,7 @@ const WRITER_HEAP = { maxYoungGenerationSizeMb: 4 };
 export class ArchiveWriter {
   private readonly worker: Worker;
   private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (unitSeq: number | undefined) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (reply: WriterReply) => void; reject: (e: Error) => void }>();
   private gone: Error | undefined;
 
   /** Starts the thread on the database file at `path` (already opened, checked and salvaged by the archive). */
@@ -39,7 +40,7 @@ export class ArchiveWriter {
       this.waiting.delete(m.seq);
       if (this.waiting.size === 0) this.worker.unref();
       if (m.error !== undefined) w?.reject(new Error(m.error));
-      else w?.resolve(m.unitSeq);
+      else w?.resolve(m);
     });
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (code ${code})`)));
@@ -47,7 +48,16 @@ export class ArchiveWriter {
 
   /** Commits a unit row (its body) and sheets in one transaction on the thread; resolves with its seq once on disk. */
   async writeUnit(body: string, sheets: [string, Uint8Array][]): Promise<number> {
-    return (await this.send(body, sheets))!;
+    // A view into a larger buffer (a sheet is a slice of a received update) would be cloned with
+    // the whole buffer: such a sheet crosses as a copy of its own bytes.
+    const own = sheets.map(([key, b]): [string, Uint8Array] => [key, b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()]);
+    return (await this.send({ unit: body, sheets: own })).unitSeq!;
+  }
+
+  /** Makes the search rows of unit rows `seqs` on the thread; resolves with what it made (and its warnings). */
+  async makeRows(seqs: number[]): Promise<{ made: MadeUnit[]; warnings: string[] }> {
+    const r = await this.send({ make: seqs });
+    return { made: r.made ?? [], warnings: r.warnings ?? [] };
   }
 
   /** True once the thread is gone (it died, or was closed): it takes no more writes. */
@@ -55,16 +65,13 @@ export class ArchiveWriter {
     return this.gone !== undefined;
   }
 
-  private send(unit: string, sheets: [string, Uint8Array][]): Promise<number | undefined> {
+  private send(what: Omit<WriterRequest, 'seq'>): Promise<WriterReply> {
     if (this.gone) return Promise.reject(this.gone);
     const seq = ++this.seq;
-    // A view into a larger buffer (a sheet is a slice of a received update) would be cloned with
-    // the whole buffer: such a sheet crosses as a copy of its own bytes.
-    const own = sheets.map(([key, b]): [string, Uint8Array] => [key, b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()]);
-    return new Promise<number | undefined>((resolve, reject) => {
+    return new Promise<WriterReply>((resolve, reject) => {
       if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, unit, sheets: own } satisfies WriterRequest);
+      this.worker.postMessage({ seq, ...what } satisfies WriterRequest);
     });
   }
 

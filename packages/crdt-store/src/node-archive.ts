@@ -210,7 +210,27 @@ export class FileArchive implements Archive {
       this.sheetKeys.add(key);
     }
     this.measure();
-    this.units.whenIdle((n) => this.makeRows(n));
+    this.units.whenIdle((n) => this.makeRowsOnThread(n));
+  }
+
+  /** Makes the search rows of up to `maxUnits` committed unit rows on the writer thread (here without one); resolves with how many. */
+  private async makeRowsOnThread(maxUnits: number): Promise<number> {
+    const w = this.writer;
+    if (!w || this.closed) return this.makeRows(maxUnits);
+    const seqs = this.units.pick(maxUnits);
+    if (seqs.length === 0) return 0;
+    this.units.handedOver(seqs);
+    try {
+      const r = await w.makeRows(seqs);
+      for (const m of r.warnings) this.logger.log('warn', m);
+      this.dups += this.units.made(r.made, seqs);
+      this.measure();
+      return r.made.length;
+    } catch {
+      // The thread failed: these unit rows stay, and are made on the loop later.
+      this.units.made([], seqs);
+      return 0;
+    }
   }
 
   /** Makes the search rows of up to `maxUnits` committed unit rows; returns how many. */
