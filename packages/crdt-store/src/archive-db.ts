@@ -212,7 +212,6 @@ export interface Statements {
   insertUnit: Stmt<[string], unknown>;
   unitBody: Stmt<[number], { body: string }>;
   /** The oldest unit rows, up to a number. */
-  units: Stmt<[number], { seq: number; body: string }>;
   /** The seqs of the oldest unit rows, up to a number. */
   unitSeqs: Stmt<[number], { seq: number }>;
   deleteUnit: Stmt<[number], unknown>;
@@ -232,7 +231,6 @@ export function statements(db: Db): Statements {
     sheet: db.prepare<[string], { bytes: Uint8Array; crc: string }>('SELECT bytes, crc FROM sheets WHERE key = ?'),
     insertUnit: db.prepare<[string], unknown>('INSERT INTO units (body) VALUES (?)'),
     unitBody: db.prepare<[number], { body: string }>('SELECT body FROM units WHERE seq = ?'),
-    units: db.prepare<[number], { seq: number; body: string }>('SELECT seq, body FROM units ORDER BY seq LIMIT ?'),
     unitSeqs: db.prepare<[number], { seq: number }>('SELECT seq FROM units ORDER BY seq LIMIT ?'),
     deleteUnit: db.prepare<[number], unknown>('DELETE FROM units WHERE seq = ?'),
   };

@@ -296,7 +296,7 @@ export class UnitRows {
   private readonly making = new Set<number>();
 
   /** The oldest committed unit rows not being made elsewhere, up to `max`. */
-  pick(max: number): number[] {
+  private pick(max: number): number[] {
     return this.st.unitSeqs
       .all(max + this.making.size)
       .map((r) => r.seq)
@@ -305,12 +305,12 @@ export class UnitRows {
   }
 
   /** Unit rows handed to the writer thread to make. */
-  handedOver(seqs: readonly number[]): void {
+  private handedOver(seqs: readonly number[]): void {
     for (const seq of seqs) this.making.add(seq);
   }
 
   /** What making unit rows did (here or on the thread); returns the duplicate runs they added. */
-  made(units: readonly MadeUnit[], handed: readonly number[] = []): number {
+  private made(units: readonly MadeUnit[], handed: readonly number[] = []): number {
     for (const seq of handed) this.making.delete(seq);
     let dups = 0;
     for (const m of units) {
@@ -321,6 +321,25 @@ export class UnitRows {
       }
     }
     return dups;
+  }
+
+  /**
+   * Makes the search rows of the oldest committed unit rows (up to `maxUnits`) on the writer thread
+   * `w`. Returns the duplicate runs the rows add and how many unit rows were made; when the thread
+   * fails, none: those unit rows stay, and are made on the loop later.
+   */
+  async makeOn(w: { makeRows(seqs: number[]): Promise<{ made: MadeUnit[]; warnings: string[] }> }, maxUnits: number): Promise<{ dups: number; units: number }> {
+    const seqs = this.pick(maxUnits);
+    if (seqs.length === 0) return { dups: 0, units: 0 };
+    this.handedOver(seqs);
+    try {
+      const r = await w.makeRows(seqs);
+      for (const m of r.warnings) this.logger.log('warn', m);
+      return { dups: this.made(r.made, seqs), units: r.made.length };
+    } catch {
+      this.made([], seqs);
+      return { dups: 0, units: 0 };
+    }
   }
 
   /**

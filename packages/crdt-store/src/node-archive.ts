@@ -20,6 +20,7 @@ import { openCheckedDb } from './archive-open.js';
 import { queryRecords } from './archive-query.js';
 import { ArchiveWriter } from './archive-writer.js';
 import { UnitRows } from './archive-unit-rows.js';
+import { CHUNK, GROUP_ROWS, type Pending, type Waiting } from './archive-pending.js';
 
 export interface FileArchiveOptions {
   /** Receives warnings (a salvaged database, an imported or damaged old file) at level 'warn' (default: console.warn). */
@@ -33,35 +34,6 @@ export interface FileArchiveOptions {
 
 /** Without a logger, warnings go to the console as they always did. */
 const consoleWarnings: Logger = { log: (level, msg) => (level === 'warn' || level === 'error') && console.warn(msg) };
-
-/**
- * Rows made in one turn of the event loop (the loop runs between chunks), and committed per
- * transaction when rows are committed on the loop. Small enough that a chunk is a short turn (200
- * rows were 20-40 ms, a wait for any submit arriving meanwhile).
- */
-const CHUNK = 64;
-
-/** Rows committed on the loop in one pass of the queue at most (whole appends). */
-const GROUP_ROWS = 512;
-
-/** An append waiting to be written, and how to settle it. */
-interface Waiting {
-  batch: Pending[];
-  /** Sheets new with this append (committed with its first rows). */
-  sheets: [string, Uint8Array][];
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-/** A record appended but not committed yet; its row is made when its chunk is written. */
-interface Pending {
-  rec: ArchiveRecord;
-  row: Row | undefined;
-  /** Its facts, parsed by the caller of append (undefined: parsed when the row is made). */
-  facts: TaskFacts | undefined;
-  /** False when no record of its id was stored or being stored when it was appended (the Bloom filter said so). */
-  stored: boolean;
-}
 
 export class FileArchive implements Archive {
   private readonly bloom = new BloomFilter();
@@ -215,28 +187,16 @@ export class FileArchive implements Archive {
 
   /** Makes the search rows of up to `maxUnits` committed unit rows on the writer thread (here without one); resolves with how many. */
   private async makeRowsOnThread(maxUnits: number): Promise<number> {
-    const w = this.writer;
-    if (!w || this.closed) return this.makeRows(maxUnits);
-    const seqs = this.units.pick(maxUnits);
-    if (seqs.length === 0) return 0;
-    this.units.handedOver(seqs);
-    try {
-      const r = await w.makeRows(seqs);
-      for (const m of r.warnings) this.logger.log('warn', m);
-      this.dups += this.units.made(r.made, seqs);
-      this.measure();
-      return r.made.length;
-    } catch {
-      // The thread failed: these unit rows stay, and are made on the loop later.
-      this.units.made([], seqs);
-      return 0;
-    }
+    return !this.writer || this.closed ? this.makeRows(maxUnits) : this.tally(await this.units.makeOn(this.writer, maxUnits));
   }
 
-  /** Makes the search rows of up to `maxUnits` committed unit rows; returns how many. */
+  /** Makes the search rows of up to `maxUnits` committed unit rows on the loop; returns how many. */
   private makeRows(maxUnits?: number): number {
-    if (this.closed) return 0;
-    const m = this.units.materialize(maxUnits);
+    return this.closed ? 0 : this.tally(this.units.materialize(maxUnits));
+  }
+
+  /** Counts what making unit rows added; returns how many unit rows were made. */
+  private tally(m: { dups: number; units: number }): number {
     this.dups += m.dups;
     if (m.units > 0) this.measure();
     return m.units;
