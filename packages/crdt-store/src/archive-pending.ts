@@ -16,6 +16,9 @@ export const CHUNK = 64;
 /** Rows committed on the loop in one pass of the queue at most (whole appends). */
 export const GROUP_ROWS = 512;
 
+/** Unit rows waiting on the writer thread past which the next ones are committed on the loop (about 1,000 tasks). */
+export const UNITS_ON_THREAD_MAX = 16;
+
 /** An append waiting to be written, and how to settle it. */
 export interface Waiting {
   batch: Pending[];

@@ -15,12 +15,12 @@ import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler
 import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord, type ArchivedState } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
-import { DB_FILE, insertRows, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
+import { DB_FILE, insertRows, insertUnit, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
 import { openCheckedDb } from './archive-open.js';
 import { queryRecords } from './archive-query.js';
 import { ArchiveWriter } from './archive-writer.js';
 import { UnitRows } from './archive-unit-rows.js';
-import { CHUNK, GROUP_ROWS, type Pending, type Waiting } from './archive-pending.js';
+import { CHUNK, GROUP_ROWS, UNITS_ON_THREAD_MAX, type Pending, type Waiting } from './archive-pending.js';
 
 export interface FileArchiveOptions {
   /** Receives warnings (a salvaged database, an imported or damaged old file) at level 'warn' (default: console.warn). */
@@ -59,6 +59,8 @@ export class FileArchive implements Archive {
   private writerClosed: Promise<void> = Promise.resolve();
   private readonly path: string;
   private units!: UnitRows;
+  /** Unit rows handed to the writer thread and not committed yet. */
+  private unitsOnThread = 0;
 
   private constructor(
     readonly dir: string,
@@ -161,7 +163,7 @@ export class FileArchive implements Archive {
    */
   private async appendUnit(records: ArchiveRecord[], parsed: ReadonlyMap<ArchiveRecord, TaskFacts> | undefined, sheets: [string, Uint8Array][], stored: boolean[]): Promise<void> {
     const w = this.writer!;
-    const written = this.units.append(records, (body) => w.writeUnit(body, sheets), (n) => this.makeRows(n));
+    const written = this.units.append(records, (body) => this.writeUnit(w, body, sheets), (n) => this.makeRows(n));
     this.queue = this.queue.then(() => written.then(() => undefined, () => undefined));
     try {
       await written;
@@ -183,6 +185,17 @@ export class FileArchive implements Archive {
     }
     this.measure();
     this.units.whenIdle((n) => this.makeRowsOnThread(n));
+  }
+
+  /**
+   * Commits a unit row on the writer thread; on the loop instead while UNITS_ON_THREAD_MAX are
+   * waiting there (the thread, at the lowest CPU priority, gets no CPU while the machine is busy:
+   * appends then waited for it without end, and archival and generation changes with them).
+   */
+  private writeUnit(w: ArchiveWriter, body: string, sheets: [string, Uint8Array][]): Promise<number> {
+    if (this.unitsOnThread >= UNITS_ON_THREAD_MAX) return Promise.resolve().then(() => insertUnit(this.db, this.st, body, sheets));
+    this.unitsOnThread++;
+    return w.writeUnit(body, sheets).finally(() => this.unitsOnThread--);
   }
 
   /** Makes the search rows of up to `maxUnits` committed unit rows on the writer thread (here without one); resolves with how many. */
