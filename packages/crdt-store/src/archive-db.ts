@@ -211,7 +211,6 @@ export interface Statements {
   sheet: Stmt<[string], { bytes: Uint8Array; crc: string }>;
   insertUnit: Stmt<[string], unknown>;
   unitBody: Stmt<[number], { body: string }>;
-  /** The oldest unit rows, up to a number. */
   /** The seqs of the oldest unit rows, up to a number. */
   unitSeqs: Stmt<[number], { seq: number }>;
   deleteUnit: Stmt<[number], unknown>;
