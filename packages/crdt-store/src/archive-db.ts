@@ -209,7 +209,9 @@ export interface Statements {
   counts: Stmt<[], { state: ArchivedState; n: number; dups: number }>;
   insertSheet: Stmt<[string, Uint8Array, string], unknown>;
   sheet: Stmt<[string], { bytes: Uint8Array; crc: string }>;
-  insertUnit: Stmt<[string], unknown>;
+  insertUnit: Stmt<[number, string], unknown>;
+  /** The highest seq of the unit rows (null: none). */
+  maxUnitSeq: Stmt<[], { seq: number | null }>;
   unitBody: Stmt<[number], { body: string }>;
   /** The seqs of the oldest unit rows, up to a number. */
   unitSeqs: Stmt<[number], { seq: number }>;
@@ -228,7 +230,8 @@ export function statements(db: Db): Statements {
     counts: db.prepare<[], { state: ArchivedState; n: number; dups: number }>('SELECT state, count(*) AS n, total(duplicates) AS dups FROM records GROUP BY state'),
     insertSheet: db.prepare<[string, Uint8Array, string], unknown>('INSERT OR IGNORE INTO sheets (key, bytes, crc) VALUES (?, ?, ?)'),
     sheet: db.prepare<[string], { bytes: Uint8Array; crc: string }>('SELECT bytes, crc FROM sheets WHERE key = ?'),
-    insertUnit: db.prepare<[string], unknown>('INSERT INTO units (body) VALUES (?)'),
+    insertUnit: db.prepare<[number, string], unknown>('INSERT INTO units (seq, body) VALUES (?, ?)'),
+    maxUnitSeq: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM units'),
     unitBody: db.prepare<[number], { body: string }>('SELECT body FROM units WHERE seq = ?'),
     unitSeqs: db.prepare<[number], { seq: number }>('SELECT seq FROM units ORDER BY seq LIMIT ?'),
     deleteUnit: db.prepare<[number], unknown>('DELETE FROM units WHERE seq = ?'),
@@ -240,11 +243,15 @@ export function sheetCrc(bytes: Uint8Array): string {
   return hex8(crc32(bytes));
 }
 
-/** Writes a unit row (record lines, archive-units.ts) and the sheets its records refer to in one transaction; returns its seq. */
-export function insertUnit(db: Db, st: Statements, body: string, sheets: Iterable<[string, Uint8Array]> = []): number {
-  return db.transaction(() => {
+/**
+ * Writes a unit row (record lines, archive-unit-rows.ts) as `seq` (given at append time: seqs are
+ * in append order whichever connection commits first) and the sheets its records refer to, in one
+ * transaction.
+ */
+export function insertUnit(db: Db, st: Statements, seq: number, body: string, sheets: Iterable<[string, Uint8Array]> = []): void {
+  db.transaction(() => {
     for (const [key, bytes] of sheets) st.insertSheet.run(key, bytes, sheetCrc(bytes));
-    return Number((st.insertUnit.run(body) as { lastInsertRowid: number | bigint }).lastInsertRowid);
+    st.insertUnit.run(seq, body);
   })();
 }
 

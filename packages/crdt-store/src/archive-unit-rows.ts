@@ -33,9 +33,9 @@ type Header = [gen: string, archivedAt: number, peers: string[]];
  */
 type Line = [id: string, state: ArchivedState, finishedAt: number, attempts: number, peer: number, result: unknown, spec: unknown, facts: unknown[][], extra?: Partial<ArchiveRecord>];
 
-/** A unit row: its seq once committed; its body until then (and after a failed commit). */
+/** A unit row: its seq (given at append time); its body until it is committed (and after a failed commit). */
 export interface Unit {
-  seq: number | undefined;
+  readonly seq: number;
   body: string | undefined;
 }
 
@@ -208,20 +208,32 @@ export class UnitRows {
     private readonly logger: Logger,
     /** A search row was made for this id (the archive's Bloom filter learns it). */
     private readonly rowMade: (id: string) => void,
-  ) {}
+  ) {
+    this.nextSeq = (st.maxUnitSeq.get()?.seq ?? 0) + 1;
+  }
 
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The seq the next unit row gets: seqs follow append order, whichever connection commits a unit first. */
+  private nextSeq: number;
+  /** Seqs of unit rows being committed: rows are made only of the units older than all of them. */
+  private readonly inFlight = new Set<number>();
 
   /**
-   * Commits records as one unit row through `write` (the writer thread; it resolves with the row's
-   * seq). Past UNMADE_MAX tasks waiting in unit rows, the rows of one unit row are made first (`make`).
+   * Commits records as one unit row through `write` (the writer thread, or the loop's connection),
+   * as the next seq. Past UNMADE_MAX tasks waiting in unit rows, the rows of one unit row are made
+   * first (`make`).
    */
-  async append(records: readonly ArchiveRecord[], write: (body: string) => Promise<number>, make: (maxUnits: number) => number): Promise<void> {
-    const unit: Unit = { seq: undefined, body: unitBody(records) };
+  async append(records: readonly ArchiveRecord[], write: (seq: number, body: string) => Promise<void>, make: (maxUnits: number) => number): Promise<void> {
+    const unit: Unit = { seq: this.nextSeq++, body: unitBody(records) };
     this.add(records, unit);
     if (this.unmade.size > UNMADE_MAX) make(1);
-    unit.seq = await write(unit.body!);
-    unit.body = undefined;
+    this.inFlight.add(unit.seq);
+    try {
+      await write(unit.seq, unit.body!);
+      unit.body = undefined;
+    } finally {
+      this.inFlight.delete(unit.seq);
+    }
   }
 
   /** An append came: once none came for MAKE_ROWS_IDLE_MS, the rows are made (`make`), a few unit rows at a time. */
@@ -264,7 +276,7 @@ export class UnitRows {
   get(id: string, decoded?: DecodedSheets): ArchiveRecord | undefined {
     const u = this.unmade.get(id);
     if (!u) return undefined;
-    const body = u.unit.body ?? (u.unit.seq === undefined ? undefined : this.st.unitBody.get(u.unit.seq)?.body);
+    const body = u.unit.body ?? this.st.unitBody.get(u.unit.seq)?.body;
     const unit = body === undefined ? undefined : parseUnit(body);
     const line = body === undefined ? undefined : lineOf(body, id);
     const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
@@ -292,16 +304,23 @@ export class UnitRows {
     return out;
   }
 
-  /** Unit rows being made elsewhere (on the writer thread): the loop leaves them alone. */
+  /** Unit rows being made on the writer thread: meanwhile the loop makes none. */
   private readonly making = new Set<number>();
 
-  /** The oldest committed unit rows not being made elsewhere, up to `max`. */
+  /**
+   * The oldest committed unit rows, up to `max`, none of them at or past a unit still being
+   * committed, and none while others are being made. Rows are made in append order, once each: a
+   * task's later record replaces its earlier one, and what a row replaces stops counting its
+   * duplicate runs (read before the row is made, so two connections making rows at once would both
+   * count against the same earlier row).
+   */
   private pick(max: number): number[] {
-    return this.st.unitSeqs
-      .all(max + this.making.size)
-      .map((r) => r.seq)
-      .filter((seq) => !this.making.has(seq))
-      .slice(0, max);
+    if (this.making.size > 0) return [];
+    let before = Number.POSITIVE_INFINITY;
+    for (const seq of this.inFlight) before = Math.min(before, seq);
+    const seqs = this.st.unitSeqs.all(max).map((r) => r.seq);
+    const stop = seqs.findIndex((seq) => seq >= before);
+    return stop < 0 ? seqs : seqs.slice(0, stop);
   }
 
   /** Unit rows handed to the writer thread to make. */

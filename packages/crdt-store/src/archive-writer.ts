@@ -46,12 +46,12 @@ export class ArchiveWriter {
     this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (code ${code})`)));
   }
 
-  /** Commits a unit row (its body) and sheets in one transaction on the thread; resolves with its seq once on disk. */
-  async writeUnit(body: string, sheets: [string, Uint8Array][]): Promise<number> {
+  /** Commits a unit row (its seq and body) and sheets in one transaction on the thread; resolves once on disk. */
+  async writeUnit(seq: number, body: string, sheets: [string, Uint8Array][]): Promise<void> {
     // A view into a larger buffer (a sheet is a slice of a received update) would be cloned with
     // the whole buffer: such a sheet crosses as a copy of its own bytes.
     const own = sheets.map(([key, b]): [string, Uint8Array] => [key, b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice()]);
-    return (await this.send({ unit: body, sheets: own })).unitSeq!;
+    await this.send({ unit: body, unitSeq: seq, sheets: own });
   }
 
   /** Makes the search rows of unit rows `seqs` on the thread; resolves with what it made (and its warnings). */

@@ -163,7 +163,7 @@ export class FileArchive implements Archive {
    */
   private async appendUnit(records: ArchiveRecord[], parsed: ReadonlyMap<ArchiveRecord, TaskFacts> | undefined, sheets: [string, Uint8Array][], stored: boolean[]): Promise<void> {
     const w = this.writer!;
-    const written = this.units.append(records, (body) => this.writeUnit(w, body, sheets), (n) => this.makeRows(n));
+    const written = this.units.append(records, (seq, body) => this.writeUnit(w, seq, body, sheets), (n) => this.makeRows(n));
     this.queue = this.queue.then(() => written.then(() => undefined, () => undefined));
     try {
       await written;
@@ -190,12 +190,15 @@ export class FileArchive implements Archive {
   /**
    * Commits a unit row on the writer thread; on the loop instead while UNITS_ON_THREAD_MAX are
    * waiting there (the thread, at the lowest CPU priority, gets no CPU while the machine is busy:
-   * appends then waited for it without end, and archival and generation changes with them).
+   * appends then waited for it without end, and archival and generation changes with them). A unit
+   * committed on the loop overtakes those on the thread, so it also carries every sheet not yet
+   * committed (it may refer to one that goes with an older unit; a sheet written twice is kept
+   * once): once it resolves, its records are whole on disk on their own.
    */
-  private writeUnit(w: ArchiveWriter, body: string, sheets: [string, Uint8Array][]): Promise<number> {
-    if (this.unitsOnThread >= UNITS_ON_THREAD_MAX) return Promise.resolve().then(() => insertUnit(this.db, this.st, body, sheets));
+  private writeUnit(w: ArchiveWriter, seq: number, body: string, sheets: [string, Uint8Array][]): Promise<void> {
+    if (this.unitsOnThread >= UNITS_ON_THREAD_MAX) return Promise.resolve().then(() => insertUnit(this.db, this.st, seq, body, this.pendingSheets));
     this.unitsOnThread++;
-    return w.writeUnit(body, sheets).finally(() => this.unitsOnThread--);
+    return w.writeUnit(seq, body, sheets).finally(() => this.unitsOnThread--);
   }
 
   /** Makes the search rows of up to `maxUnits` committed unit rows on the writer thread (here without one); resolves with how many. */

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@agentmesh/scheduler';
 import { FileArchive } from '../src/node.js';
+import Database from 'better-sqlite3';
+import { DB_FILE } from '../src/archive-db.js';
 import * as Y from 'yjs';
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { TaskSpec } from '@agentmesh/scheduler';
@@ -102,6 +104,55 @@ describe('slim archived records', () => {
     for (const r of records) expect(b.get(r.id)).toEqual(r);
     expect(b.counts()).toMatchObject({ done: 5, total: 5 });
     await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a unit committed on the loop while the thread is behind overtakes nothing: rows are made in append order, and its sheets go with it', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const warnings: string[] = [];
+    const a = FileArchive.open(dir, { logger: { log: (level, msg) => void (level === 'warn' && warnings.push(msg)) } });
+    // The thread commits nothing until released, as when it gets no CPU.
+    const writer = (a as unknown as { writer: Record<string, (...args: unknown[]) => Promise<unknown>> }).writer;
+    const writeUnit = writer.writeUnit!.bind(writer);
+    const held: (() => void)[] = [];
+    writer.writeUnit = (...args) => new Promise((resolve, reject) => held.push(() => void writeUnit(...args).then(resolve, reject)));
+    /** Task x done by `runs` runs of round 1 (runs - 1 duplicate runs), with `result`. */
+    const x = (runs: number, result: number): ArchiveRecord => {
+      const facts: Record<string, unknown> = {};
+      for (const p of ['pa', 'pb'].slice(0, runs)) {
+        facts[`x/claim/1/${p}`] = { peer: p, round: 1, score: 0.1, at: 1 };
+        facts[`x/done/1/${p}`] = { peer: p, round: 1, result, at: 2, ms: 1 };
+      }
+      return { id: 'x', spec: { id: 'x', type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2, result, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
+    };
+    const plain = (id: string): ArchiveRecord => ({ id, spec: { id, type: 'echo' }, facts: {}, state: 'done', finishedAt: 1, result: null, peer: null, attempts: 1, gen: 'g', archivedAt: 1 });
+    // The first append brings the sheets; 16 appends wait on the thread.
+    const onThread = [a.append([records[0]!, x(2, 1)], undefined, sheets), ...Array.from({ length: 15 }, (_, i) => a.append([plain(`f-${i}`)]))];
+    expect(held).toHaveLength(16);
+    // The next one is committed on the loop, ahead of them, with a newer record of x.
+    await a.append([records[1]!, x(1, 2)], undefined, sheets);
+    expect(held).toHaveLength(16);
+    // Its records are whole on disk on their own: the sheets they refer to went with it.
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM sheets').get() as { n: number }).n).toBe(sheets.size);
+    db.close();
+    // No search row is made past a unit still being committed.
+    expect(a.query!({ limit: 100 }).total).toBe(0);
+    expect(a.get('x')?.result).toBe(2);
+    for (const release of held) release();
+    await Promise.all(onThread);
+    expect(a.query!({ limit: 100 }).total).toBe(18);
+    expect(a.get('x')?.result).toBe(2);
+    expect(a.get(records[1]!.id)).toEqual(records[1]);
+    expect(a.duplicateRuns!()).toBe(0);
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    expect(b.get('x')?.result).toBe(2);
+    expect(b.duplicateRuns!()).toBe(0);
+    expect(b.counts()).toMatchObject({ done: 18, total: 18 });
+    await b.close();
+    expect(warnings).toEqual([]);
     rmSync(dir, { recursive: true, force: true });
   });
 });
