@@ -46,6 +46,7 @@ CREATE INDEX IF NOT EXISTS records_finished ON records(finished_at);
 CREATE INDEX IF NOT EXISTS records_gen ON records(gen);
 CREATE TABLE IF NOT EXISTS deps (dep TEXT NOT NULL, task TEXT NOT NULL, PRIMARY KEY (dep, task)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sheets (key TEXT PRIMARY KEY NOT NULL, bytes BLOB NOT NULL, crc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS units (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 `;
 
 /** Opens (creating if needed) an archive database; throws when the file is not a usable database. */
@@ -102,7 +103,7 @@ function columnsCrc(cols: readonly unknown[], bodyCrc: string): string {
 }
 
 /** The record line of archive-lines.ts (JSON with the id first, a tab, its crc32), without a newline. */
-function recordLine(r: ArchiveRecord): string {
+export function recordLine(r: ArchiveRecord): string {
   const json = idFirst(r) ? JSON.stringify(r) : JSON.stringify(withIdFirst(r));
   return `${json}\t${hex8(crc32(json))}`;
 }
@@ -208,6 +209,13 @@ export interface Statements {
   counts: Stmt<[], { state: ArchivedState; n: number; dups: number }>;
   insertSheet: Stmt<[string, Uint8Array, string], unknown>;
   sheet: Stmt<[string], { bytes: Uint8Array; crc: string }>;
+  insertUnit: Stmt<[number, string], unknown>;
+  /** The highest seq of the unit rows (null: none). */
+  maxUnitSeq: Stmt<[], { seq: number | null }>;
+  unitBody: Stmt<[number], { body: string }>;
+  /** The seqs of the oldest unit rows, up to a number. */
+  unitSeqs: Stmt<[number], { seq: number }>;
+  deleteUnit: Stmt<[number], unknown>;
 }
 
 export function statements(db: Db): Statements {
@@ -222,12 +230,29 @@ export function statements(db: Db): Statements {
     counts: db.prepare<[], { state: ArchivedState; n: number; dups: number }>('SELECT state, count(*) AS n, total(duplicates) AS dups FROM records GROUP BY state'),
     insertSheet: db.prepare<[string, Uint8Array, string], unknown>('INSERT OR IGNORE INTO sheets (key, bytes, crc) VALUES (?, ?, ?)'),
     sheet: db.prepare<[string], { bytes: Uint8Array; crc: string }>('SELECT bytes, crc FROM sheets WHERE key = ?'),
+    insertUnit: db.prepare<[number, string], unknown>('INSERT INTO units (seq, body) VALUES (?, ?)'),
+    maxUnitSeq: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM units'),
+    unitBody: db.prepare<[number], { body: string }>('SELECT body FROM units WHERE seq = ?'),
+    unitSeqs: db.prepare<[number], { seq: number }>('SELECT seq FROM units ORDER BY seq LIMIT ?'),
+    deleteUnit: db.prepare<[number], unknown>('DELETE FROM units WHERE seq = ?'),
   };
 }
 
 /** The checksum a sheet row keeps of its bytes. */
 export function sheetCrc(bytes: Uint8Array): string {
   return hex8(crc32(bytes));
+}
+
+/**
+ * Writes a unit row (record lines, archive-unit-rows.ts) as `seq` (given at append time: seqs are
+ * in append order whichever connection commits first) and the sheets its records refer to, in one
+ * transaction.
+ */
+export function insertUnit(db: Db, st: Statements, seq: number, body: string, sheets: Iterable<[string, Uint8Array]> = []): void {
+  db.transaction(() => {
+    for (const [key, bytes] of sheets) st.insertSheet.run(key, bytes, sheetCrc(bytes));
+    st.insertUnit.run(seq, body);
+  })();
 }
 
 /** Writes rows (and the sheets they refer to, by key) in one transaction (durable when it returns). */

@@ -58,6 +58,8 @@ export interface Archive {
   byGeneration(gen: string): ArchiveRecord[];
   /** False when the task was surely never archived here (cheap, in memory). */
   mightHave(id: string): boolean;
+  /** Is the task archived here? (What `get(id) !== undefined` says, without making its record.) */
+  has?(id: string): boolean;
   counts(): ArchiveCounts;
   /** Bytes the archive takes (on disk for the file archive). */
   bytes(): number;

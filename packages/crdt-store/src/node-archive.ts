@@ -1,10 +1,10 @@
 // The file archive of a peer (Node only): finished tasks that left the live document, in one SQLite
 // database (archive.db, WAL, every commit fsynced) with indexes on state, type, peer, submit and
 // finish time and generation, so `agentmesh list` and the dashboard's task table search archived
-// tasks as fast as live ones, and `get`/`status` read one row. Appends are committed in groups,
-// on a writer thread at the lowest CPU priority (archive-writer.ts) so they take a core only when
-// the event loops leave one idle; the promise resolves once its rows are on disk, so an
-// acknowledged append survives kill -9 (SQLite ignores a torn WAL tail). Each row is checksummed
+// tasks as fast as live ones, and `get`/`status` read one row. An append is committed as one unit
+// row on a writer thread at the lowest CPU priority (archive-writer.ts, archive-unit-rows.ts), and
+// its search rows are made later; the promise resolves once it is on disk, so an acknowledged
+// append survives kill -9 (SQLite ignores a torn WAL tail). Each row is checksummed
 // (archive-db.ts): on open every row is checked, and a damaged database is salvaged with the
 // damaged file kept aside (archive-open.ts). Searches are archive-query.ts. A fixed-size Bloom
 // filter answers "surely not archived" without a query (live finished tasks are asked about often).
@@ -12,13 +12,15 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler';
-import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord } from './archive.js';
+import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord, type ArchivedState } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
-import { DB_FILE, insertRows, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
+import { DB_FILE, insertRows, insertUnit, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
 import { openCheckedDb } from './archive-open.js';
 import { queryRecords } from './archive-query.js';
 import { ArchiveWriter } from './archive-writer.js';
+import { UnitRows } from './archive-unit-rows.js';
+import { CHUNK, GROUP_ROWS, UNITS_ON_THREAD_MAX, type Pending, type Waiting } from './archive-pending.js';
 
 export interface FileArchiveOptions {
   /** Receives warnings (a salvaged database, an imported or damaged old file) at level 'warn' (default: console.warn). */
@@ -32,49 +34,6 @@ export interface FileArchiveOptions {
 
 /** Without a logger, warnings go to the console as they always did. */
 const consoleWarnings: Logger = { log: (level, msg) => (level === 'warn' || level === 'error') && console.warn(msg) };
-
-/**
- * Rows made in one turn of the event loop (the loop runs between chunks), and committed per
- * transaction when rows are committed on the loop. Small enough that a chunk is a short turn (200
- * rows were 20-40 ms, a wait for any submit arriving meanwhile).
- */
-const CHUNK = 64;
-
-/**
- * Records waiting for their rows past which an append's rows are made and committed on the event
- * loop. The writer thread runs at the lowest priority, and when every loop is busy (a burst,
- * bench:bounded) it gets almost no CPU, so waiting records (with their facts) would pile up. With
- * 2,048 the peers of bench:bounded ended at 294-306 MB of RSS, with 1,024 at 266-281 MB; the p99
- * of bench:sustained was the same with either.
- */
-const WRITER_BACKLOG_MAX = 1024;
-
-/**
- * Rows the writer thread commits in one transaction at most (whole appends: an archival slice is
- * about 64 records). Appends that wait while a transaction is under way go together in the next
- * one: a commit of 256 rows cost 10.4 us per row against 13.9 for 64 (fewer WAL frames rewritten
- * and fsyncs; measured on rows of a peer's archive.db), and beyond that no less.
- */
-const GROUP_ROWS = 512;
-
-/** An append waiting to be written, and how to settle it. */
-interface Waiting {
-  batch: Pending[];
-  /** Sheets new with this append (committed with its first rows). */
-  sheets: [string, Uint8Array][];
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-/** A record appended but not committed yet; its row is made when its chunk is written. */
-interface Pending {
-  rec: ArchiveRecord;
-  row: Row | undefined;
-  /** Its facts, parsed by the caller of append (undefined: parsed when the row is made). */
-  facts: TaskFacts | undefined;
-  /** False when no record of its id was stored or being stored when it was appended (the Bloom filter said so). */
-  stored: boolean;
-}
 
 export class FileArchive implements Archive {
   private readonly bloom = new BloomFilter();
@@ -99,6 +58,9 @@ export class FileArchive implements Archive {
   /** Resolves once a failed writer thread has ended. */
   private writerClosed: Promise<void> = Promise.resolve();
   private readonly path: string;
+  private units!: UnitRows;
+  /** Unit rows handed to the writer thread and not committed yet. */
+  private unitsOnThread = 0;
 
   private constructor(
     readonly dir: string,
@@ -118,6 +80,9 @@ export class FileArchive implements Archive {
   private load(): void {
     this.db = openCheckedDb(this.dir, this.path, this.logger, this.bloom, this.sheetKeys);
     this.st = statements(this.db);
+    // Unit rows left by the last run get their search rows now (before the counts are read).
+    this.units = new UnitRows(this.db, this.st, (k) => this.sheet(k), this.logger, (id) => this.bloom.add(id));
+    this.units.materialize();
     this.recount();
     this.measure();
   }
@@ -156,19 +121,32 @@ export class FileArchive implements Archive {
       this.pendingSheets.set(key, bytes);
       newSheets.push([key, bytes]);
     }
-    const batch: Pending[] = [];
+    const stored: boolean[] = [];
+    /** States of ids earlier in this append. */
+    const here = new Map<string, ArchivedState>();
     for (const r of records) {
       // Counts by state change at once; duplicate runs when the row is made (it derives them).
       const had = this.pending.get(r.id);
-      const prevState = had ? had.rec.state : this.bloom.has(r.id) ? this.st.prev.get(r.id)?.state : undefined;
+      const prevState = here.get(r.id) ?? (had ? had.rec.state : (this.units.state(r.id) ?? (this.bloom.has(r.id) ? this.st.prev.get(r.id)?.state : undefined)));
+      here.set(r.id, r.state);
       if (prevState) this.c[prevState]--;
       else this.c.total++;
       this.c[r.state]++;
-      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r), stored: had !== undefined || prevState !== undefined };
-      this.pending.set(r.id, p);
+      stored.push(had !== undefined || prevState !== undefined);
       this.bloom.add(r.id);
-      batch.push(p);
     }
+    if (this.writer) return this.appendUnit(records, parsed, newSheets, stored);
+    return this.appendRows(records, parsed, newSheets, stored);
+  }
+
+  /** Queues the records' search rows to be committed (on the loop: there is no writer thread). */
+  private appendRows(records: ArchiveRecord[], parsed: ReadonlyMap<ArchiveRecord, TaskFacts> | undefined, newSheets: [string, Uint8Array][], stored: boolean[]): Promise<void> {
+    const batch: Pending[] = records.map((r, k) => {
+      const p: Pending = { rec: r, row: undefined, facts: parsed?.get(r), stored: stored[k]! };
+      this.pending.set(r.id, p);
+      this.units.drop(r.id);
+      return p;
+    });
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ batch, sheets: newSheets, resolve, reject });
       if (!this.draining) {
@@ -176,6 +154,68 @@ export class FileArchive implements Archive {
         this.queue = this.drain();
       }
     });
+  }
+
+  /**
+   * Commits the records as one unit row on the writer thread (archive-unit-rows.ts); their search
+   * rows are made later. A thread that dies is not used again: the records are committed on the
+   * loop instead.
+   */
+  private async appendUnit(records: ArchiveRecord[], parsed: ReadonlyMap<ArchiveRecord, TaskFacts> | undefined, sheets: [string, Uint8Array][], stored: boolean[]): Promise<void> {
+    const w = this.writer!;
+    const written = this.units.append(records, (seq, body) => this.writeUnit(w, seq, body, sheets), (n) => this.makeRows(n));
+    this.queue = this.queue.then(() => written.then(() => undefined, () => undefined));
+    try {
+      await written;
+    } catch (e) {
+      if (!w.failed) {
+        for (const [key, bytes] of sheets) if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+        throw e;
+      }
+      if (this.writer === w) {
+        this.writer = undefined;
+        this.logger.log('warn', `archive ${DB_FILE}: the writer thread failed (${(e as Error).message}); rows are committed on the event loop from now on`);
+        this.writerClosed = w.close();
+      }
+      return this.appendRows(records, parsed, sheets, stored);
+    }
+    for (const [key, bytes] of sheets) {
+      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+      this.sheetKeys.add(key);
+    }
+    this.measure();
+    this.units.whenIdle((n) => this.makeRowsOnThread(n));
+  }
+
+  /**
+   * Commits a unit row on the writer thread; on the loop instead while UNITS_ON_THREAD_MAX are
+   * waiting there (the thread, at the lowest CPU priority, gets no CPU while the machine is busy:
+   * appends then waited for it without end, and archival and generation changes with them). A unit
+   * committed on the loop overtakes those on the thread, so it also carries every sheet not yet
+   * committed (it may refer to one that goes with an older unit; a sheet written twice is kept
+   * once): once it resolves, its records are whole on disk on their own.
+   */
+  private writeUnit(w: ArchiveWriter, seq: number, body: string, sheets: [string, Uint8Array][]): Promise<void> {
+    if (this.unitsOnThread >= UNITS_ON_THREAD_MAX) return Promise.resolve().then(() => insertUnit(this.db, this.st, seq, body, this.pendingSheets));
+    this.unitsOnThread++;
+    return w.writeUnit(seq, body, sheets).finally(() => this.unitsOnThread--);
+  }
+
+  /** Makes the search rows of up to `maxUnits` committed unit rows on the writer thread (here without one); resolves with how many. */
+  private async makeRowsOnThread(maxUnits: number): Promise<number> {
+    return !this.writer || this.closed ? this.makeRows(maxUnits) : this.tally(await this.units.makeOn(this.writer, maxUnits));
+  }
+
+  /** Makes the search rows of up to `maxUnits` committed unit rows on the loop; returns how many. */
+  private makeRows(maxUnits?: number): number {
+    return this.closed ? 0 : this.tally(this.units.materialize(maxUnits));
+  }
+
+  /** Counts what making unit rows added; returns how many unit rows were made. */
+  private tally(m: { dups: number; units: number }): number {
+    this.dups += m.dups;
+    if (m.units > 0) this.measure();
+    return m.units;
   }
 
   /**
@@ -201,25 +241,23 @@ export class FileArchive implements Archive {
     this.draining = false;
   }
 
-  /**
-   * Commits a group of appends on the writer thread, or on the loop when there is no thread or the
-   * backlog is this long (the thread is starved of CPU: every loop busy); then settles each append.
-   */
+  /** Commits a group of appends on the loop (there is no writer thread); then settles each append. */
   private async writeGroup(group: Waiting[]): Promise<void> {
-    const inline = this.writer === undefined || this.pending.size > WRITER_BACKLOG_MAX;
-    const outcomes = inline ? await this.commitOnLoop(group) : await this.commitOnThread(group);
+    const outcomes = await this.commitOnLoop(group);
     group.forEach((w, k) => this.settle(w, outcomes[k]!));
     this.measure();
   }
 
   /** The group's chunks committed on the loop, one transaction each, in order; each append's outcomes, first chunk first. */
   private async commitOnLoop(group: Waiting[]): Promise<PromiseSettledResult<void>[][]> {
+    // Unit rows hold older records of these ids: their rows go first, or they would replace these.
+    this.makeRows();
     const inGroup = new Map<string, number>();
     const outcomes = group.map((): PromiseSettledResult<void>[] => []);
     for await (const c of this.chunks(group)) {
       const made = this.rowsOf(c.chunk, inGroup);
       try {
-        await this.commit(made.rows, c.sheets, true);
+        await this.commit(made.rows, c.sheets);
         // Committed before the next chunk counts what it replaces: a row that failed replaced nothing.
         this.dups += made.dups;
         for (const [id, n] of made.duplicates) inGroup.set(id, n);
@@ -229,32 +267,6 @@ export class FileArchive implements Archive {
       }
     }
     return outcomes;
-  }
-
-  /** The whole group committed on the writer thread in one transaction: every append's outcome is that one. */
-  private async commitOnThread(group: Waiting[]): Promise<PromiseSettledResult<void>[][]> {
-    const inGroup = new Map<string, number>();
-    const rows: Row[] = [];
-    const sheets: [string, Uint8Array][] = [];
-    let dups = 0;
-    for await (const c of this.chunks(group)) {
-      const made = this.rowsOf(c.chunk, inGroup);
-      // One transaction: all of it is committed, or none.
-      for (const [id, n] of made.duplicates) inGroup.set(id, n);
-      rows.push(...made.rows);
-      sheets.push(...c.sheets);
-      dups += made.dups;
-    }
-    let outcome: PromiseSettledResult<void> = { status: 'fulfilled', value: undefined };
-    if (rows.length > 0 || sheets.length > 0) {
-      try {
-        await this.commit(rows, sheets, false);
-        this.dups += dups;
-      } catch (e) {
-        outcome = { status: 'rejected', reason: e };
-      }
-    }
-    return group.map(() => [outcome]);
   }
 
   /**
@@ -309,26 +321,8 @@ export class FileArchive implements Archive {
     w.resolve();
   }
 
-  /**
-   * Inserts rows (and sheets) in one transaction: on the writer thread, else (or `inline`) here.
-   * A thread that fails is not used again, and what it was given is committed here (rows replace,
-   * sheets are kept once: committing twice changes nothing).
-   */
-  private async commit(rows: Row[], sheets: [string, Uint8Array][], inline: boolean): Promise<void> {
-    const w = this.writer;
-    if (w && !inline) {
-      try {
-        await w.write(rows, sheets);
-        return;
-      } catch (e) {
-        if (this.writer === w) {
-          this.writer = undefined;
-          this.logger.log('warn', `archive ${DB_FILE}: the writer thread failed (${(e as Error).message}); rows are committed on the event loop from now on`);
-          this.writerClosed = w.close();
-        }
-        if (this.closed) throw e;
-      }
-    }
+  /** Inserts rows (and sheets) in one transaction, on the loop. */
+  private async commit(rows: Row[], sheets: [string, Uint8Array][]): Promise<void> {
     // After a thread failed, what it still had queued goes first: its connection is closed
     // before this one writes.
     await this.writerClosed;
@@ -342,6 +336,7 @@ export class FileArchive implements Archive {
   get(id: string): ArchiveRecord | undefined {
     const p = this.pending.get(id);
     if (p) return p.rec;
+    if (this.units.unmade.has(id)) return this.units.get(id);
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.body.get(id);
     return row ? this.parse(row.body, id) : undefined;
@@ -377,8 +372,14 @@ export class FileArchive implements Archive {
         if (r) out.set(r.id, r);
       }
     }
+    for (const r of this.units.byGeneration(gen)) out.set(r.id, r);
     for (const { rec } of this.pending.values()) if (rec.gen === gen) out.set(rec.id, rec);
     return [...out.values()];
+  }
+
+  has(id: string): boolean {
+    if (this.pending.has(id) || this.units.unmade.has(id)) return true;
+    return this.bloom.has(id) && !this.closed && this.st.prev.get(id) !== undefined;
   }
 
   mightHave(id: string): boolean {
@@ -388,6 +389,10 @@ export class FileArchive implements Archive {
   summary(id: string): ArchiveSummary | undefined {
     const p = this.pending.get(id);
     if (p) return summaryOf(this.rowFor(p));
+    if (this.units.unmade.has(id)) {
+      const r = this.units.get(id);
+      return r && summaryOf(rowOf(r));
+    }
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.summary.get(id);
     return row ? summaryOf(row) : undefined;
@@ -396,13 +401,16 @@ export class FileArchive implements Archive {
   dependents(id: string): string[] {
     if (this.closed) return [];
     const out = new Set(this.st.dependents.all(id).map((r) => r.task));
+    for (const t of this.units.dependents(id)) out.add(t);
     for (const p of this.pending.values()) if (this.rowFor(p).deps.includes(JSON.stringify(id))) out.add(p.rec.id);
     return [...out].sort();
   }
 
-  /** Searches committed records (a page, and how many match in all). */
+  /** Searches committed records (a page, and how many match in all); the search rows of unit rows are made first. */
   query(q: ArchiveQuery): ArchiveQueryResult {
-    return this.closed ? { rows: [], total: 0 } : queryRecords(this.db, q);
+    if (this.closed) return { rows: [], total: 0 };
+    this.makeRows();
+    return queryRecords(this.db, q);
   }
 
   counts(): ArchiveCounts {
@@ -421,26 +429,18 @@ export class FileArchive implements Archive {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue.catch(() => {});
-    this.closed = true;
-    // The thread's connection closes first: the checkpoint below truncates the WAL.
+    this.units.stop();
+    // The rows of what waits in unit rows are made now (a restart makes them too, should this be cut short).
     await this.writer?.close();
-    await this.writerClosed;
     this.writer = undefined;
+    await this.writerClosed;
+    this.makeRows();
+    this.closed = true;
+    // The thread's connection closed first (above): the checkpoint below truncates the WAL.
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
     }
   }
-}
-
-/** Bytes of every file in a directory tree (the on-disk size the benchmark prints). */
-export function dirBytes(dir: string): number {
-  let n = 0;
-  for (const name of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, name.name);
-    if (name.isDirectory()) n += dirBytes(p);
-    else if (name.isFile()) n += statSync(p).size;
-  }
-  return n;
 }

@@ -318,3 +318,4 @@ export function openFileStorage(dir: string, opts: FileStorageOptions = {}): Pro
   return FileStorage.open(dir, opts);
 }
 export * from './node-archive.js';
+export * from './dir-bytes.js';

@@ -1,9 +1,9 @@
-// The file archive commits its rows on a writer thread at the lowest CPU priority (archive-writer.ts):
-// an append resolves only once its rows are committed (another connection reads them, and so does
-// the archive reopened), the thread really runs at nice 19 while the rest of the process does not,
-// a thread that dies costs nothing (its rows are committed on the event loop, with a warning), and a
-// long backlog is committed on the loop instead of waiting on a starved thread; appends that wait
-// while the thread commits go together in one transaction.
+// The file archive commits each append as one unit row on a writer thread at the lowest CPU
+// priority (archive-writer.ts, archive-unit-rows.ts): an append resolves only once it is committed
+// (another connection reads it, and so does the archive reopened), the thread really runs at nice 19
+// while the rest of the process does not, a thread that dies costs nothing (its rows are committed
+// on the event loop, with a warning), and the search rows of unit rows are made once the archive is
+// idle, counting a task's duplicate runs once however many unit rows held it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +19,20 @@ const rec = (id: string): ArchiveRecord => ({
   id, state: 'done', finishedAt: 1, result: { id }, peer: 'p', attempts: 1, gen: '1.10.5.p', archivedAt: 5, spec: { id }, facts: { [`${id}/done/1/p`]: { round: 1 } },
 });
 
-/** Rows committed, as a second connection to the database sees them. */
+/** Records committed (search rows, and tasks in unit rows), as a second connection to the database sees them. */
 function committed(dir: string): number {
+  const { rows, inUnits } = stored(dir);
+  return rows + inUnits;
+}
+
+/** Search rows, unit rows and the tasks in them, as a second connection to the database sees them. */
+function stored(dir: string): { rows: number; units: number; inUnits: number } {
   const db = new Database(join(dir, DB_FILE), { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
+    const rows = (db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
+    const bodies = db.prepare('SELECT body FROM units').all() as { body: string }[];
+    // A unit row's body: a header line, then a line per task.
+    return { rows, units: bodies.length, inUnits: bodies.reduce((n, b) => n + b.body.split('\n').length - 1, 0) };
   } finally {
     db.close();
   }
@@ -38,18 +47,6 @@ function threadNices(): number[] {
 }
 
 const writerOf = (a: FileArchive) => (a as unknown as { writer: ArchiveWriter | undefined }).writer;
-
-/** The rows of each write the archive gives its writer thread, as it gives them. */
-function rowsSentToThread(a: FileArchive): number[] {
-  const w = writerOf(a)!;
-  const sent: number[] = [];
-  const write = w.write.bind(w);
-  w.write = (rows, sheets) => {
-    sent.push(rows.length);
-    return write(rows, sheets);
-  };
-  return sent;
-}
 
 /** A record of a task done by two runs of round 1 (one duplicate run), both with `result`. */
 const twoRuns = (id: string, result: number): ArchiveRecord => ({
@@ -105,30 +102,32 @@ describe('archive writer thread', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a backlog past 1,024 records is committed on the event loop (the thread may be starved)', async () => {
+  it('an append is one unit row; its search rows are made once the archive is idle, and then searches see them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger });
-    const sent = rowsSentToThread(a);
-    // One append of 3,000 records: more than the backlog limit (1,024) is waiting when its run starts.
-    const big = a.append(Array.from({ length: 3000 }, (_, i) => rec(`b-${i}`)));
-    const small = a.append([rec('s-1')]);
-    await Promise.all([big, small]);
-    expect(committed(dir)).toBe(3001);
-    // The big one went on the loop; the small one after it, with no backlog left, to the thread.
-    expect(sent).toEqual([1]);
+    await a.append(Array.from({ length: 150 }, (_, i) => rec(`u-${i}`)));
+    await a.append([rec('u-150')]);
+    expect(stored(dir)).toEqual({ rows: 0, units: 2, inUnits: 151 });
+    expect(a.get('u-7')?.id).toBe('u-7');
+    // No append for a second: the rows are made.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(stored(dir)).toEqual({ rows: 151, units: 0, inUnits: 0 });
+    expect(a.get('u-7')?.id).toBe('u-7');
+    expect(a.query!({ limit: 1 }).total).toBe(151);
     await a.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  it('appends that wait while the thread commits go together in one transaction; a task in two of them counts its duplicate runs once', async () => {
+
+  it('a task in two unit rows counts its duplicate runs once, and its later record wins', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger });
-    const sent = rowsSentToThread(a);
-    // The first append goes alone (nothing else waits when it starts); the next four wait for it
-    // and go together, g-0 twice among them (a later record of an id wins).
     const appends = [a.append([rec('g-x')]), a.append([twoRuns('g-0', 1)]), a.append([rec('g-1'), rec('g-2')]), a.append([twoRuns('g-0', 2)]), a.append([rec('g-3')])];
     await Promise.all(appends);
-    expect(sent).toEqual([1, 5]);
-    expect(committed(dir)).toBe(5);
+    expect(stored(dir).units).toBe(5);
+    expect(a.get('g-0')?.facts['g-0/done/1/pa']).toMatchObject({ result: 2 });
+    expect(a.counts().total).toBe(5);
+    // The rows are made before a search.
+    expect(a.query!({ limit: 10 }).total).toBe(5);
     expect(a.duplicateRuns!()).toBe(1);
     expect(a.get('g-0')?.facts['g-0/done/1/pa']).toMatchObject({ result: 2 });
     await a.close();
@@ -175,11 +174,13 @@ describe('archive writer thread', () => {
       const a = FileArchive.open(dir, { logger: silentLogger, writerThread });
       const records = Array.from({ length: 100 }, (_, i) => record(i));
       const sheets = new Map([['segs/k1', new Uint8Array([7, 8, 9])]]);
-      // The first commit (the chunk that carries the sheet) fails once, as a full disk would.
-      const inner = a as unknown as { commit(...args: unknown[]): Promise<void> };
-      const commit = inner.commit.bind(a);
+      // The first commit (the chunk that carries the sheet, on the loop; the unit row, on the
+      // thread) fails once, as a full disk would.
+      const inner = (writerThread ? writerOf(a) : a) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const name = writerThread ? 'writeUnit' : 'commit';
+      const commit = inner[name]!.bind(inner);
       let fail = true;
-      inner.commit = (...args: unknown[]) => {
+      inner[name] = (...args: unknown[]) => {
         if (fail) {
           fail = false;
           return Promise.reject(new Error('disk full'));
@@ -191,6 +192,8 @@ describe('archive writer thread', () => {
       // on the thread the append is one transaction, and nothing did.
       expect(a.duplicateRuns!()).toBe(writerThread ? 0 : 36);
       await a.append(records, undefined, sheets);
+      // A unit row's duplicate runs count once its search rows are made (a search makes them).
+      a.query!({ limit: 1 });
       expect(a.duplicateRuns!()).toBe(100);
       expect(committed(dir)).toBe(100);
       await a.close();

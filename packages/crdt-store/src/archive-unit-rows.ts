@@ -1,0 +1,373 @@
+// The file archive's unit rows (Node only): an append (an archival slice, about 64 records) is
+// committed as one row of compact lines (batched entries as references to the sheets stored with
+// it, archive-refs.ts; the generation, archive time and peer ids once per unit) instead of a search
+// row per task: about 60-100 bytes a task instead of a 1.1 KB record line and its index entries. Under a steady load the per-task rows
+// made, held and committed were what put the loaded p99 over its bar (docs/performance.md,
+// "2026-12-05, midday"); a unit row committed at once costs about what no archive write costs.
+// The search rows are made later from the unit rows on disk (materialize): when the archive has been
+// idle a while, before a search, and when it opens. Until then `get` reads a task's unit row and
+// makes its record whole from the sheets.
+
+import { crc32 } from 'node:zlib';
+import type { Logger } from '@agentmesh/scheduler';
+import type { ArchiveRecord, ArchivedState } from './archive.js';
+import { insertRows, rowOf, type Db, type Row, type Statements } from './archive-db.js';
+import { SheetReader, slimRecord, type DecodedSheets } from './archive-refs.js';
+import { isSigRef } from './trust/batch-sigs.js';
+
+/** Quiet time (no append) after which the search rows of unit rows are made. */
+const MAKE_ROWS_IDLE_MS = 1000;
+/** Unit rows made per turn of the loop when idle (one: about 64 rows, a few ms). */
+const MAKE_ROWS_UNITS = 1;
+/** Pause between two such turns: the loop keeps most of its time for what comes meanwhile. */
+const MAKE_ROWS_GAP_MS = 20;
+/** Tasks waiting in unit rows past which each append also makes the rows of one unit row. */
+const UNMADE_MAX = 200_000;
+
+/** What a unit's records share: the first line of its body. */
+type Header = [gen: string, archivedAt: number, peers: string[]];
+/**
+ * A task's line: its spec as [batch key, index] when it is a task of a batch (else the entry), its
+ * facts as [batch key, index] each when in an activity batch (else [fact key, entry]), and what the
+ * record holds that its unit does not share.
+ */
+type Line = [id: string, state: ArchivedState, finishedAt: number, attempts: number, peer: number, result: unknown, spec: unknown, facts: unknown[][], extra?: Partial<ArchiveRecord>];
+
+/** A unit row: its seq (given at append time); its body until it is committed (and after a failed commit). */
+export interface Unit {
+  readonly seq: number;
+  body: string | undefined;
+}
+
+/** A task whose latest record is in a unit row, and what is asked of it often. */
+interface Unmade {
+  unit: Unit;
+  state: ArchivedState;
+  gen: string;
+  deps: readonly string[] | undefined;
+}
+
+/** A line with its checksum (a tab and the crc32 of the JSON, 8 hex digits). */
+function checked(json: string): string {
+  return `${json}\t${crc32(json).toString(16).padStart(8, '0')}`;
+}
+
+/** The JSON of a checked line; undefined when it fails its checksum. */
+function unchecked(line: string): unknown {
+  const tab = line.length - 9;
+  if (tab < 0 || line[tab] !== '\t') return undefined;
+  const json = line.slice(0, tab);
+  if (crc32(json).toString(16).padStart(8, '0') !== line.slice(tab + 1)) return undefined;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A bare reference (an entry whose values its sheet holds): [batch key, index]. */
+function bareRef(v: unknown, map: 'segs' | 'acts'): [string, number] | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const sig = (v as { sig?: unknown }).sig;
+  if (!isSigRef(sig) || sig.b !== map) return undefined;
+  for (const k in v) if (k !== 'sig') return undefined;
+  return [sig.k, sig.i];
+}
+
+/** The body of a unit row: its header, then one line per record. */
+export function unitBody(records: readonly ArchiveRecord[]): string {
+  const first = records[0];
+  const header: Header = [first?.gen ?? '', first?.archivedAt ?? 0, []];
+  const peerIndex = new Map<string, number>();
+  const peerOf = (p: string | null): number => {
+    if (p === null) return -1;
+    let i = peerIndex.get(p);
+    if (i === undefined) peerIndex.set(p, (i = header[2].push(p) - 1));
+    return i;
+  };
+  const lines = records.map((rec) => {
+    const r = slimRecord(rec);
+    const facts: unknown[][] = [];
+    for (const key in r.facts) {
+      const ref = bareRef(r.facts[key], 'acts');
+      facts.push(ref ?? [key, r.facts[key]]);
+    }
+    const extra: Partial<ArchiveRecord> = {};
+    if (r.gen !== header[0]) extra.gen = r.gen;
+    if (r.archivedAt !== header[1]) extra.archivedAt = r.archivedAt;
+    if (r.coAssignees !== undefined) extra.coAssignees = r.coAssignees;
+    if (r.partial !== undefined) extra.partial = r.partial;
+    const line: Line = [r.id, r.state, r.finishedAt, r.attempts, peerOf(r.peer), r.result, bareRef(r.spec, 'segs') ?? r.spec, facts];
+    if (Object.keys(extra).length > 0) line.push(extra);
+    return checked(JSON.stringify(line));
+  });
+  return [checked(JSON.stringify(header)), ...lines].join('\n');
+}
+
+/** The whole record of a line; undefined when a sheet it refers to is missing or does not hold its entry. */
+function recordOf(header: Header, line: Line, read: SheetReader): ArchiveRecord | undefined {
+  const [id, state, finishedAt, attempts, peer, result, spec, factList, extra] = line;
+  const wholeSpec = Array.isArray(spec) ? read.spec(id, { b: 'segs', k: spec[0] as string, i: spec[1] as number }) : spec;
+  if (wholeSpec === undefined) return undefined;
+  const facts: Record<string, unknown> = {};
+  for (const f of factList) {
+    if (typeof f[1] !== 'number') {
+      facts[f[0] as string] = f[1];
+      continue;
+    }
+    const got = read.fact({ b: 'acts', k: f[0] as string, i: f[1] });
+    if (!got) return undefined;
+    facts[got[0]] = got[1];
+  }
+  const rec: ArchiveRecord = { id, spec: wholeSpec, facts, state, finishedAt, result, peer: peer < 0 ? null : (header[2][peer] ?? null), attempts, gen: header[0], archivedAt: header[1] };
+  return extra ? { ...rec, ...extra } : rec;
+}
+
+/** The whole record of a checked line; undefined when it cannot be read or made whole. */
+function recordOfText(header: Header, text: string, read: SheetReader): ArchiveRecord | undefined {
+  const line = unchecked(text) as Line | undefined;
+  if (!Array.isArray(line) || line.length < 8 || !Array.isArray(line[7])) return undefined;
+  try {
+    return recordOf(header, line, read);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What making one unit row's search rows did: the ids made and the duplicate runs they added. */
+export interface MadeUnit {
+  seq: number;
+  ids: string[];
+  dups: number;
+}
+
+/**
+ * Makes the search rows of the unit rows `seqs` (those still there) and deletes those unit rows,
+ * one transaction each, on the connection `db` (the writer thread's, or the loop's). What a row
+ * replaces no longer counts its duplicate runs. A line that cannot be read or made whole is lost
+ * (reported through `warn`).
+ */
+export function makeUnitRows(db: Db, st: Statements, seqs: readonly number[], sheet: (key: string) => Uint8Array | undefined, warn: (msg: string) => void): MadeUnit[] {
+  const out: MadeUnit[] = [];
+  const read = new SheetReader(sheet);
+  for (const seq of seqs) {
+    const body = st.unitBody.get(seq)?.body;
+    if (body === undefined) continue;
+    const rows: Row[] = [];
+    const inUnit = new Map<string, number>();
+    let dups = 0;
+    const unit = parseUnit(body);
+    if (!unit) warn(`archive: the header of unit row ${seq} fails its checksum; its records are lost`);
+    for (const line of unit?.lines ?? []) {
+      const rec = recordOfText(unit!.header, line, read);
+      if (!rec) {
+        warn(`archive: a line of unit row ${seq} cannot be read; its record is lost`);
+        continue;
+      }
+      const row = rowOf(rec);
+      const before = inUnit.get(row.id) ?? st.prev.get(row.id)?.duplicates ?? 0;
+      dups += row.duplicates - before;
+      inUnit.set(row.id, row.duplicates);
+      rows.push(row);
+    }
+    db.transaction(() => {
+      insertRows(db, st, rows);
+      st.deleteUnit.run(seq);
+    })();
+    out.push({ seq, ids: rows.map((r) => r.id), dups });
+  }
+  return out;
+}
+
+/** A unit body's header and its task lines; undefined when the header fails its checksum. */
+function parseUnit(body: string): { header: Header; lines: string[] } | undefined {
+  const nl = body.indexOf('\n');
+  const header = unchecked(nl < 0 ? body : body.slice(0, nl)) as Header | undefined;
+  if (!Array.isArray(header) || header.length !== 3 || !Array.isArray(header[2])) return undefined;
+  return { header, lines: nl < 0 ? [] : body.slice(nl + 1).split('\n') };
+}
+
+/** The line of `id` in a unit's body (lines start with the task's id). */
+function lineOf(body: string, id: string): string | undefined {
+  const head = `[${JSON.stringify(id)},`;
+  let at = body.startsWith(head) ? 0 : body.indexOf(`\n${head}`);
+  if (at < 0) return undefined;
+  if (at > 0) at++;
+  const end = body.indexOf('\n', at);
+  return body.slice(at, end < 0 ? body.length : end);
+}
+
+export class UnitRows {
+  /** Tasks whose latest record is in a unit row (search rows not made yet). */
+  readonly unmade = new Map<string, Unmade>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly st: Statements,
+    private readonly sheet: (key: string) => Uint8Array | undefined,
+    private readonly logger: Logger,
+    /** A search row was made for this id (the archive's Bloom filter learns it). */
+    private readonly rowMade: (id: string) => void,
+  ) {
+    this.nextSeq = (st.maxUnitSeq.get()?.seq ?? 0) + 1;
+  }
+
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The seq the next unit row gets: seqs follow append order, whichever connection commits a unit first. */
+  private nextSeq: number;
+  /** Seqs of unit rows being committed: rows are made only of the units older than all of them. */
+  private readonly inFlight = new Set<number>();
+
+  /**
+   * Commits records as one unit row through `write` (the writer thread, or the loop's connection),
+   * as the next seq. Past UNMADE_MAX tasks waiting in unit rows, the rows of one unit row are made
+   * first (`make`).
+   */
+  async append(records: readonly ArchiveRecord[], write: (seq: number, body: string) => Promise<void>, make: (maxUnits: number) => number): Promise<void> {
+    const unit: Unit = { seq: this.nextSeq++, body: unitBody(records) };
+    this.add(records, unit);
+    if (this.unmade.size > UNMADE_MAX) make(1);
+    this.inFlight.add(unit.seq);
+    try {
+      await write(unit.seq, unit.body!);
+      unit.body = undefined;
+    } finally {
+      this.inFlight.delete(unit.seq);
+    }
+  }
+
+  /** An append came: once none came for MAKE_ROWS_IDLE_MS, the rows are made (`make`), a few unit rows at a time. */
+  whenIdle(make: (maxUnits: number) => Promise<number>): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const step = async (): Promise<void> => {
+      this.idleTimer = undefined;
+      if ((await make(MAKE_ROWS_UNITS)) < MAKE_ROWS_UNITS || this.idleTimer !== undefined) return;
+      this.idleTimer = setTimeout(() => void step(), MAKE_ROWS_GAP_MS);
+      this.idleTimer.unref?.();
+    };
+    this.idleTimer = setTimeout(() => void step(), MAKE_ROWS_IDLE_MS);
+    this.idleTimer.unref?.();
+  }
+
+  stop(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** The records of `unit` (appended now) are the latest of their ids. */
+  private add(records: readonly ArchiveRecord[], unit: Unit): void {
+    for (const r of records) {
+      const dependsOn = (r.spec as { dependsOn?: unknown } | undefined)?.dependsOn;
+      const deps = Array.isArray(dependsOn) && dependsOn.length > 0 ? dependsOn.filter((d): d is string => typeof d === 'string') : undefined;
+      this.unmade.set(r.id, { unit, state: r.state, gen: r.gen, deps });
+    }
+  }
+
+  /** A newer record of `id` was stored another way (a search row committed on the loop). */
+  drop(id: string): void {
+    this.unmade.delete(id);
+  }
+
+  state(id: string): ArchivedState | undefined {
+    return this.unmade.get(id)?.state;
+  }
+
+  /** The record of an unmade task, whole (undefined when its unit row cannot be read). */
+  get(id: string, decoded?: DecodedSheets): ArchiveRecord | undefined {
+    const u = this.unmade.get(id);
+    if (!u) return undefined;
+    const body = u.unit.body ?? this.st.unitBody.get(u.unit.seq)?.body;
+    const unit = body === undefined ? undefined : parseUnit(body);
+    const line = body === undefined ? undefined : lineOf(body, id);
+    const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
+    if (!rec) this.logger.log('warn', `archive: the unit row of ${id.slice(0, 80)} cannot be read`);
+    return rec;
+  }
+
+
+  /** Unmade tasks of generation `gen`, whole. */
+  byGeneration(gen: string): ArchiveRecord[] {
+    const decoded: DecodedSheets = new Map();
+    const out: ArchiveRecord[] = [];
+    for (const [id, u] of this.unmade) {
+      if (u.gen !== gen) continue;
+      const r = this.get(id, decoded);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** Unmade tasks that depend on `id`. */
+  dependents(id: string): string[] {
+    const out: string[] = [];
+    for (const [task, u] of this.unmade) if (u.deps?.includes(id)) out.push(task);
+    return out;
+  }
+
+  /** Unit rows being made on the writer thread: meanwhile the loop makes none. */
+  private readonly making = new Set<number>();
+
+  /**
+   * The oldest committed unit rows, up to `max`, none of them at or past a unit still being
+   * committed, and none while others are being made. Rows are made in append order, once each: a
+   * task's later record replaces its earlier one, and what a row replaces stops counting its
+   * duplicate runs (read before the row is made, so two connections making rows at once would both
+   * count against the same earlier row).
+   */
+  private pick(max: number): number[] {
+    if (this.making.size > 0) return [];
+    let before = Number.POSITIVE_INFINITY;
+    for (const seq of this.inFlight) before = Math.min(before, seq);
+    const seqs = this.st.unitSeqs.all(max).map((r) => r.seq);
+    const stop = seqs.findIndex((seq) => seq >= before);
+    return stop < 0 ? seqs : seqs.slice(0, stop);
+  }
+
+  /** Unit rows handed to the writer thread to make. */
+  private handedOver(seqs: readonly number[]): void {
+    for (const seq of seqs) this.making.add(seq);
+  }
+
+  /** What making unit rows did (here or on the thread); returns the duplicate runs they added. */
+  private made(units: readonly MadeUnit[], handed: readonly number[] = []): number {
+    for (const seq of handed) this.making.delete(seq);
+    let dups = 0;
+    for (const m of units) {
+      dups += m.dups;
+      for (const id of m.ids) {
+        this.rowMade(id);
+        if (this.unmade.get(id)?.unit.seq === m.seq) this.unmade.delete(id);
+      }
+    }
+    return dups;
+  }
+
+  /**
+   * Makes the search rows of the oldest committed unit rows (up to `maxUnits`) on the writer thread
+   * `w`. Returns the duplicate runs the rows add and how many unit rows were made; when the thread
+   * fails, none: those unit rows stay, and are made on the loop later.
+   */
+  async makeOn(w: { makeRows(seqs: number[]): Promise<{ made: MadeUnit[]; warnings: string[] }> }, maxUnits: number): Promise<{ dups: number; units: number }> {
+    const seqs = this.pick(maxUnits);
+    if (seqs.length === 0) return { dups: 0, units: 0 };
+    this.handedOver(seqs);
+    try {
+      const r = await w.makeRows(seqs);
+      for (const m of r.warnings) this.logger.log('warn', m);
+      return { dups: this.made(r.made, seqs), units: r.made.length };
+    } catch {
+      this.made([], seqs);
+      return { dups: 0, units: 0 };
+    }
+  }
+
+  /**
+   * Makes the search rows of the oldest committed unit rows (up to `maxUnits`) here, on the loop's
+   * connection (a search, close, open). Returns the duplicate runs the rows add and how many unit
+   * rows were made.
+   */
+  materialize(maxUnits = Number.MAX_SAFE_INTEGER): { dups: number; units: number } {
+    const done = makeUnitRows(this.db, this.st, this.pick(maxUnits), this.sheet, (m) => this.logger.log('warn', m));
+    return { dups: this.made(done), units: done.length };
+  }
+}

@@ -1,0 +1,158 @@
+// Slim archived records (archive-refs.ts): a record whose batched entries keep only their
+// reference is made whole again from its sheets, exactly as the board made it, and is much smaller;
+// a missing or wrong sheet makes no record rather than a wrong one.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@agentmesh/scheduler';
+import { FileArchive } from '../src/node.js';
+import Database from 'better-sqlite3';
+import { DB_FILE } from '../src/archive-db.js';
+import * as Y from 'yjs';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import type { TaskSpec } from '@agentmesh/scheduler';
+import { EntryTrust, TaskBoard, batchTaskId, type ArchiveRecord, type EntrySigner, type SignatureScheme, type TaskBatch, type TaskRecord } from '../src/index.js';
+import { fullRecord, slimRecord } from '../src/archive-refs.js';
+
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const scheme: SignatureScheme = {
+  sha256: (d) => createHash('sha256').update(d).digest(),
+  verify: (pk, m, s) => verify(null, m, createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' }), s),
+};
+function keyPair(author: string): EntrySigner {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' });
+  return { author, publicKey: new Uint8Array(raw.subarray(raw.length - 32)), sign: (m) => new Uint8Array(sign(null, m, privateKey)) };
+}
+const keys = new Map<string, EntrySigner>(['p1', 'p2'].map((p) => [p, keyPair(p)]));
+const trustOf = (author: string) => new EntryTrust({ scheme, signer: keys.get(author)!, keyOf: (a) => keys.get(a)?.publicKey });
+
+const spec = (id: string, i: number): TaskSpec => ({
+  id, type: 'echo', payload: { n: i, text: 'x'.repeat(i) }, priority: i % 3, requires: [], prefers: [], dependsOn: [], maxAttempts: 3,
+  timeoutMs: 0, createdAt: 1000, createdBy: 'p1', notBefore: 0, strategy: 'capacity-weighted',
+});
+
+/** The records a replica archives when p1 deletes a finished batch, with their sheets. */
+function archived(): { records: ArchiveRecord[]; sheets: Map<string, Uint8Array> } {
+  const a = new Y.Doc();
+  const b = new Y.Doc();
+  a.on('update', (u: Uint8Array) => Y.applyUpdate(b, u, 'remote'));
+  const ba = new TaskBoard(a, { now: () => 100, trust: trustOf('p1') });
+  const bb = new TaskBoard(b, { now: () => 200, trust: trustOf('p2') });
+  const batch: TaskBatch = { createdBy: 'p1', createdAt: 1000, tasks: Array.from({ length: 5 }, (_, i) => ({ spec: spec(batchTaskId('s1', i), i), ...(i % 2 ? { assignee: 'p1' } : {}) })) };
+  ba.putTaskBatch('s1', batch);
+  const ids = batch.tasks.map((t) => t.spec.id);
+  ba.putActivity('a1', { peer: 'p1', records: ids.map((task) => ({ kind: 'claim' as const, task, round: 1, at: 10, score: 0.5 })) });
+  ba.putActivity('a2', { peer: 'p1', records: ids.map((task, i) => ({ kind: 'done' as const, task, round: 1, at: 11, ms: 2, result: { i, big: 'y'.repeat(50) } })) });
+  const removed: TaskRecord[] = [];
+  const sheets = new Map<string, Uint8Array>();
+  bb.onChange((c) => {
+    removed.push(...c.removed);
+    for (const [k, v] of c.sheets ?? []) sheets.set(k, v);
+  });
+  ba.deleteTasks(new Set(ids));
+  const records = removed.map((r, i): ArchiveRecord => ({ ...r, state: 'done', finishedAt: 11, result: { i }, peer: 'p1', attempts: 1, gen: 'g', archivedAt: 300 }));
+  return { records, sheets };
+}
+
+describe('slim archived records', () => {
+  it('are made whole from their sheets exactly as the board made them, at a fraction of the bytes', () => {
+    const { records, sheets } = archived();
+    expect(records).toHaveLength(5);
+    const decoded = new Map();
+    for (const rec of records) {
+      const slim = slimRecord(rec);
+      expect(slim.spec).toEqual({ sig: { b: 'segs', k: 's1', i: Number(rec.id.split('.')[1]) } });
+      expect(Object.values(slim.facts).every((f) => Object.keys(f as object).join() === 'sig')).toBe(true);
+      expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(rec).length / 2);
+      expect(fullRecord(slim, (k) => sheets.get(k), decoded)).toEqual(rec);
+      // Through JSON, as the archive stores it.
+      expect(fullRecord(JSON.parse(JSON.stringify(slim)) as ArchiveRecord, (k) => sheets.get(k))).toEqual(rec);
+    }
+  });
+
+  it('a record without references stays as it is; a missing or wrong sheet gives no record', () => {
+    const { records, sheets } = archived();
+    const plain: ArchiveRecord = { id: 'x', spec: { id: 'x', type: 'echo' }, facts: { 'x/done/1/p1': { round: 1 } }, state: 'done', finishedAt: 1, result: null, peer: null, attempts: 1, gen: 'g', archivedAt: 1 };
+    expect(slimRecord(plain)).toBe(plain);
+    expect(fullRecord(plain, () => undefined)).toBe(plain);
+    const slim = slimRecord(records[0]!);
+    expect(fullRecord(slim, (k) => (k === 'acts/a2' ? undefined : sheets.get(k)))).toBeUndefined();
+    expect(fullRecord(slim, (k) => (k === 'segs/s1' ? sheets.get('acts/a1') : sheets.get(k)))).toBeUndefined();
+    // Facts swapped between batches: a reference to a claim where the record names a done.
+    expect(fullRecord(slim, (k) => (k === 'acts/a2' ? sheets.get('acts/a1') : sheets.get(k)))).toBeUndefined();
+  });
+
+  it('a file archive keeps an append as a unit row, and gives its records back whole before and after their search rows are made', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    const appended = a.append(records, undefined, sheets);
+    // While the unit row is being committed, and after.
+    expect(a.get(records[1]!.id)).toEqual(records[1]);
+    await appended;
+    for (const r of records) expect(a.get(r.id)).toEqual(r);
+    expect(a.summary!(records[2]!.id)).toMatchObject({ state: 'done', type: 'echo', createdAt: 1000 });
+    expect(a.counts()).toMatchObject({ done: 5, total: 5 });
+    // A search makes the rows first.
+    expect(a.query!({ limit: 10 }).total).toBe(5);
+    for (const r of records) expect(a.get(r.id)).toEqual(r);
+    await a.append([records[0]!], undefined, sheets);
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    for (const r of records) expect(b.get(r.id)).toEqual(r);
+    expect(b.counts()).toMatchObject({ done: 5, total: 5 });
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a unit committed on the loop while the thread is behind overtakes nothing: rows are made in append order, and its sheets go with it', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const warnings: string[] = [];
+    const a = FileArchive.open(dir, { logger: { log: (level, msg) => void (level === 'warn' && warnings.push(msg)) } });
+    // The thread commits nothing until released, as when it gets no CPU.
+    const writer = (a as unknown as { writer: Record<string, (...args: unknown[]) => Promise<unknown>> }).writer;
+    const writeUnit = writer.writeUnit!.bind(writer);
+    const held: (() => void)[] = [];
+    writer.writeUnit = (...args) => new Promise((resolve, reject) => held.push(() => void writeUnit(...args).then(resolve, reject)));
+    /** Task x done by `runs` runs of round 1 (runs - 1 duplicate runs), with `result`. */
+    const x = (runs: number, result: number): ArchiveRecord => {
+      const facts: Record<string, unknown> = {};
+      for (const p of ['pa', 'pb'].slice(0, runs)) {
+        facts[`x/claim/1/${p}`] = { peer: p, round: 1, score: 0.1, at: 1 };
+        facts[`x/done/1/${p}`] = { peer: p, round: 1, result, at: 2, ms: 1 };
+      }
+      return { id: 'x', spec: { id: 'x', type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2, result, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
+    };
+    const plain = (id: string): ArchiveRecord => ({ id, spec: { id, type: 'echo' }, facts: {}, state: 'done', finishedAt: 1, result: null, peer: null, attempts: 1, gen: 'g', archivedAt: 1 });
+    // The first append brings the sheets; 16 appends wait on the thread.
+    const onThread = [a.append([records[0]!, x(2, 1)], undefined, sheets), ...Array.from({ length: 15 }, (_, i) => a.append([plain(`f-${i}`)]))];
+    expect(held).toHaveLength(16);
+    // The next one is committed on the loop, ahead of them, with a newer record of x.
+    await a.append([records[1]!, x(1, 2)], undefined, sheets);
+    expect(held).toHaveLength(16);
+    // Its records are whole on disk on their own: the sheets they refer to went with it.
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM sheets').get() as { n: number }).n).toBe(sheets.size);
+    db.close();
+    // No search row is made past a unit still being committed.
+    expect(a.query!({ limit: 100 }).total).toBe(0);
+    expect(a.get('x')?.result).toBe(2);
+    for (const release of held) release();
+    await Promise.all(onThread);
+    expect(a.query!({ limit: 100 }).total).toBe(18);
+    expect(a.get('x')?.result).toBe(2);
+    expect(a.get(records[1]!.id)).toEqual(records[1]);
+    expect(a.duplicateRuns!()).toBe(0);
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    expect(b.get('x')?.result).toBe(2);
+    expect(b.duplicateRuns!()).toBe(0);
+    expect(b.counts()).toMatchObject({ done: 18, total: 18 });
+    await b.close();
+    expect(warnings).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
