@@ -14,6 +14,7 @@ import type { ArchiveRecord, ArchivedState } from './archive.js';
 import { insertRows, rowOf, type Db, type Row, type Statements } from './archive-db.js';
 import { SheetReader, slimRecord, type DecodedSheets } from './archive-refs.js';
 import { isSigRef } from './trust/batch-sigs.js';
+import { CompactIdMap } from './archive-id-map.js';
 
 /** Quiet time (no append) after which the search rows of unit rows are made. */
 const MAKE_ROWS_IDLE_MS = 1000;
@@ -33,18 +34,15 @@ type Header = [gen: string, archivedAt: number, peers: string[]];
  */
 type Line = [id: string, state: ArchivedState, finishedAt: number, attempts: number, peer: number, result: unknown, spec: unknown, facts: unknown[][], extra?: Partial<ArchiveRecord>];
 
-/** A unit row: its seq (given at append time); its body until it is committed (and after a failed commit). */
+/**
+ * A unit row: its seq (given at append time); its body until it is committed (and after a failed
+ * commit); the generations of its records, and the dependencies of those that have some.
+ */
 export interface Unit {
   readonly seq: number;
   body: string | undefined;
-}
-
-/** A task whose latest record is in a unit row, and what is asked of it often. */
-interface Unmade {
-  unit: Unit;
-  state: ArchivedState;
-  gen: string;
-  deps: readonly string[] | undefined;
+  readonly gens: string[];
+  readonly deps: Map<string, readonly string[]> | undefined;
 }
 
 /** A line with its checksum (a tab and the crc32 of the JSON, 8 hex digits). */
@@ -198,8 +196,10 @@ function lineOf(body: string, id: string): string | undefined {
 }
 
 export class UnitRows {
-  /** Tasks whose latest record is in a unit row (search rows not made yet). */
-  readonly unmade = new Map<string, Unmade>();
+  /** Tasks whose latest record is in a unit row (search rows not made yet), and that unit. */
+  readonly unmade = new CompactIdMap<Unit>();
+  /** Units with records that have dependencies (dependents() looks only at these). */
+  private readonly withDeps = new Set<Unit>();
 
   constructor(
     private readonly db: Db,
@@ -224,8 +224,7 @@ export class UnitRows {
    * first (`make`).
    */
   async append(records: readonly ArchiveRecord[], write: (seq: number, body: string) => Promise<void>, make: (maxUnits: number) => number): Promise<void> {
-    const unit: Unit = { seq: this.nextSeq++, body: unitBody(records) };
-    this.add(records, unit);
+    const unit = this.add(records, unitBody(records));
     if (this.unmade.size > UNMADE_MAX) make(1);
     this.inFlight.add(unit.seq);
     try {
@@ -254,13 +253,19 @@ export class UnitRows {
     this.idleTimer = undefined;
   }
 
-  /** The records of `unit` (appended now) are the latest of their ids. */
-  private add(records: readonly ArchiveRecord[], unit: Unit): void {
+  /** A new unit (the next seq) of `records` with `body`: its records are the latest of their ids. */
+  private add(records: readonly ArchiveRecord[], body: string): Unit {
+    const gens = new Set<string>();
+    let deps: Map<string, readonly string[]> | undefined;
     for (const r of records) {
+      gens.add(r.gen);
       const dependsOn = (r.spec as { dependsOn?: unknown } | undefined)?.dependsOn;
-      const deps = Array.isArray(dependsOn) && dependsOn.length > 0 ? dependsOn.filter((d): d is string => typeof d === 'string') : undefined;
-      this.unmade.set(r.id, { unit, state: r.state, gen: r.gen, deps });
+      if (Array.isArray(dependsOn) && dependsOn.length > 0) (deps ??= new Map()).set(r.id, dependsOn.filter((d): d is string => typeof d === 'string'));
     }
+    const unit: Unit = { seq: this.nextSeq++, body, gens: [...gens], deps };
+    for (const r of records) this.unmade.set(r.id, unit);
+    if (deps) this.withDeps.add(unit);
+    return unit;
   }
 
   /** A newer record of `id` was stored another way (a search row committed on the loop). */
@@ -268,15 +273,24 @@ export class UnitRows {
     this.unmade.delete(id);
   }
 
+  /** The state of an unmade task (read from its line: asked only when a task is archived again). */
   state(id: string): ArchivedState | undefined {
-    return this.unmade.get(id)?.state;
+    const u = this.unmade.get(id);
+    const body = u && this.bodyOf(u);
+    const line = body === undefined ? undefined : lineOf(body, id);
+    const parsed = line === undefined ? undefined : (unchecked(line) as Line | undefined);
+    return Array.isArray(parsed) ? parsed[1] : undefined;
+  }
+
+  private bodyOf(u: Unit): string | undefined {
+    return u.body ?? this.st.unitBody.get(u.seq)?.body;
   }
 
   /** The record of an unmade task, whole (undefined when its unit row cannot be read). */
   get(id: string, decoded?: DecodedSheets): ArchiveRecord | undefined {
     const u = this.unmade.get(id);
     if (!u) return undefined;
-    const body = u.unit.body ?? this.st.unitBody.get(u.unit.seq)?.body;
+    const body = this.bodyOf(u);
     const unit = body === undefined ? undefined : parseUnit(body);
     const line = body === undefined ? undefined : lineOf(body, id);
     const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
@@ -289,10 +303,10 @@ export class UnitRows {
   byGeneration(gen: string): ArchiveRecord[] {
     const decoded: DecodedSheets = new Map();
     const out: ArchiveRecord[] = [];
-    for (const [id, u] of this.unmade) {
-      if (u.gen !== gen) continue;
+    for (const [id, u] of this.unmade.entries()) {
+      if (!u.gens.includes(gen)) continue;
       const r = this.get(id, decoded);
-      if (r) out.push(r);
+      if (r?.gen === gen) out.push(r);
     }
     return out;
   }
@@ -300,7 +314,7 @@ export class UnitRows {
   /** Unmade tasks that depend on `id`. */
   dependents(id: string): string[] {
     const out: string[] = [];
-    for (const [task, u] of this.unmade) if (u.deps?.includes(id)) out.push(task);
+    for (const u of this.withDeps) for (const [task, deps] of u.deps!) if (deps.includes(id) && this.unmade.get(task) === u) out.push(task);
     return out;
   }
 
@@ -336,8 +350,9 @@ export class UnitRows {
       dups += m.dups;
       for (const id of m.ids) {
         this.rowMade(id);
-        if (this.unmade.get(id)?.unit.seq === m.seq) this.unmade.delete(id);
+        if (this.unmade.get(id)?.seq === m.seq) this.unmade.delete(id);
       }
+      for (const u of this.withDeps) if (u.seq === m.seq) this.withDeps.delete(u);
     }
     return dups;
   }

@@ -406,7 +406,10 @@ export class FileArchive implements Archive {
     return [...out].sort();
   }
 
-  /** Searches committed records (a page, and how many match in all); the search rows of unit rows are made first. */
+  /**
+   * Searches committed records (a page, and how many match in all); the search rows of unit rows
+   * are made first, in append order (none past a unit still being written).
+   */
   query(q: ArchiveQuery): ArchiveQueryResult {
     if (this.closed) return { rows: [], total: 0 };
     this.makeRows();
