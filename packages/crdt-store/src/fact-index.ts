@@ -34,8 +34,11 @@ export interface FactIndex {
   segIndex?: number | undefined;
   /** With signed entries: the `sig` of the single `tasks` entry that holds the spec. */
   specSig?: unknown;
-  /** Activity batches (`acts` keys) that hold facts of this task. */
-  acts: Set<string> | undefined;
+  /**
+   * Activity batches (`acts` keys) that hold facts of this task, each once: usually one or two (an
+   * array: a Set per live task was 2.8 MB of tables at 13,000 live tasks).
+   */
+  acts: string[] | undefined;
   /** When this replica first saw the task itself. */
   taskSeenAt: number | undefined;
   /** Cached TaskFacts, cleared on change. */

@@ -242,7 +242,7 @@ export class TaskIndex {
         const idx = this.facts.get(fk.task);
         if (!idx) continue;
         removeFact(idx, fk);
-        idx.acts?.delete(key);
+        if (idx.acts?.includes(key)) idx.acts.splice(idx.acts.indexOf(key), 1);
         touched.add(fk.task);
       }
       return [...touched];
@@ -271,7 +271,8 @@ export class TaskIndex {
       let idx = this.facts.get(r.task);
       if (!idx) this.facts.set(r.task, (idx = newFactIndex()));
       idx.cached = undefined;
-      (idx.acts ??= new Set()).add(key);
+      if (!idx.acts) idx.acts = [key];
+      else if (!idx.acts.includes(key)) idx.acts.push(key);
       addFact(idx, fk, value, now, this.batchSigs && ([key, i] as const));
       added.push(fk);
       touched.add(r.task);
