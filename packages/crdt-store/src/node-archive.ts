@@ -169,7 +169,7 @@ export class FileArchive implements Archive {
       await written;
     } catch (e) {
       if (!w.failed) {
-        this.settleSheets(sheets, false);
+        for (const [key, bytes] of sheets) if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
         throw e;
       }
       if (this.writer === w) {
@@ -179,7 +179,10 @@ export class FileArchive implements Archive {
       }
       return this.appendRows(records, parsed, sheets, stored);
     }
-    this.settleSheets(sheets, true);
+    for (const [key, bytes] of sheets) {
+      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+      this.sheetKeys.add(key);
+    }
     this.measure();
     this.units.whenIdle((n) => this.makeRowsOnThread(n));
   }
@@ -304,7 +307,11 @@ export class FileArchive implements Archive {
   private settle(w: Waiting, outcomes: readonly PromiseSettledResult<void>[]): void {
     // Sheets go with the append's first rows: committed with them, or not kept (an append of them
     // again, a retry, writes them).
-    this.settleSheets(w.sheets, outcomes[0]?.status === 'fulfilled');
+    const sheetsKept = outcomes[0]?.status === 'fulfilled';
+    for (const [key, bytes] of w.sheets) {
+      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+      if (sheetsKept) this.sheetKeys.add(key);
+    }
     const failed = outcomes.find((x) => x.status === 'rejected');
     if (failed) {
       w.reject(failed.reason);
@@ -312,14 +319,6 @@ export class FileArchive implements Archive {
     }
     for (const p of w.batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
     w.resolve();
-  }
-
-  /** Sheets of an append that settled: no longer pending; kept (their keys known) when committed. */
-  private settleSheets(sheets: readonly [string, Uint8Array][], kept: boolean): void {
-    for (const [key, bytes] of sheets) {
-      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
-      if (kept) this.sheetKeys.add(key);
-    }
   }
 
   /** Inserts rows (and sheets) in one transaction, on the loop. */
