@@ -25,6 +25,9 @@ const MAKE_ROWS_GAP_MS = 20;
 /** Tasks waiting in unit rows past which each append also makes the rows of one unit row. */
 const UNMADE_MAX = 200_000;
 
+/** UnitRows.get: the task's unit row has been made into search rows meanwhile; read its search row. */
+export const MADE = Symbol('made');
+
 /** What a unit's records share: the first line of its body. */
 type Header = [gen: string, archivedAt: number, peers: string[]];
 /**
@@ -286,27 +289,33 @@ export class UnitRows {
     return u.body ?? this.st.unitBody.get(u.seq)?.body;
   }
 
-  /** The record of an unmade task, whole (undefined when its unit row cannot be read). */
-  get(id: string, decoded?: DecodedSheets): ArchiveRecord | undefined {
+  /**
+   * The record of an unmade task, whole (undefined when its unit row cannot be read). MADE when its
+   * unit row is no longer there: the writer thread has made its search rows and deleted it, and
+   * the loop has not heard yet (the record is in its search row; until the fix of 2026-12-05 it
+   * was taken for missing in that window, and a generation change then ran the task again).
+   */
+  get(id: string, decoded?: DecodedSheets): ArchiveRecord | typeof MADE | undefined {
     const u = this.unmade.get(id);
     if (!u) return undefined;
     const body = this.bodyOf(u);
-    const unit = body === undefined ? undefined : parseUnit(body);
-    const line = body === undefined ? undefined : lineOf(body, id);
+    if (body === undefined) return MADE;
+    const unit = parseUnit(body);
+    const line = lineOf(body, id);
     const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
     if (!rec) this.logger.log('warn', `archive: the unit row of ${id.slice(0, 80)} cannot be read`);
     return rec;
   }
 
 
-  /** Unmade tasks of generation `gen`, whole. */
+  /** Unmade tasks of generation `gen`, whole (those whose rows the thread made meanwhile: not here). */
   byGeneration(gen: string): ArchiveRecord[] {
     const decoded: DecodedSheets = new Map();
     const out: ArchiveRecord[] = [];
     for (const [id, u] of this.unmade.entries()) {
       if (!u.gens.includes(gen)) continue;
       const r = this.get(id, decoded);
-      if (r?.gen === gen) out.push(r);
+      if (r !== MADE && r?.gen === gen) out.push(r);
     }
     return out;
   }

@@ -19,7 +19,7 @@ import { DB_FILE, insertRows, insertUnit, rowOf, statements, sheetCrc, summaryOf
 import { openCheckedDb } from './archive-open.js';
 import { queryRecords } from './archive-query.js';
 import { ArchiveWriter } from './archive-writer.js';
-import { UnitRows } from './archive-unit-rows.js';
+import { MADE, UnitRows } from './archive-unit-rows.js';
 import { CHUNK, GROUP_ROWS, UNITS_ON_THREAD_MAX, type Pending, type Waiting } from './archive-pending.js';
 
 export interface FileArchiveOptions {
@@ -336,7 +336,8 @@ export class FileArchive implements Archive {
   get(id: string): ArchiveRecord | undefined {
     const p = this.pending.get(id);
     if (p) return p.rec;
-    if (this.units.unmade.has(id)) return this.units.get(id);
+    const u = this.units.get(id);
+    if (u !== MADE && (u || this.units.unmade.has(id))) return u;
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.body.get(id);
     return row ? this.parse(row.body, id) : undefined;
@@ -365,6 +366,8 @@ export class FileArchive implements Archive {
   }
 
   byGeneration(gen: string): ArchiveRecord[] {
+    // Unit rows first: one the thread makes meanwhile is then in the search rows read next.
+    const unmade = this.units.byGeneration(gen);
     const out = new Map<string, ArchiveRecord>();
     if (!this.closed) {
       for (const row of this.st.byGen.iterate(gen)) {
@@ -372,7 +375,7 @@ export class FileArchive implements Archive {
         if (r) out.set(r.id, r);
       }
     }
-    for (const r of this.units.byGeneration(gen)) out.set(r.id, r);
+    for (const r of unmade) out.set(r.id, r);
     for (const { rec } of this.pending.values()) if (rec.gen === gen) out.set(rec.id, rec);
     return [...out.values()];
   }
@@ -389,10 +392,8 @@ export class FileArchive implements Archive {
   summary(id: string): ArchiveSummary | undefined {
     const p = this.pending.get(id);
     if (p) return summaryOf(this.rowFor(p));
-    if (this.units.unmade.has(id)) {
-      const r = this.units.get(id);
-      return r && summaryOf(rowOf(r));
-    }
+    const u = this.units.get(id);
+    if (u !== MADE && (u || this.units.unmade.has(id))) return u && summaryOf(rowOf(u));
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.summary.get(id);
     return row ? summaryOf(row) : undefined;

@@ -107,6 +107,45 @@ describe('slim archived records', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('records stay readable while the thread has made their search rows and the loop has not heard yet', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const warnings: string[] = [];
+    const a = FileArchive.open(dir, { logger: { log: (level, msg) => void (level === 'warn' && warnings.push(msg)) } });
+    await a.append(records, undefined, sheets);
+    // The thread commits the search rows (and deletes the unit row); its answer is held back, as
+    // when the loop is busy (a generation change) while the thread commits.
+    const writer = (a as unknown as { writer: Record<string, (...args: unknown[]) => Promise<unknown>> }).writer;
+    const makeRows = writer.makeRows!.bind(writer);
+    let committed!: () => void;
+    const onDisk = new Promise<void>((r) => (committed = r));
+    const held: (() => void)[] = [];
+    writer.makeRows = (...args) =>
+      makeRows(...args).then((answer) => {
+        committed();
+        return new Promise((resolve) => held.push(() => resolve(answer)));
+      });
+    const making = (a as unknown as { makeRowsOnThread(n: number): Promise<number> }).makeRowsOnThread(10);
+    await onDisk;
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n).toBe(records.length);
+    db.close();
+    for (const r of records) {
+      expect(a.has!(r.id)).toBe(true);
+      expect(a.get(r.id)).toEqual(r);
+      expect(a.summary!(r.id)).toMatchObject({ state: 'done' });
+    }
+    expect(new Set(a.byGeneration('g').map((r) => r.id))).toEqual(new Set(records.map((r) => r.id)));
+    expect(a.counts()).toMatchObject({ done: 5, total: 5 });
+    for (const release of held) release();
+    expect(await making).toBe(1);
+    for (const r of records) expect(a.get(r.id)).toEqual(r);
+    expect(a.byGeneration('g')).toHaveLength(records.length);
+    await a.close();
+    expect(warnings).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a unit committed on the loop while the thread is behind overtakes nothing: rows are made in append order, and its sheets go with it', async () => {
     const { records, sheets } = archived();
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
