@@ -5,7 +5,7 @@
 // Run: pnpm bench:bounded [--tasks N] [--peers N] [--batch N] [--max-outstanding N] [--sample-ms MS] [--keep]
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { isEntryScript } from './tool-main.js';
 import { PEER_NODE_FLAGS } from './procs.js';
 import { FlagReader } from './flags.js';
+import { dirBytes } from '@agentmesh/crdt-store/node';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'packages', 'peer', 'dist', 'cli', 'main.js');
@@ -79,20 +80,6 @@ export function parseBoundedArgs(argv: string[]): Options {
   // A smaller or changed run is not the benchmark's result: it never replaces results/bounded.json.
   if (narrowed && !outGiven) o.out = join(ROOT, 'bench', 'results', 'partial', 'bounded.json');
   return o;
-}
-
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    try {
-      if (e.isDirectory()) n += dirBytes(p);
-      else if (e.isFile()) n += statSync(p).size;
-    } catch {
-      // a file compacted away while we looked
-    }
-  }
-  return n;
 }
 
 function rssOf(pid: number | undefined): number {

@@ -70,7 +70,7 @@ export class SheetReader {
 }
 
 /** A bare reference: an entry with nothing but its `sig` reference. */
-function bare(v: unknown): SigRef | undefined {
+export function bare(v: unknown): SigRef | undefined {
   const ref = refOf(v);
   return ref && Object.keys(v as object).length === 1 ? ref : undefined;
 }

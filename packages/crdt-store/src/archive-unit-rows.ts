@@ -12,8 +12,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from '@agentmesh/scheduler';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
 import { insertRows, rowOf, type Db, type Row, type Statements } from './archive-db.js';
-import { SheetReader, slimRecord, type DecodedSheets } from './archive-refs.js';
-import { isSigRef } from './trust/batch-sigs.js';
+import { SheetReader, bare, slimRecord, type DecodedSheets } from './archive-refs.js';
 import { CompactIdMap } from './archive-id-map.js';
 
 /** Quiet time (no append) after which the search rows of unit rows are made. */
@@ -66,13 +65,10 @@ function unchecked(line: string): unknown {
   }
 }
 
-/** A bare reference (an entry whose values its sheet holds): [batch key, index]. */
+/** A bare reference (an entry whose values its sheet holds) into a `map` batch: [batch key, index]. */
 function bareRef(v: unknown, map: 'segs' | 'acts'): [string, number] | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const sig = (v as { sig?: unknown }).sig;
-  if (!isSigRef(sig) || sig.b !== map) return undefined;
-  for (const k in v) if (k !== 'sig') return undefined;
-  return [sig.k, sig.i];
+  const ref = bare(v);
+  return ref && ref.b === map ? [ref.k, ref.i] : undefined;
 }
 
 /** The body of a unit row: its header, then one line per record. */

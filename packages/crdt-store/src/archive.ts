@@ -59,7 +59,7 @@ export interface Archive {
   /** False when the task was surely never archived here (cheap, in memory). */
   mightHave(id: string): boolean;
   /** Is the task archived here? (What `get(id) !== undefined` says, without making its record.) */
-  has?(id: string): boolean;
+  has(id: string): boolean;
   counts(): ArchiveCounts;
   /** Bytes the archive takes (on disk for the file archive). */
   bytes(): number;
@@ -204,6 +204,10 @@ export class MemoryArchive implements Archive {
   }
 
   mightHave(id: string): boolean {
+    return this.records.has(id);
+  }
+
+  has(id: string): boolean {
     return this.records.has(id);
   }
 

@@ -9,7 +9,7 @@
 // damaged file kept aside (archive-open.ts). Searches are archive-query.ts. A fixed-size Bloom
 // filter answers "surely not archived" without a query (live finished tasks are asked about often).
 
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler';
 import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord, type ArchivedState } from './archive.js';
@@ -18,6 +18,7 @@ import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive
 import { DB_FILE, insertRows, insertUnit, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
 import { openCheckedDb } from './archive-open.js';
 import { queryRecords } from './archive-query.js';
+import { dirBytes } from './dir-bytes.js';
 import { ArchiveWriter } from './archive-writer.js';
 import { MADE, UnitRows } from './archive-unit-rows.js';
 import { CHUNK, GROUP_ROWS, UNITS_ON_THREAD_MAX, type Pending, type Waiting } from './archive-pending.js';
@@ -100,16 +101,7 @@ export class FileArchive implements Archive {
   }
 
   private measure(): void {
-    let n = 0;
-    for (const f of readdirSync(this.dir)) {
-      if (!f.startsWith(DB_FILE)) continue;
-      try {
-        n += statSync(join(this.dir, f)).size;
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    this.total = n;
+    this.total = dirBytes(this.dir, (f) => f.startsWith(DB_FILE));
   }
 
   append(records: ArchiveRecord[], parsed?: ReadonlyMap<ArchiveRecord, TaskFacts>, sheets?: ReadonlyMap<string, Uint8Array>): Promise<void> {
@@ -169,7 +161,7 @@ export class FileArchive implements Archive {
       await written;
     } catch (e) {
       if (!w.failed) {
-        for (const [key, bytes] of sheets) if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+        this.settleSheets(sheets, false);
         throw e;
       }
       if (this.writer === w) {
@@ -179,10 +171,7 @@ export class FileArchive implements Archive {
       }
       return this.appendRows(records, parsed, sheets, stored);
     }
-    for (const [key, bytes] of sheets) {
-      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
-      this.sheetKeys.add(key);
-    }
+    this.settleSheets(sheets, true);
     this.measure();
     this.units.whenIdle((n) => this.makeRowsOnThread(n));
   }
@@ -307,11 +296,7 @@ export class FileArchive implements Archive {
   private settle(w: Waiting, outcomes: readonly PromiseSettledResult<void>[]): void {
     // Sheets go with the append's first rows: committed with them, or not kept (an append of them
     // again, a retry, writes them).
-    const sheetsKept = outcomes[0]?.status === 'fulfilled';
-    for (const [key, bytes] of w.sheets) {
-      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
-      if (sheetsKept) this.sheetKeys.add(key);
-    }
+    this.settleSheets(w.sheets, outcomes[0]?.status === 'fulfilled');
     const failed = outcomes.find((x) => x.status === 'rejected');
     if (failed) {
       w.reject(failed.reason);
@@ -319,6 +304,14 @@ export class FileArchive implements Archive {
     }
     for (const p of w.batch) if (this.pending.get(p.rec.id) === p) this.pending.delete(p.rec.id);
     w.resolve();
+  }
+
+  /** Sheets of an append that settled: no longer pending; kept (their keys known) when committed. */
+  private settleSheets(sheets: readonly [string, Uint8Array][], kept: boolean): void {
+    for (const [key, bytes] of sheets) {
+      if (this.pendingSheets.get(key) === bytes) this.pendingSheets.delete(key);
+      if (kept) this.sheetKeys.add(key);
+    }
   }
 
   /** Inserts rows (and sheets) in one transaction, on the loop. */

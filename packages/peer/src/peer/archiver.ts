@@ -256,7 +256,7 @@ export class Archiver {
     const go = new Set<string>();
     for (const ids of slice) if (ids.every((id) => stable.has(id))) for (const id of ids) go.add(id);
     if (go.size === 0) return;
-    const n = ctx.board().deleteTasks(go, (id) => deps.archive.mightHave(id) && (deps.archive.has?.(id) ?? deps.archive.get(id) !== undefined));
+    const n = ctx.board().deleteTasks(go, (id) => deps.archive.has(id));
     if (n > 0) ctx.log.log('debug', 'archived finished tasks', { tasks: go.size, entries: n });
   }
 

@@ -267,7 +267,7 @@ export class Generations {
     // built) once for all its records. One call per record built a 500-entry batch's levels per
     // record and blocked the peer for seconds at a generation change: leases lapsed, tasks ran twice.
     for (const r of signedFromArchive(board, deps.archive, back)) board.restore(r);
-    if (gone.size > 0) board.deleteTasks(gone, (id) => deps.archive.mightHave(id) && (deps.archive.has?.(id) ?? deps.archive.get(id) !== undefined));
+    if (gone.size > 0) board.deleteTasks(gone, (id) => deps.archive.has(id));
     ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
     ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
     // The archive is durable before the log that still holds the archived tasks is compacted away.
