@@ -31,6 +31,9 @@ export { WsOrigin } from './ws/bridge.js';
 export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_REPLICA_GRACE_MS, DEFAULT_WS_ROOM, WS_CLOSE_GENERATION, WS_CLOSE_READ_ONLY, type WsEndpoint, type WsEndpointOptions } from './ws/config.js';
 export { MESSAGE_AWARENESS, inspectMessage } from './ws/messages.js';
 
+/** How long an idle keep-alive HTTP connection stays open. */
+export const KEEP_ALIVE_MS = 65_000;
+
 /** Serves `opts.doc` to stock y-websocket clients over HTTP/websocket. */
 export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoint> {
   const { host, port, room, max, graceMs, logger: given } = resolveConfig(opts);
@@ -84,6 +87,11 @@ export async function startWsEndpoint(opts: WsEndpointOptions): Promise<WsEndpoi
       wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, req, connectionContext)),
   };
   const server = http.createServer(requestListener(routeContext));
+  // Keep-alive sockets stay open 65 s idle (Node's default is 5 s). A busy peer whose loop stalls
+  // past the idle timeout runs that timer before it reads a request already sent on the socket, and
+  // the client gets ECONNRESET (seen: a script polling /api/status under a CPU-starved peer).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
   server.on('upgrade', upgradeListener(routeContext));
 
   try {

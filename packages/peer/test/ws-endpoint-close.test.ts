@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { docs } from '@y/websocket-server/utils';
-import { startWsEndpoint } from '../src/ws-endpoint.js';
+import * as http from 'node:http';
+import { KEEP_ALIVE_MS, startWsEndpoint } from '../src/ws-endpoint.js';
 import { cleanups, client, closed, get, httpUrl, raw, runCleanups, synced, until } from './ws-helpers.js';
 
 afterEach(runCleanups);
@@ -54,6 +55,22 @@ describe('ws endpoint: close', () => {
 
     // Stop the clients from reconnecting, then every socket, server and timer must be gone.
     cleanups.splice(0).reverse().forEach((f) => f());
+    await until(settled(base), 5000, 'handles to drain');
+  });
+
+  it('keeps idle keep-alive connections 65 s (not 5: a stalled loop reset them), and close() still ends them at once', async () => {
+    const base = counts();
+    const ep = await startWsEndpoint({ doc: new Y.Doc() });
+    const agent = new http.Agent({ keepAlive: true });
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(httpUrl(ep, '/healthz'), { agent }, resolve).on('error', reject));
+    res.resume();
+    await new Promise((r) => res.on('end', r));
+    expect(res.headers['keep-alive']).toBe(`timeout=${KEEP_ALIVE_MS / 1000}`);
+    expect(counts().TCPSocketWrap ?? 0).toBeGreaterThan(base.TCPSocketWrap ?? 0); // the idle socket is open
+    const t0 = Date.now();
+    await ep.close();
+    agent.destroy();
+    expect(Date.now() - t0).toBeLessThan(KEEP_ALIVE_MS);
     await until(settled(base), 5000, 'handles to drain');
   });
 
