@@ -3,22 +3,23 @@
 // peers on two cores every peer was seconds late at every observer, and observers that expired
 // holders as late as the rest stalled the rounds that followed for minutes.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LEASE, observerLag } from '@agentmesh/scheduler';
+import { CONNECTED_SILENCE_LEASES, DEFAULT_LEASE, observerLag } from '@agentmesh/scheduler';
 import { Pass } from '../src/peer/pass.js';
 import type { Liveness } from '../src/peer/liveness.js';
 
 const NOW = 1_000_000;
 
 /** A Liveness that answers from a table of last sightings (this replica's clock). */
-function liveness(lastSeen: Record<string, number | undefined>): Liveness {
+function liveness(lastSeen: Record<string, number | undefined>, connected: readonly string[] = []): Liveness {
   return {
     lastSeen: (p: string) => lastSeen[p],
+    connected: (p: string) => connected.includes(p),
     leasePolicy: () => DEFAULT_LEASE,
     lag: (now: number) => observerLag(Object.values(lastSeen), now, DEFAULT_LEASE),
   } as unknown as Liveness;
 }
 
-const pass = (seen: Record<string, number | undefined>) => new Pass(NOW, false, true, new Set(), liveness(seen));
+const pass = (seen: Record<string, number | undefined>, connected: readonly string[] = []) => new Pass(NOW, false, true, new Set(), liveness(seen, connected));
 
 describe('Pass.mayExpire', () => {
   it('waits past the lease plus the lag when every peer is late at this replica', () => {
@@ -36,6 +37,16 @@ describe('Pass.mayExpire', () => {
 
   it('lets a timeout lapse through (the holder heard within the lease)', () => {
     expect(pass({ a: NOW - 1_500, b: NOW - 1_500, c: NOW - 1_500, h: NOW - 200 }).mayExpire('h')).toBe(true);
+  });
+
+  it('leaves a silent holder whose link is still up its rounds for CONNECTED_SILENCE_LEASES leases (a stalled loop), not longer', () => {
+    const others = { a: NOW - 100, b: NOW, c: NOW - 50 };
+    const bound = CONNECTED_SILENCE_LEASES * DEFAULT_LEASE.leaseMs;
+    expect(pass({ ...others, h: NOW - 5_000 }, ['h']).mayExpire('h')).toBe(false);
+    expect(pass({ ...others, h: NOW - 5_000 }, ['a']).mayExpire('h')).toBe(true);
+    expect(pass({ ...others, h: NOW - bound - 1 }, ['h']).mayExpire('h')).toBe(true);
+    // A timeout lapse (holder heard within the lease) goes through whether connected or not.
+    expect(pass({ ...others, h: NOW - 200 }, ['h']).mayExpire('h')).toBe(true);
   });
 
   it('writes no expiry while this replica does not hear most of the peers it heard lately', () => {

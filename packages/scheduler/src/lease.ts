@@ -70,8 +70,21 @@ export function observerLag(lastSeen: Iterable<number | undefined>, now: number,
  * 30 peers on 2 cores every loop lags by seconds in a burst; holders 3 s silent at an observer
  * whose median peer was 1-2 s silent had their rounds expired, and the bids, claims and gated runs
  * that followed stalled a few dozen tasks for minutes. A healthy mesh's lag is about half a
- * heartbeat, so a crashed holder's rounds wait that much longer.
+ * heartbeat, so a crashed holder's rounds wait that much longer. A holder still `connected` to
+ * the observer is overdue only past CONNECTED_SILENCE_LEASES leases as well.
  */
-export function silenceOverdue(silence: number, lag: number, policy: LeasePolicy): boolean {
-  return silence > policy.leaseMs + lag;
+export function silenceOverdue(silence: number, lag: number, policy: LeasePolicy, connected = false): boolean {
+  if (silence <= policy.leaseMs + lag) return false;
+  return !connected || silence > CONNECTED_SILENCE_LEASES * policy.leaseMs;
 }
+
+/**
+ * A holder still connected to the observer (its transport link is up) keeps its lease through a
+ * silence of up to this many leases (15 s with the default lease). A process that is alive and
+ * connected but silent is a slow event loop on a busy machine, and expiring its rounds made it run
+ * them twice: 786 duplicate runs of 20,000 (3 peers sharing 2 cores with 2 busy processes), every
+ * one a round the holder claimed and ran while the expiry was on its way. A crashed holder's link
+ * closes at once, and a cut-off one's when the transport's pings fail; past this bound a holder
+ * counts as gone even while its link is still up (a hung process).
+ */
+export const CONNECTED_SILENCE_LEASES = 5;

@@ -1,7 +1,7 @@
 // Tests for lease.ts: both ways a lease lapses (holder unseen, run past its timeout) and their boundaries; when an observer hears too few peers to end leases.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LEASE, leaseLapsed, observerHearsMost, observerLag, silenceOverdue } from '../src/lease.js';
+import { CONNECTED_SILENCE_LEASES, DEFAULT_LEASE, leaseLapsed, observerHearsMost, observerLag, silenceOverdue } from '../src/lease.js';
 
 const P = { leaseMs: 3000, graceMs: 1000 };
 
@@ -103,6 +103,20 @@ describe('observerLag and silenceOverdue', () => {
     expect(silenceOverdue(1_801, lag, L)).toBe(true);
     // A quiet, healthy mesh: the lease alone (plus ~0) decides, as before.
     expect(silenceOverdue(1_001, 0, L)).toBe(true);
+  });
+
+  it('gives a holder still connected to the observer CONNECTED_SILENCE_LEASES leases (a stalled loop is not a gone peer)', () => {
+    const bound = CONNECTED_SILENCE_LEASES * L.leaseMs;
+    expect(silenceOverdue(1_001, 0, L, true)).toBe(false);
+    expect(silenceOverdue(bound, 0, L, true)).toBe(false);
+    expect(silenceOverdue(bound + 1, 0, L, true)).toBe(true);
+    expect(silenceOverdue(bound + 1, 0, L, false)).toBe(true);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 0, max: L.leaseMs }), (silence, lag) => {
+        // Connected: overdue exactly when overdue anyway and past the bound; never earlier than disconnected.
+        expect(silenceOverdue(silence, lag, L, true)).toBe(silenceOverdue(silence, lag, L) && silence > bound);
+      }),
+    );
   });
 
   it('agrees with observerHearsMost, and a lag never shortens the lease, for any sightings', () => {

@@ -48,6 +48,8 @@ export class Pass {
    * peers it heard lately (Liveness.lag), and, when the lapse is the holder's silence (not a
    * timeout), only once that silence is past the lease plus this replica's typical silence of
    * every peer (silenceOverdue): the slowest observer of a slow mesh does not decide for all.
+   * A holder still connected here is overdue only after a much longer silence (a stalled loop, not
+   * a gone peer: CONNECTED_SILENCE_LEASES).
    */
   mayExpire(holder: string): boolean {
     if (this.lag === null) this.lag = this.liveness.lag(this.now);
@@ -56,6 +58,6 @@ export class Pass {
     if (seen === undefined) return true;
     const silence = this.now - seen;
     const lease = this.liveness.leasePolicy();
-    return silence <= lease.leaseMs || silenceOverdue(silence, this.lag, lease);
+    return silence <= lease.leaseMs || silenceOverdue(silence, this.lag, lease, this.liveness.connected(holder));
   }
 }
