@@ -9,7 +9,8 @@
 // makes its record whole from the sheets.
 
 import { crc32 } from 'node:zlib';
-import type { Logger } from '@agentmesh/scheduler';
+import type { Logger, TaskFacts } from '@agentmesh/scheduler';
+import { summarizeRecord } from './archive-summary.js';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
 import { insertRows, rowOf, type Db, type Row, type Statements } from './archive-db.js';
 import { SheetReader, bare, slimRecord, type DecodedSheets } from './archive-refs.js';
@@ -69,6 +70,13 @@ function unchecked(line: string): unknown {
 function bareRef(v: unknown, map: 'segs' | 'acts'): [string, number] | undefined {
   const ref = bare(v);
   return ref && ref.b === map ? [ref.k, ref.i] : undefined;
+}
+
+/** A record's duplicate runs (successful runs other than the canonical one: none without two `done` facts). */
+function duplicateRunsOf(r: ArchiveRecord, facts: TaskFacts | undefined): number {
+  let dones = 0;
+  for (const key in r.facts) if (key.includes('/done/')) dones++;
+  return dones < 2 ? 0 : summarizeRecord(r, facts).duplicates;
 }
 
 /** The body of a unit row: its header, then one line per record. */
@@ -222,8 +230,13 @@ export class UnitRows {
    * as the next seq. Past UNMADE_MAX tasks waiting in unit rows, the rows of one unit row are made
    * first (`make`).
    */
-  async append(records: readonly ArchiveRecord[], write: (seq: number, body: string) => Promise<void>, make: (maxUnits: number) => number): Promise<void> {
+  async append(records: readonly ArchiveRecord[], parsed: ReadonlyMap<ArchiveRecord, TaskFacts> | undefined, write: (seq: number, body: string) => Promise<void>, make: (maxUnits: number) => number): Promise<void> {
     const unit = this.add(records, unitBody(records));
+    for (const r of records) {
+      const d = duplicateRunsOf(r, parsed?.get(r));
+      if (d > 0) this.unmadeDups.set(r.id, d);
+      else this.unmadeDups.delete(r.id);
+    }
     if (this.unmade.size > UNMADE_MAX) make(1);
     this.inFlight.add(unit.seq);
     try {
@@ -232,6 +245,23 @@ export class UnitRows {
     } finally {
       this.inFlight.delete(unit.seq);
     }
+  }
+
+  /** Duplicate runs of the unmade tasks that have some (what their records say), until their rows are made. */
+  private readonly unmadeDups = new Map<string, number>();
+
+  /**
+   * The duplicate runs waiting in unit rows, less those of the search rows they will replace (the
+   * archive counts a row's duplicate runs once it is made: without these, status said 0 while a
+   * task's second run waited in a unit row).
+   */
+  pendingDuplicateRuns(): number {
+    let n = 0;
+    for (const [id, d] of this.unmadeDups) {
+      if (!this.unmade.has(id)) this.unmadeDups.delete(id);
+      else n += d - (this.st.prev.get(id)?.duplicates ?? 0);
+    }
+    return n;
   }
 
   /** An append came: once none came for MAKE_ROWS_IDLE_MS, the rows are made (`make`), a few unit rows at a time. */

@@ -155,7 +155,7 @@ export class FileArchive implements Archive {
    */
   private async appendUnit(records: ArchiveRecord[], parsed: ReadonlyMap<ArchiveRecord, TaskFacts> | undefined, sheets: [string, Uint8Array][], stored: boolean[]): Promise<void> {
     const w = this.writer!;
-    const written = this.units.append(records, (seq, body) => this.writeUnit(w, seq, body, sheets), (n) => this.makeRows(n));
+    const written = this.units.append(records, parsed, (seq, body) => this.writeUnit(w, seq, body, sheets), (n) => this.makeRows(n));
     this.queue = this.queue.then(() => written.then(() => undefined, () => undefined));
     try {
       await written;
@@ -414,9 +414,9 @@ export class FileArchive implements Archive {
     return { ...this.c };
   }
 
-  /** Duplicate runs of the committed records (those of records being written count once they are). */
+  /** Duplicate runs of the archived records: unit rows' from their append, rows committed on the loop once they are. */
   duplicateRuns(): number {
-    return this.dups;
+    return this.closed ? this.dups : this.dups + this.units.pendingDuplicateRuns();
   }
 
   bytes(): number {

@@ -146,6 +146,33 @@ describe('slim archived records', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('counts the duplicate runs of records waiting in unit rows, each task once, before and after their rows are made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    /** Task `id` done by `runs` peers in round 1 (runs - 1 duplicate runs). */
+    const rec = (id: string, runs: number): ArchiveRecord => {
+      const facts: Record<string, unknown> = {};
+      for (const p of ['pa', 'pb', 'pc'].slice(0, runs)) {
+        facts[`${id}/claim/1/${p}`] = { peer: p, round: 1, score: 0.1, at: 1 };
+        facts[`${id}/done/1/${p}`] = { peer: p, round: 1, result: 1, at: 2, ms: 1 };
+      }
+      return { id, spec: { id, type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2, result: 1, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
+    };
+    await a.append([rec('x', 2), rec('y', 1), rec('z', 3)]);
+    expect(a.query!({ limit: 1 }).total).toBe(3); // the rows are made
+    expect(a.duplicateRuns!()).toBe(3);
+    // Newer records wait in a unit row: x unchanged, y run twice now, z's replaced by one with 2 runs.
+    await a.append([rec('x', 2), rec('y', 2), rec('z', 2), rec('w', 2)]);
+    expect(a.duplicateRuns!()).toBe(4);
+    expect(a.query!({ limit: 1 }).total).toBe(4);
+    expect(a.duplicateRuns!()).toBe(4);
+    await a.close();
+    const b = FileArchive.open(dir, { logger: silentLogger });
+    expect(b.duplicateRuns!()).toBe(4);
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a unit committed on the loop while the thread is behind overtakes nothing: rows are made in append order, and its sheets go with it', async () => {
     const { records, sheets } = archived();
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
