@@ -242,6 +242,10 @@ export class UnitRows {
     try {
       await write(unit.seq, unit.body!);
       unit.body = undefined;
+    } catch (e) {
+      // Not kept: its duplicate runs do not count (an append of them again counts them).
+      for (const r of records) if (this.unmade.get(r.id) === unit) this.unmadeDups.delete(r.id);
+      throw e;
     } finally {
       this.inFlight.delete(unit.seq);
     }
