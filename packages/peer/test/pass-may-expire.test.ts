@@ -13,7 +13,7 @@ const NOW = 1_000_000;
 function liveness(lastSeen: Record<string, number | undefined>, connected: readonly string[] = []): Liveness {
   return {
     lastSeen: (p: string) => lastSeen[p],
-    connected: (p: string) => connected.includes(p),
+    linkedPeers: () => new Set(connected),
     leasePolicy: () => DEFAULT_LEASE,
     lag: (now: number) => observerLag(Object.values(lastSeen), now, DEFAULT_LEASE),
   } as unknown as Liveness;

@@ -84,9 +84,9 @@ export class Liveness {
     return observerLag(seen, now, this.ctx.timing.lease);
   }
 
-  /** Is this peer's transport link to `peer` up (a crashed peer's closes at once; a cut-off one's when pings fail)? */
-  connected(peer: string): boolean {
-    return this.sync.connectedPeers().includes(peer);
+  /** Peers whose transport link to this one is up (a crashed peer's closes at once; a cut-off one's when pings fail). */
+  linkedPeers(): ReadonlySet<string> {
+    return new Set(this.sync.connectedPeers());
   }
 
   /** The lease leases are measured by (its timing adapts to the network: see PeerContext.timing). */

@@ -26,6 +26,8 @@ export class Pass {
   private alive: EligiblePeer[] | undefined;
   /** Liveness.lag, once per pass (null: not computed yet). */
   private lag: number | undefined | null = null;
+  /** Liveness.linkedPeers, once per pass when first needed. */
+  private linked: ReadonlySet<string> | undefined;
 
   constructor(
     readonly now: number,
@@ -58,6 +60,6 @@ export class Pass {
     if (seen === undefined) return true;
     const silence = this.now - seen;
     const lease = this.liveness.leasePolicy();
-    return silence <= lease.leaseMs || silenceOverdue(silence, this.lag, lease, this.liveness.connected(holder));
+    return silence <= lease.leaseMs || silenceOverdue(silence, this.lag, lease, (this.linked ??= this.liveness.linkedPeers()).has(holder));
   }
 }
