@@ -25,8 +25,11 @@ const MAKE_ROWS_GAP_MS = 20;
 /** Tasks waiting in unit rows past which each append also makes the rows of one unit row. */
 const UNMADE_MAX = 200_000;
 
-/** UnitRows.get: the task's unit row has been made into search rows meanwhile; read its search row. */
-export const MADE = Symbol('made');
+/**
+ * UnitRows.get: the task's latest record is not in a unit row (never was, or the writer thread has
+ * made its search rows meanwhile): read the search rows.
+ */
+export const IN_SEARCH_ROWS = Symbol('in search rows');
 
 /** What a unit's records share: the first line of its body. */
 type Header = [gen: string, archivedAt: number, peers: string[]];
@@ -320,16 +323,17 @@ export class UnitRows {
   }
 
   /**
-   * The record of an unmade task, whole (undefined when its unit row cannot be read). MADE when its
-   * unit row is no longer there: the writer thread has made its search rows and deleted it, and
-   * the loop has not heard yet (the record is in its search row; until the fix of 2026-12-05 it
-   * was taken for missing in that window, and a generation change then ran the task again).
+   * The record of an unmade task, whole (undefined when its unit row cannot be read).
+   * IN_SEARCH_ROWS for a task not in a unit row, and for one whose unit row is no longer there:
+   * the writer thread has made its search rows and deleted it, and the loop has not heard yet
+   * (until the fix of 2026-12-05 such a task was taken for missing in that window, and a
+   * generation change then ran it again).
    */
-  get(id: string, decoded?: DecodedSheets): ArchiveRecord | typeof MADE | undefined {
+  get(id: string, decoded?: DecodedSheets): ArchiveRecord | typeof IN_SEARCH_ROWS | undefined {
     const u = this.unmade.get(id);
-    if (!u) return undefined;
+    if (!u) return IN_SEARCH_ROWS;
     const body = this.bodyOf(u);
-    if (body === undefined) return MADE;
+    if (body === undefined) return IN_SEARCH_ROWS;
     const unit = parseUnit(body);
     const line = lineOf(body, id);
     const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
@@ -345,7 +349,7 @@ export class UnitRows {
     for (const [id, u] of this.unmade.entries()) {
       if (!u.gens.includes(gen)) continue;
       const r = this.get(id, decoded);
-      if (r !== MADE && r?.gen === gen) out.push(r);
+      if (r !== IN_SEARCH_ROWS && r?.gen === gen) out.push(r);
     }
     return out;
   }

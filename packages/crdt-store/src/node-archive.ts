@@ -20,7 +20,7 @@ import { openCheckedDb } from './archive-open.js';
 import { queryRecords } from './archive-query.js';
 import { dirBytes } from './dir-bytes.js';
 import { ArchiveWriter } from './archive-writer.js';
-import { MADE, UnitRows } from './archive-unit-rows.js';
+import { IN_SEARCH_ROWS, UnitRows } from './archive-unit-rows.js';
 import { CHUNK, GROUP_ROWS, UNITS_ON_THREAD_MAX, type Pending, type Waiting } from './archive-pending.js';
 
 export interface FileArchiveOptions {
@@ -330,7 +330,7 @@ export class FileArchive implements Archive {
     const p = this.pending.get(id);
     if (p) return p.rec;
     const u = this.units.get(id);
-    if (u !== MADE && (u || this.units.unmade.has(id))) return u;
+    if (u !== IN_SEARCH_ROWS) return u;
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.body.get(id);
     return row ? this.parse(row.body, id) : undefined;
@@ -386,7 +386,7 @@ export class FileArchive implements Archive {
     const p = this.pending.get(id);
     if (p) return summaryOf(this.rowFor(p));
     const u = this.units.get(id);
-    if (u !== MADE && (u || this.units.unmade.has(id))) return u && summaryOf(rowOf(u));
+    if (u !== IN_SEARCH_ROWS) return u && summaryOf(rowOf(u));
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.summary.get(id);
     return row ? summaryOf(row) : undefined;

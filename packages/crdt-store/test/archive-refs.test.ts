@@ -56,6 +56,16 @@ function archived(): { records: ArchiveRecord[]; sheets: Map<string, Uint8Array>
   return { records, sheets };
 }
 
+/** Task `id` done by `runs` peers in round 1 (runs - 1 duplicate runs), each with `result`. */
+function doneBy(id: string, runs: number, result: number): ArchiveRecord {
+  const facts: Record<string, unknown> = {};
+  for (const p of ['pa', 'pb', 'pc'].slice(0, runs)) {
+    facts[`${id}/claim/1/${p}`] = { peer: p, round: 1, score: 0.1, at: 1 };
+    facts[`${id}/done/1/${p}`] = { peer: p, round: 1, result, at: 2, ms: 1 };
+  }
+  return { id, spec: { id, type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2, result, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
+}
+
 describe('slim archived records', () => {
   it('are made whole from their sheets exactly as the board made them, at a fraction of the bytes', () => {
     const { records, sheets } = archived();
@@ -149,15 +159,7 @@ describe('slim archived records', () => {
   it('counts the duplicate runs of records waiting in unit rows, each task once, before and after their rows are made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
     const a = FileArchive.open(dir, { logger: silentLogger });
-    /** Task `id` done by `runs` peers in round 1 (runs - 1 duplicate runs). */
-    const rec = (id: string, runs: number): ArchiveRecord => {
-      const facts: Record<string, unknown> = {};
-      for (const p of ['pa', 'pb', 'pc'].slice(0, runs)) {
-        facts[`${id}/claim/1/${p}`] = { peer: p, round: 1, score: 0.1, at: 1 };
-        facts[`${id}/done/1/${p}`] = { peer: p, round: 1, result: 1, at: 2, ms: 1 };
-      }
-      return { id, spec: { id, type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2, result: 1, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
-    };
+    const rec = (id: string, runs: number) => doneBy(id, runs, 1);
     await a.append([rec('x', 2), rec('y', 1), rec('z', 3)]);
     expect(a.query!({ limit: 1 }).total).toBe(3); // the rows are made
     expect(a.duplicateRuns!()).toBe(3);
@@ -183,15 +185,7 @@ describe('slim archived records', () => {
     const writeUnit = writer.writeUnit!.bind(writer);
     const held: (() => void)[] = [];
     writer.writeUnit = (...args) => new Promise((resolve, reject) => held.push(() => void writeUnit(...args).then(resolve, reject)));
-    /** Task x done by `runs` runs of round 1 (runs - 1 duplicate runs), with `result`. */
-    const x = (runs: number, result: number): ArchiveRecord => {
-      const facts: Record<string, unknown> = {};
-      for (const p of ['pa', 'pb'].slice(0, runs)) {
-        facts[`x/claim/1/${p}`] = { peer: p, round: 1, score: 0.1, at: 1 };
-        facts[`x/done/1/${p}`] = { peer: p, round: 1, result, at: 2, ms: 1 };
-      }
-      return { id: 'x', spec: { id: 'x', type: 'echo', payload: {}, createdAt: 1000, createdBy: 'pa' }, facts, state: 'done', finishedAt: 2, result, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5 };
-    };
+    const x = (runs: number, result: number) => doneBy('x', runs, result);
     const plain = (id: string): ArchiveRecord => ({ id, spec: { id, type: 'echo' }, facts: {}, state: 'done', finishedAt: 1, result: null, peer: null, attempts: 1, gen: 'g', archivedAt: 1 });
     // The first append brings the sheets; 16 appends wait on the thread.
     const onThread = [a.append([records[0]!, x(2, 1)], undefined, sheets), ...Array.from({ length: 15 }, (_, i) => a.append([plain(`f-${i}`)]))];
