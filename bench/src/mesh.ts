@@ -1,7 +1,7 @@
 // Why: starts N real `agentmesh peer` processes on loopback and turns their stdout event lines
 // into a shared record (who ran which task, when it started and finished), plus small helpers
 // for the peer's HTTP API (submit, status, partition, heal).
-import { mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,10 @@ export interface PeerOpts {
   extraBootstrap?: (i: number) => number | undefined;
   /** Extra `agentmesh peer` flags for every peer. */
   peerArgs?: string[];
+  /** The peers' --log-level (default warn). */
+  logLevel?: string;
+  /** Also write each peer's stderr to `<mesh dir>/<name>.stderr.log` (all of it, not the last 200 lines). */
+  stderrFiles?: boolean;
 }
 
 type Waiter = (t: number, peer: string) => void;
@@ -83,9 +87,9 @@ export class Mesh {
       if (i > 0) boot.push('--bootstrap', mesh.peers[0]!.ready.multiaddrs[0]!);
       const extra = opts.extraBootstrap?.(i);
       if (extra !== undefined && extra !== 0 && extra < i) boot.push('--bootstrap', mesh.peers[extra]!.ready.multiaddrs[0]!);
-      await mesh.spawn(`P${i + 1}`, [
+      await mesh.spawn(`P${i + 1}`, opts.stderrFiles === true, [
         '--capacity', String(opts.capacities[i]), '--concurrency', String(opts.concurrency),
-        '--agents', opts.agents.join(','), '--log-level', 'warn', ...boot, ...(opts.peerArgs ?? []),
+        '--agents', opts.agents.join(','), '--log-level', opts.logLevel ?? 'warn', ...boot, ...(opts.peerArgs ?? []),
       ]);
     }
     await mesh.waitFullMesh(Math.max(30_000, opts.capacities.length * 4000));
@@ -93,7 +97,7 @@ export class Mesh {
     return mesh;
   }
 
-  private spawn(name: string, args: string[]): Promise<void> {
+  private spawn(name: string, stderrFile: boolean, args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = spawnTracked(process.execPath, [...PEER_NODE_FLAGS, ...peerNodeArgs, PEER_MAIN, 'peer', '--name', name, '--data-dir', join(this.dir, name), '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       const warnings: string[] = [];
@@ -104,7 +108,9 @@ export class Mesh {
           reject(new Error(`peer ${name} not ready in 30 s: ${warnings.slice(-3).join(' | ')}`));
         }
       }, 30_000);
+      const file = stderrFile ? createWriteStream(join(this.dir, `${name}.stderr.log`)) : undefined;
       createInterface({ input: child.stderr! }).on('line', (l) => {
+        file?.write(`${l}\n`);
         warnings.push(l);
         if (warnings.length > 200) warnings.shift();
       });
@@ -245,9 +251,9 @@ export class Mesh {
     return Promise.all(this.peers.map((_, i) => this.status(i, timeoutMs)));
   }
 
-  async post(peer: number, path: string, body: unknown): Promise<unknown> {
+  async post(peer: number, path: string, body: unknown, timeoutMs = 30_000): Promise<unknown> {
     const p = this.peers[peer]!;
-    const r = await this.fetch(p, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const r = await this.fetch(p, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     const j = await r.json();
     if (!r.ok) throw new Error(`${path} on ${p.name}: HTTP ${r.status} ${JSON.stringify(j)}`);
     return j;

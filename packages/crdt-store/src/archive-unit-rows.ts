@@ -6,15 +6,16 @@
 // "2026-12-05, midday"); a unit row committed at once costs about what no archive write costs.
 // The search rows are made later from the unit rows on disk (materialize): when the archive has been
 // idle a while, before a search, and when it opens. Until then `get` reads a task's unit row and
-// makes its record whole from the sheets.
+// makes its record whole from the sheets. The text of a unit row is archive-unit-lines.ts.
 
-import { crc32 } from 'node:zlib';
 import type { Logger, TaskFacts } from '@agentmesh/scheduler';
 import { summarizeRecord } from './archive-summary.js';
-import type { ArchiveRecord, ArchivedState } from './archive.js';
+import type { ArchivedCount, ArchiveRecord, ArchivedState } from './archive.js';
 import { insertRows, rowOf, type Db, type Row, type Statements } from './archive-db.js';
-import { SheetReader, bare, slimRecord, type DecodedSheets } from './archive-refs.js';
+import { SheetReader, type DecodedSheets } from './archive-refs.js';
+import { parseUnit, recordOfText, unchecked, unitBody, unitText, type Line, type UnitText } from './archive-unit-lines.js';
 import { CompactIdMap } from './archive-id-map.js';
+import { RecentMap } from './recent-map.js';
 
 /** Quiet time (no append) after which the search rows of unit rows are made. */
 const MAKE_ROWS_IDLE_MS = 1000;
@@ -31,15 +32,6 @@ const UNMADE_MAX = 200_000;
  */
 export const IN_SEARCH_ROWS = Symbol('in search rows');
 
-/** What a unit's records share: the first line of its body. */
-type Header = [gen: string, archivedAt: number, peers: string[]];
-/**
- * A task's line: its spec as [batch key, index] when it is a task of a batch (else the entry), its
- * facts as [batch key, index] each when in an activity batch (else [fact key, entry]), and what the
- * record holds that its unit does not share.
- */
-type Line = [id: string, state: ArchivedState, finishedAt: number, attempts: number, peer: number, result: unknown, spec: unknown, facts: unknown[][], extra?: Partial<ArchiveRecord>];
-
 /**
  * A unit row: its seq (given at append time); its body until it is committed (and after a failed
  * commit); the generations of its records, and the dependencies of those that have some.
@@ -51,95 +43,11 @@ export interface Unit {
   readonly deps: Map<string, readonly string[]> | undefined;
 }
 
-/** A line with its checksum (a tab and the crc32 of the JSON, 8 hex digits). */
-function checked(json: string): string {
-  return `${json}\t${crc32(json).toString(16).padStart(8, '0')}`;
-}
-
-/** The JSON of a checked line; undefined when it fails its checksum. */
-function unchecked(line: string): unknown {
-  const tab = line.length - 9;
-  if (tab < 0 || line[tab] !== '\t') return undefined;
-  const json = line.slice(0, tab);
-  if (crc32(json).toString(16).padStart(8, '0') !== line.slice(tab + 1)) return undefined;
-  try {
-    return JSON.parse(json) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A bare reference (an entry whose values its sheet holds) into a `map` batch: [batch key, index]. */
-function bareRef(v: unknown, map: 'segs' | 'acts'): [string, number] | undefined {
-  const ref = bare(v);
-  return ref && ref.b === map ? [ref.k, ref.i] : undefined;
-}
-
 /** A record's duplicate runs (successful runs other than the canonical one: none without two `done` facts). */
 function duplicateRunsOf(r: ArchiveRecord, facts: TaskFacts | undefined): number {
   let dones = 0;
   for (const key in r.facts) if (key.includes('/done/')) dones++;
   return dones < 2 ? 0 : summarizeRecord(r, facts).duplicates;
-}
-
-/** The body of a unit row: its header, then one line per record. */
-export function unitBody(records: readonly ArchiveRecord[]): string {
-  const first = records[0];
-  const header: Header = [first?.gen ?? '', first?.archivedAt ?? 0, []];
-  const peerIndex = new Map<string, number>();
-  const peerOf = (p: string | null): number => {
-    if (p === null) return -1;
-    let i = peerIndex.get(p);
-    if (i === undefined) peerIndex.set(p, (i = header[2].push(p) - 1));
-    return i;
-  };
-  const lines = records.map((rec) => {
-    const r = slimRecord(rec);
-    const facts: unknown[][] = [];
-    for (const key in r.facts) {
-      const ref = bareRef(r.facts[key], 'acts');
-      facts.push(ref ?? [key, r.facts[key]]);
-    }
-    const extra: Partial<ArchiveRecord> = {};
-    if (r.gen !== header[0]) extra.gen = r.gen;
-    if (r.archivedAt !== header[1]) extra.archivedAt = r.archivedAt;
-    if (r.coAssignees !== undefined) extra.coAssignees = r.coAssignees;
-    if (r.partial !== undefined) extra.partial = r.partial;
-    const line: Line = [r.id, r.state, r.finishedAt, r.attempts, peerOf(r.peer), r.result, bareRef(r.spec, 'segs') ?? r.spec, facts];
-    if (Object.keys(extra).length > 0) line.push(extra);
-    return checked(JSON.stringify(line));
-  });
-  return [checked(JSON.stringify(header)), ...lines].join('\n');
-}
-
-/** The whole record of a line; undefined when a sheet it refers to is missing or does not hold its entry. */
-function recordOf(header: Header, line: Line, read: SheetReader): ArchiveRecord | undefined {
-  const [id, state, finishedAt, attempts, peer, result, spec, factList, extra] = line;
-  const wholeSpec = Array.isArray(spec) ? read.spec(id, { b: 'segs', k: spec[0] as string, i: spec[1] as number }) : spec;
-  if (wholeSpec === undefined) return undefined;
-  const facts: Record<string, unknown> = {};
-  for (const f of factList) {
-    if (typeof f[1] !== 'number') {
-      facts[f[0] as string] = f[1];
-      continue;
-    }
-    const got = read.fact({ b: 'acts', k: f[0] as string, i: f[1] });
-    if (!got) return undefined;
-    facts[got[0]] = got[1];
-  }
-  const rec: ArchiveRecord = { id, spec: wholeSpec, facts, state, finishedAt, result, peer: peer < 0 ? null : (header[2][peer] ?? null), attempts, gen: header[0], archivedAt: header[1] };
-  return extra ? { ...rec, ...extra } : rec;
-}
-
-/** The whole record of a checked line; undefined when it cannot be read or made whole. */
-function recordOfText(header: Header, text: string, read: SheetReader): ArchiveRecord | undefined {
-  const line = unchecked(text) as Line | undefined;
-  if (!Array.isArray(line) || line.length < 8 || !Array.isArray(line[7])) return undefined;
-  try {
-    return recordOf(header, line, read);
-  } catch {
-    return undefined;
-  }
 }
 
 /** What making one unit row's search rows did: the ids made and the duplicate runs they added. */
@@ -185,24 +93,6 @@ export function makeUnitRows(db: Db, st: Statements, seqs: readonly number[], sh
     out.push({ seq, ids: rows.map((r) => r.id), dups });
   }
   return out;
-}
-
-/** A unit body's header and its task lines; undefined when the header fails its checksum. */
-function parseUnit(body: string): { header: Header; lines: string[] } | undefined {
-  const nl = body.indexOf('\n');
-  const header = unchecked(nl < 0 ? body : body.slice(0, nl)) as Header | undefined;
-  if (!Array.isArray(header) || header.length !== 3 || !Array.isArray(header[2])) return undefined;
-  return { header, lines: nl < 0 ? [] : body.slice(nl + 1).split('\n') };
-}
-
-/** The line of `id` in a unit's body (lines start with the task's id). */
-function lineOf(body: string, id: string): string | undefined {
-  const head = `[${JSON.stringify(id)},`;
-  let at = body.startsWith(head) ? 0 : body.indexOf(`\n${head}`);
-  if (at < 0) return undefined;
-  if (at > 0) at++;
-  const end = body.indexOf('\n', at);
-  return body.slice(at, end < 0 ? body.length : end);
 }
 
 export class UnitRows {
@@ -311,15 +201,39 @@ export class UnitRows {
 
   /** The state of an unmade task (read from its line: asked only when a task is archived again). */
   state(id: string): ArchivedState | undefined {
-    const u = this.unmade.get(id);
-    const body = u && this.bodyOf(u);
-    const line = body === undefined ? undefined : lineOf(body, id);
-    const parsed = line === undefined ? undefined : (unchecked(line) as Line | undefined);
-    return Array.isArray(parsed) ? parsed[1] : undefined;
+    const c = this.counted(id);
+    return c === IN_SEARCH_ROWS ? undefined : c?.state;
   }
 
-  private bodyOf(u: Unit): string | undefined {
-    return u.body ?? this.st.unitBody.get(u.seq)?.body;
+  /**
+   * The state and duplicate runs of an unmade task, from its line and the counts kept in memory: no
+   * sheet is decoded. (Status used to make each such task's record whole: with thousands of finished
+   * tasks both live and archived on a starved peer, one status call took seconds, and the metrics
+   * sample and every poll called it again.) IN_SEARCH_ROWS as `get` answers it.
+   */
+  counted(id: string): ArchivedCount | typeof IN_SEARCH_ROWS | undefined {
+    const u = this.unmade.get(id);
+    const text = u && this.textOf(u);
+    if (text === undefined) return IN_SEARCH_ROWS;
+    const line = text.lines.get(id);
+    const parsed = line === undefined ? undefined : (unchecked(line) as Line | undefined);
+    return Array.isArray(parsed) ? { state: parsed[1], duplicates: this.unmadeDups.get(id) ?? 0 } : undefined;
+  }
+
+  /** Unit texts and decoded sheets read lately (many tasks of one unit are asked about in a row). */
+  private readonly recentTexts = new RecentMap<number, UnitText>(4);
+  private readonly recentSheets: DecodedSheets = new RecentMap(8);
+  /**
+   * A unit's text, indexed (until committed, from the body in memory); undefined once its row is
+   * gone from disk, unless read lately (its records are then the ones its search rows were made of).
+   */
+  private textOf(u: Unit): UnitText | undefined {
+    let text = this.recentTexts.get(u.seq);
+    if (text) return text;
+    const body = u.body ?? this.st.unitBody.get(u.seq)?.body;
+    if (body === undefined) return undefined;
+    this.recentTexts.set(u.seq, (text = unitText(body)));
+    return text;
   }
 
   /**
@@ -332,24 +246,26 @@ export class UnitRows {
   get(id: string, decoded?: DecodedSheets): ArchiveRecord | typeof IN_SEARCH_ROWS | undefined {
     const u = this.unmade.get(id);
     if (!u) return IN_SEARCH_ROWS;
-    const body = this.bodyOf(u);
-    if (body === undefined) return IN_SEARCH_ROWS;
-    const unit = parseUnit(body);
-    const line = lineOf(body, id);
-    const rec = unit && line ? recordOfText(unit.header, line, new SheetReader(this.sheet, decoded)) : undefined;
+    const text = this.textOf(u);
+    if (text === undefined) return IN_SEARCH_ROWS;
+    const line = text.lines.get(id);
+    const rec = text.header && line ? recordOfText(text.header, line, new SheetReader(this.sheet, decoded ?? this.recentSheets)) : undefined;
     if (!rec) this.logger.log('warn', `archive: the unit row of ${id.slice(0, 80)} cannot be read`);
     return rec;
   }
 
-
   /** Unmade tasks of generation `gen`, whole (those whose rows the thread made meanwhile: not here). */
   byGeneration(gen: string): ArchiveRecord[] {
     const decoded: DecodedSheets = new Map();
+    // By unit, so that each unit's text is read and indexed once.
+    const byUnit = new Map<Unit, string[]>();
+    for (const [id, u] of this.unmade.entries()) if (u.gens.includes(gen)) (byUnit.get(u) ?? byUnit.set(u, []).get(u)!).push(id);
     const out: ArchiveRecord[] = [];
-    for (const [id, u] of this.unmade.entries()) {
-      if (!u.gens.includes(gen)) continue;
-      const r = this.get(id, decoded);
-      if (r !== IN_SEARCH_ROWS && r?.gen === gen) out.push(r);
+    for (const ids of byUnit.values()) {
+      for (const id of ids) {
+        const r = this.get(id, decoded);
+        if (r !== IN_SEARCH_ROWS && r?.gen === gen) out.push(r);
+      }
     }
     return out;
   }

@@ -39,6 +39,12 @@ export interface ArchiveCounts {
   total: number;
 }
 
+/** An archived task as status counts it. */
+export interface ArchivedCount {
+  state: ArchivedState;
+  duplicates: number;
+}
+
 export interface Archive {
   /**
    * Stores records; durable once the promise resolves. A later record of the same id wins.
@@ -70,6 +76,11 @@ export interface Archive {
   duplicateRuns?(): number;
   /** The summary of one archived task (what a list shows of it). */
   summary?(id: string): ArchiveSummary | undefined;
+  /**
+   * The state and duplicate runs of one archived task: what status counts. The file archive answers
+   * it without making the record (a summary of a task waiting in a unit row decodes its batches).
+   */
+  counted?(id: string): ArchivedCount | undefined;
   /** Archived tasks that depend on `id`. */
   dependents?(id: string): string[];
 }

@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveLogger, type Logger, type TaskFacts } from '@agentmesh/scheduler';
-import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchiveRecord, type ArchivedState } from './archive.js';
+import { BloomFilter, emptyCounts, type Archive, type ArchiveCounts, type ArchivedCount, type ArchiveRecord, type ArchivedState } from './archive.js';
 import { parseArchiveLine } from './archive-lines.js';
 import type { ArchiveQuery, ArchiveQueryResult, ArchiveSummary } from './archive-summary.js';
 import { DB_FILE, insertRows, insertUnit, rowOf, statements, sheetCrc, summaryOf, type Db, type Row, type Statements } from './archive-db.js';
@@ -390,6 +390,13 @@ export class FileArchive implements Archive {
     if (!this.bloom.has(id) || this.closed) return undefined;
     const row = this.st.summary.get(id);
     return row ? summaryOf(row) : undefined;
+  }
+
+  counted(id: string): ArchivedCount | undefined {
+    const p = this.pending.get(id);
+    const u = p ? summaryOf(this.rowFor(p)) : this.units.counted(id);
+    if (u !== IN_SEARCH_ROWS) return u;
+    return this.bloom.has(id) && !this.closed ? this.st.prev.get(id) : undefined;
   }
 
   dependents(id: string): string[] {

@@ -175,6 +175,46 @@ describe('slim archived records', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('counts a task (state, duplicate runs) as its summary does, without reading a sheet: appended, in a unit row, in a search row', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    let sheetReads = 0;
+    const sheet = a.sheet.bind(a);
+    a.sheet = (k) => (sheetReads++, sheet(k));
+    const dead: ArchiveRecord = { ...doneBy('d', 1, 0), state: 'dead', result: null };
+    const all = [...records, doneBy('x', 3, 1), dead];
+    const expected = (id: string) => ({ state: id === 'd' ? 'dead' : 'done', duplicates: id === 'x' ? 2 : 0 });
+    const appended = a.append(all, undefined, sheets);
+    for (const r of all) expect(a.counted!(r.id), `${r.id} being committed`).toEqual(expected(r.id));
+    await appended;
+    for (const r of all) expect(a.counted!(r.id), `${r.id} in a unit row`).toEqual(expected(r.id));
+    expect(sheetReads).toBe(0);
+    expect(a.counted!('never-archived')).toBeUndefined();
+    // The summary agrees, and makes the record whole from its sheets to say it.
+    for (const r of all) expect(a.summary!(r.id)).toMatchObject(expected(r.id));
+    expect(sheetReads).toBeGreaterThan(0);
+    expect(a.query!({ limit: 1 }).total).toBe(all.length); // the search rows are made
+    for (const r of all) expect(a.counted!(r.id), `${r.id} in a search row`).toEqual(expected(r.id));
+    await a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads the tasks of one unit row with each of its sheets read and decoded once, not once per task', async () => {
+    const { records, sheets } = archived();
+    const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));
+    const a = FileArchive.open(dir, { logger: silentLogger });
+    await a.append(records, undefined, sheets);
+    const reads = new Map<string, number>();
+    const sheet = a.sheet.bind(a);
+    a.sheet = (k) => (reads.set(k, (reads.get(k) ?? 0) + 1), sheet(k));
+    for (let round = 0; round < 2; round++) for (const r of records) expect(a.get(r.id)).toEqual(r);
+    // segs/s1, acts/a1 and acts/a2, each once for the 5 tasks read twice (10 reads of each before).
+    expect([...reads.entries()].sort()).toEqual([['acts/a1', 1], ['acts/a2', 1], ['segs/s1', 1]]);
+    await a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a unit committed on the loop while the thread is behind overtakes nothing: rows are made in append order, and its sheets go with it', async () => {
     const { records, sheets } = archived();
     const dir = mkdtempSync(join(tmpdir(), 'am-arch-'));

@@ -49,6 +49,15 @@ describe('Pass.mayExpire', () => {
     expect(pass({ ...others, h: NOW - 200 }, ['h']).mayExpire('h')).toBe(true);
   });
 
+  it('names, for the log, each holder it expires for silence: how long, whether linked, the lag', () => {
+    const others = { a: NOW - 100, b: NOW, c: NOW - 50 };
+    const p = pass({ ...others, h: NOW - 5_000, t: NOW - 200, s: NOW - 4_000 }, ['s']);
+    expect([p.mayExpire('h'), p.mayExpire('t'), p.mayExpire('s')]).toEqual([true, true, false]);
+    // t lapsed by a timeout (heard lately) and s is kept: neither is named.
+    expect([...p.silentHolders.keys()]).toEqual(['h']);
+    expect(p.silentHolders.get('h')).toMatchObject({ silenceMs: 5_000, linked: false });
+  });
+
   it('writes no expiry while this replica does not hear most of the peers it heard lately', () => {
     expect(pass({ a: NOW - 5_000, b: NOW - 5_000, c: NOW - 5_000, h: NOW - 20_000 }).mayExpire('h')).toBe(false);
   });

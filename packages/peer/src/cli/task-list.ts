@@ -216,7 +216,7 @@ export function listTasks(peer: Peer, q: ListQuery, now = Date.now()): ListResul
       }));
     // A live task also in the archive is counted once (as live).
     let overlap = 0;
-    for (const r of live) if (isTerminal(r.state) && archive.mightHave(r.id) && archive.summary?.(r.id)) overlap++;
+    for (const r of live) if (isTerminal(r.state) && archive.mightHave(r.id) && archive.has(r.id)) overlap++;
     archivedTotal = Math.max(0, archivedTotal - overlap);
   }
   const merged: ListRow[] = [];

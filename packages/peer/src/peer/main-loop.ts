@@ -312,6 +312,7 @@ export class MainLoop {
           }
         }
       });
+      for (const [holder, why] of pass.silentHolders) ctx.log.log('info', 'holder silent: its leases expire', { holder, ...why });
     }
     if (pass.releases.length > 0) {
       board.transact(() => {

@@ -28,6 +28,8 @@ export class Pass {
   private lag: number | undefined | null = null;
   /** Liveness.linkedPeers, once per pass when first needed. */
   private linked: ReadonlySet<string> | undefined;
+  /** Holders this pass found overdue for their silence: how long, and whether still linked here (logged with the expiries). */
+  readonly silentHolders = new Map<string, { silenceMs: number; linked: boolean; lagMs: number }>();
 
   constructor(
     readonly now: number,
@@ -60,6 +62,10 @@ export class Pass {
     if (seen === undefined) return true;
     const silence = this.now - seen;
     const lease = this.liveness.leasePolicy();
-    return silence <= lease.leaseMs || silenceOverdue(silence, this.lag, lease, (this.linked ??= this.liveness.linkedPeers()).has(holder));
+    if (silence <= lease.leaseMs) return true;
+    const linked = (this.linked ??= this.liveness.linkedPeers()).has(holder);
+    if (!silenceOverdue(silence, this.lag, lease, linked)) return false;
+    this.silentHolders.set(holder, { silenceMs: silence, linked, lagMs: this.lag });
+    return true;
   }
 }

@@ -79,7 +79,7 @@ export function peerStatus(s: StatusSources): PeerStatus {
   for (const id of both) {
     const state = derivedNow.get(id) ?? views.lastStateOf(id);
     if (state === undefined || !isTerminal(state)) continue;
-    const rec = archive.summary ? archive.summary(id) : archive.get(id);
+    const rec = archive.counted ? archive.counted(id) : archive.summary ? archive.summary(id) : archive.get(id);
     if (!rec) continue;
     overlap ??= { done: 0, dead: 0, cancelled: 0, total: 0 };
     overlap[rec.state]++;
