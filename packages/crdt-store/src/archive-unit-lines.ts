@@ -18,7 +18,7 @@ export type Header = [gen: string, archivedAt: number, peers: string[]];
 export type Line = [id: string, state: ArchivedState, finishedAt: number, attempts: number, peer: number, result: unknown, spec: unknown, facts: unknown[][], extra?: Partial<ArchiveRecord>];
 
 /** A line with its checksum (a tab and the crc32 of the JSON, 8 hex digits). */
-export function checked(json: string): string {
+function checked(json: string): string {
   return `${json}\t${crc32(json).toString(16).padStart(8, '0')}`;
 }
 
@@ -72,7 +72,7 @@ export function unitBody(records: readonly ArchiveRecord[]): string {
 }
 
 /** The whole record of a line; undefined when a sheet it refers to is missing or does not hold its entry. */
-export function recordOf(header: Header, line: Line, read: SheetReader): ArchiveRecord | undefined {
+function recordOf(header: Header, line: Line, read: SheetReader): ArchiveRecord | undefined {
   const [id, state, finishedAt, attempts, peer, result, spec, factList, extra] = line;
   const wholeSpec = Array.isArray(spec) ? read.spec(id, { b: 'segs', k: spec[0] as string, i: spec[1] as number }) : spec;
   if (wholeSpec === undefined) return undefined;
