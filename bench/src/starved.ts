@@ -40,6 +40,8 @@ export interface StarvedRun {
   extraRuns: number;
   /** Lease expiries the peers wrote (a holder taken for lost). */
   expiriesWritten: number;
+  /** Tasks the peers restored from their archives (came back into the live document without their outcome), all peers together. */
+  restores: number;
   /** The fewest peers any peer saw alive at any status poll of the run (3: no link went down). */
   fewestAlive: number;
   /** Document generations every replica reached. */
@@ -88,7 +90,7 @@ function startHog(seconds: number): ChildProcess {
   return spawnTracked(process.execPath, ['-e', code], { stdio: 'ignore' });
 }
 
-type Status = PeerStatus & { generation: { n: number }; self: { counters: { done: number; failed: number; aborted: number; expiriesWritten?: number } } };
+type Status = PeerStatus & { generation: { n: number }; self: { counters: { done: number; failed: number; aborted: number; expiriesWritten?: number; restores?: number } } };
 
 /** One run: fresh peers, the hogs started, the batches submitted, every replica waited on to show every task done. */
 async function runOnce(o: StarvedOptions, run: number): Promise<StarvedRun> {
@@ -134,6 +136,7 @@ async function runOnce(o: StarvedOptions, run: number): Promise<StarvedRun> {
       duplicateRuns: Math.max(...s.map((x) => x.duplicateRuns)),
       extraRuns: ended - o.tasks,
       expiriesWritten: s.reduce((sum, x) => sum + (x.self.counters.expiriesWritten ?? 0), 0),
+      restores: s.reduce((sum, x) => sum + (x.self.counters.restores ?? 0), 0),
       fewestAlive,
       generations: Math.min(...s.map((x) => x.generation.n)),
       slowestSubmitMs,
@@ -156,7 +159,7 @@ async function runOnce(o: StarvedOptions, run: number): Promise<StarvedRun> {
 function line(r: StarvedRun): string {
   const links = r.fewestAlive < 3 ? `, a link went down (fewest peers seen alive: ${r.fewestAlive})` : '';
   const kept = r.kept ? `, files kept in ${r.kept}` : '';
-  return `run ${r.run}: ${r.done} done in ${r.seconds} s, generation ${r.generations}; duplicate runs ${r.duplicateRuns}, extra runs ${r.extraRuns}, lease expiries ${r.expiriesWritten}, slowest submit ${r.slowestSubmitMs} ms${links}${kept}`;
+  return `run ${r.run}: ${r.done} done in ${r.seconds} s, generation ${r.generations}; duplicate runs ${r.duplicateRuns}, extra runs ${r.extraRuns}, lease expiries ${r.expiriesWritten}, tasks restored ${r.restores}, slowest submit ${r.slowestSubmitMs} ms${links}${kept}`;
 }
 
 const busy = (n: number) => `${n} busy process${n === 1 ? '' : 'es'}`;
@@ -170,14 +173,14 @@ async function run(o: StarvedOptions): Promise<void> {
     runs.push(r);
     process.stdout.write(`${line(r)}\n`);
   }
-  const total = (k: 'duplicateRuns' | 'extraRuns' | 'expiriesWritten') => runs.reduce((s, r) => s + r[k], 0);
+  const total = (k: 'duplicateRuns' | 'extraRuns' | 'expiriesWritten' | 'restores') => runs.reduce((s, r) => s + r[k], 0);
   const linked = runs.filter((r) => r.fewestAlive === 3);
   const linkedDups = linked.reduce((s, r) => s + r.duplicateRuns, 0);
   process.stdout.write(
-    `${runs.length} runs next to ${busy(o.hogs)}: duplicate runs ${total('duplicateRuns')} (${linkedDups} in the ${linked.length} runs where no link went down), extra runs ${total('extraRuns')}, lease expiries ${total('expiriesWritten')}\n`,
+    `${runs.length} runs next to ${busy(o.hogs)}: duplicate runs ${total('duplicateRuns')} (${linkedDups} in the ${linked.length} runs where no link went down), extra runs ${total('extraRuns')}, lease expiries ${total('expiriesWritten')}, tasks restored ${total('restores')}\n`,
   );
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ hogs: o.hogs, tasks: o.tasks, duplicateRuns: total('duplicateRuns'), duplicateRunsLinked: linkedDups, extraRuns: total('extraRuns'), expiriesWritten: total('expiriesWritten'), runs })}\n`);
+    process.stdout.write(`${JSON.stringify({ hogs: o.hogs, tasks: o.tasks, duplicateRuns: total('duplicateRuns'), duplicateRunsLinked: linkedDups, extraRuns: total('extraRuns'), expiriesWritten: total('expiriesWritten'), restores: total('restores'), runs })}\n`);
   }
 }
 

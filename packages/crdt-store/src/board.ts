@@ -180,9 +180,7 @@ export class TaskBoard {
   }
 
   /** The generation this document belongs to (the greatest marker in meta; GENESIS if none). */
-  generation(): Generation {
-    return meta.generationOf(this.doc);
-  }
+  generation = (): Generation => meta.generationOf(this.doc);
 
   /** Marks this document as generation `g`. */
   markGeneration(g: Generation): void {
@@ -190,13 +188,15 @@ export class TaskBoard {
   }
 
   /** Generations this one descends from, oldest first (at most 32), as its starter wrote them. */
-  lineage(): string[] {
-    return meta.lineageOf(this.doc);
+  lineage = (): string[] => meta.lineageOf(this.doc);
+
+  /** Writes the lineage; `seen`: the starter's state vector of the last one's document at the cut. */
+  setLineage(names: string[], seen?: Uint8Array): void {
+    meta.setLineage(this.doc, this.ctx.transact, names, seen);
   }
 
-  setLineage(names: string[]): void {
-    meta.setLineage(this.doc, this.ctx.transact, names);
-  }
+  /** What this generation's starter had seen of generation `name`'s document at the cut (see setLineage). */
+  seenAtCut = (name: string): Map<number, number> | undefined => meta.seenAtCut(this.doc, name);
 
   /** Adds a task. Throws MeshError('INVALID_TASK') and writes nothing if the spec is invalid. */
   putTask(spec: TaskSpec): TaskSpec {
@@ -290,13 +290,13 @@ export class TaskBoard {
 
   /**
    * Copies this board's valid entries into `target` (a board over a fresh document of the next
-   * generation), except the tasks in `drop` and their facts; entries `target` already holds are
-   * left alone. The times this replica first saw each entry move along, so leases and bid windows
-   * are not restarted by the move. Returns the raw spec and facts of each dropped task, for the
-   * archive. One transaction on `target`.
+   * generation), except the tasks in `drop` (and, with `seen` from seenAtCut, those it lacks though
+   * its starter had seen them) and their facts; entries `target` holds are left alone. First
+   * sightings move along, so leases and bid windows are not restarted. Returns the raw spec and
+   * facts of each dropped task, for the archive. One transaction on `target`.
    */
-  copyInto(target: TaskBoard, drop: ReadonlySet<string>): TaskRecord[] {
-    return copy.copyInto(this.parts(), target.parts(), drop);
+  copyInto(target: TaskBoard, drop: ReadonlySet<string>, seen?: ReadonlyMap<number, number>): TaskRecord[] {
+    return copy.copyInto(this.parts(), target.parts(), seen ? new Set([...drop, ...copy.seenAndGone(this.parts(), target.parts(), seen)]) : drop);
   }
 
   /**

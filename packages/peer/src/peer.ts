@@ -54,7 +54,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly capabilities: string[];
   readonly capacity: number;
   readonly concurrency: number;
-  readonly counters: PeerCounters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0 };
+  readonly counters: PeerCounters = { done: 0, failed: 0, aborted: 0, dataWrites: 0, bids: 0, claims: 0, expiriesWritten: 0, restores: 0 };
 
   private readonly clock: Clock;
   /** Signs this peer's entries and checks everyone's (undefined: unsigned, for tests and tools). */

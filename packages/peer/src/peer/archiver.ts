@@ -266,9 +266,21 @@ export class Archiver {
    * is written back, so it stays live until everyone agrees how it ended.
    */
   onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false, sheets?: ReadonlyMap<string, Uint8Array>, known?: ReadonlyMap<string, TaskFacts>): void {
-    const { ctx, deps } = this;
-    const generation = deps.live.name;
     this.tombstones += deletedEntries;
+    this.left(records, this.deps.live.name, replay, sheets, known);
+  }
+
+  /**
+   * Tasks of generation `generation` that its successor's starter had archived and this replica
+   * still held (it had missed their deletion): they go into this peer's archive as onRemoved's
+   * do, instead of being carried into the new generation for every replica to restore them.
+   */
+  leftAtCut(records: readonly TaskRecord[], generation: string): void {
+    if (records.length > 0) this.left(records, generation, false, undefined, undefined);
+  }
+
+  private left(records: readonly TaskRecord[], generation: string, replay: boolean, sheets: ReadonlyMap<string, Uint8Array> | undefined, known: ReadonlyMap<string, TaskFacts> | undefined): void {
+    const { ctx, deps } = this;
     const now = ctx.clock.now();
     const archived: ArchiveRecord[] = [];
     const parsed = new Map<ArchiveRecord, TaskFacts>();

@@ -146,6 +146,8 @@ export interface PeerCounters {
   bids: number;
   claims: number;
   expiriesWritten: number;
+  /** Tasks that came back into the live document without their outcome and got it again from this peer's archive. */
+  restores: number;
 }
 
 /** This peer as a bidder sees itself. */

@@ -8,7 +8,7 @@
 
 import * as Y from 'yjs';
 import { isTerminal, unitHash } from '@agentmesh/scheduler';
-import { GENESIS, compareGenerations, encodeGeneration, parseGeneration, type Archive, type ArchiveRecord, type Generation, type TaskBoard } from '@agentmesh/crdt-store';
+import { GENESIS, compareGenerations, encodeGeneration, parseGeneration, type Archive, type ArchiveRecord, type Generation, type TaskBoard, type TaskRecord } from '@agentmesh/crdt-store';
 import type { SyncEngine } from '../sync/engine.js';
 import { MeshOrigin, checkUpdate } from '../sync/wire.js';
 import type { PeerContext } from './context.js';
@@ -33,6 +33,8 @@ export interface GenerationsDeps {
   archiveBehind(): boolean;
   /** Takes the records of archive writes that failed (and their batch bytes): see enter(). */
   takeUnwritten(): { records: ArchiveRecord[]; sheets: ReadonlyMap<string, Uint8Array> | undefined }[];
+  /** Archives tasks of generation `generation` that left before the cut (see enter). */
+  archiveLeft(records: TaskRecord[], generation: string): void;
   /** A fresh document with its board (a new Yjs client id each time). */
   newDocument(): { doc: Y.Doc; board: TaskBoard };
   /** Has the peer caught up with the mesh since it started? */
@@ -206,9 +208,12 @@ export class Generations {
     // new document holds every live entry, without the old one's tombstones.
     const drop = new Set<string>();
     let reinsert: ArchiveRecord[] = [];
+    // What the new generation's starter had seen of our document when it cut (see below).
+    let seen: Map<number, number> | undefined;
     if (base) {
       Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
       const theirs = board.lineage();
+      if (theirs[theirs.length - 1] === oldName) seen = board.seenAtCut(oldName);
       if (!theirs.includes(oldName)) {
         // We were on a branch of our own (both sides of a partition changed generations). What we
         // archived on it goes back into the live document, and we archive nothing now: the other
@@ -221,8 +226,12 @@ export class Generations {
         reinsert = ours.flatMap((n) => deps.archive.byGeneration(n)).filter((r) => r.partial === true);
         ctx.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
       }
-    } else board.setLineage(mine);
-    const records = old.copyInto(board, drop); // carries the first-sighting times too
+    } else board.setLineage(mine, Y.encodeStateVector(oldDoc));
+    // Carries the first-sighting times too. With `seen`, tasks the base lacks whose every entry the
+    // starter had seen are not carried: they had left its document (archived) before the cut, and
+    // this replica missed their deletion (a lagging peer carried thousands of them, and every
+    // replica then restored each from its archive). They come back as `records`, archived below.
+    const records = old.copyInto(board, drop, seen);
     for (const r of signedFromArchive(board, deps.archive, reinsert)) board.restore(r);
     // A task we archive now that the base still holds (its starter missed how it ended) gets the
     // facts we have and it lacks, so it ends there as it ended here instead of running again.
@@ -249,6 +258,10 @@ export class Generations {
     // Every part follows the new document (storage, main loop, sync, websocket clients).
     deps.live.replace(doc, board, g);
     for (const id of drop) deps.forget(id);
+    if (records.length > 0) {
+      ctx.log.log('info', 'tasks the new generation\'s starter had archived: archived here too, not carried', { tasks: records.length });
+      deps.archiveLeft(records, oldName);
+    }
     const gone = new Set<string>();
     const back: ArchiveRecord[] = [];
     for (const id of board.taskIds()) {
@@ -345,6 +358,7 @@ export class Generations {
     for (const rec of signedFromArchive(board, this.deps.archive, back)) {
       const n = board.restore(rec);
       if (n > 0) {
+        this.ctx.counters.restores++;
         this.ctx.log.log('info', 'restored an archived task that came back without its outcome', { task: rec.id, entries: n });
         this.ctx.emit('restored', { id: rec.id, entries: n });
       }

@@ -98,6 +98,7 @@ export function assembleParts(init: PartsInit): Parts {
     rollover,
     archiveBehind: () => p.archiver.behind(),
     takeUnwritten: () => p.archiver.takeUnwritten(),
+    archiveLeft: (records, generation) => p.archiver.leftAtCut(records, generation),
     newDocument: init.newDocument,
     caughtUp: () => p.loop.isCaughtUp(),
     tombstones: () => p.archiver.tombstones,
