@@ -5,7 +5,6 @@
 // JSON as the old one. With signed entries, an entry split out of a batch carries the batch's
 // signature and Merkle path (trust/batch-sigs.ts) and so still verifies under its author.
 
-import type * as Y from 'yjs';
 import type { TaskSpec } from '@agentmesh/scheduler';
 import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } from './schema.js';
 import { plainWith, toPlain, type BoardContext, type TaskRecord } from './board-types.js';
@@ -54,8 +53,6 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
     for (const [id, raw] of batchSpecs) if (!target.tasks.tasksMap.has(id) && !target.tasks.specs.has(id)) target.tasks.tasksMap.set(id, raw);
     for (const [actKey, fks] of from.tasks.actFacts) {
       if (whole.acts.has(actKey)) continue;
-      // Split because a task of it is dropped: if the target holds the batch, the others' facts are there.
-      const held = target.tasks.actsMap.has(actKey);
       for (const fk of fks) {
         const idx = from.tasks.facts.get(fk.task);
         const raw = idx ? rawFact(from.tasks, idx, fk, undefined) : undefined;
@@ -63,7 +60,7 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
         const key = factKey(fk);
         const rec = dropped.get(fk.task);
         if (rec) rec.facts[key] = raw;
-        else if (!held && !drop.has(fk.task) && !target.tasks.factsMap.has(key)) target.tasks.factsMap.set(key, raw);
+        else if (!drop.has(fk.task) && !target.tasks.factsMap.has(key)) target.tasks.factsMap.set(key, raw);
       }
     }
     for (const [id, raw] of tasksMap.entries()) {
@@ -97,37 +94,24 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   return [...dropped.values()];
 }
 
-/** A map entry's Yjs item, as far as coverage by a state vector needs it. */
-interface ItemId {
-  id: { client: number; clock: number };
-  length: number;
-  deleted: boolean;
-}
-
 /**
  * Tasks of `from` that `target` (the next generation's document) lacks although its starter had
  * seen every entry of them: `seen` is that peer's state vector of `from`'s document when it cut.
  * Its copy carried every live entry it held, so these had left its document (archived) before the
- * cut. A replica that missed their deletion would otherwise carry them into the new generation,
- * and every replica would then find them back and restore them from its archive. A task with any
- * entry that peer had not seen (a run it did not know of) is carried, as before. @internal
+ * cut, and a replica that missed their deletion deletes them right after its move (Generations.enter)
+ * instead of leaving them for every replica to find back and restore from its archive. A task with
+ * any entry that peer had not seen (a run it did not know of), or named by rival task batches, is
+ * not among them. None without `seen`, and none when the target's generation archived a task
+ * without waiting for every known peer (meta `partial`): its records may hold facts ours lack, so
+ * the tasks are carried and every replica decides with all the facts. @internal
  */
-export function seenAndGone(from: BoardParts, target: BoardParts, seen: ReadonlyMap<number, number>): string[] {
-  const { tasksMap, segsMap, actsMap, factsMap, facts, specs } = from.tasks;
-  // Yjs keeps each key's current item in `_map` (not public API; stable across yjs 13).
-  const covered = (map: Y.Map<unknown>, key: string): boolean => {
-    const item = (map as unknown as { _map: Map<string, ItemId> })._map.get(key);
-    return item === undefined || item.deleted || item.id.clock + item.length <= (seen.get(item.id.client) ?? 0);
-  };
+export function seenAndGone(from: BoardParts, target: BoardParts, seen: ReadonlyMap<number, number> | undefined): string[] {
   const out: string[] = [];
-  for (const id of specs.keys()) {
-    if (target.tasks.specs.has(id) || target.tasks.tasksMap.has(id) || !covered(tasksMap, id)) continue;
-    const idx = facts.get(id);
-    if (idx?.segment !== undefined && !covered(segsMap, idx.segment)) continue;
-    if (idx?.acts?.some((k) => !covered(actsMap, k))) continue;
-    let all = true;
-    for (const k of idx?.entries?.keys() ?? []) if (!(all = covered(factsMap, factKeyOfSeen(id, k)))) break;
-    if (all) out.push(id);
+  if (!seen) return out;
+  for (const id of from.tasks.specs.keys()) {
+    if (target.tasks.specs.has(id) || target.tasks.tasksMap.has(id) || from.tasks.facts.get(id)?.coAssignees !== undefined) continue;
+    // The same items archival's stability check reads (TaskIndex.itemIds): spec or task batch, each fact or activity batch.
+    if (from.tasks.itemIds(id).every(({ client, clock }) => clock < (seen.get(client) ?? 0))) out.push(id);
   }
   return out;
 }

@@ -56,6 +56,16 @@ export function setLineage(doc: Y.Doc, transact: Transact, names: string[], seen
   });
 }
 
+/** Marks this document's generation as one where some peer archived a task without waiting for every known peer. */
+export function markPartial(doc: Y.Doc, transact: Transact): void {
+  if (doc.getMap(ROOT.meta).get('partial') !== true) transact(() => doc.getMap(ROOT.meta).set('partial', true));
+}
+
+/** See markPartial. */
+export function isPartial(doc: Y.Doc): boolean {
+  return doc.getMap(ROOT.meta).get('partial') === true;
+}
+
 /** A state vector a peer may write: larger ones are not read. */
 const MAX_SEEN_BYTES = 64 * 1024;
 

@@ -1,7 +1,7 @@
 // A generation's starter writes what it had seen of the old document when it cut (its state
-// vector), and a replica that moves later leaves out of its copy the tasks the new document lacks
-// though the starter had seen every entry of them (they left there: archived). Anything the
-// starter had not seen is carried, as before; a value in meta that is not a state vector is none.
+// vector), and a replica that moves later finds the tasks the new document lacks though the
+// starter had seen every entry of them (they left there: archived; the peer deletes them after its
+// move). Not one the starter had not seen whole; a value in meta that is not a state vector is none.
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { ROOT, TaskBoard, encodeGeneration } from '../src/index.js';
@@ -41,22 +41,21 @@ function setup() {
 }
 
 describe('what a generation starter had seen at the cut', () => {
-  it('a replica that missed a deletion does not carry the task back; one with an entry the starter never saw, or a task it never saw, is carried', () => {
+  it('names the tasks a replica missed the deletion of; not one with an entry the starter never saw, nor a task it never saw', () => {
     const { l, mine } = setup();
     const seen = mine.seenAtCut(G0);
     expect(seen).toBeInstanceOf(Map);
     expect(mine.seenAtCut('other')).toBeUndefined();
-    const left = l.copyInto(mine, new Set(), seen);
-    expect(left.map((r) => r.id)).toEqual(['t1']);
-    // The record of t1 is whole: its spec and both facts, for this replica's archive.
-    expect(Object.keys(left[0]!.facts).sort()).toEqual(['t1/claim/1/p1', 't1/done/1/p1']);
-    expect([...mine.taskIds()].sort()).toEqual(['t2', 't3', 't4']);
-  });
-
-  it('without what the starter had seen, everything the base lacks is carried (as before)', () => {
-    const { l, mine } = setup();
+    expect(l.leftBefore(mine, G0)).toEqual(['t1']);
+    expect(l.leftBefore(mine, 'another-name')).toEqual([]);
+    // The copy itself is unchanged: everything the base lacks is carried (the peer deletes `left` after its move).
     expect(l.copyInto(mine, new Set())).toEqual([]);
     expect([...mine.taskIds()].sort()).toEqual(['t1', 't2', 't3', 't4']);
+    // Once some peer of the new generation archived without waiting for every peer, none.
+    expect(mine.partial()).toBe(false);
+    mine.markPartial();
+    expect(mine.partial()).toBe(true);
+    expect(l.leftBefore(mine, G0)).toEqual([]);
   });
 
   it('a value in meta that is not a state vector (a hostile peer, garbage, too large) reads as none', () => {
@@ -64,6 +63,7 @@ describe('what a generation starter had seen at the cut', () => {
     for (const bad of ['not bytes', new Uint8Array([255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255]), new Uint8Array(65 * 1024)]) {
       b.doc.getMap(ROOT.meta).set(`seen:${G0}`, bad);
       expect(b.seenAtCut(G0)).toBeUndefined();
+      expect(board().leftBefore(b, G0)).toEqual([]);
     }
   });
 });

@@ -178,6 +178,8 @@ describe('the CLI a user meets', () => {
     const text = await res.text();
     expect(text).toMatch(new RegExp(`^agentmesh_tasks\\{state="done"\\} ${st.tasks.done}$`, 'm'));
     expect(text).toMatch(/^agentmesh_run_duration_seconds_bucket\{outcome="done",le="\+Inf"\} \d+$/m);
+    expect(text).toMatch(/^# TYPE agentmesh_lease_expiries_total counter\nagentmesh_lease_expiries_total \d+$/m);
+    expect(text).toMatch(/^# TYPE agentmesh_restores_total counter\nagentmesh_restores_total 0$/m);
     expect(text).toMatch(/^agentmesh_peer_up\{peer="UB",peer_id="12D3Koo\w+"\} 1$/m);
     const ring = (await (await fetch(`${http}/api/metrics`)).json()) as { intervalMs: number; samples: { t: number; done: number }[] };
     expect(ring.intervalMs).toBe(2000);

@@ -214,6 +214,8 @@ export class PeerMetrics {
     metric('agentmesh_data_writes_total', 'counter', 'Shared-data items written by the agents of this peer since it started.', [`agentmesh_data_writes_total ${p.counters.dataWrites}`]);
     metric('agentmesh_bids_total', 'counter', 'Bids this peer wrote since it started.', [`agentmesh_bids_total ${p.counters.bids}`]);
     metric('agentmesh_claims_total', 'counter', 'Claims this peer wrote since it started.', [`agentmesh_claims_total ${p.counters.claims}`]);
+    metric('agentmesh_lease_expiries_total', 'counter', "Other peers' leases this peer ended (expiry facts it wrote) since it started.", [`agentmesh_lease_expiries_total ${p.counters.expiriesWritten}`]);
+    metric('agentmesh_restores_total', 'counter', "Tasks that came back into the live document without their outcome and got it again from this peer's archive, since it started.", [`agentmesh_restores_total ${p.counters.restores}`]);
     metric('agentmesh_throughput_tasks_per_second', 'gauge', 'Runs this peer finished per second over the last 10 s.', [`agentmesh_throughput_tasks_per_second ${this.rate(10)}`]);
     const runLines: string[] = [];
     for (const [outcome, h] of [...this.runTime].sort()) runLines.push(...h.lines('agentmesh_run_duration_seconds', `outcome="${outcome}"`));

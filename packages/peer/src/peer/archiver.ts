@@ -108,6 +108,8 @@ export class Archiver {
   private readonly dueSince = new Map<string, number>();
   /** Entries deleted from the live document since its generation began (its tombstones). */
   tombstones = 0;
+  /** This generation archived a task without waiting for every known peer (see Generations.enter). */
+  partialInGeneration = false;
   /** Archive writes in order (durable before what depends on them). */
   private work: Promise<void> = Promise.resolve();
   /**
@@ -141,6 +143,7 @@ export class Archiver {
   /** A new generation began: its document has no tombstones. */
   newGeneration(): void {
     this.tombstones = 0;
+    this.partialInGeneration = false;
     this.dueSince.clear();
     this.due = [];
     this.dueNext = 0;
@@ -266,27 +269,21 @@ export class Archiver {
    * is written back, so it stays live until everyone agrees how it ended.
    */
   onRemoved(records: readonly TaskRecord[], deletedEntries: number, replay = false, sheets?: ReadonlyMap<string, Uint8Array>, known?: ReadonlyMap<string, TaskFacts>): void {
-    this.tombstones += deletedEntries;
-    this.left(records, this.deps.live.name, replay, sheets, known);
-  }
-
-  /**
-   * Tasks of generation `generation` that its successor's starter had archived and this replica
-   * still held (it had missed their deletion): they go into this peer's archive as onRemoved's
-   * do, instead of being carried into the new generation for every replica to restore them.
-   */
-  leftAtCut(records: readonly TaskRecord[], generation: string): void {
-    if (records.length > 0) this.left(records, generation, false, undefined, undefined);
-  }
-
-  private left(records: readonly TaskRecord[], generation: string, replay: boolean, sheets: ReadonlyMap<string, Uint8Array> | undefined, known: ReadonlyMap<string, TaskFacts> | undefined): void {
     const { ctx, deps } = this;
+    const generation = deps.live.name;
+    this.tombstones += deletedEntries;
     const now = ctx.clock.now();
     const archived: ArchiveRecord[] = [];
     const parsed = new Map<ArchiveRecord, TaskFacts>();
     const back: TaskRecord[] = [];
     // Some known peer is no longer waited for (away too long): what leaves now may lack its runs.
     const partial = this.skipsPeers(now);
+    if (partial && records.length > 0 && !this.partialInGeneration) {
+      // Said in the document too: a later generation's starter (and a peer moving to a later one)
+      // then knows some peer may lack facts these records hold (Generations.enter).
+      this.partialInGeneration = true;
+      if (!replay) ctx.board().markPartial();
+    }
     for (const rec of records) {
       this.forget(rec.id);
       deps.forget(rec.id);
