@@ -94,28 +94,6 @@ export function copyInto(from: BoardParts, target: BoardParts, drop: ReadonlySet
   return [...dropped.values()];
 }
 
-/**
- * Tasks of `from` that `target` (the next generation's document) lacks although its starter had
- * seen every entry of them: `seen` is that peer's state vector of `from`'s document when it cut.
- * Its copy carried every live entry it held, so these had left its document (archived) before the
- * cut, and a replica that missed their deletion deletes them right after its move (Generations.enter)
- * instead of leaving them for every replica to find back and restore from its archive. A task with
- * any entry that peer had not seen (a run it did not know of), or named by rival task batches, is
- * not among them. None without `seen`, and none when the target's generation archived a task
- * without waiting for every known peer (meta `partial`): its records may hold facts ours lack, so
- * the tasks are carried and every replica decides with all the facts. @internal
- */
-export function seenAndGone(from: BoardParts, target: BoardParts, seen: ReadonlyMap<number, number> | undefined): string[] {
-  const out: string[] = [];
-  if (!seen) return out;
-  for (const id of from.tasks.specs.keys()) {
-    if (target.tasks.specs.has(id) || target.tasks.tasksMap.has(id) || from.tasks.facts.get(id)?.coAssignees !== undefined) continue;
-    // The same items archival's stability check reads (TaskIndex.itemIds): spec or task batch, each fact or activity batch.
-    if (from.tasks.itemIds(id).every(({ client, clock }) => clock < (seen.get(client) ?? 0))) out.push(id);
-  }
-  return out;
-}
-
 /** The batches a signed copy moves whole: held here, and naming no task that is dropped. */
 function wholeBatches(from: BoardParts, drop: ReadonlySet<string>): { segs: Set<string>; acts: Set<string> } {
   const out = { segs: new Set<string>(), acts: new Set<string>() };

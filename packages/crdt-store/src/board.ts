@@ -139,7 +139,10 @@ export class TaskBoard {
     return this.ctx.trust?.setRemovals(this.memberIndex.keepLists()) ?? false;
   }
 
-  onChange = (listener: (c: BoardChange) => void): (() => boolean) => (this.listeners.add(listener), () => this.listeners.delete(listener));
+  onChange(listener: (c: BoardChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   get invalidEntries(): number {
     return this.invalidCount;
@@ -172,28 +175,28 @@ export class TaskBoard {
   }
 
   /** Ensures the schema version marker exists. */
-  initMeta = (): void => meta.initMeta(this.doc, this.ctx.transact);
-
-  /** The generation this document belongs to (the greatest marker in meta; GENESIS if none). */
-  generation = (): Generation => meta.generationOf(this.doc);
-
-  /** Marks this document as generation `g`. */
-  markGeneration = (g: Generation): void => meta.markGeneration(this.doc, this.ctx.transact, g);
-
-  /** Generations this one descends from, oldest first (at most 32), as its starter wrote them. */
-  lineage = (): string[] => meta.lineageOf(this.doc);
-
-  /** Writes the lineage; `seen`: the starter's state vector of the last one's document at the cut. */
-  setLineage(names: string[], seen?: Uint8Array): void {
-    meta.setLineage(this.doc, this.ctx.transact, names, seen);
+  initMeta(): void {
+    meta.initMeta(this.doc, this.ctx.transact);
   }
 
-  /** What this generation's starter had seen of generation `name`'s document at the cut (see setLineage). */
-  seenAtCut = (name: string): Map<number, number> | undefined => meta.seenAtCut(this.doc, name);
+  /** The generation this document belongs to (the greatest marker in meta; GENESIS if none). */
+  generation(): Generation {
+    return meta.generationOf(this.doc);
+  }
 
-  /** Some peer archived a task of this generation without waiting for every known peer (meta `partial`). */
-  markPartial = (): void => meta.markPartial(this.doc, this.ctx.transact);
-  partial = (): boolean => meta.isPartial(this.doc);
+  /** Marks this document as generation `g`. */
+  markGeneration(g: Generation): void {
+    meta.markGeneration(this.doc, this.ctx.transact, g);
+  }
+
+  /** Generations this one descends from, oldest first (at most 32), as its starter wrote them. */
+  lineage(): string[] {
+    return meta.lineageOf(this.doc);
+  }
+
+  setLineage(names: string[]): void {
+    meta.setLineage(this.doc, this.ctx.transact, names);
+  }
 
   /** Adds a task. Throws MeshError('INVALID_TASK') and writes nothing if the spec is invalid. */
   putTask(spec: TaskSpec): TaskSpec {
@@ -288,15 +291,13 @@ export class TaskBoard {
   /**
    * Copies this board's valid entries into `target` (a board over a fresh document of the next
    * generation), except the tasks in `drop` and their facts; entries `target` already holds are
-   * left alone. First sightings move along, so leases and bid windows are not restarted. Returns
-   * the raw spec and facts of each dropped task, for the archive. One transaction on `target`.
+   * left alone. The times this replica first saw each entry move along, so leases and bid windows
+   * are not restarted by the move. Returns the raw spec and facts of each dropped task, for the
+   * archive. One transaction on `target`.
    */
   copyInto(target: TaskBoard, drop: ReadonlySet<string>): TaskRecord[] {
     return copy.copyInto(this.parts(), target.parts(), drop);
   }
-
-  /** Tasks `target` (the next generation; `name` this one's) lacks though its starter had seen them whole: see board-copy.ts. */
-  leftBefore = (target: TaskBoard, name: string): string[] => copy.seenAndGone(this.parts(), target.parts(), target.partial() ? undefined : target.seenAtCut(name));
 
   /**
    * Gives `target` this replica's first-sighting times of every entry outside `drop` (call it

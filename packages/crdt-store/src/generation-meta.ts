@@ -2,7 +2,7 @@
 // the greatest one names the document's generation) and the lineage (the generations this one
 // descends from). Functions over the document, writing through the board's local transaction.
 
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { GENESIS, compareGenerations, encodeGeneration, parseGeneration, type Generation } from './generation.js';
 import { ROOT, SCHEMA_VERSION } from './schema.js';
 import type { BoardContext } from './board-types.js';
@@ -43,43 +43,7 @@ export function lineageOf(doc: Y.Doc): string[] {
   return raw.filter((x): x is string => parseGeneration(x) !== null).slice(-LINEAGE_MAX);
 }
 
-/**
- * Writes the lineage; with `seen`, also the state vector of the last generation's document as the
- * starter held it at the cut (`seen:<name>`, read by seenAtCut).
- */
-export function setLineage(doc: Y.Doc, transact: Transact, names: string[], seen?: Uint8Array): void {
+export function setLineage(doc: Y.Doc, transact: Transact, names: string[]): void {
   const list = names.filter((x) => parseGeneration(x) !== null).slice(-LINEAGE_MAX);
-  const last = list[list.length - 1];
-  transact(() => {
-    doc.getMap(ROOT.meta).set('lineage', list);
-    if (seen !== undefined && last !== undefined) doc.getMap(ROOT.meta).set(`seen:${last}`, seen);
-  });
-}
-
-/** Marks this document's generation as one where some peer archived a task without waiting for every known peer. */
-export function markPartial(doc: Y.Doc, transact: Transact): void {
-  if (doc.getMap(ROOT.meta).get('partial') !== true) transact(() => doc.getMap(ROOT.meta).set('partial', true));
-}
-
-/** See markPartial. */
-export function isPartial(doc: Y.Doc): boolean {
-  return doc.getMap(ROOT.meta).get('partial') === true;
-}
-
-/** A state vector a peer may write: larger ones are not read. */
-const MAX_SEEN_BYTES = 64 * 1024;
-
-/**
- * What the starter of this document's generation had seen of generation `name`'s document when it
- * cut (its state vector: client id to clock); undefined when it wrote none, or wrote something
- * that is not a state vector (any peer may write meta: a bad value only means none).
- */
-export function seenAtCut(doc: Y.Doc, name: string): Map<number, number> | undefined {
-  const raw = doc.getMap(ROOT.meta).get(`seen:${name}`);
-  if (!(raw instanceof Uint8Array) || raw.byteLength > MAX_SEEN_BYTES) return undefined;
-  try {
-    return Y.decodeStateVector(raw);
-  } catch {
-    return undefined;
-  }
+  transact(() => doc.getMap(ROOT.meta).set('lineage', list));
 }

@@ -108,8 +108,6 @@ export class Archiver {
   private readonly dueSince = new Map<string, number>();
   /** Entries deleted from the live document since its generation began (its tombstones). */
   tombstones = 0;
-  /** This generation archived a task without waiting for every known peer (see Generations.enter). */
-  partialInGeneration = false;
   /** Archive writes in order (durable before what depends on them). */
   private work: Promise<void> = Promise.resolve();
   /**
@@ -143,7 +141,6 @@ export class Archiver {
   /** A new generation began: its document has no tombstones. */
   newGeneration(): void {
     this.tombstones = 0;
-    this.partialInGeneration = false;
     this.dueSince.clear();
     this.due = [];
     this.dueNext = 0;
@@ -278,12 +275,6 @@ export class Archiver {
     const back: TaskRecord[] = [];
     // Some known peer is no longer waited for (away too long): what leaves now may lack its runs.
     const partial = this.skipsPeers(now);
-    if (partial && records.length > 0 && !this.partialInGeneration) {
-      // Said in the document too: a later generation's starter (and a peer moving to a later one)
-      // then knows some peer may lack facts these records hold (Generations.enter).
-      this.partialInGeneration = true;
-      if (!replay) ctx.board().markPartial();
-    }
     for (const rec of records) {
       this.forget(rec.id);
       deps.forget(rec.id);

@@ -33,8 +33,6 @@ export interface GenerationsDeps {
   archiveBehind(): boolean;
   /** Takes the records of archive writes that failed (and their batch bytes): see enter(). */
   takeUnwritten(): { records: ArchiveRecord[]; sheets: ReadonlyMap<string, Uint8Array> | undefined }[];
-  /** This generation archived a task without waiting for every known peer (a peer away too long). */
-  archivedPartially(): boolean;
   /** A fresh document with its board (a new Yjs client id each time). */
   newDocument(): { doc: Y.Doc; board: TaskBoard };
   /** Has the peer caught up with the mesh since it started? */
@@ -208,12 +206,9 @@ export class Generations {
     // new document holds every live entry, without the old one's tombstones.
     const drop = new Set<string>();
     let reinsert: ArchiveRecord[] = [];
-    // Tasks of ours the base lacks though its starter had seen every entry of them (see below).
-    let left: string[] = [];
     if (base) {
       Y.applyUpdate(doc, base.update, new MeshOrigin(base.from));
       const theirs = board.lineage();
-      if (theirs[theirs.length - 1] === oldName) left = old.leftBefore(board, oldName);
       if (!theirs.includes(oldName)) {
         // We were on a branch of our own (both sides of a partition changed generations). What we
         // archived on it goes back into the live document, and we archive nothing now: the other
@@ -226,13 +221,7 @@ export class Generations {
         reinsert = ours.flatMap((n) => deps.archive.byGeneration(n)).filter((r) => r.partial === true);
         ctx.log.log('info', 'merging a generation branch', { ours: ours.length, reinserted: reinsert.length, common: common ?? null });
       }
-    } else {
-      // What this starter had seen of the old document: a peer moving in later leaves what it
-      // lacks of that behind (see `left`). Not when this generation archived tasks without
-      // waiting for some peer (here, or anywhere as far as the document says): such a peer may
-      // lack facts the archived records hold.
-      board.setLineage(mine, deps.archivedPartially() || old.partial() ? undefined : Y.encodeStateVector(oldDoc));
-    }
+    } else board.setLineage(mine);
     const records = old.copyInto(board, drop); // carries the first-sighting times too
     for (const r of signedFromArchive(board, deps.archive, reinsert)) board.restore(r);
     // A task we archive now that the base still holds (its starter missed how it ended) gets the
@@ -278,13 +267,6 @@ export class Generations {
     // built) once for all its records. One call per record built a 500-entry batch's levels per
     // record and blocked the peer for seconds at a generation change: leases lapsed, tasks ran twice.
     for (const r of signedFromArchive(board, deps.archive, back)) board.restore(r);
-    // Tasks of ours that the starter had seen whole, yet left out of the base: they had left its
-    // document (archived) before the cut, and this replica missed their deletion. They leave ours
-    // now, in the new generation's log after its marker, so this peer archives them as at any
-    // deletion (a restart replays the deletion), and no other replica finds them back in the live
-    // document (a lagging peer carried thousands of them, and every replica restored each one).
-    if (left.length > 0) ctx.log.log('info', 'tasks the new generation\'s starter had archived: archived here too, not carried', { tasks: left.length });
-    for (const id of left) gone.add(id);
     if (gone.size > 0) board.deleteTasks(gone, (id) => deps.archive.has(id));
     ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
     ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });

@@ -101,7 +101,6 @@ export function assembleParts(init: PartsInit): Parts {
     newDocument: init.newDocument,
     caughtUp: () => p.loop.isCaughtUp(),
     tombstones: () => p.archiver.tombstones,
-    archivedPartially: () => p.archiver.partialInGeneration,
     entered: () => p.archiver.newGeneration(),
     forget,
     markDirty: (id) => p.loop.markDirty(id),
