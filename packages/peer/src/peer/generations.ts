@@ -249,25 +249,25 @@ export class Generations {
     // Every part follows the new document (storage, main loop, sync, websocket clients).
     deps.live.replace(doc, board, g);
     for (const id of drop) deps.forget(id);
-    const gone = new Set<string>();
     const back: ArchiveRecord[] = [];
     for (const id of board.taskIds()) {
       deps.markDirty(id);
       if (old.getSpec(id) || !deps.archive.mightHave(id)) continue;
       // A task of the base that this replica had archived: the base's starter had not seen it
-      // leave. If every known peer held it when it left, it leaves again now (else the generation
-      // changes would keep bringing it back); otherwise it may lack its outcome: restore it.
+      // leave. If every known peer held it when it left, it gets its archived facts now, ends as
+      // it ended, and leaves again by archival (archiver.ts); otherwise it may lack its outcome:
+      // restore it. It is not deleted here, right after the move: another peer may have carried
+      // the same entries into this generation as items this replica has not received, and a
+      // deletion of the items it holds would leave theirs (a spec without its facts runs again).
+      // Archival deletes only what every known peer holds, so it deletes every copy.
       const rec = deps.archive.get(id);
-      if (rec && rec.partial !== true) {
-        back.push(rec);
-        gone.add(id);
-      } else this.toCheck.add(id);
+      if (rec && rec.partial !== true) back.push(rec);
+      else this.toCheck.add(id);
     }
     // Signed again in one call: each batch they refer to is loaded (decoded, its Merkle levels
     // built) once for all its records. One call per record built a 500-entry batch's levels per
     // record and blocked the peer for seconds at a generation change: leases lapsed, tasks ran twice.
     for (const r of signedFromArchive(board, deps.archive, back)) board.restore(r);
-    if (gone.size > 0) board.deleteTasks(gone, (id) => deps.archive.has(id));
     ctx.log.log('info', 'new document generation', { generation: name, startedBy: g.by === ctx.id ? 'this peer' : g.by, archived: archived.length, kept: board.taskCount, bytes: snapshot.byteLength });
     ctx.emit('generation', { name, n: g.n, archived: archived.length, kept: board.taskCount, startedBy: g.by, docBytes: snapshot.byteLength });
     // The archive is durable before the log that still holds the archived tasks is compacted away.
