@@ -280,7 +280,10 @@ export class Mesh {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await Promise.all(this.peers.map((p) => stopChild(p.child, 5000)));
+    // A profiled peer writes its profile on a clean exit only: give it time to finish its archive
+    // writes (after a long load, more than 5 s) before SIGKILL takes the profile with it.
+    const graceMs = peerNodeArgs.some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof')) ? 60_000 : 5000;
+    await Promise.all(this.peers.map((p) => stopChild(p.child, graceMs)));
     removeTempDir(this.dir);
   }
 
