@@ -2,7 +2,7 @@
 // seen them leave): the mover does not delete them right after its move. Another mover may have
 // carried the same entries into the generation as items this one has not received, and deleting
 // the items it holds would leave theirs: a task's spec without its facts, which runs again (the
-// simulator's seed 34, docs/performance.md, "2026-12-06, morning"). The tasks get their archived
+// simulator's seed 34, docs/performance.md, "2026-12-06, early morning"). The tasks get their archived
 // facts, stay live, and leave by archival (its stability check), with the outcome they had.
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
