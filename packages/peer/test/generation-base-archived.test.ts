@@ -2,14 +2,13 @@
 // seen them leave): the mover does not delete them right after its move. Another mover may have
 // carried the same entries into the generation as items this one has not received, and deleting
 // the items it holds would leave theirs: a task's spec without its facts, which runs again (the
-// simulator's seed 34, docs/performance.md, "2026-12-06, early morning"). The tasks get their archived
-// facts, stay live, and leave by archival (its stability check), with the outcome they had.
+// simulator's seed 34, docs/performance.md, "2026-12-06, early morning"). The tasks get their
+// archived facts, stay live, and leave by archival (its stability check), with the outcome they had.
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { GENESIS, MemoryArchive, MemoryDisk, MemoryStorage, TaskBoard, encodeGeneration, type Generation } from '@agentmesh/crdt-store';
 import { echoAgent } from '@agentmesh/agents';
-import { MemoryHub, Peer, systemClock } from '../src/index.js';
-import { SYNC_STEP2, encodeSyncMessage } from '../src/sync/wire.js';
+import { MemoryHub, Peer, SYNC_STEP2, encodeSyncMessage, systemClock } from '../src/index.js';
 import { FAST_TIMING, until } from './helpers.js';
 
 // Finished tasks stay live 3 s (time to copy them into the base), then leave by archival; no
