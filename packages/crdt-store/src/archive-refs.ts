@@ -9,8 +9,8 @@ import { decodeActivity, decodeTaskBatch, type ActivityBatch, type TaskBatch } f
 import { isSigRef, type SigRef } from './trust/batch-sigs.js';
 import { activityEntries, batchTaskEntry } from './trust/leaves.js';
 
-/** The SigRef of an entry that carries one. */
-function refOf(v: unknown): SigRef | undefined {
+/** The SigRef of an entry that carries one. @internal */
+export function refOf(v: unknown): SigRef | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const sig = (v as { sig?: unknown }).sig;
   return isSigRef(sig) ? sig : undefined;

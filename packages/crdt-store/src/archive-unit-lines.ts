@@ -6,7 +6,8 @@
 
 import { crc32 } from 'node:zlib';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
-import { SheetReader, bare, slimRecord } from './archive-refs.js';
+import { SheetReader, refOf } from './archive-refs.js';
+import type { SigRef } from './trust/batch-sigs.js';
 
 /** What a unit's records share: the first line of its body. */
 export type Header = [gen: string, archivedAt: number, peers: string[]];
@@ -35,13 +36,15 @@ export function unchecked(line: string): unknown {
   }
 }
 
-/** A bare reference (an entry whose values its sheet holds) into a `map` batch: [batch key, index]. */
-function bareRef(v: unknown, map: 'segs' | 'acts'): [string, number] | undefined {
-  const ref = bare(v);
-  return ref && ref.b === map ? [ref.k, ref.i] : undefined;
+/**
+ * What a line keeps of an entry that does not refer to a batch of its own map (`ref`: the one it
+ * refers to, if any): only the reference when it has one, as slimRecord would, else the entry.
+ */
+function slimEntry(v: unknown, ref: SigRef | undefined): unknown {
+  return ref ? { sig: ref } : v;
 }
 
-/** The body of a unit row: its header, then one line per record. */
+/** The body of a unit row: its header, then one line per record (its batched entries slim). */
 export function unitBody(records: readonly ArchiveRecord[]): string {
   const first = records[0];
   const header: Header = [first?.gen ?? '', first?.archivedAt ?? 0, []];
@@ -52,19 +55,23 @@ export function unitBody(records: readonly ArchiveRecord[]): string {
     if (i === undefined) peerIndex.set(p, (i = header[2].push(p) - 1));
     return i;
   };
-  const lines = records.map((rec) => {
-    const r = slimRecord(rec);
+  const lines = records.map((r) => {
     const facts: unknown[][] = [];
+    // A batched entry is [batch key, index] (its sheet holds the values), without a slim copy of
+    // each record first (the archive writes a line for every task that leaves, on every replica).
     for (const key in r.facts) {
-      const ref = bareRef(r.facts[key], 'acts');
-      facts.push(ref ?? [key, r.facts[key]]);
+      const v = r.facts[key];
+      const ref = refOf(v);
+      facts.push(ref?.b === 'acts' ? [ref.k, ref.i] : [key, slimEntry(v, ref)]);
     }
     const extra: Partial<ArchiveRecord> = {};
     if (r.gen !== header[0]) extra.gen = r.gen;
     if (r.archivedAt !== header[1]) extra.archivedAt = r.archivedAt;
     if (r.coAssignees !== undefined) extra.coAssignees = r.coAssignees;
     if (r.partial !== undefined) extra.partial = r.partial;
-    const line: Line = [r.id, r.state, r.finishedAt, r.attempts, peerOf(r.peer), r.result, bareRef(r.spec, 'segs') ?? r.spec, facts];
+    const specRef = refOf(r.spec);
+    const spec = specRef?.b === 'segs' ? [specRef.k, specRef.i] : slimEntry(r.spec, specRef);
+    const line: Line = [r.id, r.state, r.finishedAt, r.attempts, peerOf(r.peer), r.result, spec, facts];
     if (Object.keys(extra).length > 0) line.push(extra);
     return checked(JSON.stringify(line));
   });
