@@ -57,7 +57,7 @@ export const PEER: CommandSpec = {
     { name: 'max-doc-bytes', type: 'int', arg: 'BYTES', help: 'size budget of the live document', default: 4 * 1024 * 1024, min: 64 * 1024, max: 2 ** 31 - 1 },
     { name: 'max-tombstones', type: 'int', arg: 'N', help: 'entries deleted by archival after which a new document generation clears them', default: 50_000, min: 1, max: 100_000_000 },
     { name: 'forget-peers-ms', type: 'int', arg: 'MS', help: 'archival stops waiting for a known peer not heard from for this long', default: 600_000, min: 0, max: 365 * 24 * 3600 * 1000 },
-    { name: 'heap-growth', type: 'int', arg: 'PERCENT', help: 'how far V8 lets the heap grow past its live size between full collections (0 = V8 decides: up to 300% on a big machine)', default: 70, min: 0, max: 1000 },
+    { name: 'heap-growth', type: 'int', arg: 'PERCENT', help: 'how far V8 lets the heap grow past its live size between full collections (0 = V8 decides: up to 300% on a big machine)', default: 60, min: 0, max: 1000 },
     { name: 'log-level', type: 'string', arg: 'LEVEL', help: 'debug|info|warn|error', default: 'info' },
     { name: 'json', type: 'bool', help: 'print the ready line and events as JSON lines on stdout' },
     { name: 'task-events', type: 'string', arg: 'TYPE[,TYPE]', help: 'print the running/done lines of tasks of these types only (default: every task)', repeat: true },
