@@ -2,8 +2,8 @@
 // lets the old generation grow up to 4x its live size between full collections, so a peer whose
 // live heap is ~90 MB sat at 440-570 MB RSS after 100,000 tasks (bench:bounded). At 70% RSS was
 // 259-285 MB when first set; with the peer's later work it drifted to 285-307 MB (three runs of
-// four over 300 on one peer). The default, 60% (`agentmesh peer --heap-growth 60`), gave 259-284
-// MB in three runs, with burst throughput within the runs' spread (docs/performance.md,
+// four over 300 on one peer). The default, 60% (`agentmesh peer --heap-growth 60`), gave 259-288
+// MB in seven runs, with burst throughput within the runs' spread (docs/performance.md,
 // "2026-12-06, late morning"). It is no hard limit, so a large backlog still fits (a
 // `--max-old-space-size` would crash the peer instead).
 // V8 reads this flag at every full collection, so setting it at startup takes effect; a value the
