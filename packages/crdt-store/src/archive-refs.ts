@@ -16,17 +16,26 @@ export function refOf(v: unknown): SigRef | undefined {
   return isSigRef(sig) ? sig : undefined;
 }
 
-/** A record whose batched entries keep only their reference (a record with none is returned as it is). */
+/** What a slim record keeps of an entry (`ref`: its refOf): only the reference when it has one, else the entry. @internal */
+export function slimEntry(v: unknown, ref: SigRef | undefined): unknown {
+  return ref ? { sig: ref } : v;
+}
+
+/**
+ * A record whose batched entries keep only their reference (a record with none is returned as it
+ * is). The archive's unit lines (archive-unit-lines.ts) write this form entry by entry, without a
+ * copy of each record; this is the whole-record form that fullRecord inverts.
+ */
 export function slimRecord(rec: ArchiveRecord): ArchiveRecord {
   let out: ArchiveRecord | undefined;
   const specRef = refOf(rec.spec);
-  if (specRef) out = { ...rec, spec: { sig: specRef } };
+  if (specRef) out = { ...rec, spec: slimEntry(rec.spec, specRef) };
   for (const key in rec.facts) {
     const ref = refOf(rec.facts[key]);
     if (!ref) continue;
     out ??= { ...rec };
     if (out.facts === rec.facts) out.facts = { ...rec.facts };
-    out.facts[key] = { sig: ref };
+    out.facts[key] = slimEntry(rec.facts[key], ref);
   }
   return out ?? rec;
 }

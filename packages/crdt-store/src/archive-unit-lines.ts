@@ -6,8 +6,7 @@
 
 import { crc32 } from 'node:zlib';
 import type { ArchiveRecord, ArchivedState } from './archive.js';
-import { SheetReader, refOf } from './archive-refs.js';
-import type { SigRef } from './trust/batch-sigs.js';
+import { SheetReader, refOf, slimEntry } from './archive-refs.js';
 
 /** What a unit's records share: the first line of its body. */
 export type Header = [gen: string, archivedAt: number, peers: string[]];
@@ -34,14 +33,6 @@ export function unchecked(line: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/**
- * What a line keeps of an entry that does not refer to a batch of its own map (`ref`: the one it
- * refers to, if any): only the reference when it has one, as slimRecord would, else the entry.
- */
-function slimEntry(v: unknown, ref: SigRef | undefined): unknown {
-  return ref ? { sig: ref } : v;
 }
 
 /** The body of a unit row: its header, then one line per record (its batched entries slim). */
