@@ -10,7 +10,8 @@ import { ROOT, factKey, parseFact, parseFactKey, parseTaskSpec, type FactKey } f
 import { plainWith, toPlain, type BoardContext, type TaskRecord } from './board-types.js';
 import { factKeyOfSeen, newFactIndex, seenKey, type FactEntry, type FactIndex } from './fact-index.js';
 import type { TaskIndex } from './task-index.js';
-import { isSigRef, type BatchSigs, type SigRef, type Sheets } from './trust/batch-sigs.js';
+import type { BatchSigs, SigRef, Sheets } from './trust/batch-sigs.js';
+import { refOf } from './archive-refs.js';
 import type { PeerIndex } from './peer-index.js';
 import type { DataIndex } from './data-index.js';
 import type { MemberIndex } from './member-index.js';
@@ -200,7 +201,6 @@ export function recordOf(tasks: TaskIndex, id: string, sheets?: Sheets): TaskRec
  * without a signature. `sigs`: shared by the records of one call (each batch is hashed once). @internal
  */
 export function signedRecord(rec: TaskRecord, sheet: (key: string) => Uint8Array | undefined, sigs: BatchSigs | undefined): TaskRecord {
-  const refOf = (v: unknown) => (typeof v === 'object' && v !== null && isSigRef((v as { sig?: unknown }).sig) ? (v as { sig: SigRef }).sig : undefined);
   const held = (ref: SigRef): boolean => {
     if (!sigs) return false;
     if (sigs.holds(ref.b, ref.k)) return true;

@@ -13,7 +13,7 @@ import * as Y from 'yjs';
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { TaskSpec } from '@agentmesh/scheduler';
 import { EntryTrust, TaskBoard, batchTaskId, type ArchiveRecord, type EntrySigner, type SignatureScheme, type TaskBatch, type TaskRecord } from '../src/index.js';
-import { fullRecord, slimRecord } from '../src/archive-refs.js';
+import { fullRecord, slimRecord } from './slim-records.js';
 
 const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const scheme: SignatureScheme = {

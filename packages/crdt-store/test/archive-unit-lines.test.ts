@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { ArchiveRecord } from '../src/index.js';
 import { unchecked, unitBody, unitText } from '../src/archive-unit-lines.js';
-import { bare, slimRecord } from '../src/archive-refs.js';
+import { bare, slimRecord } from './slim-records.js';
 
 const rec = (id: string, result: unknown = 1): ArchiveRecord => ({
   id, spec: { id, type: 'echo' }, facts: {}, state: 'done', finishedAt: 2, result, peer: 'pa', attempts: 1, gen: 'g', archivedAt: 5,
